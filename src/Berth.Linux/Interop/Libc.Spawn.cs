@@ -1,0 +1,32 @@
+using System.Runtime.InteropServices;
+
+namespace Berth.Linux;
+
+/// <summary>Mirror of <c>struct berth_spawn_request</c> in native/spawn.c; keep the two in step.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct SpawnRequest
+{
+    public int ExecFd;
+    public int CloneFlags;
+    public int UnshareFlags;
+    public int UnshareCgroup;
+    public int ForkAfter;
+    public int BecomeRoot;
+    public int SyncFd;
+    public int ErrorFd;
+    public int KeepBelow;
+    public int JoinCount;
+    public int PassCount;
+    public int Reserved;
+    public int* JoinFds;
+    public int* PassFds;
+    public byte** Argv;
+    public byte** Envp;
+}
+
+public static unsafe partial class Libc
+{
+    /// <summary>Clones a child that runs the C spawn stage; returns its pid or -errno.</summary>
+    [LibraryImport("libberthspawn")]
+    public static partial int berth_spawn(SpawnRequest* request);
+}

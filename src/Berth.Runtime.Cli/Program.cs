@@ -1,0 +1,2 @@
+Console.WriteLine("berth-runtime");
+return 0;
