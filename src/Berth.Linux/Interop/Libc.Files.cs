@@ -140,3 +140,9 @@ public static unsafe partial class Libc
     public const short POLLIN = 1, POLLHUP = 0x10;
     public const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000;
 }
+
+public static unsafe partial class Libc
+{
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int faccessat(int dirfd, string path, int mode, int flags);
+}

@@ -1,0 +1,46 @@
+using System.CommandLine;
+
+namespace Berth.Runtime.Cli.Commands;
+
+/// <summary>The flags `create` and `run` share, as runc names them.</summary>
+internal sealed class CreateOptionsSet
+{
+    public Argument<string> Id { get; } = new("container-id") { Description = "the container's unique name on this host" };
+    public Option<string> Bundle { get; } = new("--bundle", "-b")
+    {
+        Description = "path to the root of the bundle directory, defaults to the current directory",
+        DefaultValueFactory = _ => ".",
+    };
+    public Option<string?> PidFile { get; } = new("--pid-file") { Description = "specify the file to write the process id to" };
+    public Option<bool> NoPivot { get; } = new("--no-pivot") { Description = "do not use pivot root to jail process inside rootfs" };
+    public Option<bool> NoNewKeyring { get; } = new("--no-new-keyring") { Description = "do not create a new session keyring for the container" };
+    public Option<int> PreserveFds { get; } = new("--preserve-fds") { Description = "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)" };
+    public Option<string?> ConsoleSocket { get; } = new("--console-socket") { Description = "path to an AF_UNIX socket for the pty master (refused: terminals are not supported yet)" };
+
+    public void AddTo(Command c)
+    {
+        c.Arguments.Add(Id);
+        c.Options.Add(Bundle);
+        c.Options.Add(PidFile);
+        c.Options.Add(NoPivot);
+        c.Options.Add(NoNewKeyring);
+        c.Options.Add(PreserveFds);
+        c.Options.Add(ConsoleSocket);
+    }
+
+    public CreateOptions From(ParseResult p)
+    {
+        if (p.GetValue(ConsoleSocket) is { } socket)
+            throw new ContainerException($"--console-socket {socket}: terminals are not supported by this berth-runtime yet");
+        int preserve = p.GetValue(PreserveFds);
+        // LISTEN_FDS (socket activation) adds to the preserved fds, as with runc.
+        if (int.TryParse(Environment.GetEnvironmentVariable("LISTEN_FDS"), out int listen) && listen > 0) preserve += listen;
+        return new CreateOptions
+        {
+            NoPivot = p.GetValue(NoPivot),
+            NoNewKeyring = p.GetValue(NoNewKeyring),
+            PreserveFds = preserve,
+            PidFile = p.GetValue(PidFile),
+        };
+    }
+}

@@ -1,0 +1,26 @@
+using System.CommandLine;
+
+namespace Berth.Runtime.Cli.Commands;
+
+internal static class DeleteCommand
+{
+    public static Command Build(GlobalOptions g)
+    {
+        var id = new Argument<string>("container-id");
+        var force = new Option<bool>("--force", "-f") { Description = "forcibly delete the container if it is still running (uses SIGKILL)" };
+        var c = new Command("delete", "delete a container and everything the runtime holds for it");
+        c.Arguments.Add(id);
+        c.Options.Add(force);
+        c.SetAction(p => g.Run(p, (store, _) =>
+        {
+            string name = p.GetValue(id)!;
+            ContainerId.Validate(name);
+            // runc: `delete --force` of a container that does not exist succeeds (the shim's second cleanup call).
+            if (p.GetValue(force) && !Directory.Exists(store.DirFor(name))) return 0;
+            using var container = new ContainerFactory(store).Load(name);
+            container.Delete(p.GetValue(force));
+            return 0;
+        }));
+        return c;
+    }
+}

@@ -1,0 +1,74 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Berth.Linux;
+
+namespace Berth.Runtime.Cli.Commands;
+
+/// <summary>
+/// `run`: create + start. In the foreground it forwards signals to the container, waits for it, deletes it, and
+/// exits with its status (128+signal when a signal killed it); with -d it returns once the container runs.
+/// </summary>
+internal static class RunCommand
+{
+    static readonly int[] Forwarded = [Libc.SIGHUP, Libc.SIGINT, Libc.SIGQUIT, Libc.SIGUSR1, 12 /* SIGUSR2 */, Libc.SIGTERM, Libc.SIGWINCH];
+
+    public static Command Build(GlobalOptions g)
+    {
+        var o = new CreateOptionsSet();
+        var detach = new Option<bool>("--detach", "-d") { Description = "detach from the container's process" };
+        var keep = new Option<bool>("--keep") { Description = "do not delete the container after it exits" };
+        var c = new Command("run", "create and run a container");
+        o.AddTo(c);
+        c.Options.Add(detach);
+        c.Options.Add(keep);
+        c.SetAction(p => g.Run(p, (store, log) =>
+        {
+            var factory = new ContainerFactory(store);
+            string id = p.GetValue(o.Id)!;
+            bool background = p.GetValue(detach);
+            // The spawn stage may fork once more (joined PID namespace): as a subreaper we still reap init.
+            if (!background) Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+            int pid;
+            using (var container = factory.Create(id, p.GetValue(o.Bundle)!, o.From(p)))
+            {
+                container.Start();
+                pid = container.State.InitPid;
+            }
+            if (background) return 0;
+
+            var registrations = Forwarded.Select(sig => PosixSignalRegistration.Create((PosixSignal)sig, ctx =>
+            {
+                ctx.Cancel = true;
+                Libc.kill(pid, sig);
+            })).ToList();
+            int status = WaitFor(pid);
+            foreach (var r in registrations) r.Dispose();
+
+            if (!p.GetValue(keep))
+            {
+                try
+                {
+                    using var stopped = factory.Load(id);
+                    stopped.Delete(force: false);
+                }
+                catch (ContainerException e)
+                {
+                    log.DebugLine($"deleting {id} after it exited: {e.Message}");
+                }
+            }
+            return WaitStatus.ToExitCode(status);
+        }));
+        return c;
+    }
+
+    static int WaitFor(int pid)
+    {
+        for (;;)
+        {
+            int r = Libc.waitpid(pid, out int status, 0);
+            if (r == pid) return status;
+            var e = LinuxException.FromLastError("waitpid", $"pid {pid}");
+            if (e.Errno != Errno.EINTR) throw e;
+        }
+    }
+}

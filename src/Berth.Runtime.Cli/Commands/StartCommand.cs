@@ -1,0 +1,20 @@
+using System.CommandLine;
+
+namespace Berth.Runtime.Cli.Commands;
+
+internal static class StartCommand
+{
+    public static Command Build(GlobalOptions g)
+    {
+        var id = new Argument<string>("container-id");
+        var c = new Command("start", "start the user's process in a created container");
+        c.Arguments.Add(id);
+        c.SetAction(p => g.Run(p, (store, _) =>
+        {
+            using var container = new ContainerFactory(store).Load(p.GetValue(id)!);
+            container.Start();
+            return 0;
+        }));
+        return c;
+    }
+}

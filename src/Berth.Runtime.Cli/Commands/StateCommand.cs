@@ -1,0 +1,22 @@
+using System.CommandLine;
+using System.Text.Json;
+using Berth.Oci;
+
+namespace Berth.Runtime.Cli.Commands;
+
+internal static class StateCommand
+{
+    public static Command Build(GlobalOptions g)
+    {
+        var id = new Argument<string>("container-id");
+        var c = new Command("state", "output the state of a container (OCI state JSON)");
+        c.Arguments.Add(id);
+        c.SetAction(p => g.Run(p, (store, _) =>
+        {
+            using var container = new ContainerFactory(store).Load(p.GetValue(id)!);
+            Console.WriteLine(JsonSerializer.Serialize(container.OciState(), OciJsonContext.Default.State));
+            return 0;
+        }));
+        return c;
+    }
+}

@@ -1,0 +1,147 @@
+using Berth.Cgroups;
+using Berth.Linux;
+using Berth.Runtime.State;
+
+namespace Berth.Runtime;
+
+/// <summary>
+/// One container and its state (the seed's `linuxContainer`). An instance holds the container's lock for as
+/// long as it lives, so two commands on one id never interleave.
+/// </summary>
+public sealed class Container : IDisposable
+{
+    readonly StateStore _store;
+    readonly ContainerLock _lock;
+
+    internal Container(StateStore store, ContainerState state, ContainerLock @lock, InitProcess? init)
+    {
+        _store = store;
+        State = state;
+        _lock = @lock;
+        Init = init;
+    }
+
+    public string Id => State.Id;
+    public ContainerState State { get; }
+
+    /// <summary>Set only on the instance that created the container: the live handle on its init process.</summary>
+    public InitProcess? Init { get; }
+
+    string FifoPath => Path.Combine(_store.DirFor(Id), StateStore.FifoName);
+
+    public ContainerStatus Status() =>
+        Lifecycle.Derive(State.InitPid > 0 ? ProcStat.Read(State.InitPid) : null, State.InitStartTime, File.Exists(FifoPath));
+
+    bool InitAlive() =>
+        State.InitPid > 0 && Lifecycle.Derive(ProcStat.Read(State.InitPid), State.InitStartTime, fifoExists: false) != ContainerStatus.Stopped;
+
+    public Oci.State OciState()
+    {
+        var status = Status();
+        return new Oci.State
+        {
+            Id = Id,
+            Status = status.ToOci(),
+            Pid = status == ContainerStatus.Stopped ? 0 : State.InitPid,
+            Bundle = State.Bundle,
+            Rootfs = State.Rootfs,
+            Created = State.Created,
+            Owner = State.Owner ?? "",
+            Annotations = State.Annotations,
+        };
+    }
+
+    /// <summary>Releases init from its exec.fifo barrier so it execs the user's process.</summary>
+    public void Start()
+    {
+        var status = Status();
+        if (!Lifecycle.CanStart(status))
+            throw new ContainerException($"cannot start a container that is {status.ToOci()}: {Id}");
+        // Non-blocking open: init may have died, and a blocking open would then wait forever.
+        using var fifo = Sys.Open(FifoPath, Libc.O_RDONLY | Libc.O_NONBLOCK);
+        Span<byte> buf = stackalloc byte[1];
+        for (;;)
+        {
+            if (Sys.WaitReadable(fifo, 100))
+            {
+                int n = Libc.fcntl(fifo.Value, Libc.F_SETFL, 0) < 0 ? -1 : Sys.Read(fifo, buf);
+                if (n == 1) break;
+            }
+            if (!InitAlive()) throw new ContainerException($"container {Id} init exited before it could be started");
+        }
+        File.Delete(FifoPath);
+    }
+
+    public void Signal(int signal, bool all)
+    {
+        var status = Status();
+        if (!Lifecycle.CanSignal(status) && !all)
+            throw new ContainerException($"container {Id} is not running");
+        if (all)
+        {
+            var pids = Cgroups().Pids();
+            foreach (var pid in pids) Libc.kill(pid, signal);
+            if (Lifecycle.CanSignal(status) && !pids.Contains(State.InitPid)) SignalInit(signal);
+            return;
+        }
+        SignalInit(signal);
+    }
+
+    void SignalInit(int signal)
+    {
+        // A pidfd pins the process we checked: the signal cannot reach a new process that reused the pid.
+        using var pidfd = Sys.PidfdOpen(State.InitPid);
+        if (!InitAlive()) throw new ContainerException($"container {Id} is not running");
+        if (Libc.syscall(Libc.SYS_pidfd_send_signal, pidfd.Value, signal, 0, 0, 0) < 0)
+            throw new ContainerException($"sending signal {signal} to container {Id}: {LinuxException.FromLastError("pidfd_send_signal").Message}");
+    }
+
+    /// <summary>Deletes a stopped or created container; with force, kills a running one first.</summary>
+    public void Delete(bool force)
+    {
+        var status = Status();
+        if (!force && !Lifecycle.CanDeleteWithoutForce(status))
+            throw new ContainerException($"cannot delete container {Id} that is not stopped: {status.ToOci()}");
+        if (Lifecycle.NeedsKillBeforeDelete(status)) KillAndWait();
+        Destroy();
+    }
+
+    void KillAndWait()
+    {
+        if (State.InitPid <= 0) return;
+        Fd pidfd;
+        try
+        {
+            pidfd = Sys.PidfdOpen(State.InitPid);
+        }
+        catch (LinuxException e) when (e.Errno == Errno.ESRCH)
+        {
+            return;
+        }
+        using (pidfd)
+        {
+            if (!InitAlive()) return;
+            Libc.syscall(Libc.SYS_pidfd_send_signal, pidfd.Value, Libc.SIGKILL, 0, 0, 0);
+            // Readable once the process has exited (a zombie counts); bounded so a stuck process cannot hang us.
+            if (!Sys.WaitReadable(pidfd, 10_000))
+                throw new ContainerException($"container {Id} init (pid {State.InitPid}) did not exit after SIGKILL");
+        }
+        // Processes left in the container's cgroups when init did not have a PID namespace of its own.
+        foreach (var pid in Cgroups().Pids()) Libc.kill(pid, Libc.SIGKILL);
+    }
+
+    /// <summary>Removes the container's cgroups and state; its processes must be gone.</summary>
+    public void Destroy()
+    {
+        Cgroups().Destroy();
+        _store.Remove(Id);
+    }
+
+    CgroupManager Cgroups() => CgroupManager.Load(State.CgroupPaths);
+
+    public void Dispose()
+    {
+        Init?.Dispose();
+        _lock.Dispose();
+    }
+}

@@ -1,0 +1,141 @@
+using Berth.Cgroups;
+using Berth.Linux;
+using Berth.Oci;
+using Berth.Runtime.Configs;
+using Berth.Runtime.Init;
+using Berth.Runtime.Rootfs;
+using Berth.Runtime.State;
+
+namespace Berth.Runtime;
+
+/// <summary>Options of `create`/`run` that are not in config.json.</summary>
+public sealed record CreateOptions
+{
+    public bool NoPivot { get; init; }
+    public bool NoNewKeyring { get; init; }
+    public int PreserveFds { get; init; }
+    public string? PidFile { get; init; }
+}
+
+/// <summary>
+/// Makes containers (the seed's `LinuxFactory.Create`): validates the bundle's config, claims the id in the
+/// state root, creates the cgroups, starts <see cref="InitProcess"/> and waits until it is ready. A failure at
+/// any step removes everything the create made: cgroups, state directory, the init process.
+/// </summary>
+public sealed class ContainerFactory(StateStore store)
+{
+    public StateStore Store { get; } = store;
+
+    public Container Create(string id, string bundle, CreateOptions options)
+    {
+        ContainerId.Validate(id);
+        bundle = Path.GetFullPath(bundle);
+        if (!Directory.Exists(bundle)) throw new ContainerException($"bundle directory {bundle} does not exist");
+        var spec = SpecLoader.Load(bundle);
+        var config = ConfigConverter.Convert(spec, bundle);
+        RefuseUnsupported(config);
+        CheckPreservedFds(options.PreserveFds);
+
+        var claim = Store.Claim(id);
+        CgroupManager? cgroups = null;
+        InitProcess? init = null;
+        try
+        {
+            cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
+            cgroups.Create();
+            cgroups.Apply(config.Resources);
+
+            string dir = Store.DirFor(id);
+            string fifoPath = Path.Combine(dir, StateStore.FifoName);
+            if (Libc.mkfifoat(Libc.AT_FDCWD, fifoPath, 0x180 /* 0600 */) < 0) throw LinuxException.FromLastError("mkfifo", fifoPath);
+            using var fifo = Sys.Open(fifoPath, Libc.O_PATH);
+
+            init = InitProcess.Start(config, options.PreserveFds, cgroups.AddProcess, [fifo]);
+            init.Configure(new InitRequest
+            {
+                Spec = spec,
+                Bundle = bundle,
+                NoPivot = options.NoPivot,
+                NewSessionKeyring = !options.NoNewKeyring,
+                Id = id,
+                FifoFd = fifo.Value,
+                PreserveFds = options.PreserveFds,
+                Cgroups = CgroupMounts(cgroups),
+            });
+
+            var state = new ContainerState
+            {
+                Id = id,
+                InitPid = init.Pid,
+                InitStartTime = ProcStat.Read(init.Pid)?.StartTime ?? 0,
+                Bundle = bundle,
+                Rootfs = config.Rootfs,
+                Created = DateTimeOffset.UtcNow,
+                Owner = "",
+                CgroupPaths = new Dictionary<string, string>(cgroups.Paths),
+                Annotations = spec.Annotations,
+            };
+            Store.Write(state);
+            if (options.PidFile is not null) PidFile.Write(options.PidFile, init.Pid);
+            return new Container(Store, state, claim, init);
+        }
+        catch
+        {
+            init?.Kill();
+            init?.Dispose();
+            try { cgroups?.Destroy(); } catch (Exception) { /* the original error matters more */ }
+            Store.Remove(id);
+            claim.Dispose();
+            throw;
+        }
+    }
+
+    public Container Load(string id)
+    {
+        ContainerId.Validate(id);
+        var claim = Store.Lock(id);
+        try
+        {
+            return new Container(Store, Store.Read(id), claim, null);
+        }
+        catch
+        {
+            claim.Dispose();
+            throw;
+        }
+    }
+
+    static void RefuseUnsupported(ContainerConfig config)
+    {
+        if (!config.Has(NamespaceKind.Mount))
+            throw new ContainerException("linux.namespaces: a mount namespace is required (the rootfs is set up inside it)");
+        if (config.Process.Terminal)
+            throw new ContainerException("process.terminal is true, but terminals (--console-socket) are not supported by this berth-runtime yet; set process.terminal to false");
+    }
+
+    static void CheckPreservedFds(int count)
+    {
+        if (count < 0) throw new ContainerException($"--preserve-fds {count}: must not be negative");
+        for (int fd = 3; fd < 3 + count; fd++)
+            if (!Sys.IsOpen(fd)) throw new ContainerException($"--preserve-fds {count}: fd {fd} is not open");
+    }
+
+    static List<CgroupMountSource> CgroupMounts(CgroupManager cgroups) =>
+        cgroups.Paths.Select(p => new CgroupMountSource(
+            Name: p.Key switch { "name=systemd" => "systemd", _ => p.Key },
+            HostPath: p.Value,
+            IsV2: p.Key is "unified" or "",
+            MountOptions: p.Key)).ToList();
+}
+
+/// <summary>Writes --pid-file atomically, as runc does.</summary>
+public static class PidFile
+{
+    public static void Write(string path, int pid)
+    {
+        path = Path.GetFullPath(path);
+        string tmp = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + ".tmp");
+        File.WriteAllText(tmp, pid.ToString());
+        File.Move(tmp, path, overwrite: true);
+    }
+}

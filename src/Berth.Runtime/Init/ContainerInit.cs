@@ -1,0 +1,182 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Berth.Linux;
+using Berth.Runtime.Configs;
+using Berth.Runtime.Rootfs;
+
+namespace Berth.Runtime.Init;
+
+/// <summary>
+/// `berth-runtime init`: runs as the container's first process, already inside its namespaces (the spawn
+/// stage put it there). It receives its config from the runtime, sets the container up, says "ready", waits
+/// for `start` on exec.fifo, and execs the user's process, which then is the container. Any failure before
+/// "ready" goes back to the runtime with its cause.
+/// </summary>
+public static unsafe class ContainerInit
+{
+    public static int Run()
+    {
+        if (!int.TryParse(Environment.GetEnvironmentVariable(InitEnvironment.SocketFd), out int socketFd) || !Sys.IsOpen(socketFd))
+        {
+            Console.Error.WriteLine("berth-runtime init is started by berth-runtime create/run, not by hand");
+            return 2;
+        }
+        using var channel = new InitChannel(new Fd(socketFd));
+        InitRequest? request;
+        try
+        {
+            request = channel.Receive(RuntimeJsonContext.Default.InitRequest);
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"berth-runtime init: reading the config: {e.Message}");
+            return 1;
+        }
+        if (request is null) return 1; // the runtime went away: nothing to set up for anyone
+
+        Fd? fifo;
+        byte** argv, envp;
+        byte* path;
+        try
+        {
+            var config = ConfigConverter.Convert(request.Spec, request.Bundle);
+            fifo = SetUp(config, request, out path, out argv, out envp);
+        }
+        catch (Exception e)
+        {
+            TryReport(channel, new InitReport { Type = InitReport.Error, Message = e.Message });
+            return 1;
+        }
+        channel.Send(new InitReport { Type = InitReport.Ready }, RuntimeJsonContext.Default.InitReport);
+
+        if (fifo is not null)
+        {
+            // Blocks until `start` opens the other end; the byte tells start that we got past the barrier.
+            Span<byte> zero = [(byte)'0'];
+            Sys.WriteAll(fifo, zero);
+        }
+        // Nothing but stdio and the preserved fds may reach the user's process (CVE-2024-21626).
+        Libc.syscall(Libc.SYS_close_range, 3 + request.PreserveFds, uint.MaxValue, CloseRangeCloexec, 0, 0);
+        ulong empty = 0;
+        Libc.sigprocmask(2 /* SIG_SETMASK */, &empty, null);
+        Libc.execve(path, argv, envp);
+        int errno = Marshal.GetLastPInvokeError();
+        Console.Error.WriteLine($"berth-runtime init: exec {request.Spec.Process?.Args?[0]}: {LinuxException.Describe(errno)}");
+        return 127;
+    }
+
+    const long CloseRangeCloexec = 1 << 2;
+
+    static void TryReport(InitChannel channel, InitReport report)
+    {
+        try
+        {
+            channel.Send(report, RuntimeJsonContext.Default.InitReport);
+        }
+        catch (Exception)
+        {
+            Console.Error.WriteLine($"berth-runtime init: {report.Message}");
+        }
+    }
+
+    /// <summary>Everything between "config received" and "ready"; returns the fifo opened for writing (after start).</summary>
+    static Fd? SetUp(ContainerConfig config, InitRequest request, out byte* path, out byte** argv, out byte** envp)
+    {
+        // A handle on our own fd table, taken while the host's /proc is still visible: after pivot_root the
+        // container may not mount /proc at all, and exec.fifo must still be reopened for writing.
+        using var ownFds = request.FifoFd > 0 ? Sys.Open("/proc/self/fd", Libc.O_PATH | Libc.O_DIRECTORY) : null;
+
+        if (request.NewSessionKeyring) JoinSessionKeyring(request.Id);
+
+        var rootfs = new RootfsBuilder(config, new RootfsOptions(request.NoPivot, request.Cgroups, config.Has(NamespaceKind.Cgroup)));
+        rootfs.Prepare();
+        rootfs.EnterRoot();
+
+        if (config.Hostname is { } hostname && Libc.sethostname(hostname, Encoding.UTF8.GetByteCount(hostname)) < 0)
+            throw new ContainerException($"sethostname {hostname}: {LinuxException.FromLastError("sethostname").Message}");
+        if (config.Domainname is { } domain && Libc.setdomainname(domain, Encoding.UTF8.GetByteCount(domain)) < 0)
+            throw new ContainerException($"setdomainname {domain}: {LinuxException.FromLastError("setdomainname").Message}");
+        Sysctls.Apply(config.Sysctl);
+        rootfs.Finish();
+
+        var process = config.Process;
+        ProcessSetup.ApplyRlimits(process);
+        ProcessSetup.SetOomScoreAdj(process.OomScoreAdj);
+        CreateCwd(process.Cwd);
+        Libc.umask(process.Umask ?? 0x12 /* 0022 */);
+        ProcessSetup.SetUserAndCapabilities(process);
+
+        if (Libc.chdir(process.Cwd) < 0)
+            throw new ContainerException($"chdir to cwd {process.Cwd} (set in config.json): {LinuxException.FromLastError("chdir").Message}");
+        VerifyCwdInsideRoot(process.Cwd);
+
+        string executable = ExecutableLookup.Find(process.Args[0], process.Env, process.Cwd);
+        path = NativeString(executable);
+        argv = NativeStrings(process.Args);
+        envp = NativeStrings(process.Env);
+
+        if (ownFds is null) return null;
+        int fd = Libc.openat(ownFds.Value, request.FifoFd.ToString(), Libc.O_WRONLY | Libc.O_CLOEXEC, 0);
+        if (fd < 0) throw new ContainerException($"opening exec.fifo: {LinuxException.FromLastError("open").Message}");
+        return new Fd(fd);
+    }
+
+    /// <summary>
+    /// A keyring of its own, so the container cannot read the keys of the session that started the runtime.
+    /// Kernels without keyrings (ENOSYS) just go without, as with runc.
+    /// </summary>
+    static void JoinSessionKeyring(string id)
+    {
+        if (Libc.syscall(Libc.SYS_keyctl, Libc.KEYCTL_JOIN_SESSION_KEYRING, "_ses." + id) >= 0) return;
+        var e = LinuxException.FromLastError("keyctl(KEYCTL_JOIN_SESSION_KEYRING)");
+        if (e.Errno != Errno.ENOSYS) throw new ContainerException($"joining a new session keyring: {e.Message}");
+    }
+
+    static void CreateCwd(string cwd)
+    {
+        // We are inside the container's root now, so the path cannot leave it; as root, before the user switch,
+        // like runc, so that a cwd the image lacks still works.
+        try
+        {
+            Directory.CreateDirectory(cwd);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ContainerException($"creating cwd {cwd}: {e.Message}");
+        }
+    }
+
+    static void VerifyCwdInsideRoot(string cwd)
+    {
+        // getcwd(3) reports a directory outside our root as "(unreachable)/..." (or fails): a leaked fd or a
+        // /proc/self/fd/N cwd would show up here (CVE-2024-21626).
+        string actual;
+        try
+        {
+            actual = Directory.GetCurrentDirectory();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ContainerException($"cwd {cwd} is not inside the container: {e.Message}");
+        }
+        if (!actual.StartsWith('/'))
+            throw new ContainerException($"cwd {cwd} resolves outside the container's root ({actual})");
+    }
+
+    static byte* NativeString(string s)
+    {
+        int n = Encoding.UTF8.GetByteCount(s);
+        var p = (byte*)NativeMemory.Alloc((nuint)n + 1);
+        Encoding.UTF8.GetBytes(s, new Span<byte>(p, n));
+        p[n] = 0;
+        return p;
+    }
+
+    // Never freed: execve replaces the process image, and a failed execve ends the process.
+    static byte** NativeStrings(IReadOnlyList<string> values)
+    {
+        var array = (byte**)NativeMemory.AllocZeroed((nuint)(values.Count + 1), (nuint)sizeof(nint));
+        for (int i = 0; i < values.Count; i++) array[i] = NativeString(values[i]);
+        return array;
+    }
+}

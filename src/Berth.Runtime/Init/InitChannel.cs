@@ -1,0 +1,64 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Berth.Linux;
+
+namespace Berth.Runtime.Init;
+
+/// <summary>
+/// The socket between the runtime and `berth-runtime init`: length-prefixed JSON messages (4-byte little-endian
+/// length). The same socket carried the spawn stage's one-byte handshake before init was exec'd.
+/// </summary>
+public sealed class InitChannel(Fd socket) : IDisposable
+{
+    const int MaxMessage = 16 << 20;
+
+    public Fd Socket { get; } = socket;
+
+    public void Send<T>(T message, JsonTypeInfo<T> type)
+    {
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(message, type);
+        Span<byte> header = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(header, body.Length);
+        Sys.WriteAll(Socket, header);
+        Sys.WriteAll(Socket, body);
+    }
+
+    /// <summary>The next message, or null when the peer closed the socket.</summary>
+    public T? Receive<T>(JsonTypeInfo<T> type) where T : class
+    {
+        Span<byte> header = stackalloc byte[4];
+        if (!Sys.ReadExactly(Socket, header)) return null;
+        int length = BinaryPrimitives.ReadInt32LittleEndian(header);
+        if (length <= 0 || length > MaxMessage) throw new InvalidDataException($"init channel: bad message length {length}");
+        byte[] body = new byte[length];
+        if (!Sys.ReadExactly(Socket, body)) throw new InvalidDataException("init channel: message cut short");
+        return JsonSerializer.Deserialize(body, type) ?? throw new InvalidDataException("init channel: empty message");
+    }
+
+    public void Dispose() => Socket.Dispose();
+}
+
+/// <summary>What the runtime tells init: the spec to apply and the runtime-side facts it cannot compute itself.</summary>
+public sealed class InitRequest
+{
+    public required Oci.Spec Spec { get; init; }
+    public required string Bundle { get; init; }
+    public required string Id { get; init; }
+    public bool NoPivot { get; init; }
+    /// <summary>Join a fresh session keyring named after the container (runc's default; --no-new-keyring turns it off).</summary>
+    public bool NewSessionKeyring { get; init; }
+    /// <summary>O_PATH fd of exec.fifo inherited by init; 0 for `exec`-like flows without a start barrier.</summary>
+    public int FifoFd { get; init; }
+    public int PreserveFds { get; init; }
+    public List<Rootfs.CgroupMountSource> Cgroups { get; init; } = [];
+}
+
+/// <summary>What init reports back: "ready" once it waits for start, or "error" with the cause.</summary>
+public sealed class InitReport
+{
+    public required string Type { get; init; }
+    public string? Message { get; init; }
+
+    public const string Ready = "ready", Error = "error";
+}

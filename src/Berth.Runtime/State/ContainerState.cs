@@ -1,0 +1,16 @@
+namespace Berth.Runtime.State;
+
+/// <summary>What the runtime keeps in &lt;root&gt;/&lt;id&gt;/state.json between commands.</summary>
+public sealed class ContainerState
+{
+    public required string Id { get; init; }
+    public int InitPid { get; set; }
+    /// <summary>Start time of the init process (field 22 of /proc/PID/stat), so a reused pid is not mistaken for it.</summary>
+    public ulong InitStartTime { get; set; }
+    public required string Bundle { get; init; }
+    public required string Rootfs { get; init; }
+    public DateTimeOffset Created { get; init; }
+    public string? Owner { get; init; }
+    public Dictionary<string, string> CgroupPaths { get; init; } = [];
+    public Dictionary<string, string>? Annotations { get; init; }
+}
