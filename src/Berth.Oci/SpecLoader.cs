@@ -80,7 +80,9 @@ public static class SpecLoader
         var cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
         if (cut < 0)
             cut = message.IndexOf(" LineNumber: ", StringComparison.Ordinal);
-        return (cut >= 0 ? message[..cut] : message).Trim();
+        var reason = (cut >= 0 ? message[..cut] : message).Trim();
+        // Advice meant for the .NET caller, not for whoever wrote the config.
+        return reason.Replace(" Change the reader options.", "", StringComparison.Ordinal);
     }
 
     private static string Expected(string dotnetType)
