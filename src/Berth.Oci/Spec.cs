@@ -148,7 +148,11 @@ public sealed class LinuxNamespace
 
 public sealed class LinuxIdMapping
 {
+    // The spec spells these "containerID"/"hostID"; camelCase alone would give "containerId" and
+    // silently read every mapping as 0.
+    [JsonPropertyName("containerID")]
     public uint ContainerId { get; set; }
+    [JsonPropertyName("hostID")]
     public uint HostId { get; set; }
     public uint Size { get; set; }
 }

@@ -28,6 +28,12 @@ public sealed record ContainerConfig
     public LinuxResources? Resources { get; init; }
     public required ProcessConfig Process { get; init; }
     public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
+    /// <summary>Absolute path of the bundle directory the spec came from (state output, relative paths).</summary>
+    public string Bundle { get; init; } = "";
+    /// <summary>Spec hooks, passed through unchanged.</summary>
+    public Hooks? Hooks { get; init; }
+    /// <summary>Spec seccomp section, passed through unchanged (compiled to BPF by the seccomp code).</summary>
+    public LinuxSeccomp? Seccomp { get; init; }
 
     public bool Has(NamespaceKind kind) => Namespaces.Any(n => n.Kind == kind);
     public NamespaceConfig? Get(NamespaceKind kind) => Namespaces.FirstOrDefault(n => n.Kind == kind);
@@ -77,6 +83,9 @@ public sealed record MountConfig
     public ulong ClearFlags { get; init; }
     public IReadOnlyList<ulong> Propagation { get; init; } = [];
     public string Data { get; init; } = "";
+    /// <summary>mount_setattr(2) attributes to set / clear recursively ("rro", "rnosuid"...); 0 when none.</summary>
+    public ulong RecAttrSet { get; init; }
+    public ulong RecAttrClr { get; init; }
     public bool IsBind => (Flags & Berth.Linux.Libc.MS_BIND) != 0;
     public bool Recursive => (Flags & Berth.Linux.Libc.MS_REC) != 0;
 }

@@ -1,0 +1,110 @@
+using System.Text.Json;
+
+namespace Berth.Oci;
+
+/// <summary>
+/// Reads a bundle's config.json into a <see cref="Spec"/>. Only the shape is checked here (JSON syntax and
+/// field types); the rules live in <see cref="SpecValidator"/>. Unknown fields are ignored, as runc ignores them.
+/// </summary>
+public static class SpecLoader
+{
+    public const string ConfigFileName = "config.json";
+
+    public static Spec Load(string bundleDir)
+    {
+        ArgumentNullException.ThrowIfNull(bundleDir);
+        if (!Directory.Exists(bundleDir))
+        {
+            throw new SpecException(File.Exists(bundleDir)
+                ? $"bundle {bundleDir}: not a directory"
+                : $"bundle {bundleDir}: no such directory");
+        }
+
+        var path = Path.Combine(bundleDir, ConfigFileName);
+        string json;
+        try
+        {
+            json = File.ReadAllText(path);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new SpecException($"{path}: JSON specification file not found");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SpecException($"{path}: cannot read: {e.Message}", e);
+        }
+
+        return Parse(json, path);
+    }
+
+    /// <summary>Parses config.json text; <paramref name="sourceName"/> (usually the file path) prefixes every error.</summary>
+    public static Spec Parse(string json, string sourceName)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        if (string.IsNullOrWhiteSpace(json))
+            throw new SpecException($"{sourceName}: file is empty");
+
+        Spec? spec;
+        try
+        {
+            spec = JsonSerializer.Deserialize(json, OciJsonContext.Default.Spec);
+        }
+        catch (JsonException e)
+        {
+            throw new SpecException($"{sourceName}: {Describe(e)}", e);
+        }
+
+        return spec ?? throw new SpecException($"{sourceName}: config is null (expected a JSON object)");
+    }
+
+    // System.Text.Json puts "Path: ... | LineNumber: ... | BytePositionInLine: ..." into its message and
+    // names .NET types; say it in spec terms instead, with 1-based line and column.
+    private static string Describe(JsonException e)
+    {
+        var where = $"line {(e.LineNumber ?? 0) + 1}, column {(e.BytePositionInLine ?? 0) + 1}";
+        var path = string.IsNullOrEmpty(e.Path) ? "$" : e.Path;
+        var reason = StripLocation(e.Message);
+
+        const string conversion = "The JSON value could not be converted to ";
+        if (reason.StartsWith(conversion, StringComparison.Ordinal))
+        {
+            var type = reason[conversion.Length..].TrimEnd('.');
+            return $"wrong type for {path} ({where}): expected {Expected(type)}";
+        }
+        return $"malformed JSON at {path} ({where}): {reason}";
+    }
+
+    private static string StripLocation(string message)
+    {
+        var cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
+        if (cut < 0)
+            cut = message.IndexOf(" LineNumber: ", StringComparison.Ordinal);
+        var reason = (cut >= 0 ? message[..cut] : message).Trim();
+        // Advice meant for the .NET caller, not for whoever wrote the config.
+        return reason.Replace(" Change the reader options.", "", StringComparison.Ordinal);
+    }
+
+    private static string Expected(string dotnetType)
+    {
+        if (dotnetType.StartsWith("System.Nullable`1[", StringComparison.Ordinal))
+            dotnetType = dotnetType["System.Nullable`1[".Length..].TrimEnd(']');
+        if (dotnetType.StartsWith("System.Collections.Generic.List`1", StringComparison.Ordinal))
+            return "an array";
+        if (dotnetType.StartsWith("System.Collections.Generic.Dictionary`2", StringComparison.Ordinal))
+            return "an object (a map)";
+        return dotnetType switch
+        {
+            "System.String" => "a string",
+            "System.Boolean" => "true or false",
+            "System.Byte" => "an integer from 0 to 255",
+            "System.UInt16" => "an integer from 0 to 65535",
+            "System.UInt32" => "an integer from 0 to 4294967295",
+            "System.UInt64" => "a non-negative integer",
+            "System.Int32" => "a 32-bit integer",
+            "System.Int64" => "a 64-bit integer",
+            _ when dotnetType.StartsWith("Berth.Oci.", StringComparison.Ordinal) => "an object",
+            _ => dotnetType,
+        };
+    }
+}
