@@ -84,10 +84,17 @@ public sealed class CgroupManager
             if (!dir.StartsWith('/') || dir.Split('/').Contains(".."))
                 throw new CgroupException($"saved cgroup path {key}={dir} is not an absolute path without \"..\"");
         }
+        var created = createdDirectories?.ToList() ?? [];
+        foreach (string dir in created)
+        {
+            // Only the paths themselves and their ancestors can have been made by Create.
+            if (!paths.Values.Any(p => p == dir || p.StartsWith(dir + "/", StringComparison.Ordinal)))
+                throw new CgroupException($"saved created cgroup directory {dir} is not one of the paths or their parents");
+        }
         var mode = paths.ContainsKey(V2Key) ? CgroupMode.V2
             : paths.ContainsKey(HybridUnifiedKey) ? CgroupMode.Hybrid : CgroupMode.V1;
         return new CgroupManager(mode, new Dictionary<string, string>(paths, StringComparer.Ordinal),
-            createdDirectories ?? [], fs ?? StatfsCgroupFs.Instance);
+            created, fs ?? StatfsCgroupFs.Instance);
     }
 
     /// <summary>

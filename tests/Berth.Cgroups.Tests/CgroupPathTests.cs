@@ -109,5 +109,11 @@ public class CgroupPathTests
         Assert.Equal(CgroupMode.V1, CgroupManager.Load(new Dictionary<string, string> { ["devices"] = "/sys/fs/cgroup/devices/x" }).Mode);
         Assert.Throws<CgroupException>(() => CgroupManager.Load(new Dictionary<string, string> { ["memory"] = "memory/x" }));
         Assert.Throws<CgroupException>(() => CgroupManager.Load(new Dictionary<string, string> { ["memory"] = "/a/../b" }));
+        var e = Assert.Throws<CgroupException>(() => CgroupManager.Load(
+            new Dictionary<string, string> { ["memory"] = "/sys/fs/cgroup/memory/berth/c1" }, ["/sys/fs/cgroup/memory/other"]));
+        Assert.Contains("/sys/fs/cgroup/memory/other", e.Message);
+        Assert.Equal(["/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/memory/berth/c1"], CgroupManager.Load(
+            new Dictionary<string, string> { ["memory"] = "/sys/fs/cgroup/memory/berth/c1" },
+            ["/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/memory/berth/c1"]).CreatedDirectories);
     }
 }
