@@ -1,0 +1,393 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Berth.Linux;
+using Berth.Oci;
+
+namespace Berth.Cgroups;
+
+/// <summary>
+/// One container's cgroups, placed as runc's cgroupfs driver places them: a directory in every v1 hierarchy
+/// and in the cgroup2 one on a hybrid host, in the cgroup2 one only on a pure v2 host. Applies the v1 devices
+/// controller, refuses every other resource setting for now, moves processes in, and removes what it made.
+/// </summary>
+public sealed class CgroupManager
+{
+    /// <summary><see cref="Paths"/> key of the cgroup2 directory on a pure v2 host.</summary>
+    public const string V2Key = "";
+
+    /// <summary><see cref="Paths"/> key of the cgroup2 directory on a hybrid host (joined for tracking only).</summary>
+    public const string HybridUnifiedKey = "unified";
+
+    const string DevicesKey = "devices", CpusetKey = "cpuset", FreezerKey = "freezer";
+    static readonly TimeSpan DestroyBudget = TimeSpan.FromSeconds(1);
+
+    readonly Dictionary<string, string> _paths;
+    readonly List<string> _created;
+    readonly ICgroupFs _fs;
+
+    CgroupManager(CgroupMode mode, Dictionary<string, string> paths, IEnumerable<string> created, ICgroupFs fs)
+    {
+        Mode = mode;
+        _paths = paths;
+        _created = [.. created];
+        _fs = fs;
+    }
+
+    public CgroupMode Mode { get; }
+
+    /// <summary>
+    /// Hierarchy key ("cpu", "memory", "name=systemd", "unified" on a hybrid host, "" on a pure v2 host) →
+    /// absolute directory. Co-mounted v1 controllers ("cpu,cpuacct") get one key each, pointing to one directory.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Paths => _paths;
+
+    /// <summary>The directories <see cref="Create"/> made (leaves and parents), in creation order: save them
+    /// with <see cref="Paths"/> so that <see cref="Destroy"/> after <see cref="Load"/> also removes parents it made.</summary>
+    public IReadOnlyList<string> CreatedDirectories => _created;
+
+    /// <summary>Each distinct directory once, in key order (co-mounted controllers share one).</summary>
+    public IReadOnlyList<string> Directories => _paths.Values.Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Computes the container's directories. <paramref name="cgroupsPath"/> is linux.cgroupsPath: absolute →
+    /// below each hierarchy's mount point; relative → below the caller's own cgroup in each hierarchy (which may
+    /// differ per hierarchy); null or empty → the relative path "<paramref name="id"/>", as runc does.
+    /// On a v1 or hybrid host the devices hierarchy must be mounted: without it the container's device access
+    /// could not be restricted (runc refuses too).
+    /// </summary>
+    public static CgroupManager ForContainer(CgroupHost host, string id, string? cgroupsPath, ICgroupFs? fs = null)
+    {
+        var (inner, absolute) = CgroupPath.Resolve(id, cgroupsPath);
+        var paths = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var hierarchy in host.Hierarchies)
+        {
+            if (host.Mode == CgroupMode.V2 && !hierarchy.IsV2)
+                continue;
+            string dir = CgroupPath.Join(absolute ? hierarchy.MountPoint : hierarchy.CallerDirectory, inner);
+            foreach (string key in hierarchy.Keys(host.Mode))
+                paths.TryAdd(key, dir);
+        }
+        if (host.Mode != CgroupMode.V2 && !paths.ContainsKey(DevicesKey))
+            throw new CgroupException(
+                $"container {id}: the cgroup v1 devices controller is not mounted (checked /proc/self/mountinfo); " +
+                "device access could not be restricted");
+        return new CgroupManager(host.Mode, paths, [], fs ?? StatfsCgroupFs.Instance);
+    }
+
+    /// <summary>Rebuilds a manager from saved <see cref="Paths"/> (and <see cref="CreatedDirectories"/>, if saved).</summary>
+    public static CgroupManager Load(IReadOnlyDictionary<string, string> paths, IEnumerable<string>? createdDirectories = null,
+        ICgroupFs? fs = null)
+    {
+        foreach (var (key, dir) in paths)
+        {
+            if (!dir.StartsWith('/') || dir.Split('/').Contains(".."))
+                throw new CgroupException($"saved cgroup path {key}={dir} is not an absolute path without \"..\"");
+        }
+        var created = createdDirectories?.ToList() ?? [];
+        foreach (string dir in created)
+        {
+            // Only the paths themselves and their ancestors can have been made by Create.
+            if (!paths.Values.Any(p => p == dir || p.StartsWith(dir + "/", StringComparison.Ordinal)))
+                throw new CgroupException($"saved created cgroup directory {dir} is not one of the paths or their parents");
+        }
+        var mode = paths.ContainsKey(V2Key) ? CgroupMode.V2
+            : paths.ContainsKey(HybridUnifiedKey) ? CgroupMode.Hybrid : CgroupMode.V1;
+        return new CgroupManager(mode, new Dictionary<string, string>(paths, StringComparer.Ordinal),
+            created, fs ?? StatfsCgroupFs.Instance);
+    }
+
+    /// <summary>
+    /// mkdir -p of every directory. Each missing component is made only after its parent is checked to be on a
+    /// cgroup filesystem, and each final directory is checked too (an existing plain directory is refused). On
+    /// failure, the directories this call made are removed again. A new cpuset cgroup gets its parent's cpus
+    /// and mems, since v1 refuses tasks in a cpuset with none.
+    /// </summary>
+    public void Create()
+    {
+        var made = new List<string>();
+        try
+        {
+            foreach (var (key, dir) in _paths)
+            {
+                MakeDirectories(dir, made, initCpuset: key == CpusetKey);
+                RequireCgroupFs(dir, $"cgroup directory {dir}");
+            }
+        }
+        catch
+        {
+            for (int i = made.Count - 1; i >= 0; i--)
+                _ = Libc.unlinkat(Libc.AT_FDCWD, made[i], Libc.AT_REMOVEDIR);
+            throw;
+        }
+        _created.AddRange(made);
+    }
+
+    /// <summary>
+    /// Applies <paramref name="resources"/>. Devices: on v1 (and hybrid) "a" to devices.deny, then each rule in
+    /// order. On a pure v2 host device rules need an eBPF filter, which is not implemented: the rules are
+    /// accepted only when they end in "every device allowed" (what no filter gives), else refused, because a
+    /// deny that is not enforced would give the container access it was not meant to have. Every other
+    /// resource field that is set is refused before anything is written.
+    /// </summary>
+    public void Apply(LinuxResources? resources)
+    {
+        UnsupportedResources.Refuse(resources);
+        var rules = resources?.Devices;
+        if (Mode == CgroupMode.V2)
+        {
+            if (!DeviceRules.AllowsEverything(rules, out string restriction))
+                throw new CgroupException(
+                    $"linux.resources.devices: {restriction}; on a cgroup v2 host device rules need an eBPF device " +
+                    "filter, which is not supported yet");
+            return;
+        }
+        if (!_paths.TryGetValue(DevicesKey, out string? dir))
+            throw new CgroupException("linux.resources.devices: no devices cgroup among the container's paths");
+        var writes = DeviceRules.V1Writes(rules); // validates every rule before the first write
+        RequireCgroupFs(dir, $"devices cgroup {dir}");
+        foreach (var write in writes)
+            WriteFile(Path.Combine(dir, write.File), write.Value);
+    }
+
+    /// <summary>Moves <paramref name="pid"/> (the whole thread group) into every directory.</summary>
+    public void AddProcess(int pid)
+    {
+        string value = pid.ToString(CultureInfo.InvariantCulture);
+        foreach (string dir in Directories)
+        {
+            RequireCgroupFs(dir, $"cgroup directory {dir}");
+            WriteFile(Path.Combine(dir, "cgroup.procs"), value);
+        }
+    }
+
+    /// <summary>
+    /// The processes in the container's cgroup and its nested cgroups, from the cgroup2 directory when there is
+    /// one (it sees every process regardless of v1 quirks), else from a v1 one. Empty once the directory is gone.
+    /// </summary>
+    public IReadOnlyList<int> Pids()
+    {
+        string? dir = _paths.TryGetValue(V2Key, out string? v2) ? v2
+            : _paths.TryGetValue(HybridUnifiedKey, out string? unified) ? unified
+            : _paths.Values.FirstOrDefault();
+        var pids = new SortedSet<int>();
+        if (dir is not null)
+            CollectPids(dir, pids);
+        return [.. pids];
+    }
+
+    /// <summary>
+    /// Removes the container's directories, nested cgroups first. A directory that stays busy has its processes
+    /// killed (cgroup.kill on v2, else SIGKILL to each pid in cgroup.procs, after thawing a v1 freezer) and is
+    /// retried for up to about a second. Parents that <see cref="Create"/> made are removed too when empty.
+    /// A directory that is not on a cgroup filesystem is left alone. Throws, listing every directory that could
+    /// not be removed, after trying them all; a missing directory is not an error.
+    /// </summary>
+    public void Destroy()
+    {
+        var clock = Stopwatch.StartNew();
+        var failures = new Dictionary<string, (string Reason, int Errno)>(StringComparer.Ordinal);
+        var leaves = Directories;
+        while (true)
+        {
+            failures.Clear();
+            foreach (string dir in leaves)
+                RemoveTree(dir, failures);
+            bool busy = failures.Values.Any(f => f.Errno == Errno.EBUSY);
+            if (!busy || clock.Elapsed > DestroyBudget)
+                break;
+            KillAll();
+            Thread.Sleep(20);
+        }
+
+        // Parents we made, deepest first; others may still use them (a shared "/berth" parent), so busy is fine.
+        foreach (string dir in _created.Where(d => !leaves.Contains(d)).OrderByDescending(d => d.Length))
+        {
+            if (!Directory.Exists(dir))
+                continue;
+            if (!_fs.IsCgroupFs(dir))
+            {
+                failures[dir] = ("not on a cgroup filesystem, left alone", 0);
+                continue;
+            }
+            if (Libc.unlinkat(Libc.AT_FDCWD, dir, Libc.AT_REMOVEDIR) != 0)
+            {
+                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                if (errno is not (Errno.ENOENT or Errno.EBUSY or Errno.ENOTEMPTY))
+                    failures[dir] = (LinuxException.Describe(errno), errno);
+            }
+        }
+        _created.RemoveAll(d => !Directory.Exists(d));
+
+        if (failures.Count > 0)
+            throw new CgroupException("could not remove cgroup directories: " +
+                string.Join("; ", failures.Select(f => $"{f.Key} ({f.Value.Reason})")))
+            { Errno = failures.Values.First().Errno };
+    }
+
+    void MakeDirectories(string dir, List<string> made, bool initCpuset)
+    {
+        string current = "";
+        foreach (string segment in dir.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string parent = current.Length == 0 ? "/" : current;
+            current += "/" + segment;
+            if (Directory.Exists(current))
+                continue;
+            RequireCgroupFs(parent, $"cannot create {current}: its parent {parent}");
+            if (Libc.mkdirat(Libc.AT_FDCWD, current, 0x1ed /* 0755 */) != 0)
+            {
+                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                if (errno == Errno.EEXIST)
+                    continue; // made concurrently by someone else: not ours to remove
+                throw new CgroupException($"mkdir {current}: {LinuxException.Describe(errno)}") { Errno = errno };
+            }
+            made.Add(current);
+            if (initCpuset)
+                InheritCpuset(current, parent);
+        }
+    }
+
+    void InheritCpuset(string dir, string parent)
+    {
+        foreach (string file in (string[])["cpuset.cpus", "cpuset.mems"])
+        {
+            string own = Path.Combine(dir, file);
+            if (File.Exists(own) && ReadFile(own).Trim().Length == 0)
+                WriteFile(own, ReadFile(Path.Combine(parent, file)).Trim());
+        }
+    }
+
+    void RequireCgroupFs(string dir, string what)
+    {
+        if (!_fs.IsCgroupFs(dir))
+            throw new CgroupException(Directory.Exists(dir)
+                ? $"{what} is not on a cgroup filesystem (statfs magic is neither cgroup nor cgroup2); refusing to write there"
+                : $"{what} does not exist (is that cgroup hierarchy mounted?)")
+            { Errno = Directory.Exists(dir) ? 0 : Errno.ENOENT };
+    }
+
+    /// <summary>One write(2) per value: cgroup files take one rule or pid per write.</summary>
+    static unsafe void WriteFile(string path, string value)
+    {
+        int fd = Libc.open(path, Libc.O_WRONLY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw new CgroupException($"open {path} to write \"{value}\": {LinuxException.Describe(errno)}") { Errno = errno };
+        }
+        using var handle = new Fd(fd);
+        byte[] bytes = Encoding.UTF8.GetBytes(value);
+        nint written;
+        fixed (byte* p = bytes)
+            written = Libc.write(fd, p, bytes.Length);
+        if (written < 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw new CgroupException($"write \"{value}\" to {path}: {LinuxException.Describe(errno)}") { Errno = errno };
+        }
+        if (written != bytes.Length)
+            throw new CgroupException($"write \"{value}\" to {path}: short write ({written} of {bytes.Length} bytes)");
+    }
+
+    static string ReadFile(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException e)
+        {
+            throw new CgroupException($"read {path}: {e.Message}", e);
+        }
+    }
+
+    void CollectPids(string dir, SortedSet<int> pids)
+    {
+        if (!Directory.Exists(dir) || !_fs.IsCgroupFs(dir))
+            return;
+        string procs = Path.Combine(dir, "cgroup.procs");
+        string text;
+        try
+        {
+            text = File.Exists(procs) ? File.ReadAllText(procs) : "";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return; // removed while we looked
+        }
+        foreach (string line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (int.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
+                pids.Add(pid);
+        }
+        foreach (string child in SafeSubdirectories(dir))
+            CollectPids(child, pids);
+    }
+
+    static IEnumerable<string> SafeSubdirectories(string dir)
+    {
+        try
+        {
+            return Directory.GetDirectories(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>Post-order rmdir of a cgroup and its nested cgroups; records what is left and why.</summary>
+    void RemoveTree(string dir, Dictionary<string, (string Reason, int Errno)> failures)
+    {
+        if (!Directory.Exists(dir))
+            return;
+        if (!_fs.IsCgroupFs(dir))
+        {
+            failures[dir] = ("not on a cgroup filesystem, left alone", 0);
+            return;
+        }
+        foreach (string child in SafeSubdirectories(dir))
+            RemoveTree(child, failures);
+        if (Libc.unlinkat(Libc.AT_FDCWD, dir, Libc.AT_REMOVEDIR) != 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno != Errno.ENOENT)
+                failures[dir] = (LinuxException.Describe(errno), errno);
+        }
+    }
+
+    /// <summary>Kills whatever still keeps a directory busy. Never signals the calling process itself.</summary>
+    void KillAll()
+    {
+        if (_paths.TryGetValue(FreezerKey, out string? freezer) && File.Exists(Path.Combine(freezer, "freezer.state")))
+            TryWrite(Path.Combine(freezer, "freezer.state"), "THAWED"); // a frozen v1 task cannot act on SIGKILL
+        foreach (string dir in Directories)
+        {
+            if (File.Exists(Path.Combine(dir, "cgroup.kill")))
+                TryWrite(Path.Combine(dir, "cgroup.kill"), "1");
+        }
+        var pids = new SortedSet<int>();
+        foreach (string dir in Directories)
+            CollectPids(dir, pids);
+        int self = Environment.ProcessId;
+        foreach (int pid in pids)
+        {
+            if (pid != self)
+                _ = Libc.kill(pid, Libc.SIGKILL);
+        }
+    }
+
+    void TryWrite(string path, string value)
+    {
+        try
+        {
+            if (_fs.IsCgroupFs(Path.GetDirectoryName(path)!))
+                WriteFile(path, value);
+        }
+        catch (CgroupException)
+        {
+            // best effort while tearing down: the retry loop reports what stays
+        }
+    }
+}

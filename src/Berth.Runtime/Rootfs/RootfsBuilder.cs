@@ -1,0 +1,503 @@
+using System.Runtime.InteropServices;
+using Berth.Linux;
+using Berth.Runtime.Configs;
+using static Berth.Linux.Libc;
+
+namespace Berth.Runtime.Rootfs;
+
+/// <summary>
+/// Builds the container's root filesystem inside its new mount namespace, in three steps the init process calls
+/// in order: <see cref="Prepare"/> (still seeing the host's tree), <see cref="EnterRoot"/>, and <see cref="Finish"/>
+/// (after hostname and sysctls). Every mount target inside the rootfs is resolved with <see cref="InRoot"/> and
+/// mounted through its fd, so a symlink in the image can never redirect a mount to the host.
+/// </summary>
+public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options) : IDisposable
+{
+    const ulong PropagationFlags = MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE;
+    const long ProcSuperMagic = 0x9fa0;
+
+    // Bind targets inside /proc that are allowed (lxcfs and friends); anything else there could shadow procfs files.
+    static readonly string[] ProcMountTargets =
+    [
+        "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps", "/proc/uptime",
+        "/proc/loadavg", "/proc/slabinfo", "/proc/pressure/cpu", "/proc/pressure/io", "/proc/pressure/memory",
+        "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+    ];
+
+    static readonly DeviceConfig[] DefaultDevices =
+    [
+        new("/dev/null", 'c', 1, 3, 0x1B6, 0, 0),
+        new("/dev/zero", 'c', 1, 5, 0x1B6, 0, 0),
+        new("/dev/full", 'c', 1, 7, 0x1B6, 0, 0),
+        new("/dev/random", 'c', 1, 8, 0x1B6, 0, 0),
+        new("/dev/urandom", 'c', 1, 9, 0x1B6, 0, 0),
+        new("/dev/tty", 'c', 5, 0, 0x1B6, 0, 0),
+    ];
+
+    readonly bool inUserNamespace = config.Has(NamespaceKind.User);
+    Fd? root;               // O_PATH fd of the rootfs after its self-bind
+    string rootPath = "";   // the rootfs as the kernel names it (symlinks in config.Rootfs resolved)
+    bool remountDevReadonly;
+
+    /// <summary>Propagation, the rootfs self-bind, every spec mount, and /dev. Runs before the root is entered.</summary>
+    public void Prepare()
+    {
+        // Modes given for directories and device nodes are meant exactly.
+        uint oldMask = umask(0);
+        try
+        {
+            using (Fd given = OpenHostDir(config.Rootfs, "open rootfs"))
+                rootPath = InRoot.PathOf(given);
+
+            ulong propagation = config.RootfsPropagation & PropagationFlags;
+            Mount(null, "/", null, (propagation != 0 ? propagation : MS_SLAVE) | MS_REC, null,
+                "set propagation of", "/ (before entering the rootfs)");
+            MakeParentMountPrivate(rootPath);
+            Mount(rootPath, rootPath, "bind", MS_BIND | MS_REC, null, "bind-mount rootfs", $"{rootPath} on itself");
+            root = OpenHostDir(rootPath, "open rootfs");
+
+            foreach (MountConfig mount in config.Mounts)
+                MountOne(mount);
+
+            SetupDev();
+            if (remountDevReadonly)
+            {
+                using Fd dev = Reopen("/dev", "/dev");
+                RemountBind(dev, MS_RDONLY, 0, "remount read-only", "/dev");
+            }
+        }
+        finally
+        {
+            umask(oldMask);
+        }
+    }
+
+    /// <summary>Makes the rootfs "/" (pivot_root, or MS_MOVE + chroot with NoPivot) and changes to it.</summary>
+    public void EnterRoot()
+    {
+        Fd newRoot = root ?? throw new InvalidOperationException("Prepare must run before EnterRoot");
+        if (fchdir(newRoot.Value) != 0) throw LinuxException.FromLastError("fchdir", rootPath);
+        if (options.NoPivot)
+        {
+            Mount(rootPath, "/", null, MS_MOVE, null, "move rootfs", $"{rootPath} onto /");
+            if (chroot(".") != 0) throw LinuxException.FromLastError("chroot", rootPath);
+        }
+        else
+        {
+            using Fd oldRoot = OpenHostDir("/", "open old root");
+            // pivot_root(".", ".") stacks the old root on top of the new one; it is then unmounted from under us.
+            if (pivot_root(".", ".") != 0) throw new RootfsException("pivot_root", rootPath, Marshal.GetLastPInvokeError());
+            if (fchdir(oldRoot.Value) != 0) throw LinuxException.FromLastError("fchdir", "old root");
+            // Slave first so that the unmount cannot propagate to the host's mounts.
+            Mount(null, ".", null, MS_SLAVE | MS_REC, null, "set propagation of", "old root");
+            if (umount2(".", MNT_DETACH) != 0) throw new RootfsException("umount2", "old root", Marshal.GetLastPInvokeError());
+        }
+        if (chdir("/") != 0) throw LinuxException.FromLastError("chdir", "/");
+        // Applied again once the rootfs is "/": in Prepare the flag went to the host tree's copy.
+        if (config.RootfsPropagation != 0)
+            Mount(null, "/", null, config.RootfsPropagation, null, "set rootfs propagation of", "/");
+    }
+
+    /// <summary>readonlyPaths, maskedPaths, then a read-only root. Runs inside the root, /proc mounted.</summary>
+    public void Finish()
+    {
+        using Fd slash = OpenHostDir("/", "open /");
+        if (config.ReadonlyPaths.Count + config.MaskedPaths.Count > 0 && !Directory.Exists("/proc/self/fd"))
+            throw new RootfsException("readonlyPaths and maskedPaths are mounted through /proc/self/fd, " +
+                "but /proc is not mounted in the container");
+
+        foreach (string path in config.ReadonlyPaths)
+        {
+            using Fd? target = Resolve(slash, path, "readonly path");
+            if (target is null) continue;
+            string at = InRoot.FdPath(target);
+            Mount(at, at, null, MS_BIND | MS_REC, null, "bind-mount readonly path", $"{path} on itself");
+            using Fd mounted = Resolve(slash, path, "readonly path")!;
+            RemountBind(mounted, MS_RDONLY, 0, "remount read-only", $"readonly path {path}");
+        }
+
+        Fd? devNull = null;
+        try
+        {
+            foreach (string path in config.MaskedPaths)
+            {
+                using Fd? target = Resolve(slash, path, "masked path");
+                if (target is null) continue;
+                if (StatFd(target, path).FileType == S_IFDIR)
+                {
+                    Mount("tmpfs", InRoot.FdPath(target), "tmpfs", MS_RDONLY, null, "mask", $"{path} with a read-only tmpfs");
+                    continue;
+                }
+                devNull ??= VerifiedDevNull(slash);
+                Mount(InRoot.FdPath(devNull), InRoot.FdPath(target), null, MS_BIND, null, "mask", $"{path} with /dev/null");
+            }
+        }
+        finally
+        {
+            devNull?.Dispose();
+        }
+
+        if (config.ReadonlyRootfs)
+            RemountBind(slash, MS_RDONLY, 0, "remount read-only", "/ (root.readonly)");
+        Dispose();
+    }
+
+    public void Dispose() => root?.Dispose();
+
+    // ---- spec mounts ----
+
+    void MountOne(MountConfig m)
+    {
+        string dest = InRoot.Clean(m.Destination);
+        string subject = $"{m.Source} on {dest} (type {m.Type})";
+        try
+        {
+            if (m.IsBind || m.Type is "bind" or "rbind")
+                MountBind(m, dest, subject);
+            else if (m.Type == "cgroup")
+                MountCgroup(m, dest, subject);
+            else if (m.Type == "sysfs")
+                MountSysfs(m, dest, subject);
+            else
+                MountFresh(m, dest, subject, throwOnError: true);
+        }
+        catch (LinuxException e)
+        {
+            throw new RootfsException($"mount {subject}", e);
+        }
+    }
+
+    /// <summary>A new filesystem instance (proc, tmpfs, devpts, mqueue, ...). Returns the mount's errno.</summary>
+    int MountFresh(MountConfig m, string dest, string subject, bool throwOnError)
+    {
+        using Fd target = InRoot.MkdirAll(Root, dest, 0x1ED);
+        CheckTarget(m, dest, target, subject);
+        ulong flags = m.Flags & ~(PropagationFlags | MS_REC);
+        if (dest == "/dev" && (flags & MS_RDONLY) != 0)
+        {
+            // Devices and symlinks are created in /dev after the mounts; it becomes read-only at the end.
+            flags &= ~MS_RDONLY;
+            remountDevReadonly = true;
+        }
+        int errno = TryMount(m.Source, InRoot.FdPath(target), m.Type, flags, m.Data.Length > 0 ? m.Data : null);
+        if (errno != 0)
+        {
+            if (throwOnError) throw new RootfsException("mount", subject, errno);
+            return errno;
+        }
+        using Fd mounted = Reopen(dest, subject);
+        ApplyPropagation(m, mounted, subject);
+        return 0;
+    }
+
+    void MountBind(MountConfig m, string dest, string subject)
+    {
+        if (fstatat(AT_FDCWD, m.Source, out Stat source, 0) != 0)
+            throw new RootfsException("stat bind source of", subject, Marshal.GetLastPInvokeError());
+        using Fd target = source.FileType == S_IFDIR
+            ? InRoot.MkdirAll(Root, dest, 0x1ED)
+            : InRoot.CreateFile(Root, dest, 0x1A4);
+        CheckTarget(m, dest, target, subject);
+        Mount(m.Source, InRoot.FdPath(target), null, MS_BIND | (m.Flags & MS_REC), null, "mount", subject);
+        using Fd mounted = Reopen(dest, subject);
+        ulong extra = m.Flags & ~(MS_BIND | MS_REC | MS_REMOUNT | PropagationFlags);
+        if (extra != 0)
+            RemountBind(mounted, extra, m.ClearFlags, "remount", subject);
+        ApplyPropagation(m, mounted, subject);
+    }
+
+    void MountSysfs(MountConfig m, string dest, string subject)
+    {
+        int errno = MountFresh(m, dest, subject, throwOnError: false);
+        if (errno == 0) return;
+        // A user namespace that does not own the network namespace may not mount sysfs: show the host's /sys instead.
+        if (inUserNamespace && errno is Errno.EPERM or Errno.EBUSY)
+        {
+            var bind = m with { Source = "/sys", Type = "bind", Flags = m.Flags | MS_BIND | MS_REC };
+            MountBind(bind, dest, $"/sys on {dest} (type bind, sysfs not permitted)");
+            return;
+        }
+        throw new RootfsException("mount", subject, errno);
+    }
+
+    void MountCgroup(MountConfig m, string dest, string subject)
+    {
+        if (options.Cgroups.Count == 0)
+            throw new RootfsException($"mount {subject}: no cgroup hierarchy was given to mount");
+        ulong readOnly = m.Flags & MS_RDONLY;
+        ulong flags = m.Flags & ~(MS_RDONLY | MS_BIND | MS_REC | MS_REMOUNT | PropagationFlags);
+
+        if (options.Cgroups is [{ Name: "" } unified])
+        {
+            // Pure cgroup v2: the hierarchy itself at the destination.
+            MountCgroupHierarchy(unified, dest, flags | readOnly);
+            using Fd mounted = Reopen(dest, subject);
+            ApplyPropagation(m, mounted, subject);
+            return;
+        }
+
+        // v1 or hybrid: a tmpfs holding one directory per hierarchy, read-only once they are all in place.
+        using (Fd target = InRoot.MkdirAll(Root, dest, 0x1ED))
+        {
+            CheckTarget(m, dest, target, subject);
+            Mount("tmpfs", InRoot.FdPath(target), "tmpfs", flags, "mode=755", "mount", $"tmpfs on {dest} (type tmpfs, for cgroups)");
+        }
+        using Fd tmpfs = Reopen(dest, subject);
+        foreach (CgroupMountSource cgroup in options.Cgroups)
+        {
+            string at = dest == "/" ? "/" + cgroup.Name : dest + "/" + cgroup.Name;
+            MountCgroupHierarchy(cgroup, at, flags | readOnly);
+            // Co-mounted controllers ("cpu,cpuacct") are also reachable by each controller's name.
+            foreach (string alias in cgroup.Name.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (alias == cgroup.Name) continue;
+                if (symlinkat(cgroup.Name, tmpfs.Value, alias) != 0 && Marshal.GetLastPInvokeError() != Errno.EEXIST)
+                    throw new RootfsException("symlink", $"{dest}/{alias} -> {cgroup.Name}", Marshal.GetLastPInvokeError());
+            }
+        }
+        if (readOnly != 0)
+            RemountBind(tmpfs, flags | MS_RDONLY, 0, "remount read-only", $"tmpfs on {dest} (type tmpfs, for cgroups)");
+        ApplyPropagation(m, tmpfs, subject);
+    }
+
+    void MountCgroupHierarchy(CgroupMountSource cgroup, string at, ulong flags)
+    {
+        using Fd target = InRoot.MkdirAll(Root, at, 0x1ED);
+        if (options.CgroupNamespace)
+        {
+            string type = cgroup.IsV2 ? "cgroup2" : "cgroup";
+            string? data = cgroup.IsV2 || cgroup.MountOptions.Length == 0 ? null : cgroup.MountOptions;
+            int errno = TryMount(type, InRoot.FdPath(target), type, flags, data);
+            if (errno == 0) return;
+            // Not permitted (a user namespace without the right to mount it): fall back to the bind below.
+            if (errno != Errno.EPERM)
+                throw new RootfsException("mount", $"{type} on {at} (type {type}, options {data ?? ""})", errno);
+        }
+        string subject = $"{cgroup.HostPath} on {at} (type bind, cgroup)";
+        Mount(cgroup.HostPath, InRoot.FdPath(target), null, MS_BIND | MS_REC, null, "mount", subject);
+        if (flags != 0)
+        {
+            using Fd mounted = Reopen(at, subject);
+            RemountBind(mounted, flags, 0, "remount", subject);
+        }
+    }
+
+    // ---- /dev ----
+
+    void SetupDev()
+    {
+        var listed = config.Devices.Select(d => InRoot.Clean(d.Path)).ToHashSet(StringComparer.Ordinal);
+        foreach (DeviceConfig device in DefaultDevices.Where(d => !listed.Contains(d.Path)).Concat(config.Devices))
+            CreateDevice(device);
+
+        using Fd dev = InRoot.MkdirAll(Root, "/dev", 0x1ED);
+        Symlink(dev, "/proc/self/fd", "fd");
+        Symlink(dev, "/proc/self/fd/0", "stdin");
+        Symlink(dev, "/proc/self/fd/1", "stdout");
+        Symlink(dev, "/proc/self/fd/2", "stderr");
+        if (File.Exists("/proc/kcore"))
+            Symlink(dev, "/proc/kcore", "core");
+        if (config.Mounts.Any(m => InRoot.Clean(m.Destination) == "/dev/pts"))
+        {
+            // The devpts instance's own ptmx, not a node that would open the host's.
+            if (unlinkat(dev.Value, "ptmx", 0) != 0 && Marshal.GetLastPInvokeError() != Errno.ENOENT)
+                throw new RootfsException("unlink", "/dev/ptmx", Marshal.GetLastPInvokeError());
+            Symlink(dev, "pts/ptmx", "ptmx");
+        }
+    }
+
+    void CreateDevice(DeviceConfig device)
+    {
+        string path = InRoot.Clean(device.Path);
+        string subject = $"device {path} ({device.Type} {device.Major}:{device.Minor})";
+        int slash = path.LastIndexOf('/');
+        string name = path[(slash + 1)..];
+        if (name.Length == 0) throw new RootfsException($"create {subject}: not a file path");
+        uint type = device.Type switch
+        {
+            'c' or 'u' => S_IFCHR,
+            'b' => S_IFBLK,
+            'p' => S_IFIFO,
+            _ => throw new RootfsException($"create {subject}: unknown device type '{device.Type}'"),
+        };
+        try
+        {
+            using (Fd dir = InRoot.MkdirAll(Root, slash == 0 ? "/" : path[..slash], 0x1ED))
+            {
+                ulong dev = type == S_IFIFO ? 0 : makedev((uint)device.Major, (uint)device.Minor);
+                if (mknodat(dir.Value, name, type | (device.FileMode & 0xFFF), dev) == 0)
+                {
+                    if (fchownat(dir.Value, name, device.Uid, device.Gid, AT_SYMLINK_NOFOLLOW) != 0)
+                        throw new RootfsException("chown", subject, Marshal.GetLastPInvokeError());
+                    return;
+                }
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == Errno.EEXIST) return;
+                // In a user namespace mknod is refused: bind the host's node onto an empty file instead.
+                if (errno != Errno.EPERM) throw new RootfsException("mknod", subject, errno);
+            }
+            using Fd target = InRoot.CreateFile(Root, path, 0);
+            Mount(device.Path, InRoot.FdPath(target), null, MS_BIND, null, "bind-mount host device", $"{device.Path} on {path}");
+        }
+        catch (LinuxException e)
+        {
+            throw new RootfsException($"create {subject}", e);
+        }
+    }
+
+    static void Symlink(Fd dir, string target, string name)
+    {
+        if (symlinkat(target, dir.Value, name) != 0 && Marshal.GetLastPInvokeError() != Errno.EEXIST)
+            throw new RootfsException("symlink", $"/dev/{name} -> {target}", Marshal.GetLastPInvokeError());
+    }
+
+    // ---- helpers ----
+
+    Fd Root => root ?? throw new InvalidOperationException("the rootfs is not open");
+
+    /// <summary>The mount target must resolve inside the rootfs; proc and sysfs only where they belong.</summary>
+    void CheckTarget(MountConfig m, string dest, Fd target, string subject)
+    {
+        string resolved = PathInRoot(target, subject);
+        if (m.Type is "proc" or "sysfs" && resolved != dest)
+            throw new RootfsException($"mount {subject}: the destination is a symlink (to {resolved}), refused for {m.Type}");
+        if (resolved != "/proc" && !resolved.StartsWith("/proc/", StringComparison.Ordinal)) return;
+        if (resolved == "/proc" && (m.Type == "proc" || SourceIsProcfs(m))) return;
+        if (ProcMountTargets.Contains(resolved)) return;
+        throw new RootfsException($"mount {subject}: {resolved} is inside /proc, where only procfs itself and " +
+            $"these files may be mounted: {string.Join(", ", ProcMountTargets)}");
+    }
+
+    static bool SourceIsProcfs(MountConfig m) =>
+        (m.IsBind || m.Type == "bind") && statfs(m.Source, out StatFs st) == 0 && st.Type == ProcSuperMagic;
+
+    /// <summary>Where the fd is, relative to the rootfs; throws when it is not inside it.</summary>
+    string PathInRoot(Fd fd, string subject)
+    {
+        string path = InRoot.PathOf(fd);
+        if (rootPath == "/") return path;
+        if (path == rootPath) return "/";
+        if (path.StartsWith(rootPath + "/", StringComparison.Ordinal)) return path[rootPath.Length..];
+        throw new RootfsException($"mount {subject}: the target resolved to {path}, outside the rootfs {rootPath}");
+    }
+
+    /// <summary>Resolves the destination again after mounting: the fd now names the new mount, checked inside.</summary>
+    Fd Reopen(string dest, string subject)
+    {
+        Fd fd = InRoot.Open(Root, dest, O_PATH);
+        try
+        {
+            PathInRoot(fd, subject);
+            return fd;
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
+    }
+
+    void ApplyPropagation(MountConfig m, Fd mounted, string subject)
+    {
+        foreach (ulong flag in m.Propagation)
+            Mount(null, InRoot.FdPath(mounted), null, flag, null, "set propagation of", subject);
+    }
+
+    /// <summary>
+    /// MS_BIND|MS_REMOUNT with <paramref name="flags"/>. In a user namespace the kernel refuses to drop the flags it
+    /// locked on mounts inherited from the host (nosuid, nodev, noexec, ro, atime): on EPERM retry keeping those
+    /// read from statfs, except those the spec asked to clear.
+    /// </summary>
+    static void RemountBind(Fd mounted, ulong flags, ulong clear, string call, string subject)
+    {
+        string target = InRoot.FdPath(mounted);
+        ulong wanted = MS_BIND | MS_REMOUNT | flags;
+        int errno = TryMount(null, target, null, wanted, null);
+        if (errno == Errno.EPERM)
+        {
+            if (fstatfs(mounted.Value, out StatFs st) != 0) throw LinuxException.FromLastError("fstatfs", subject);
+            ulong keep = LockableFlags(st.Flags, flags) & ~clear;
+            if ((wanted | keep) != wanted) errno = TryMount(null, target, null, wanted | keep, null);
+        }
+        if (errno != 0) throw new RootfsException(call, subject, errno);
+    }
+
+    internal static ulong LockableFlags(long statfsFlags, ulong requested)
+    {
+        ulong flags = 0;
+        if ((statfsFlags & ST_RDONLY) != 0) flags |= MS_RDONLY;
+        if ((statfsFlags & ST_NOSUID) != 0) flags |= MS_NOSUID;
+        if ((statfsFlags & ST_NODEV) != 0) flags |= MS_NODEV;
+        if ((statfsFlags & ST_NOEXEC) != 0) flags |= MS_NOEXEC;
+        if ((requested & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME | MS_NODIRATIME)) == 0)
+        {
+            if ((statfsFlags & ST_NOATIME) != 0) flags |= MS_NOATIME;
+            else if ((statfsFlags & ST_RELATIME) != 0) flags |= MS_RELATIME;
+            else flags |= MS_STRICTATIME;
+            if ((statfsFlags & ST_NODIRATIME) != 0) flags |= MS_NODIRATIME;
+        }
+        return flags;
+    }
+
+    /// <summary>pivot_root refuses a new root whose parent mount is shared: make the closest mount point private.</summary>
+    static void MakeParentMountPrivate(string path)
+    {
+        string dir = Path.GetDirectoryName(path) ?? "/";
+        while (true)
+        {
+            int errno = TryMount(null, dir, null, MS_PRIVATE, null);
+            if (errno == 0) return;
+            // EINVAL: not a mount point, try the directory above.
+            if (errno != Errno.EINVAL || dir == "/") throw new RootfsException("make private", $"{dir} (parent mount of the rootfs)", errno);
+            dir = Path.GetDirectoryName(dir) ?? "/";
+        }
+    }
+
+    static Fd? Resolve(Fd slash, string path, string what)
+    {
+        try
+        {
+            return InRoot.OpenIfExists(slash, path, O_PATH);
+        }
+        catch (LinuxException e)
+        {
+            throw new RootfsException($"{what} {path}", e);
+        }
+    }
+
+    static Fd VerifiedDevNull(Fd slash)
+    {
+        Fd? fd = Resolve(slash, "/dev/null", "mask source")
+            ?? throw new RootfsException("mask paths: /dev/null does not exist in the container");
+        Stat st = StatFd(fd, "/dev/null");
+        if (st.FileType != S_IFCHR || major(st.Rdev) != 1 || minor(st.Rdev) != 3)
+        {
+            fd.Dispose();
+            throw new RootfsException($"mask paths: /dev/null is not the null device (mode {st.Mode:x}, " +
+                $"device {major(st.Rdev)}:{minor(st.Rdev)})");
+        }
+        return fd;
+    }
+
+    static Stat StatFd(Fd fd, string path)
+    {
+        if (fstatat(fd.Value, "", out Stat st, AT_EMPTY_PATH) != 0) throw LinuxException.FromLastError("fstatat", path);
+        return st;
+    }
+
+    static Fd OpenHostDir(string path, string what)
+    {
+        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd < 0) throw new RootfsException(what, path, Marshal.GetLastPInvokeError());
+        return new Fd(fd);
+    }
+
+    static int TryMount(string? source, string target, string? type, ulong flags, string? data) =>
+        mount(source ?? "", target, type, flags, data) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    static void Mount(string? source, string target, string? type, ulong flags, string? data, string call, string subject)
+    {
+        int errno = TryMount(source, target, type, flags, data);
+        if (errno != 0) throw new RootfsException(call, subject, errno);
+    }
+}

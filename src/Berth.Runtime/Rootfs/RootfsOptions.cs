@@ -1,0 +1,12 @@
+namespace Berth.Runtime.Rootfs;
+
+/// <summary>
+/// One cgroup hierarchy to show at a "cgroup" spec mount. Name is the directory under the mount ("cpu",
+/// "systemd" for name=systemd, "unified" for the hybrid cgroup2 tree; "" on a pure v2 host), HostPath the
+/// container's cgroup directory on the host (bound when there is no cgroup namespace), MountOptions the v1
+/// controller list given to a fresh "cgroup" mount inside a cgroup namespace.
+/// </summary>
+public sealed record CgroupMountSource(string Name, string HostPath, bool IsV2, string MountOptions);
+
+/// <summary>What the rootfs setup needs to know beyond the config: how to enter the root and the cgroup layout.</summary>
+public sealed record RootfsOptions(bool NoPivot, IReadOnlyList<CgroupMountSource> Cgroups, bool CgroupNamespace);

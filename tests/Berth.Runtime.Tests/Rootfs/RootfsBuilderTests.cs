@@ -1,0 +1,28 @@
+using Berth.Runtime.Rootfs;
+using static Berth.Linux.Libc;
+
+namespace Berth.Runtime.Tests.Rootfs;
+
+public sealed class RootfsBuilderTests
+{
+    [Fact]
+    public void LockableFlagsKeepTheSecurityFlagsAndTheAtimeMode()
+    {
+        long st = ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME;
+        Assert.Equal(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME, RootfsBuilder.LockableFlags(st, 0));
+        Assert.Equal(MS_NOSUID | MS_NOATIME, RootfsBuilder.LockableFlags(ST_NOSUID | ST_NOATIME, MS_RDONLY));
+        Assert.Equal(MS_STRICTATIME, RootfsBuilder.LockableFlags(0, 0));
+        // The spec chose an atime mode: none is added from statfs.
+        Assert.Equal(MS_NODEV, RootfsBuilder.LockableFlags(ST_NODEV | ST_RELATIME, MS_NOATIME));
+    }
+
+    [Fact]
+    public void DevicesNumbersRoundTrip()
+    {
+        ulong dev = makedev(1, 3);
+        Assert.Equal(0x103UL, dev);
+        Assert.Equal((1u, 3u), (major(dev), minor(dev)));
+        ulong big = makedev(4097, 300);
+        Assert.Equal((4097u, 300u), (major(big), minor(big)));
+    }
+}
