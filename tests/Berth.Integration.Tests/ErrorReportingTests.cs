@@ -23,12 +23,16 @@ public sealed class ErrorReportingTests(ITestOutputHelper output) : ContainerTes
         return Runtime.Run("create", "--bundle", Bundle.Path, Id);
     }
 
-    [SkippableFact]
-    public void LogFileInJsonFormat_GetsAnErrorLine()
+    [SkippableTheory]
+    [InlineData("state")]
+    [InlineData("create")]
+    public void LogFileInJsonFormat_GetsAnErrorLine(string command)
     {
         var log = Path.Combine(WorkDirectory, "log.json");
+        // state of an unknown id; create from a bundle without config.json.
+        string[] arguments = command == "state" ? ["state", Id] : ["create", "--bundle", Bundle.Path, Id];
 
-        var result = Runtime.Run(["state", Id], ["--log", log, "--log-format", "json"]);
+        var result = Runtime.Run(arguments, ["--log", log, "--log-format", "json"]);
 
         Assert.False(result.Succeeded);
         var entries = File.ReadAllLines(log).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();

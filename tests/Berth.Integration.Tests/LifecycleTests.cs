@@ -86,7 +86,8 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ContainerTest(out
         Assert.True(run.Succeeded, "run -d failed: " + run);
         Assert.True(run.Elapsed < TimeSpan.FromSeconds(10), $"run -d took {run.Elapsed}");
         Assert.Equal("running", Status());
-        Assert.Equal("sleep 1000", Cmdline(Pid()));
+        var pid = Pid();
+        Eventually(() => Cmdline(pid) == "sleep 1000", $"pid {pid} to exec 'sleep 1000'");
     }
 
     [SkippableFact]

@@ -29,4 +29,21 @@ public sealed class UserNamespaceTests(ITestOutputHelper output) : ContainerTest
         Assert.Contains("id 0 0\n", stdout);
         Assert.DoesNotContain(HostReadLink("/proc/self/ns/user"), stdout);
     }
+
+    [SkippableFact]
+    public void ContainerRoot_IsTheMappedHostUid_SeenFromTheHost()
+    {
+        Bundle.ChownRootfs(HostId, HostId);
+        var spec = Specs.Default("sleep", "1000").WithNamespace("user");
+        spec.Linux()["uidMappings"] = Mapping();
+        spec.Linux()["gidMappings"] = Mapping();
+        Bundle.WriteConfig(spec);
+
+        Assert.True(Runtime.Run("run", "-d", "--bundle", Bundle.Path, Id).Succeeded);
+        var status = File.ReadAllText($"/proc/{Pid()}/status");
+
+        Assert.Matches($@"Uid:\s+{HostId}\s+{HostId}\s+{HostId}\s+{HostId}", status);
+        Assert.Matches($@"Gid:\s+{HostId}\s+{HostId}\s+{HostId}\s+{HostId}", status);
+        Assert.NotEqual(HostReadLink("/proc/self/ns/user"), HostReadLink($"/proc/{Pid()}/ns/user"));
+    }
 }

@@ -34,7 +34,7 @@ public abstract class ContainerTest : IDisposable
         var ioDirectory = Path.Combine(WorkDirectory, "io");
         Directory.CreateDirectory(ioDirectory);
         Runtime = new RuntimeRunner(StateRoot, ioDirectory, output);
-        Leaks = new LeakCheck(Id, WorkDirectory, StateRoot);
+        Leaks = new LeakCheck(Id, WorkDirectory, StateRoot, Bundle.Rootfs);
         _ids.Add(Id);
         output.WriteLine($"runtime {RuntimeBinary.Path}, container {Id}, work dir {WorkDirectory}");
     }

@@ -2,7 +2,8 @@ namespace Berth.Integration.Tests.Infrastructure;
 
 /// <summary>
 /// What a container may leave on the host after its test: mounts mentioning the test's directories, cgroup
-/// directories named after the container id, files in the state root, processes working in the bundle.
+/// directories named after the container id, files in the state root, processes rooted in or naming the
+/// work directory or sitting in a cgroup named after the id.
 /// The mount baseline is captured before the test, so only new mounts count.
 /// </summary>
 public sealed class LeakCheck
@@ -14,10 +15,12 @@ public sealed class LeakCheck
     private readonly string _containerId;
     private readonly string _workDirectory;
     private readonly string _stateRoot;
+    private readonly (ulong Device, ulong Inode)? _rootfs;
     private readonly HashSet<string> _baselineMounts;
 
-    public LeakCheck(string containerId, string workDirectory, string stateRoot)
+    public LeakCheck(string containerId, string workDirectory, string stateRoot, string rootfs)
     {
+        _rootfs = FileIdentity.Of(rootfs);
         _containerId = containerId;
         _workDirectory = workDirectory;
         _stateRoot = stateRoot;
@@ -48,7 +51,7 @@ public sealed class LeakCheck
             leaks.AddRange(CgroupDirectoriesNamed(id).Select(d => "cgroup: " + d));
         if (Directory.Exists(_stateRoot))
             leaks.AddRange(Directory.EnumerateFileSystemEntries(_stateRoot).Select(e => "state: " + e));
-        leaks.AddRange(ProcessesInWorkDirectory().Select(p => "process: " + p));
+        leaks.AddRange(ProcessesOfTheTest().Select(p => "process: " + p));
         return leaks;
     }
 
@@ -86,8 +89,9 @@ public sealed class LeakCheck
         }
     }
 
-    private IEnumerable<string> ProcessesInWorkDirectory()
+    private IEnumerable<string> ProcessesOfTheTest()
     {
+        var cgroupSuffixes = ExtraIds.Prepend(_containerId).Select(id => "/" + id).ToList();
         var self = Environment.ProcessId.ToString();
         foreach (var procDir in Directory.EnumerateDirectories("/proc"))
         {
@@ -107,10 +111,27 @@ public sealed class LeakCheck
                 continue; // kernel thread or zombie: holds nothing
             var cwd = TryReadLink(Path.Combine(procDir, "cwd"));
             var root = TryReadLink(Path.Combine(procDir, "root"));
+            // A pivoted container's root shows as "/" by name; its inode is still the bundle's rootfs.
+            var rootedInRootfs = _rootfs is not null && FileIdentity.Of(Path.Combine(procDir, "root") + "/") == _rootfs;
+            var inContainerCgroup = TryReadLines(Path.Combine(procDir, "cgroup"))
+                .Any(line => cgroupSuffixes.Any(suffix => line.EndsWith(suffix, StringComparison.Ordinal)));
             if (cmdline.Contains(_workDirectory, StringComparison.Ordinal) ||
                 cwd.StartsWith(_workDirectory, StringComparison.Ordinal) ||
-                root.StartsWith(_workDirectory, StringComparison.Ordinal))
-                yield return $"{pid} `{cmdline}` cwd={cwd} root={root}";
+                root.StartsWith(_workDirectory, StringComparison.Ordinal) ||
+                rootedInRootfs || inContainerCgroup)
+                yield return $"{pid} `{cmdline}` cwd={cwd} root={root} rootfs={rootedInRootfs} cgroup={inContainerCgroup}";
+        }
+    }
+
+    private static string[] TryReadLines(string path)
+    {
+        try
+        {
+            return File.ReadAllLines(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
         }
     }
 
