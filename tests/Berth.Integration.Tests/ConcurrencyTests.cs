@@ -27,14 +27,17 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : ContainerTest(o
             var won = results.Count(r => r.Succeeded);
             winners.Add(won);
             if (won == 1)
-                Assert.Equal("created", Status(id));
+                Assert.Equal("created", Status(id)); // the winner's container must really exist
             Runtime.Run("delete", "--force", id);
         }
         Leaks.AssertClean();
         return winners;
     }
 
+    // runc 1.1.5 can also report success for a create whose state the other create removed, leaving
+    // a "runc init" process and its cgroups behind (seen in about one run in three here).
     [SkippableFact]
+    [Trait("runc-compatible", "false")]
     public async Task RacingCreates_NeverBothSucceed_AndLeaveNothing()
     {
         var winners = await RaceCreates();

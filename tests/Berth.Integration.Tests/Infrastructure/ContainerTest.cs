@@ -163,18 +163,15 @@ public abstract class ContainerTest : IDisposable
             helper.Dispose();
         }
 
+        var leaks = Leaks.WaitForClean();
+        if (leaks.Count > 0)
+            Leaks.Reap();
         // Never rm -rf through a leaked bind mount: that would delete host files.
-        var leaked = Leaks.HasNewMounts;
-        try
-        {
-            Leaks.AssertClean();
-        }
-        finally
-        {
-            if (!leaked && !Leaks.HasNewMounts)
-                Directory.Delete(WorkDirectory, recursive: true);
-            else
-                Output.WriteLine($"work dir {WorkDirectory} kept: mounts under it remain");
-        }
+        if (!Leaks.HasNewMounts)
+            Directory.Delete(WorkDirectory, recursive: true);
+        else
+            Output.WriteLine($"work dir {WorkDirectory} kept: mounts under it remain");
+        if (leaks.Count > 0)
+            Assert.Fail("left behind on the host (processes and cgroups reaped since):\n  " + string.Join("\n  ", leaks));
     }
 }

@@ -33,12 +33,19 @@ public sealed class LeakCheck
     /// <summary>Polls briefly (teardown may be asynchronous), then fails listing every leak found.</summary>
     public void AssertClean(TimeSpan? grace = null)
     {
+        var leaks = WaitForClean(grace);
+        if (leaks.Count > 0)
+            Assert.Fail("left behind on the host:\n  " + string.Join("\n  ", leaks));
+    }
+
+    /// <summary>Polls until nothing leaks or the grace period ends; returns what is still there.</summary>
+    public List<string> WaitForClean(TimeSpan? grace = null)
+    {
         var deadline = DateTime.UtcNow + (grace ?? TimeSpan.FromSeconds(3));
         List<string> leaks;
         while ((leaks = FindLeaks()).Count > 0 && DateTime.UtcNow < deadline)
             Thread.Sleep(100);
-        if (leaks.Count > 0)
-            Assert.Fail("left behind on the host:\n  " + string.Join("\n  ", leaks));
+        return leaks;
     }
 
     public bool HasNewMounts => MountsMentioningWorkDirectory().Any(m => !_baselineMounts.Contains(m));
@@ -51,7 +58,7 @@ public sealed class LeakCheck
             leaks.AddRange(CgroupDirectoriesNamed(id).Select(d => "cgroup: " + d));
         if (Directory.Exists(_stateRoot))
             leaks.AddRange(Directory.EnumerateFileSystemEntries(_stateRoot).Select(e => "state: " + e));
-        leaks.AddRange(ProcessesOfTheTest().Select(p => "process: " + p));
+        leaks.AddRange(ProcessesOfTheTest().Select(p => "process: " + p.Description));
         return leaks;
     }
 
@@ -89,7 +96,44 @@ public sealed class LeakCheck
         }
     }
 
-    private IEnumerable<string> ProcessesOfTheTest()
+    /// <summary>
+    /// After a leak was reported: SIGKILL the test's own leftover processes (found by rootfs, cgroup or work dir)
+    /// and remove the empty cgroups named after its ids, so one failing test does not litter the host.
+    /// Mounts are left alone: unmounting from a test is riskier than reporting them.
+    /// </summary>
+    public void Reap()
+    {
+        foreach (var (pid, _) in ProcessesOfTheTest())
+        {
+            try
+            {
+                using var process = System.Diagnostics.Process.GetProcessById(pid);
+                process.Kill();
+                process.WaitForExit(TimeSpan.FromSeconds(5));
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // already gone
+            }
+        }
+        Thread.Sleep(200); // let the kernel release the cgroups of the killed processes
+        foreach (var id in ExtraIds.Prepend(_containerId))
+        {
+            foreach (var dir in CgroupDirectoriesNamed(id).OrderByDescending(d => d.Length))
+            {
+                try
+                {
+                    Directory.Delete(dir, recursive: false); // rmdir: cgroupfs allows it once empty
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // still busy or has children; the failure message already names it
+                }
+            }
+        }
+    }
+
+    private IEnumerable<(int Pid, string Description)> ProcessesOfTheTest()
     {
         var cgroupSuffixes = ExtraIds.Prepend(_containerId).Select(id => "/" + id).ToList();
         var self = Environment.ProcessId.ToString();
@@ -119,7 +163,7 @@ public sealed class LeakCheck
                 cwd.StartsWith(_workDirectory, StringComparison.Ordinal) ||
                 root.StartsWith(_workDirectory, StringComparison.Ordinal) ||
                 rootedInRootfs || inContainerCgroup)
-                yield return $"{pid} `{cmdline}` cwd={cwd} root={root} rootfs={rootedInRootfs} cgroup={inContainerCgroup}";
+                yield return (int.Parse(pid), $"{pid} `{cmdline}` cwd={cwd} root={root} rootfs={rootedInRootfs} cgroup={inContainerCgroup}");
         }
     }
 
