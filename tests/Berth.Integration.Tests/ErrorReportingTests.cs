@@ -101,4 +101,35 @@ public sealed class ErrorReportingTests(ITestOutputHelper output) : ContainerTes
         AssertFailedCleanly(result);
         Assert.Contains("bt-no-such-program", result.Stderr);
     }
+
+    /// <summary>A spec whose RLIMIT_NOFILE hard limit exceeds ours: raising it needs CAP_SYS_RESOURCE, which root lacks here.</summary>
+    private string RlimitAboveHardLimitSpec()
+    {
+        var line = File.ReadAllLines("/proc/self/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+        var hard = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+        Skip.If(hard == "unlimited", "no finite RLIMIT_NOFILE hard limit to exceed");
+        var spec = Specs.Default("true");
+        spec.Process()["rlimits"] = new JsonArray(
+            new JsonObject { ["type"] = "RLIMIT_NOFILE", ["soft"] = 1024, ["hard"] = long.Parse(hard) + 1000 });
+        Skip.If(CanRaiseLimits(), "this caller has CAP_SYS_RESOURCE: raising the hard limit would succeed");
+        return spec.ToJsonString();
+    }
+
+    private static bool CanRaiseLimits() =>
+        (Capabilities.ParseStatusValue(File.ReadAllText("/proc/self/status"), "CapEff") & (1UL << Capabilities.Number("SYS_RESOURCE"))) != 0;
+
+    [SkippableFact]
+    public void RlimitAboveTheHardLimit_FailsAtCreate() =>
+        AssertFailedCleanly(CreateWithConfig(RlimitAboveHardLimitSpec()));
+
+    // runc 1.1.5 says "error setting rlimit type 7: operation not permitted".
+    [SkippableFact]
+    [Trait("runc-compatible", "false")]
+    public void RlimitAboveTheHardLimit_IsNamed()
+    {
+        var result = CreateWithConfig(RlimitAboveHardLimitSpec());
+
+        AssertFailedCleanly(result);
+        Assert.Contains("RLIMIT_NOFILE", result.Stderr);
+    }
 }

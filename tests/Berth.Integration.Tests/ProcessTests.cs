@@ -144,4 +144,14 @@ public sealed class ProcessTests(ITestOutputHelper output) : ContainerTest(outpu
         Assert.Equal(137, result.ExitCode);
         Assert.DoesNotContain("survived", result.Stdout);
     }
+
+    [SkippableFact]
+    public void OnlyStdioIsOpen_WhenTheProcessStarts()
+    {
+        // ls holds one more fd (3) for the directory it reads; anything else leaked from the runtime (CVE-2024-21626).
+        var fds = RunShell(Specs.Default("ls", "/proc/self/fd"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).Order().ToArray();
+
+        Assert.Equal([0, 1, 2, 3], fds);
+    }
 }
