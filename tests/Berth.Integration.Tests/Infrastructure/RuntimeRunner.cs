@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace Berth.Integration.Tests.Infrastructure;
+
+/// <summary>
+/// Runs the runtime binary with <c>--root &lt;stateRoot&gt;</c> and a timeout. Output goes to files, not pipes:
+/// a container started by <c>create</c> or <c>run -d</c> inherits the runtime's stdio and would keep a pipe open
+/// long after the runtime itself exited.
+/// </summary>
+public sealed class RuntimeRunner(string stateRoot, string ioDirectory, ITestOutputHelper output)
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+
+    private int _invocation;
+
+    public string StateRoot { get; } = stateRoot;
+
+    public RuntimeResult Run(params string[] arguments) => Run(arguments, globalArguments: null);
+
+    public RuntimeResult Run(IReadOnlyList<string> arguments, IReadOnlyList<string>? globalArguments, TimeSpan? timeout = null) =>
+        RunAsync(arguments, globalArguments, timeout).GetAwaiter().GetResult();
+
+    public async Task<RuntimeResult> RunAsync(IReadOnlyList<string> arguments, IReadOnlyList<string>? globalArguments = null, TimeSpan? timeout = null)
+    {
+        Directory.CreateDirectory(ioDirectory);
+        var n = Interlocked.Increment(ref _invocation);
+        var stdoutPath = Path.Combine(ioDirectory, $"{n}.out");
+        var stderrPath = Path.Combine(ioDirectory, $"{n}.err");
+
+        var fullArguments = new List<string> { "--root", StateRoot };
+        if (globalArguments is not null)
+            fullArguments.AddRange(globalArguments);
+        fullArguments.AddRange(arguments);
+
+        var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("out=$1 err=$2; shift 2; exec \"$@\" </dev/null >\"$out\" 2>\"$err\"");
+        start.ArgumentList.Add("bt-io");
+        start.ArgumentList.Add(stdoutPath);
+        start.ArgumentList.Add(stderrPath);
+        start.ArgumentList.Add(RuntimeBinary.Path);
+        foreach (var argument in fullArguments)
+            start.ArgumentList.Add(argument);
+
+        var stopwatch = Stopwatch.StartNew();
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start /bin/sh");
+        var timedOut = false;
+        using (var cts = new CancellationTokenSource(timeout ?? DefaultTimeout))
+        {
+            try
+            {
+                await process.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                timedOut = true;
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+        }
+        stopwatch.Stop();
+
+        var result = new RuntimeResult(
+            fullArguments,
+            process.ExitCode,
+            ReadAllOrEmpty(stdoutPath),
+            ReadAllOrEmpty(stderrPath),
+            stopwatch.Elapsed,
+            timedOut);
+        Log(result.ToString());
+        return result;
+    }
+
+    private void Log(string text)
+    {
+        try
+        {
+            output.WriteLine(text);
+        }
+        catch (InvalidOperationException)
+        {
+            // The test already finished (a background call outlived it); nothing to report to.
+        }
+    }
+
+    private static string ReadAllOrEmpty(string path)
+    {
+        try
+        {
+            // Shared read: a detached container may still hold the file open for writing.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd();
+        }
+        catch (FileNotFoundException)
+        {
+            return "";
+        }
+    }
+}
