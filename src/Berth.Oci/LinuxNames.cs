@@ -36,11 +36,18 @@ public static class LinuxNames
     /// A capability name to its number. runc matches "CAP_X" exactly and silently drops anything else; Berth
     /// accepts any letter case (the names are unambiguous) but still requires the CAP_ prefix the spec uses.
     /// </summary>
-    public static bool TryGetCapability(string name, out int number) =>
-        CapabilityNumbers.TryGetValue(name, out number);
+    public static bool TryGetCapability(string? name, out int number)
+    {
+        number = -1;
+        return name is not null && CapabilityNumbers.TryGetValue(name, out number);
+    }
 
     /// <summary>An rlimit name ("RLIMIT_NOFILE", exact case as in the spec) to its resource number.</summary>
-    public static bool TryGetRlimit(string name, out int resource) => RlimitNumbers.TryGetValue(name, out resource);
+    public static bool TryGetRlimit(string? name, out int resource)
+    {
+        resource = -1;
+        return name is not null && RlimitNumbers.TryGetValue(name, out resource);
+    }
 
     /// <summary>The namespace types of runtime-spec config-linux.md.</summary>
     public static readonly IReadOnlyList<string> NamespaceTypes =

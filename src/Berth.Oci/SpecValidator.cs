@@ -60,6 +60,10 @@ public static class SpecValidator
 
         if (process.Args is null || process.Args.Count == 0)
             errors.Add(new($"{path}.args", "args must not be empty"));
+        else if (process.Args.IndexOf(null!) is var nullArg and >= 0)
+            errors.Add(new($"{path}.args[{nullArg}]", "must be a string, not null"));
+        if (process.User is null)
+            errors.Add(new($"{path}.user", "user is required"));
         if (string.IsNullOrEmpty(process.Cwd))
             errors.Add(new($"{path}.cwd", "cwd must not be empty"));
         else if (!process.Cwd.StartsWith('/'))
@@ -79,6 +83,8 @@ public static class SpecValidator
         {
             var r = process.Rlimits![i];
             var at = $"{path}.rlimits[{i}]";
+            if (IsNull(r, at, errors))
+                continue;
             if (!LinuxNames.TryGetRlimit(r.Type, out _))
                 errors.Add(new($"{at}.type", $"unknown rlimit type \"{r.Type}\" (expected one of {string.Join(", ", LinuxNames.Rlimits)})"));
             else if (!seen.Add(r.Type))
@@ -129,6 +135,8 @@ public static class SpecValidator
         {
             var m = mounts![i];
             var at = $"$.mounts[{i}]";
+            if (IsNull(m, at, errors))
+                continue;
             // A relative destination is taken relative to "/" (runc only warns, for old configs).
             if (string.IsNullOrEmpty(m.Destination))
                 errors.Add(new($"{at}.destination", "mount destination is required"));
@@ -139,6 +147,8 @@ public static class SpecValidator
             for (var j = 0; j < (m.Options?.Count ?? 0); j++)
             {
                 var o = m.Options![j];
+                if (IsNull(o, $"{at}.options[{j}]", errors))
+                    continue;
                 if (o is "bind" or "rbind")
                     isBind = true;
                 else if (o is "idmap" or "ridmap" or "tmpcopyup")
@@ -152,6 +162,15 @@ public static class SpecValidator
         }
     }
 
+    // JSON null inside an array or map deserialises to a null element; report it instead of failing later.
+    private static bool IsNull(object? item, string path, List<ValidationError> errors)
+    {
+        if (item is not null)
+            return false;
+        errors.Add(new(path, "must not be null"));
+        return true;
+    }
+
     private static bool HasNul(string? s) => s is not null && s.Contains('\0');
 
     private static void ValidateLinux(Linux linux, NamespaceSet ns, List<ValidationError> errors)
@@ -162,6 +181,8 @@ public static class SpecValidator
         {
             var n = linux.Namespaces![i];
             var at = $"$.linux.namespaces[{i}]";
+            if (IsNull(n, at, errors))
+                continue;
             if (!LinuxNames.NamespaceTypes.Contains(n.Type))
                 errors.Add(new($"{at}.type", $"unknown namespace type \"{n.Type}\" (expected one of {string.Join(", ", LinuxNames.NamespaceTypes)})"));
             else if (!seen.Add(n.Type))
@@ -200,6 +221,8 @@ public static class SpecValidator
                 errors.Add(new("$.linux.timeOffsets", "timeOffsets cannot be set on a joined time namespace"));
             foreach (var (clock, offset) in offsets)
             {
+                if (IsNull(offset, $"$.linux.timeOffsets.{clock}", errors))
+                    continue;
                 if (clock is not ("monotonic" or "boottime"))
                     errors.Add(new($"$.linux.timeOffsets.{clock}", $"unknown clock \"{clock}\" (expected monotonic or boottime)"));
                 if (offset.Nanosecs >= 1_000_000_000)
@@ -223,12 +246,17 @@ public static class SpecValidator
                 "masked and readonly paths need a mount namespace (add {\"type\": \"mount\"} to linux.namespaces)"));
 
         for (var i = 0; i < (linux.Devices?.Count ?? 0); i++)
-            CheckDevice(linux.Devices![i], $"$.linux.devices[{i}]", errors);
+        {
+            if (!IsNull(linux.Devices![i], $"$.linux.devices[{i}]", errors))
+                CheckDevice(linux.Devices[i], $"$.linux.devices[{i}]", errors);
+        }
 
         for (var i = 0; i < (linux.Resources?.Devices?.Count ?? 0); i++)
         {
             var d = linux.Resources!.Devices![i];
             var at = $"$.linux.resources.devices[{i}]";
+            if (IsNull(d, at, errors))
+                continue;
             if (d.Type is not (null or "" or "a" or "b" or "c"))
                 errors.Add(new($"{at}.type", $"device cgroup type \"{d.Type}\" is not a, b or c"));
             if (string.IsNullOrEmpty(d.Access))
@@ -245,7 +273,7 @@ public static class SpecValidator
     {
         for (var i = 0; i < (maps?.Count ?? 0); i++)
         {
-            if (maps![i].Size == 0)
+            if (!IsNull(maps![i], $"{path}[{i}]", errors) && maps[i].Size == 0)
                 errors.Add(new($"{path}[{i}].size", "mapping size must be at least 1"));
         }
     }
@@ -254,7 +282,7 @@ public static class SpecValidator
     {
         for (var i = 0; i < (paths?.Count ?? 0); i++)
         {
-            if (!paths![i].StartsWith('/'))
+            if (!IsNull(paths![i], $"{path}[{i}]", errors) && !paths[i].StartsWith('/'))
                 errors.Add(new($"{path}[{i}]", $"\"{paths[i]}\" must be an absolute path"));
         }
     }
@@ -311,9 +339,9 @@ public static class SpecValidator
 
     private readonly struct NamespaceSet(List<LinuxNamespace>? namespaces)
     {
-        public bool Has(string type) => namespaces?.Any(n => n.Type == type) == true;
+        public bool Has(string type) => namespaces?.Any(n => n?.Type == type) == true;
 
         /// <summary>Listed without a path: the container gets a new one.</summary>
-        public bool Creates(string type) => namespaces?.Any(n => n.Type == type && string.IsNullOrEmpty(n.Path)) == true;
+        public bool Creates(string type) => namespaces?.Any(n => n?.Type == type && string.IsNullOrEmpty(n.Path)) == true;
     }
 }

@@ -355,4 +355,24 @@ public class SpecValidatorTests
         var e = Assert.Single(SpecValidator.ValidateProcess(new Process { Args = ["sh"], Cwd = "tmp" }, "$"));
         Assert.Equal("$.cwd", e.Path);
     }
+
+    [Fact]
+    public void JsonNullsBecomeErrorsNotCrashes()
+    {
+        var json = """
+        {"ociVersion":"1.2.0","root":{"path":null},
+         "process":{"args":["sh",null],"cwd":"/","user":null,
+                    "rlimits":[null,{"type":null,"soft":1,"hard":1}],"capabilities":{"bounding":[null]}},
+         "mounts":[null,{"destination":null,"options":[null]}],
+         "linux":{"namespaces":[null,{"type":"time"}],"uidMappings":[null],
+                  "timeOffsets":{"monotonic":null},"devices":[null],"maskedPaths":[null],"resources":{"devices":[null]}}}
+        """;
+        var errors = SpecValidator.Validate(SpecLoader.Parse(json, "config.json"));
+        var paths = errors.Select(e => e.Path).ToList();
+        foreach (var expected in new[] { "$.root.path", "$.process.args[1]", "$.process.user", "$.process.rlimits[0]",
+                     "$.process.rlimits[1].type", "$.process.capabilities.bounding[0]", "$.mounts[0]", "$.mounts[1].destination",
+                     "$.linux.namespaces[0]", "$.linux.uidMappings", "$.linux.uidMappings[0]", "$.linux.timeOffsets.monotonic",
+                     "$.linux.devices[0]", "$.linux.resources.devices[0]", "$.mounts[1].options[0]", "$.linux.maskedPaths[0]" })
+            Assert.Contains(expected, paths);
+    }
 }
