@@ -137,7 +137,7 @@ public sealed class Container : IDisposable
         _store.Remove(Id);
     }
 
-    CgroupManager Cgroups() => CgroupManager.Load(State.CgroupPaths);
+    CgroupManager Cgroups() => CgroupManager.Load(State.CgroupPaths, State.CreatedCgroups);
 
     public void Dispose()
     {

@@ -22,7 +22,7 @@ public sealed record CreateOptions
 /// state root, creates the cgroups, starts <see cref="InitProcess"/> and waits until it is ready. A failure at
 /// any step removes everything the create made: cgroups, state directory, the init process.
 /// </summary>
-public sealed class ContainerFactory(StateStore store)
+public sealed class ContainerFactory(StateStore store, Action<string>? warn = null)
 {
     public StateStore Store { get; } = store;
 
@@ -43,7 +43,21 @@ public sealed class ContainerFactory(StateStore store)
         {
             cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
             cgroups.Create();
-            cgroups.Apply(config.Resources);
+            var state = new ContainerState
+            {
+                Id = id,
+                Bundle = bundle,
+                Rootfs = config.Rootfs,
+                Created = DateTimeOffset.UtcNow,
+                Owner = "",
+                CgroupPaths = new Dictionary<string, string>(cgroups.Paths),
+                CreatedCgroups = [.. cgroups.CreatedDirectories],
+                Annotations = spec.Annotations,
+            };
+            // Written before anything runs, so that even a create killed halfway leaves a state that
+            // `delete` can clean up (its init pid is still 0: stopped).
+            Store.Write(state);
+            cgroups.Apply(DeviceCgroupRules.WithDefaults(config.Resources, config.Devices));
 
             string dir = Store.DirFor(id);
             string fifoPath = Path.Combine(dir, StateStore.FifoName);
@@ -61,20 +75,10 @@ public sealed class ContainerFactory(StateStore store)
                 FifoFd = fifo.Value,
                 PreserveFds = options.PreserveFds,
                 Cgroups = CgroupMounts(cgroups),
-            });
+            }, warn ?? (_ => { }));
 
-            var state = new ContainerState
-            {
-                Id = id,
-                InitPid = init.Pid,
-                InitStartTime = ProcStat.Read(init.Pid)?.StartTime ?? 0,
-                Bundle = bundle,
-                Rootfs = config.Rootfs,
-                Created = DateTimeOffset.UtcNow,
-                Owner = "",
-                CgroupPaths = new Dictionary<string, string>(cgroups.Paths),
-                Annotations = spec.Annotations,
-            };
+            state.InitPid = init.Pid;
+            state.InitStartTime = ProcStat.Read(init.Pid)?.StartTime ?? 0;
             Store.Write(state);
             if (options.PidFile is not null) PidFile.Write(options.PidFile, init.Pid);
             return new Container(Store, state, claim, init);

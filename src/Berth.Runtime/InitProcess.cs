@@ -131,7 +131,7 @@ public sealed class InitProcess : IDisposable
     }
 
     /// <summary>Sends init its request and waits for "ready"; init's own error message becomes the exception.</summary>
-    public void Configure(InitRequest request)
+    public void Configure(InitRequest request, Action<string> warn)
     {
         try
         {
@@ -142,6 +142,11 @@ public sealed class InitProcess : IDisposable
             // init died before reading; its exit status says more below.
         }
         var report = ReceiveReport();
+        while (report?.Type == InitReport.Warning)
+        {
+            warn(report.Message ?? "");
+            report = ReceiveReport();
+        }
         if (report?.Type == InitReport.Ready) return;
         if (report?.Type == InitReport.Error) throw new ContainerException(report.Message ?? "container init failed");
         throw new ContainerException($"container init exited before it was ready{ExitDescription()}");

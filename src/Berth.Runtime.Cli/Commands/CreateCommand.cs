@@ -9,9 +9,9 @@ internal static class CreateCommand
         var o = new CreateOptionsSet();
         var c = new Command("create", "create a container: set it up and wait, paused before the user's process, for start");
         o.AddTo(c);
-        c.SetAction(p => g.Run(p, (store, _) =>
+        c.SetAction(p => g.Run(p, (store, log) =>
         {
-            using var container = new ContainerFactory(store).Create(p.GetValue(o.Id)!, p.GetValue(o.Bundle)!, o.From(p));
+            using var container = new ContainerFactory(store, log.Warn).Create(p.GetValue(o.Id)!, p.GetValue(o.Bundle)!, o.From(p));
             return 0;
         }));
         return c;

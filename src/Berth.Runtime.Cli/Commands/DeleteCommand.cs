@@ -11,13 +11,13 @@ internal static class DeleteCommand
         var c = new Command("delete", "delete a container and everything the runtime holds for it");
         c.Arguments.Add(id);
         c.Options.Add(force);
-        c.SetAction(p => g.Run(p, (store, _) =>
+        c.SetAction(p => g.Run(p, (store, log) =>
         {
             string name = p.GetValue(id)!;
             ContainerId.Validate(name);
             // runc: `delete --force` of a container that does not exist succeeds (the shim's second cleanup call).
-            if (p.GetValue(force) && !Directory.Exists(store.DirFor(name))) return 0;
-            using var container = new ContainerFactory(store).Load(name);
+            if (p.GetValue(force) && (!Directory.Exists(store.DirFor(name)) || store.RemoveStaleClaim(name))) return 0;
+            using var container = new ContainerFactory(store, log.Warn).Load(name);
             container.Delete(p.GetValue(force));
             return 0;
         }));

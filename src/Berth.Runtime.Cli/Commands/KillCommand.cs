@@ -13,10 +13,10 @@ internal static class KillCommand
         c.Arguments.Add(id);
         c.Arguments.Add(signal);
         c.Options.Add(all);
-        c.SetAction(p => g.Run(p, (store, _) =>
+        c.SetAction(p => g.Run(p, (store, log) =>
         {
             int sig = Signals.Parse(p.GetValue(signal)!);
-            using var container = new ContainerFactory(store).Load(p.GetValue(id)!);
+            using var container = new ContainerFactory(store, log.Warn).Load(p.GetValue(id)!);
             container.Signal(sig, p.GetValue(all));
             return 0;
         }));

@@ -18,7 +18,7 @@ internal static class ListCommand
         c.SetAction(p => g.Run(p, (store, log) =>
         {
             var states = new List<Oci.State>();
-            var factory = new ContainerFactory(store);
+            var factory = new ContainerFactory(store, log.Warn);
             foreach (var id in store.Ids())
             {
                 try

@@ -23,7 +23,7 @@ internal static class RunCommand
         c.Options.Add(keep);
         c.SetAction(p => g.Run(p, (store, log) =>
         {
-            var factory = new ContainerFactory(store);
+            var factory = new ContainerFactory(store, log.Warn);
             string id = p.GetValue(o.Id)!;
             bool background = p.GetValue(detach);
             // The spawn stage may fork once more (joined PID namespace): as a subreaper we still reap init.

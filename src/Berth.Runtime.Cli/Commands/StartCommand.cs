@@ -9,9 +9,9 @@ internal static class StartCommand
         var id = new Argument<string>("container-id");
         var c = new Command("start", "start the user's process in a created container");
         c.Arguments.Add(id);
-        c.SetAction(p => g.Run(p, (store, _) =>
+        c.SetAction(p => g.Run(p, (store, log) =>
         {
-            using var container = new ContainerFactory(store).Load(p.GetValue(id)!);
+            using var container = new ContainerFactory(store, log.Warn).Load(p.GetValue(id)!);
             container.Start();
             return 0;
         }));

@@ -11,9 +11,9 @@ internal static class StateCommand
         var id = new Argument<string>("container-id");
         var c = new Command("state", "output the state of a container (OCI state JSON)");
         c.Arguments.Add(id);
-        c.SetAction(p => g.Run(p, (store, _) =>
+        c.SetAction(p => g.Run(p, (store, log) =>
         {
-            using var container = new ContainerFactory(store).Load(p.GetValue(id)!);
+            using var container = new ContainerFactory(store, log.Warn).Load(p.GetValue(id)!);
             Console.WriteLine(JsonSerializer.Serialize(container.OciState(), OciJsonContext.Default.State));
             return 0;
         }));

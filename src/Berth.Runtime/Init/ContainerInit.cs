@@ -34,13 +34,14 @@ public static unsafe class ContainerInit
         }
         if (request is null) return 1; // the runtime went away: nothing to set up for anyone
 
-        Fd? fifo;
+        Fd? ownFds;
         byte** argv, envp;
         byte* path;
         try
         {
             var config = ConfigConverter.Convert(request.Spec, request.Bundle);
-            fifo = SetUp(config, request, out path, out argv, out envp);
+            ownFds = SetUp(config, request, out path, out argv, out envp, warning =>
+                channel.Send(new InitReport { Type = InitReport.Warning, Message = warning }, RuntimeJsonContext.Default.InitReport));
         }
         catch (Exception e)
         {
@@ -49,9 +50,16 @@ public static unsafe class ContainerInit
         }
         channel.Send(new InitReport { Type = InitReport.Ready }, RuntimeJsonContext.Default.InitReport);
 
-        if (fifo is not null)
+        if (ownFds is not null)
         {
             // Blocks until `start` opens the other end; the byte tells start that we got past the barrier.
+            int fd = Libc.openat(ownFds.Value, request.FifoFd.ToString(), Libc.O_WRONLY | Libc.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                Console.Error.WriteLine($"berth-runtime init: opening exec.fifo: {LinuxException.FromLastError("open").Message}");
+                return 1;
+            }
+            using var fifo = new Fd(fd);
             Span<byte> zero = [(byte)'0'];
             Sys.WriteAll(fifo, zero);
         }
@@ -79,12 +87,14 @@ public static unsafe class ContainerInit
         }
     }
 
-    /// <summary>Everything between "config received" and "ready"; returns the fifo opened for writing (after start).</summary>
-    static Fd? SetUp(ContainerConfig config, InitRequest request, out byte* path, out byte** argv, out byte** envp)
+    /// <summary>
+    /// Everything between "config received" and "ready". Returns a handle on our own fd table when there is a
+    /// start barrier: taken while the host's /proc is still visible, because the container may not mount /proc
+    /// at all and exec.fifo must still be reopened for writing after "ready".
+    /// </summary>
+    static Fd? SetUp(ContainerConfig config, InitRequest request, out byte* path, out byte** argv, out byte** envp, Action<string> warn)
     {
-        // A handle on our own fd table, taken while the host's /proc is still visible: after pivot_root the
-        // container may not mount /proc at all, and exec.fifo must still be reopened for writing.
-        using var ownFds = request.FifoFd > 0 ? Sys.Open("/proc/self/fd", Libc.O_PATH | Libc.O_DIRECTORY) : null;
+        var ownFds = request.FifoFd > 0 ? Sys.Open("/proc/self/fd", Libc.O_PATH | Libc.O_DIRECTORY) : null;
 
         if (request.NewSessionKeyring) JoinSessionKeyring(request.Id);
 
@@ -104,7 +114,7 @@ public static unsafe class ContainerInit
         ProcessSetup.SetOomScoreAdj(process.OomScoreAdj);
         CreateCwd(process.Cwd);
         Libc.umask(process.Umask ?? 0x12 /* 0022 */);
-        ProcessSetup.SetUserAndCapabilities(process);
+        ProcessSetup.SetUserAndCapabilities(process, warn);
 
         if (Libc.chdir(process.Cwd) < 0)
             throw new ContainerException($"chdir to cwd {process.Cwd} (set in config.json): {LinuxException.FromLastError("chdir").Message}");
@@ -115,10 +125,7 @@ public static unsafe class ContainerInit
         argv = NativeStrings(process.Args);
         envp = NativeStrings(process.Env);
 
-        if (ownFds is null) return null;
-        int fd = Libc.openat(ownFds.Value, request.FifoFd.ToString(), Libc.O_WRONLY | Libc.O_CLOEXEC, 0);
-        if (fd < 0) throw new ContainerException($"opening exec.fifo: {LinuxException.FromLastError("open").Message}");
-        return new Fd(fd);
+        return ownFds;
     }
 
     /// <summary>

@@ -54,11 +54,11 @@ public sealed class InitRequest
     public List<Rootfs.CgroupMountSource> Cgroups { get; init; } = [];
 }
 
-/// <summary>What init reports back: "ready" once it waits for start, or "error" with the cause.</summary>
+/// <summary>What init reports back: warnings, then "ready" once it waits for start, or "error" with the cause.</summary>
 public sealed class InitReport
 {
     public required string Type { get; init; }
     public string? Message { get; init; }
 
-    public const string Ready = "ready", Error = "error";
+    public const string Ready = "ready", Error = "error", Warning = "warning";
 }

@@ -45,7 +45,7 @@ internal static unsafe class ProcessSetup
         }
     }
 
-    public static void SetUserAndCapabilities(ProcessConfig process)
+    public static void SetUserAndCapabilities(ProcessConfig process, Action<string> warn)
     {
         var caps = process.Capabilities;
         int lastCap = LastCapability();
@@ -89,9 +89,10 @@ internal static unsafe class ProcessSetup
             for (int cap = 0; cap <= lastCap; cap++)
             {
                 if ((caps.Ambient & (1UL << cap)) == 0) continue;
-                // An ambient capability must be permitted and inheritable; runc logs and skips others.
+                // An ambient capability must also be permitted and inheritable. runc warns and goes on (its default
+                // spec lists ambient capabilities without inheritable ones), and so do we.
                 if (Libc.prctl(Libc.PR_CAP_AMBIENT, Libc.PR_CAP_AMBIENT_RAISE, (ulong)cap, 0, 0) < 0)
-                    throw new ContainerException($"raising ambient capability {Capabilities.NameOf(cap)} (it must also be permitted and inheritable): {LinuxException.FromLastError("prctl").Message}");
+                    warn($"can't raise ambient capability {Capabilities.NameOf(cap)} (it must also be permitted and inheritable): {LinuxException.FromLastError("prctl").Message}");
             }
         }
         if (Libc.prctl(Libc.PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) throw Fail("prctl(PR_SET_KEEPCAPS)");

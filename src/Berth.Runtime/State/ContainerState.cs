@@ -12,5 +12,7 @@ public sealed class ContainerState
     public DateTimeOffset Created { get; init; }
     public string? Owner { get; init; }
     public Dictionary<string, string> CgroupPaths { get; init; } = [];
+    /// <summary>The cgroup directories create made (parents included), so delete removes exactly those.</summary>
+    public List<string> CreatedCgroups { get; init; } = [];
     public Dictionary<string, string>? Annotations { get; init; }
 }

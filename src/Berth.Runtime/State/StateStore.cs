@@ -52,6 +52,20 @@ public sealed class StateStore(string root)
         }
     }
 
+    /// <summary>
+    /// Removes a claimed directory that never got a state.json (a create killed right after its claim). Holding
+    /// the lock proves no create is still running on it. Returns false when there is nothing of the kind.
+    /// </summary>
+    public bool RemoveStaleClaim(string id)
+    {
+        string dir = DirFor(id);
+        if (!Directory.Exists(dir) || File.Exists(Path.Combine(dir, StateFile))) return false;
+        using var held = ContainerLock.Acquire(dir, id);
+        if (File.Exists(Path.Combine(dir, StateFile))) return false;
+        Directory.Delete(dir, recursive: true);
+        return true;
+    }
+
     public IEnumerable<string> Ids()
     {
         if (!Directory.Exists(Root)) return [];
