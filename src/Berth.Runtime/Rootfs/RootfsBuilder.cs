@@ -63,7 +63,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
             if (remountDevReadonly)
             {
                 using Fd dev = Reopen("/dev", "/dev");
-                RemountBind(dev, MS_RDONLY, 0, "remount read-only", "/dev");
+                RemountBind(dev, MS_RDONLY, 0, "remount read-only", "/dev", keepCurrent: true);
             }
         }
         finally
@@ -113,7 +113,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
             string at = InRoot.FdPath(target);
             Mount(at, at, null, MS_BIND | MS_REC, null, "bind-mount readonly path", $"{path} on itself");
             using Fd mounted = Resolve(slash, path, "readonly path")!;
-            RemountBind(mounted, MS_RDONLY, 0, "remount read-only", $"readonly path {path}");
+            RemountBind(mounted, MS_RDONLY, 0, "remount read-only", $"readonly path {path}", keepCurrent: true);
         }
 
         Fd? devNull = null;
@@ -138,7 +138,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         }
 
         if (config.ReadonlyRootfs)
-            RemountBind(slash, MS_RDONLY, 0, "remount read-only", "/ (root.readonly)");
+            RemountBind(slash, MS_RDONLY, 0, "remount read-only", "/ (root.readonly)", keepCurrent: true);
         Dispose();
     }
 
@@ -408,9 +408,15 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     /// locked on mounts inherited from the host (nosuid, nodev, noexec, ro, atime): on EPERM retry keeping those
     /// read from statfs, except those the spec asked to clear.
     /// </summary>
-    static void RemountBind(Fd mounted, ulong flags, ulong clear, string call, string subject)
+    static void RemountBind(Fd mounted, ulong flags, ulong clear, string call, string subject, bool keepCurrent = false)
     {
         string target = InRoot.FdPath(mounted);
+        if (keepCurrent)
+        {
+            // Making something read-only must not drop the nosuid/nodev/noexec it already has.
+            if (fstatfs(mounted.Value, out StatFs current) != 0) throw LinuxException.FromLastError("fstatfs", subject);
+            flags |= LockableFlags(current.Flags, flags);
+        }
         ulong wanted = MS_BIND | MS_REMOUNT | flags;
         int errno = TryMount(null, target, null, wanted, null);
         if (errno == Errno.EPERM)
@@ -439,19 +445,56 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         return flags;
     }
 
-    /// <summary>pivot_root refuses a new root whose parent mount is shared: make the closest mount point private.</summary>
-    static void MakeParentMountPrivate(string path)
+    /// <summary>
+    /// pivot_root refuses a new root whose parent mount is shared, and a shared parent would also carry the rootfs
+    /// bind to the host's peers: make that mount private, only then (a slave parent keeps rslave's meaning).
+    /// </summary>
+    static void MakeParentMountPrivate(string rootfs)
     {
-        string dir = Path.GetDirectoryName(path) ?? "/";
-        while (true)
-        {
-            int errno = TryMount(null, dir, null, MS_PRIVATE, null);
-            if (errno == 0) return;
-            // EINVAL: not a mount point, try the directory above.
-            if (errno != Errno.EINVAL || dir == "/") throw new RootfsException("make private", $"{dir} (parent mount of the rootfs)", errno);
-            dir = Path.GetDirectoryName(dir) ?? "/";
-        }
+        (string mountPoint, bool shared) = ParentMount(rootfs, File.ReadAllLines("/proc/self/mountinfo"));
+        if (shared)
+            Mount(null, mountPoint, null, MS_PRIVATE, null, "make private", $"{mountPoint} (parent mount of the rootfs)");
     }
+
+    /// <summary>The mount containing <paramref name="path"/> (the last mounted on the longest prefix) and whether it is shared.</summary>
+    internal static (string MountPoint, bool Shared) ParentMount(string path, IEnumerable<string> mountinfo)
+    {
+        (string MountPoint, bool Shared) best = ("/", false);
+        int bestLength = -1;
+        foreach (string line in mountinfo)
+        {
+            // id parent major:minor root mount-point options [optional fields...] - fstype source super-options
+            string[] f = line.Split(' ');
+            if (f.Length < 7) continue;
+            string mountPoint = UnescapeMountinfo(f[4]);
+            bool contains = mountPoint == "/" || path == mountPoint || path.StartsWith(mountPoint + "/", StringComparison.Ordinal);
+            if (!contains || mountPoint.Length < bestLength) continue;
+            bool shared = f.Skip(6).TakeWhile(x => x != "-").Any(x => x.StartsWith("shared:", StringComparison.Ordinal));
+            best = (mountPoint, shared);
+            bestLength = mountPoint.Length;
+        }
+        return best;
+    }
+
+    // mountinfo writes space, tab, newline and backslash as \ooo octal escapes.
+    static string UnescapeMountinfo(string s)
+    {
+        if (!s.Contains('\\')) return s;
+        var b = new System.Text.StringBuilder(s.Length);
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '\\' && IsOctal(s, i + 1))
+            {
+                b.Append((char)Convert.ToInt32(s.Substring(i + 1, 3), 8));
+                i += 3;
+            }
+            else b.Append(s[i]);
+        }
+        return b.ToString();
+    }
+
+    static bool IsOctal(string s, int at) =>
+        at + 3 <= s.Length && s.Skip(at).Take(3).All(c => c is >= '0' and <= '7');
 
     static Fd? Resolve(Fd slash, string path, string what)
     {
