@@ -6,7 +6,7 @@ using Berth.Runtime.Rootfs;
 using static Berth.Linux.Libc;
 
 // Usage: Berth.Rootfs.Probe ROOTFS WORKDIR SCRIPT [--userns] [--cgroupns] [--no-pivot] [--no-netns] [--locked DIR]
-//        [--dev-ro] [--rprivate | --rshared] [--bad-fs | --proc-on-symlink | --bind-into-proc]
+//        [--dev-ro] [--rprivate | --rshared] [--no-dev-mount] [--bad-fs | --proc-on-symlink | --bind-into-proc]
 // Builds a ContainerConfig like runc's default spec plus test binds, runs RootfsBuilder inside the current
 // (already unshared) namespaces, then execs "/bin/sh -c SCRIPT" inside the new root.
 
@@ -51,6 +51,8 @@ if (flags.Contains("--proc-on-symlink"))
     mounts.Add(new() { Destination = "/escape", Type = "proc", Source = "proc" });
 if (flags.Contains("--bind-into-proc"))
     mounts.Add(new() { Destination = "/proc/sys/kernel", Type = "bind", Source = $"{work}/hostdir", Flags = MS_BIND });
+if (flags.Contains("--no-dev-mount"))
+    mounts.RemoveAll(m => m.Destination == "/dev");
 if (locked is not null)
     mounts.Add(new() { Destination = "/locked", Type = "bind", Source = locked, Flags = MS_BIND | MS_RDONLY });
 

@@ -104,7 +104,7 @@ common() {
     expect_opts /proc fs:proc nosuid nodev noexec
     expect_opts /proc/sys ro nosuid nodev noexec
     expect_opts /proc/acpi ro fs:tmpfs
-    expect_opts /dev fs:tmpfs nosuid
+    [ -n "${OWN_DEV:-}" ] || expect_opts /dev fs:tmpfs nosuid
     expect_opts /dev/pts fs:devpts nosuid noexec
     expect_opts /dev/shm fs:tmpfs nosuid nodev noexec
     expect_opts /dev/mqueue fs:mqueue
@@ -165,9 +165,20 @@ expect devnull_mounts 1       # devices are binds of the host's nodes in a user 
 expect full "$(stat -c %a /dev/full)"
 expect cgroupfs 1
 
-run userns-nonet --user --map-root-user --mount --pid --fork --uts --ipc -- --userns --no-netns
+# No pivot_root in a user namespace: the host's /proc and /sys are locked there, so they get covered, not unmounted.
+run userns-nonet --user --map-root-user --mount --pid --fork --uts --ipc -- --userns --no-netns --no-pivot
 common
 expect cgroupfs 2             # /sys is an rbind of the host's (sysfs refused), carrying its cgroup tmpfs below ours
+
+# The image's own /dev (no tmpfs on it) with /dev/null a symlink to a file: the node replaces the symlink, the file
+# is left alone, and the masked paths still get a verified /dev/null.
+echo secret > "$R/etc/devnull-target"
+ln -s /etc/devnull-target "$R/dev/null"
+OWN_DEV=1
+run own-dev --mount --pid --fork --propagation private --uts --ipc --net -- --no-dev-mount
+common
+[ "$(cat "$R/etc/devnull-target")" = secret ] || fail "own-dev: the file behind the /dev/null symlink changed"
+[ -c "$R/dev/null" ] || fail "own-dev: $R/dev/null is not a device node"
 
 # Refused mounts: the error names the mount and the call.
 bad() {

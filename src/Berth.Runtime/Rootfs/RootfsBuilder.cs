@@ -79,6 +79,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         if (fchdir(newRoot.Value) != 0) throw LinuxException.FromLastError("fchdir", rootPath);
         if (options.NoPivot)
         {
+            HideHostProcAndSys();
             Mount(rootPath, "/", null, MS_MOVE, null, "move rootfs", $"{rootPath} onto /");
             if (chroot(".") != 0) throw LinuxException.FromLastError("chroot", rootPath);
         }
@@ -96,6 +97,29 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         // Applied again once the rootfs is "/": in Prepare the flag went to the host tree's copy.
         if (config.RootfsPropagation != 0)
             Mount(null, "/", null, config.RootfsPropagation, null, "set rootfs propagation of", "/");
+    }
+
+    /// <summary>
+    /// Without pivot_root the host's mounts stay in the namespace, only out of the chroot's reach. The host's proc and
+    /// sysfs would give a process that escapes the chroot the host's view: unmount them, or cover them with an empty
+    /// tmpfs where a user namespace may not unmount them.
+    /// </summary>
+    void HideHostProcAndSys()
+    {
+        var mounts = File.ReadAllLines("/proc/self/mountinfo").Select(line => line.Split(' '))
+            .Where(f => f.Length > 7)
+            .Select(f => (Point: UnescapeMountinfo(f[4]), Type: f.SkipWhile(x => x != "-").Skip(1).FirstOrDefault()))
+            .Where(m => m.Type is "proc" or "sysfs" && m.Point != rootPath && !m.Point.StartsWith(rootPath + "/", StringComparison.Ordinal))
+            .Select(m => m.Point).Distinct().OrderByDescending(p => p.Length).ToList();
+        foreach (string point in mounts)
+        {
+            // Slave first so that the unmount cannot propagate to the host.
+            Mount(null, point, null, MS_SLAVE | MS_REC, null, "set propagation of", $"{point} (host {point} before chroot)");
+            if (umount2(point, MNT_DETACH) == 0) continue;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno is not (Errno.EINVAL or Errno.EPERM)) throw new RootfsException("umount2", $"host {point}", errno);
+            Mount("tmpfs", point, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null, "cover", $"host {point} with a tmpfs");
+        }
     }
 
     /// <summary>readonlyPaths, maskedPaths, then a read-only root. Runs inside the root, /proc mounted.</summary>
@@ -322,21 +346,28 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         };
         try
         {
-            using (Fd dir = InRoot.MkdirAll(Root, slash == 0 ? "/" : path[..slash], 0x1ED))
+            using Fd dir = InRoot.MkdirAll(Root, slash == 0 ? "/" : path[..slash], 0x1ED);
+            ulong dev = type == S_IFIFO ? 0 : makedev((uint)device.Major, (uint)device.Minor);
+            // What the image left there (a symlink to a file, a regular file) must not become the node or the
+            // target of the host node's bind: keep it only when it already is this device.
+            if (fstatat(dir.Value, name, out Stat existing, AT_SYMLINK_NOFOLLOW) == 0)
             {
-                ulong dev = type == S_IFIFO ? 0 : makedev((uint)device.Major, (uint)device.Minor);
-                if (mknodat(dir.Value, name, type | (device.FileMode & 0xFFF), dev) == 0)
-                {
-                    if (fchownat(dir.Value, name, device.Uid, device.Gid, AT_SYMLINK_NOFOLLOW) != 0)
-                        throw new RootfsException("chown", subject, Marshal.GetLastPInvokeError());
-                    return;
-                }
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == Errno.EEXIST) return;
-                // In a user namespace mknod is refused: bind the host's node onto an empty file instead.
-                if (errno != Errno.EPERM) throw new RootfsException("mknod", subject, errno);
+                if (existing.FileType == type && (type == S_IFIFO || existing.Rdev == dev)) return;
+                if (unlinkat(dir.Value, name, 0) != 0)
+                    throw new RootfsException("remove what is at", $"{path} (to create {subject})", Marshal.GetLastPInvokeError());
             }
-            using Fd target = InRoot.CreateFile(Root, path, 0);
+            if (mknodat(dir.Value, name, type | (device.FileMode & 0xFFF), dev) == 0)
+            {
+                if (fchownat(dir.Value, name, device.Uid, device.Gid, AT_SYMLINK_NOFOLLOW) != 0)
+                    throw new RootfsException("chown", subject, Marshal.GetLastPInvokeError());
+                return;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            // In a user namespace mknod is refused: bind the host's node onto an empty file instead.
+            if (errno != Errno.EPERM) throw new RootfsException("mknod", subject, errno);
+            int fd = openat(dir.Value, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDONLY | O_CLOEXEC, 0);
+            if (fd < 0) throw new RootfsException("create bind target for", subject, Marshal.GetLastPInvokeError());
+            using var target = new Fd(fd);
             Mount(device.Path, InRoot.FdPath(target), null, MS_BIND, null, "bind-mount host device", $"{device.Path} on {path}");
         }
         catch (LinuxException e)
