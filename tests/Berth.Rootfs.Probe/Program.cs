@@ -6,7 +6,7 @@ using Berth.Runtime.Rootfs;
 using static Berth.Linux.Libc;
 
 // Usage: Berth.Rootfs.Probe ROOTFS WORKDIR SCRIPT [--userns] [--cgroupns] [--no-pivot] [--no-netns] [--locked DIR]
-//        [--dev-ro] [--rprivate | --rshared] [--no-dev-mount] [--bad-fs | --proc-on-symlink | --bind-into-proc]
+//        [--dev-ro] [--rprivate | --rshared] [--no-dev-mount] [--pure-v2] [--bad-fs | --proc-on-symlink | --bind-into-proc]
 // Builds a ContainerConfig like runc's default spec plus test binds, runs RootfsBuilder inside the current
 // (already unshared) namespaces, then execs "/bin/sh -c SCRIPT" inside the new root.
 
@@ -76,7 +76,11 @@ var config = new ContainerConfig
     Process = new ProcessConfig { Args = ["/bin/sh"], Cwd = "/" },
 };
 
-var builder = new RootfsBuilder(config, new RootfsOptions(noPivot, CgroupSources(), cgroupns));
+// --pure-v2: present this hybrid host's cgroup2 tree as if it were a pure v2 host.
+var cgroups = CgroupSources();
+if (flags.Contains("--pure-v2"))
+    cgroups = cgroups.Where(c => c.IsV2).Select(c => c with { Name = "" }).ToList();
+var builder = new RootfsBuilder(config, new RootfsOptions(noPivot, cgroups, cgroupns));
 try
 {
     builder.Prepare();

@@ -41,6 +41,8 @@ t timer_list_masked '[ -z "$(cat /proc/timer_list)" ]'
 t firmware_masked '[ -z "$(ls -A /sys/firmware)" ]'
 t sys_write 'mkdir /sys/kernel/berth-x'
 t cgroup_write 'mkdir /sys/fs/cgroup/memory/berth-x'
+t cgroup_v2_root 'test -f /sys/fs/cgroup/cgroup.procs && ! test -e /sys/fs/cgroup/memory'
+t cgroup_v2_write 'mkdir /sys/fs/cgroup/berth-x'
 t cgroup_memory 'test -f /sys/fs/cgroup/memory/memory.limit_in_bytes'
 t cgroup_unified 'test -f /sys/fs/cgroup/unified/cgroup.procs'
 t cgroup_systemd 'test -d /sys/fs/cgroup/systemd'
@@ -97,9 +99,18 @@ expect_opts() {
 }
 common() {
     for k in pid1_is_sh data_write data_ro_read hostfile symlink_dest_inside dotdot_dest_inside keys_masked \
-        timer_list_masked firmware_masked cgroup_memory cgroup_unified cgroup_systemd devnull_write devzero_read \
+        timer_list_masked firmware_masked devnull_write devzero_read \
         devnull_char fuse_char ptmx_link fd_link stderr_link shm_write run_write no_host_mounts; do expect $k yes; done
-    for k in proc_sys_write root_write data_ro_write sys_write cgroup_write; do expect $k no; done
+    for k in proc_sys_write root_write data_ro_write sys_write cgroup_write cgroup_v2_write; do expect $k no; done
+    if [ -n "${PURE_V2:-}" ]; then
+        expect cgroup_v2_root yes
+        expect_opts /sys/fs/cgroup fs:cgroup2 ro nosuid nodev noexec
+    else
+        for k in cgroup_memory cgroup_unified cgroup_systemd; do expect $k yes; done
+        expect_opts /sys/fs/cgroup fs:tmpfs ro nosuid nodev noexec
+        expect_opts /sys/fs/cgroup/memory ro nosuid nodev noexec fs:cgroup
+        expect_opts /sys/fs/cgroup/unified ro fs:cgroup2
+    fi
     expect_opts / ro
     expect_opts /proc fs:proc nosuid nodev noexec
     expect_opts /proc/sys ro nosuid nodev noexec
@@ -109,9 +120,6 @@ common() {
     expect_opts /dev/shm fs:tmpfs nosuid nodev noexec
     expect_opts /dev/mqueue fs:mqueue
     expect_opts /sys ro nosuid nodev noexec
-    expect_opts /sys/fs/cgroup fs:tmpfs ro nosuid nodev noexec
-    expect_opts /sys/fs/cgroup/memory ro nosuid nodev noexec fs:cgroup
-    expect_opts /sys/fs/cgroup/unified ro fs:cgroup2
     expect_opts /data rw
     expect_opts /data-ro ro nosuid
 }
@@ -164,6 +172,14 @@ expect_opts /locked ro nosuid nodev noexec
 expect devnull_mounts 1       # devices are binds of the host's nodes in a user namespace
 expect full "$(stat -c %a /dev/full)"
 expect cgroupfs 1
+
+# A pure cgroup v2 host (this host's cgroup2 tree standing in): bound without a cgroup namespace, mounted with one.
+PURE_V2=1
+run v2-bind --mount --pid --fork --propagation private --uts --ipc --net -- --pure-v2
+common
+run v2-cgroupns --mount --pid --fork --propagation private --uts --ipc --net --cgroup -- --pure-v2 --cgroupns
+common
+PURE_V2=
 
 # No pivot_root in a user namespace: the host's /proc and /sys are locked there, so they get covered, not unmounted.
 run userns-nonet --user --map-root-user --mount --pid --fork --uts --ipc -- --userns --no-netns --no-pivot
