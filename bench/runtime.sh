@@ -50,8 +50,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# One bundle for every runtime, with runc's default config: the same work for all.
+# One bundle for every runtime, with runc's default config: the same work for all. A second one
+# leaves a mark in its rootfs, to check that a runtime really ran the container before measuring it.
 RUNTIME=$runc "$BERTH_ROOT/scripts/make-bundle.sh" "$bundle" /bin/true
+check_bundle=$work/check-bundle
+RUNTIME=$runc "$BERTH_ROOT/scripts/make-bundle.sh" "$check_bundle" /bin/touch /ran
 
 # crun 1.8.1 refuses a hybrid host whose cgroup2 carries a controller (machine-notes §1).
 hybrid=false
@@ -87,9 +90,17 @@ usable() {
         return 1
     fi
     root=$(state_root "check-${label//[^a-z]/}" "$rt")
-    if ! err=$("$lib/run-once.sh" "$root" "$bundle" ${wrapper:+"$wrapper"} "$rt" 2>&1) ||
-        ! err=$("$lib/cycle.sh" "$root" "$bundle" ${wrapper:+"$wrapper"} "$rt" 2>&1); then
+    rm -f "$check_bundle/rootfs/ran"
+    if ! err=$("$lib/run-once.sh" "$root" "$check_bundle" ${wrapper:+"$wrapper"} "$rt" 2>&1); then
         skipped+=("$label: a trial run failed: $(printf '%s' "$err" | tail -n 3 | tr '\n' ' ')")
+        return 1
+    fi
+    if [[ ! -e $check_bundle/rootfs/ran ]]; then
+        skipped+=("$label: a trial run exited 0 but the container did not run (/ran not created)")
+        return 1
+    fi
+    if ! err=$("$lib/cycle.sh" "$root" "$bundle" ${wrapper:+"$wrapper"} "$rt" 2>&1); then
+        skipped+=("$label: a trial create/start/delete failed: $(printf '%s' "$err" | tail -n 3 | tr '\n' ' ')")
         return 1
     fi
 }
@@ -181,7 +192,7 @@ ratio() {
 timing_table() {
     local tsv=$work/$1.tsv
     printf '| runtime | mean ± sd (ms) |\n|---|---|\n'
-    awk -F'\t' '{printf "| %s | %.1f ± %.1f |\n", $1, $2, $3}' "$tsv"
+    [[ ! -e $tsv ]] || awk -F'\t' '{printf "| %s | %.1f ± %.1f |\n", $1, $2, $3}' "$tsv"
     $berth_ok || printf '| berth-runtime | pending |\n'
     printf '\nberth/runc (plain): %s' "$(ratio "$tsv" berth-runtime runc)"
     if $hybrid; then
@@ -220,7 +231,7 @@ report=$BERTH_ROOT/bench/results/$(date +%Y-%m-%d-%H%M).md
     printf '\n## create, start, wait, delete\n\n'
     timing_table cycle
     printf '\n## peak RSS of one run (max over %s runs)\n\n| runtime | max RSS (MiB) |\n|---|---|\n' "$rss_runs"
-    awk -F'\t' '{printf "| %s | %s |\n", $1, $2}' "$work/rss.tsv" 2>/dev/null || true
+    [[ ! -e $work/rss.tsv ]] || awk -F'\t' '{printf "| %s | %s |\n", $1, $2}' "$work/rss.tsv"
     $berth_ok || printf '| berth-runtime | pending |\n'
     printf '\nberth/runc: %s, berth/crun: %s\n' \
         "$(ratio "$work/rss.tsv" berth-runtime runc)" "$(ratio "$work/rss.tsv" berth-runtime "$($hybrid && echo "crun, wrapped" || echo crun)")"

@@ -25,7 +25,10 @@ if is_root; then
     command -v gcc >/dev/null 2>&1 || command -v clang >/dev/null 2>&1 || ensure_packages gcc:gcc
 fi
 
-"$BERTH_ROOT/scripts/build.sh"
+if ! "$BERTH_ROOT/scripts/build.sh"; then
+    echo "test.sh: build failed, no tests run: 0 passed, 1 failed, 0 skipped"
+    exit 1
+fi
 
 passed=0 failed=0 skipped=0
 
