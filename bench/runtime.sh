@@ -196,9 +196,10 @@ timing_table() {
     $berth_ok || printf '| berth-runtime | pending |\n'
     printf '\nberth/runc (plain): %s' "$(ratio "$tsv" berth-runtime runc)"
     if $hybrid; then
-        printf ', berth/crun (both wrapped): %s\n' "$(ratio "$tsv" "berth-runtime, wrapped" "crun, wrapped")"
+        printf ', berth/crun (both wrapped): %s' "$(ratio "$tsv" "berth-runtime, wrapped" "crun, wrapped")"
+        printf '; for scale, crun/runc (both wrapped): %s\n' "$(ratio "$tsv" "crun, wrapped" "runc, wrapped")"
     else
-        printf ', berth/crun: %s\n' "$(ratio "$tsv" berth-runtime crun)"
+        printf ', berth/crun: %s; for scale, crun/runc: %s\n' "$(ratio "$tsv" berth-runtime crun)" "$(ratio "$tsv" crun runc)"
     fi
     local helper wrapper
     helper=$(value "$tsv" "${baseline_plain[0]%%|*}" 2) wrapper=$(value "$tsv" "${baseline_wrapped[0]%%|*}" 2)
@@ -219,7 +220,7 @@ report=$BERTH_ROOT/bench/results/$(date +%Y-%m-%d-%H%M).md
         "$($berth_ok && echo "$berth" || echo "not measured")"
     printf -- "- hyperfine --warmup %s --runs %s, no shell (-N); bundle: busybox-static, \`runc spec\` config, args /bin/true\n" "$warmup" "$runs"
     if $hybrid; then
-        printf -- '- hybrid cgroups: "wrapped" = run through bench/lib/hide-cgroup2.sh (private mount namespace, cgroup2 mount replaced by a tmpfs), which crun needs here\n'
+        printf -- '- hybrid cgroups: "wrapped" = run through bench/lib/hide-cgroup2.sh (a private mount namespace with a tmpfs mounted over the cgroup2 mount), which crun needs here\n'
     fi
     for reason in "${skipped[@]}"; do printf -- '- skipped %s\n' "$reason"; done
     for root in "$work"/state-*.leftover; do
