@@ -63,7 +63,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
             if (remountDevReadonly)
             {
                 using Fd dev = Reopen("/dev", "/dev");
-                RemountBind(dev, MS_RDONLY, 0, "remount read-only", "/dev");
+                RemountBind(dev, MS_RDONLY, 0, "remount read-only", "/dev", keepCurrent: true);
             }
         }
         finally
@@ -79,6 +79,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         if (fchdir(newRoot.Value) != 0) throw LinuxException.FromLastError("fchdir", rootPath);
         if (options.NoPivot)
         {
+            HideHostProcAndSys();
             Mount(rootPath, "/", null, MS_MOVE, null, "move rootfs", $"{rootPath} onto /");
             if (chroot(".") != 0) throw LinuxException.FromLastError("chroot", rootPath);
         }
@@ -98,6 +99,29 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
             Mount(null, "/", null, config.RootfsPropagation, null, "set rootfs propagation of", "/");
     }
 
+    /// <summary>
+    /// Without pivot_root the host's mounts stay in the namespace, only out of the chroot's reach. The host's proc and
+    /// sysfs would give a process that escapes the chroot the host's view: unmount them, or cover them with an empty
+    /// tmpfs where a user namespace may not unmount them.
+    /// </summary>
+    void HideHostProcAndSys()
+    {
+        var mounts = File.ReadAllLines("/proc/self/mountinfo").Select(line => line.Split(' '))
+            .Where(f => f.Length > 7)
+            .Select(f => (Point: UnescapeMountinfo(f[4]), Type: f.SkipWhile(x => x != "-").Skip(1).FirstOrDefault()))
+            .Where(m => m.Type is "proc" or "sysfs" && m.Point != rootPath && !m.Point.StartsWith(rootPath + "/", StringComparison.Ordinal))
+            .Select(m => m.Point).Distinct().OrderByDescending(p => p.Length).ToList();
+        foreach (string point in mounts)
+        {
+            // Slave first so that the unmount cannot propagate to the host.
+            Mount(null, point, null, MS_SLAVE | MS_REC, null, "set propagation of", $"{point} (host {point} before chroot)");
+            if (umount2(point, MNT_DETACH) == 0) continue;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno is not (Errno.EINVAL or Errno.EPERM)) throw new RootfsException("umount2", $"host {point}", errno);
+            Mount("tmpfs", point, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null, "cover", $"host {point} with a tmpfs");
+        }
+    }
+
     /// <summary>readonlyPaths, maskedPaths, then a read-only root. Runs inside the root, /proc mounted.</summary>
     public void Finish()
     {
@@ -113,7 +137,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
             string at = InRoot.FdPath(target);
             Mount(at, at, null, MS_BIND | MS_REC, null, "bind-mount readonly path", $"{path} on itself");
             using Fd mounted = Resolve(slash, path, "readonly path")!;
-            RemountBind(mounted, MS_RDONLY, 0, "remount read-only", $"readonly path {path}");
+            RemountBind(mounted, MS_RDONLY, 0, "remount read-only", $"readonly path {path}", keepCurrent: true);
         }
 
         Fd? devNull = null;
@@ -138,7 +162,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         }
 
         if (config.ReadonlyRootfs)
-            RemountBind(slash, MS_RDONLY, 0, "remount read-only", "/ (root.readonly)");
+            RemountBind(slash, MS_RDONLY, 0, "remount read-only", "/ (root.readonly)", keepCurrent: true);
         Dispose();
     }
 
@@ -322,21 +346,28 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         };
         try
         {
-            using (Fd dir = InRoot.MkdirAll(Root, slash == 0 ? "/" : path[..slash], 0x1ED))
+            using Fd dir = InRoot.MkdirAll(Root, slash == 0 ? "/" : path[..slash], 0x1ED);
+            ulong dev = type == S_IFIFO ? 0 : makedev((uint)device.Major, (uint)device.Minor);
+            // What the image left there (a symlink to a file, a regular file) must not become the node or the
+            // target of the host node's bind: keep it only when it already is this device.
+            if (fstatat(dir.Value, name, out Stat existing, AT_SYMLINK_NOFOLLOW) == 0)
             {
-                ulong dev = type == S_IFIFO ? 0 : makedev((uint)device.Major, (uint)device.Minor);
-                if (mknodat(dir.Value, name, type | (device.FileMode & 0xFFF), dev) == 0)
-                {
-                    if (fchownat(dir.Value, name, device.Uid, device.Gid, AT_SYMLINK_NOFOLLOW) != 0)
-                        throw new RootfsException("chown", subject, Marshal.GetLastPInvokeError());
-                    return;
-                }
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == Errno.EEXIST) return;
-                // In a user namespace mknod is refused: bind the host's node onto an empty file instead.
-                if (errno != Errno.EPERM) throw new RootfsException("mknod", subject, errno);
+                if (existing.FileType == type && (type == S_IFIFO || existing.Rdev == dev)) return;
+                if (unlinkat(dir.Value, name, 0) != 0)
+                    throw new RootfsException("remove what is at", $"{path} (to create {subject})", Marshal.GetLastPInvokeError());
             }
-            using Fd target = InRoot.CreateFile(Root, path, 0);
+            if (mknodat(dir.Value, name, type | (device.FileMode & 0xFFF), dev) == 0)
+            {
+                if (fchownat(dir.Value, name, device.Uid, device.Gid, AT_SYMLINK_NOFOLLOW) != 0)
+                    throw new RootfsException("chown", subject, Marshal.GetLastPInvokeError());
+                return;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            // In a user namespace mknod is refused: bind the host's node onto an empty file instead.
+            if (errno != Errno.EPERM) throw new RootfsException("mknod", subject, errno);
+            int fd = openat(dir.Value, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDONLY | O_CLOEXEC, 0);
+            if (fd < 0) throw new RootfsException("create bind target for", subject, Marshal.GetLastPInvokeError());
+            using var target = new Fd(fd);
             Mount(device.Path, InRoot.FdPath(target), null, MS_BIND, null, "bind-mount host device", $"{device.Path} on {path}");
         }
         catch (LinuxException e)
@@ -408,9 +439,15 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     /// locked on mounts inherited from the host (nosuid, nodev, noexec, ro, atime): on EPERM retry keeping those
     /// read from statfs, except those the spec asked to clear.
     /// </summary>
-    static void RemountBind(Fd mounted, ulong flags, ulong clear, string call, string subject)
+    static void RemountBind(Fd mounted, ulong flags, ulong clear, string call, string subject, bool keepCurrent = false)
     {
         string target = InRoot.FdPath(mounted);
+        if (keepCurrent)
+        {
+            // Making something read-only must not drop the nosuid/nodev/noexec it already has.
+            if (fstatfs(mounted.Value, out StatFs current) != 0) throw LinuxException.FromLastError("fstatfs", subject);
+            flags |= LockableFlags(current.Flags, flags);
+        }
         ulong wanted = MS_BIND | MS_REMOUNT | flags;
         int errno = TryMount(null, target, null, wanted, null);
         if (errno == Errno.EPERM)
@@ -439,19 +476,56 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         return flags;
     }
 
-    /// <summary>pivot_root refuses a new root whose parent mount is shared: make the closest mount point private.</summary>
-    static void MakeParentMountPrivate(string path)
+    /// <summary>
+    /// pivot_root refuses a new root whose parent mount is shared, and a shared parent would also carry the rootfs
+    /// bind to the host's peers: make that mount private, only then (a slave parent keeps rslave's meaning).
+    /// </summary>
+    static void MakeParentMountPrivate(string rootfs)
     {
-        string dir = Path.GetDirectoryName(path) ?? "/";
-        while (true)
-        {
-            int errno = TryMount(null, dir, null, MS_PRIVATE, null);
-            if (errno == 0) return;
-            // EINVAL: not a mount point, try the directory above.
-            if (errno != Errno.EINVAL || dir == "/") throw new RootfsException("make private", $"{dir} (parent mount of the rootfs)", errno);
-            dir = Path.GetDirectoryName(dir) ?? "/";
-        }
+        (string mountPoint, bool shared) = ParentMount(rootfs, File.ReadAllLines("/proc/self/mountinfo"));
+        if (shared)
+            Mount(null, mountPoint, null, MS_PRIVATE, null, "make private", $"{mountPoint} (parent mount of the rootfs)");
     }
+
+    /// <summary>The mount containing <paramref name="path"/> (the last mounted on the longest prefix) and whether it is shared.</summary>
+    internal static (string MountPoint, bool Shared) ParentMount(string path, IEnumerable<string> mountinfo)
+    {
+        (string MountPoint, bool Shared) best = ("/", false);
+        int bestLength = -1;
+        foreach (string line in mountinfo)
+        {
+            // id parent major:minor root mount-point options [optional fields...] - fstype source super-options
+            string[] f = line.Split(' ');
+            if (f.Length < 7) continue;
+            string mountPoint = UnescapeMountinfo(f[4]);
+            bool contains = mountPoint == "/" || path == mountPoint || path.StartsWith(mountPoint + "/", StringComparison.Ordinal);
+            if (!contains || mountPoint.Length < bestLength) continue;
+            bool shared = f.Skip(6).TakeWhile(x => x != "-").Any(x => x.StartsWith("shared:", StringComparison.Ordinal));
+            best = (mountPoint, shared);
+            bestLength = mountPoint.Length;
+        }
+        return best;
+    }
+
+    // mountinfo writes space, tab, newline and backslash as \ooo octal escapes.
+    static string UnescapeMountinfo(string s)
+    {
+        if (!s.Contains('\\')) return s;
+        var b = new System.Text.StringBuilder(s.Length);
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '\\' && IsOctal(s, i + 1))
+            {
+                b.Append((char)Convert.ToInt32(s.Substring(i + 1, 3), 8));
+                i += 3;
+            }
+            else b.Append(s[i]);
+        }
+        return b.ToString();
+    }
+
+    static bool IsOctal(string s, int at) =>
+        at + 3 <= s.Length && s.Skip(at).Take(3).All(c => c is >= '0' and <= '7');
 
     static Fd? Resolve(Fd slash, string path, string what)
     {

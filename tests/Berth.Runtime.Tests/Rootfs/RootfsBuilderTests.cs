@@ -25,4 +25,20 @@ public sealed class RootfsBuilderTests
         ulong big = makedev(4097, 300);
         Assert.Equal((4097u, 300u), (major(big), minor(big)));
     }
+
+    static readonly string[] Mountinfo =
+    [
+        "26 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw",
+        "30 26 0:27 / /var/lib rw,relatime master:4 - tmpfs tmpfs rw",
+        "31 30 0:28 / /var/lib/with\\040space rw,relatime shared:7 master:2 - tmpfs tmpfs rw",
+        "32 26 0:29 / /var/libx rw,relatime shared:9 - tmpfs tmpfs rw",
+    ];
+
+    [Theory]
+    [InlineData("/var/lib/containers/x/rootfs", "/var/lib", false)]
+    [InlineData("/var/lib/with space/rootfs", "/var/lib/with space", true)]
+    [InlineData("/var/libx/rootfs", "/var/libx", true)]
+    [InlineData("/srv/rootfs", "/", true)]
+    public void ParentMountIsTheLongestMountPointPrefix(string path, string mountPoint, bool shared) =>
+        Assert.Equal((mountPoint, shared), RootfsBuilder.ParentMount(path, Mountinfo));
 }
