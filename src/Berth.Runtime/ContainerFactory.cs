@@ -61,7 +61,13 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
 
             string dir = Store.DirFor(id);
             string fifoPath = Path.Combine(dir, StateStore.FifoName);
-            if (Libc.mkfifoat(Libc.AT_FDCWD, fifoPath, 0x180 /* 0600 */) < 0) throw LinuxException.FromLastError("mkfifo", fifoPath);
+            // init opens it for writing after it switched to the container's user: writable by others (as runc
+            // does), and owned by the container's root when that is another host uid.
+            if (Libc.mkfifoat(Libc.AT_FDCWD, fifoPath, 0x192 /* 0622 */) < 0) throw LinuxException.FromLastError("mkfifo", fifoPath);
+            if (Libc.fchmodat(Libc.AT_FDCWD, fifoPath, 0x192, 0) < 0) throw LinuxException.FromLastError("chmod", fifoPath); // past the umask
+            var (rootUid, rootGid) = (HostIdOfRoot(config.UidMappings), HostIdOfRoot(config.GidMappings));
+            if ((rootUid != 0 || rootGid != 0) && Libc.fchownat(Libc.AT_FDCWD, fifoPath, rootUid, rootGid, 0) < 0)
+                throw LinuxException.FromLastError("chown", fifoPath);
             using var fifo = Sys.Open(fifoPath, Libc.O_PATH);
 
             init = InitProcess.Start(config, options.PreserveFds, cgroups.AddProcess, [fifo]);
@@ -108,6 +114,10 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             throw;
         }
     }
+
+    /// <summary>The host id that container id 0 maps to; 0 without a mapping.</summary>
+    static uint HostIdOfRoot(IReadOnlyList<IdMap> maps) =>
+        maps.FirstOrDefault(m => m.ContainerId == 0 && m.Size > 0)?.HostId ?? 0;
 
     static void RefuseUnsupported(ContainerConfig config)
     {

@@ -56,7 +56,8 @@ public static unsafe class ContainerInit
             int fd = Libc.openat(ownFds.Value, request.FifoFd.ToString(), Libc.O_WRONLY | Libc.O_CLOEXEC, 0);
             if (fd < 0)
             {
-                Console.Error.WriteLine($"berth-runtime init: opening exec.fifo: {LinuxException.FromLastError("open").Message}");
+                var e = LinuxException.FromLastError("open", "exec.fifo"); // before Console touches errno
+                Console.Error.WriteLine($"berth-runtime init: {e.Message}");
                 return 1;
             }
             using var fifo = new Fd(fd);
