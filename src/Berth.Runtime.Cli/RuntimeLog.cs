@@ -20,9 +20,13 @@ public sealed class RuntimeLog
         Append("error", message);
     }
 
+    /// <summary>
+    /// Warnings go to --log, and to stderr only with --debug: runc's default spec asks for ambient capabilities
+    /// the kernel cannot grant, and runc stays quiet about it, so a plain run must stay quiet too.
+    /// </summary>
     public void Warn(string message)
     {
-        if (File is null) Console.Error.WriteLine($"warning: {message}");
+        if (File is null && Debug) Console.Error.WriteLine($"warning: {message}");
         Append("warning", message);
     }
 

@@ -34,6 +34,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         var spec = SpecLoader.Load(bundle);
         var config = ConfigConverter.Convert(spec, bundle);
         RefuseUnsupported(config);
+        CheckRootfs(config.Rootfs);
         CheckPreservedFds(options.PreserveFds);
 
         var claim = Store.Claim(id);
@@ -125,6 +126,28 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             throw new ContainerException("linux.namespaces: a mount namespace is required (the rootfs is set up inside it)");
         if (config.Process.Terminal)
             throw new ContainerException("process.terminal is true, but terminals (--console-socket) are not supported by this berth-runtime yet; set process.terminal to false");
+    }
+
+    /// <summary>As runc: the rootfs must be a directory reached without symlinks, so what we checked is what we mount.</summary>
+    static void CheckRootfs(string rootfs)
+    {
+        var info = new DirectoryInfo(rootfs);
+        if (!info.Exists) throw new ContainerException($"rootfs {rootfs} (root.path in config.json) does not exist or is not a directory");
+        string? real = RealPath(rootfs);
+        if (real != rootfs.TrimEnd('/'))
+            throw new ContainerException($"rootfs {rootfs} (root.path in config.json) must not be reached through a symlink (it resolves to {real})");
+    }
+
+    static string? RealPath(string path)
+    {
+        string current = "/";
+        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            current = Path.Combine(current, part);
+            var target = new FileInfo(current).ResolveLinkTarget(returnFinalTarget: true);
+            if (target is not null) current = target.FullName;
+        }
+        return current;
     }
 
     static void CheckPreservedFds(int count)
