@@ -91,9 +91,11 @@ public sealed class CgroupHost
         CgroupHierarchy? v2 = null;
         var seenV1 = new HashSet<string>(StringComparer.Ordinal);
 
-        foreach (string raw in mountinfo.Split('\n'))
+        var mounts = mountinfo.Split('\n').Select(ParseMountLine).OfType<MountLine>().ToList();
+        for (int i = 0; i < mounts.Count; i++)
         {
-            if (ParseMountLine(raw) is not { } mount)
+            var mount = mounts[i];
+            if (IsCovered(mount, mounts.Skip(i + 1)))
                 continue;
             if (mount.FsType == "cgroup2")
             {
@@ -182,6 +184,13 @@ public sealed class CgroupHost
     }
 
     sealed record MountLine(string Root, string MountPoint, string FsType, string SuperOptions);
+
+    /// <summary>
+    /// A mount that a later one (mountinfo lists them in mount order) stacks on, at its own mount point or above
+    /// it, is not what a path there reaches: e.g. a tmpfs mounted over /sys/fs/cgroup/unified to hide cgroup2.
+    /// </summary>
+    static bool IsCovered(MountLine mount, IEnumerable<MountLine> later) =>
+        later.Any(m => m.MountPoint == mount.MountPoint || (m.MountPoint != "/" && IsUnder(mount.MountPoint, m.MountPoint)));
 
     // mountinfo: id parent major:minor root mountpoint options [optional...] - fstype source superoptions
     static MountLine? ParseMountLine(string line)

@@ -132,4 +132,26 @@ public class CgroupHostTests
         Assert.NotEmpty(host.Hierarchies);
         Assert.All(host.Hierarchies, h => Assert.StartsWith("/", h.MountPoint));
     }
+
+    [Fact]
+    public void AMountStackedOnTheUnifiedHierarchyHidesIt()
+    {
+        // What crun needs on this host: a tmpfs over /sys/fs/cgroup/unified in a private mount namespace.
+        string mountinfo = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "TestData", "hybrid-host.mountinfo"))
+            + "900 40 0:99 / /sys/fs/cgroup/unified rw,relatime - tmpfs hide rw,size=64k\n";
+        var host = CgroupHost.Parse(mountinfo, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "TestData", "hybrid-host.cgroup")));
+        Assert.Equal(CgroupMode.V1, host.Mode);
+        Assert.DoesNotContain(host.Hierarchies, h => h.IsV2);
+        Assert.Contains(host.Hierarchies, h => h.MountPoint == "/sys/fs/cgroup/memory");
+    }
+
+    [Fact]
+    public void AMountOnAParentHidesEveryHierarchyBelowIt()
+    {
+        string mountinfo = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "TestData", "hybrid-host.mountinfo"))
+            + "900 40 0:99 / /sys/fs/cgroup rw,relatime - tmpfs hide rw\n";
+        var e = Assert.Throws<CgroupException>(() =>
+            CgroupHost.Parse(mountinfo, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "TestData", "hybrid-host.cgroup"))));
+        Assert.Contains("no cgroup hierarchy is mounted", e.Message);
+    }
 }
