@@ -15,6 +15,7 @@ namespace Berth.Runtime;
 public sealed class InitProcess : IDisposable
 {
     readonly InitChannel _channel;
+    bool _reaped;
 
     InitProcess(int pid, bool isChild, InitChannel channel)
     {
@@ -172,8 +173,6 @@ public sealed class InitProcess : IDisposable
         _reaped = true;
         return WaitStatus.Describe(status);
     }
-
-    bool _reaped;
 
     /// <summary>Kills init (a failed create) and reaps it when it is our child.</summary>
     public void Kill()
