@@ -33,7 +33,9 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         if (!Directory.Exists(bundle)) throw new ContainerException($"bundle directory {bundle} does not exist");
         var spec = SpecLoader.Load(bundle);
         var config = ConfigConverter.Convert(spec, bundle);
-        RefuseUnsupported(config);
+        if (UnsupportedFeatures.Find(spec) is { Count: > 0 } unsupported)
+            throw new ContainerException($"{SpecLoader.ConfigFileName}: {string.Join("; ", unsupported)}");
+        RequireMountNamespace(config);
         CheckRootfs(config.Rootfs);
         CheckPreservedFds(options.PreserveFds);
 
@@ -120,12 +122,10 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
     static uint HostIdOfRoot(IReadOnlyList<IdMap> maps) =>
         maps.FirstOrDefault(m => m.ContainerId == 0 && m.Size > 0)?.HostId ?? 0;
 
-    static void RefuseUnsupported(ContainerConfig config)
+    static void RequireMountNamespace(ContainerConfig config)
     {
         if (!config.Has(NamespaceKind.Mount))
             throw new ContainerException("linux.namespaces: a mount namespace is required (the rootfs is set up inside it)");
-        if (config.Process.Terminal)
-            throw new ContainerException("process.terminal is true, but terminals (--console-socket) are not supported by this berth-runtime yet; set process.terminal to false");
     }
 
     /// <summary>As runc: the rootfs must be a directory reached without symlinks, so what we checked is what we mount.</summary>

@@ -1,0 +1,45 @@
+using Berth.Oci;
+using Berth.Runtime.Configs;
+
+namespace Berth.Runtime.Tests;
+
+public class UnsupportedFeaturesTests
+{
+    [Fact]
+    public void TheDefaultSpecWithoutATerminalNeedsNothingUnsupported()
+    {
+        var spec = DefaultSpec.Create(rootless: false);
+        spec.Process!.Terminal = false;
+        Assert.Empty(UnsupportedFeatures.Find(spec));
+    }
+
+    [Fact]
+    public void EveryUnsupportedFieldIsNamedByItsJsonPath()
+    {
+        var spec = DefaultSpec.Create(rootless: false);
+        spec.Process!.Scheduler = new Scheduler { Policy = "SCHED_OTHER" };
+        spec.Process.ApparmorProfile = "docker-default";
+        spec.Hooks = new Hooks { Prestart = [new Hook { Path = "/bin/true" }] };
+        spec.Linux!.Seccomp = new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW" };
+        spec.Mounts![1].UidMappings = [new LinuxIdMapping { ContainerId = 0, HostId = 1000, Size = 1 }];
+
+        var found = UnsupportedFeatures.Find(spec);
+
+        Assert.Contains(found, f => f.StartsWith("$.process.terminal:"));
+        Assert.Contains(found, f => f.StartsWith("$.process.scheduler:"));
+        Assert.Contains(found, f => f.StartsWith("$.process.apparmorProfile:"));
+        Assert.Contains(found, f => f.StartsWith("$.hooks.prestart:"));
+        Assert.Contains(found, f => f.StartsWith("$.linux.seccomp:"));
+        Assert.Contains(found, f => f.StartsWith("$.mounts[1]:"));
+        Assert.Equal(6, found.Count);
+    }
+
+    [Fact]
+    public void EmptyHookListsAreNotHooks()
+    {
+        var spec = DefaultSpec.Create(rootless: false);
+        spec.Process!.Terminal = false;
+        spec.Hooks = new Hooks { Prestart = [], Poststop = [] };
+        Assert.Empty(UnsupportedFeatures.Find(spec));
+    }
+}
