@@ -105,20 +105,24 @@ public sealed class JoinedNamespaceTests(ITestOutputHelper output) : ContainerTe
         Assert.Contains("sys=readonly\n", stdout);
     }
 
-    [SkippableTheory]
-    [InlineData("wrong-type")]
-    [InlineData("missing")]
-    public void BadNamespacePath_IsNamed_AndNothingIsLeft(string kind)
+    private void AssertBadNamespacePathFails(string path)
     {
-        var path = kind == "wrong-type" ? "/proc/self/ns/pid" : Path.Combine(WorkDirectory, "no-such-ns");
-        var spec = Specs.Default("true").WithNamespace("network", path);
-
-        var result = Create(spec);
+        var result = Create(Specs.Default("true").WithNamespace("network", path));
 
         Assert.False(result.Succeeded, "create with network namespace path " + path + " succeeded: " + result);
         Assert.Contains(path, result.Stderr);
         Leaks.AssertClean();
     }
+
+    [SkippableFact]
+    public void MissingNamespacePath_IsNamed_AndNothingIsLeft() =>
+        AssertBadNamespacePathFails(Path.Combine(WorkDirectory, "no-such-ns"));
+
+    // runc 1.1.5: "failed to setns into net namespace: Invalid argument", without the path.
+    [SkippableFact]
+    [Trait("runc-compatible", "false")]
+    public void NamespacePathOfTheWrongType_IsNamed_AndNothingIsLeft() =>
+        AssertBadNamespacePathFails("/proc/self/ns/pid");
 
     /// <summary>
     /// A spec joining user namespace <paramref name="userNs"/> (which maps root to root) with new mount, pid,

@@ -6,9 +6,8 @@ namespace Berth.Integration.Tests;
 /// <summary>
 /// What berth-runtime does not support yet is refused up front: a non-zero exit, one error naming the culprit,
 /// and nothing left behind. runc supports terminals, the systemd driver and ignores unknown capabilities, so
-/// these are berth-only.
+/// those tests are berth-only.
 /// </summary>
-[Trait("runc-compatible", "false")]
 public sealed class RefusalTests(ITestOutputHelper output) : ContainerTest(output)
 {
     private void AssertRefused(RuntimeResult result, string culprit)
@@ -21,6 +20,7 @@ public sealed class RefusalTests(ITestOutputHelper output) : ContainerTest(outpu
     }
 
     [SkippableFact]
+    [Trait("runc-compatible", "false")]
     public void ConsoleSocket_IsRefused()
     {
         var socket = Path.Combine(WorkDirectory, "console.sock");
@@ -31,6 +31,7 @@ public sealed class RefusalTests(ITestOutputHelper output) : ContainerTest(outpu
     }
 
     [SkippableFact]
+    [Trait("runc-compatible", "false")]
     public void Terminal_IsRefused()
     {
         var spec = Specs.Default("true");
@@ -40,6 +41,7 @@ public sealed class RefusalTests(ITestOutputHelper output) : ContainerTest(outpu
     }
 
     [SkippableTheory]
+    [Trait("runc-compatible", "false")]
     [InlineData(true)]
     [InlineData(false)]
     public void SystemdCgroup_IsRefused(bool beforeTheVerb)
@@ -55,6 +57,7 @@ public sealed class RefusalTests(ITestOutputHelper output) : ContainerTest(outpu
     }
 
     [SkippableFact]
+    [Trait("runc-compatible", "false")]
     public void UnknownCapability_IsRefused_NamingItAndItsPlace()
     {
         var spec = Specs.Default("true");
