@@ -21,7 +21,12 @@ public sealed class RuntimeRunner(string stateRoot, string ioDirectory, ITestOut
     public RuntimeResult Run(IReadOnlyList<string> arguments, IReadOnlyList<string>? globalArguments, TimeSpan? timeout = null) =>
         RunAsync(arguments, globalArguments, timeout).GetAwaiter().GetResult();
 
-    public async Task<RuntimeResult> RunAsync(IReadOnlyList<string> arguments, IReadOnlyList<string>? globalArguments = null, TimeSpan? timeout = null)
+    /// <summary>Runs the runtime with extra open fds and environment variables (see <see cref="RuntimeInvocation"/>).</summary>
+    public RuntimeResult Run(IReadOnlyList<string> arguments, RuntimeInvocation invocation) =>
+        RunAsync(arguments, globalArguments: null, timeout: null, invocation).GetAwaiter().GetResult();
+
+    public async Task<RuntimeResult> RunAsync(IReadOnlyList<string> arguments, IReadOnlyList<string>? globalArguments = null, TimeSpan? timeout = null,
+        RuntimeInvocation? invocation = null)
     {
         Directory.CreateDirectory(ioDirectory);
         var n = Interlocked.Increment(ref _invocation);
@@ -33,12 +38,24 @@ public sealed class RuntimeRunner(string stateRoot, string ioDirectory, ITestOut
             fullArguments.AddRange(globalArguments);
         fullArguments.AddRange(arguments);
 
+        invocation ??= RuntimeInvocation.Plain;
         var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        foreach (var (name, value) in invocation.Environment)
+            start.Environment[name] = value;
+        // The shell opens each inherited file read-only on fd 3, 4, ... (no close-on-exec) and then becomes the
+        // runtime, so $$ is the runtime's pid (LISTEN_PID).
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("out=$1 err=$2; shift 2; exec \"$@\" </dev/null >\"$out\" 2>\"$err\"");
+        start.ArgumentList.Add(
+            "out=$1 err=$2 n=$3; shift 3; fd=3; " +
+            "while [ \"$n\" -gt 0 ]; do eval \"exec $fd<\\\"\\$1\\\"\"; shift; fd=$((fd+1)); n=$((n-1)); done; " +
+            (invocation.ListenPidIsRuntime ? "LISTEN_PID=$$; export LISTEN_PID; " : "") +
+            "exec \"$@\" </dev/null >\"$out\" 2>\"$err\"");
         start.ArgumentList.Add("bt-io");
         start.ArgumentList.Add(stdoutPath);
         start.ArgumentList.Add(stderrPath);
+        start.ArgumentList.Add(invocation.InheritedFiles.Count.ToString());
+        foreach (var file in invocation.InheritedFiles)
+            start.ArgumentList.Add(file);
         start.ArgumentList.Add(RuntimeBinary.Path);
         foreach (var argument in fullArguments)
             start.ArgumentList.Add(argument);
