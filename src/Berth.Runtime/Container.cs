@@ -51,8 +51,8 @@ public sealed class Container : IDisposable
         };
     }
 
-    /// <summary>Releases init from its exec.fifo barrier so it execs the user's process.</summary>
-    public void Start()
+    /// <summary>Releases init from its exec.fifo barrier so it execs the user's process, then runs poststart hooks.</summary>
+    public void Start(Action<string> warn)
     {
         var status = Status();
         if (!Lifecycle.CanStart(status))
@@ -70,6 +70,7 @@ public sealed class Container : IDisposable
             if (!InitAlive()) throw new ContainerException($"container {Id} init exited before it could be started");
         }
         File.Delete(FifoPath);
+        HookRunner.RunAll("poststart", State.Hooks?.Poststart, ContainerFactory.HookState(State, State.InitPid, ContainerStatus.Running), warn);
     }
 
     public void Signal(int signal, bool all)
@@ -96,14 +97,15 @@ public sealed class Container : IDisposable
             throw new ContainerException($"sending signal {signal} to container {Id}: {LinuxException.FromLastError("pidfd_send_signal").Message}");
     }
 
-    /// <summary>Deletes a stopped or created container; with force, kills a running one first.</summary>
-    public void Delete(bool force)
+    /// <summary>Deletes a stopped or created container (with force, kills a running one first), then runs poststop hooks.</summary>
+    public void Delete(bool force, Action<string> warn)
     {
         var status = Status();
         if (!force && !Lifecycle.CanDeleteWithoutForce(status))
             throw new ContainerException($"cannot delete container {Id} that is not stopped: {status.ToOci()}");
         if (Lifecycle.NeedsKillBeforeDelete(status)) KillAndWait();
         Destroy();
+        HookRunner.RunAll("poststop", State.Hooks?.Poststop, ContainerFactory.HookState(State, 0, ContainerStatus.Stopped), warn);
     }
 
     void KillAndWait()

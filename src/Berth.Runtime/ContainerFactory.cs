@@ -14,6 +14,8 @@ public sealed record CreateOptions
     public bool NoPivot { get; init; }
     public bool NoNewKeyring { get; init; }
     public int PreserveFds { get; init; }
+    /// <summary>Socket-activation fds (LISTEN_FDS), preserved after PreserveFds and announced to the container.</summary>
+    public int ListenFds { get; init; }
     public string? PidFile { get; init; }
 }
 
@@ -32,12 +34,15 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         bundle = Path.GetFullPath(bundle);
         if (!Directory.Exists(bundle)) throw new ContainerException($"bundle directory {bundle} does not exist");
         var spec = SpecLoader.Load(bundle);
+        if (options.ListenFds > 0 && spec.Process is { } announced)
+            announced.Env = [.. announced.Env ?? [], $"LISTEN_FDS={options.ListenFds}", "LISTEN_PID=1"];
         var config = ConfigConverter.Convert(spec, bundle);
         if (UnsupportedFeatures.Find(spec) is { Count: > 0 } unsupported)
             throw new ContainerException($"{SpecLoader.ConfigFileName}: {string.Join("; ", unsupported)}");
         RequireMountNamespace(config);
         CheckRootfs(config.Rootfs);
-        CheckPreservedFds(options.PreserveFds);
+        int preserveFds = options.PreserveFds + options.ListenFds;
+        CheckPreservedFds(preserveFds);
 
         var claim = Store.Claim(id);
         CgroupManager? cgroups = null;
@@ -56,11 +61,12 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 CgroupPaths = new Dictionary<string, string>(cgroups.Paths),
                 CreatedCgroups = [.. cgroups.CreatedDirectories],
                 Annotations = spec.Annotations,
+                Hooks = spec.Hooks,
             };
             // Written before anything runs, so that even a create killed halfway leaves a state that
             // `delete` can clean up (its init pid is still 0: stopped).
             Store.Write(state);
-            cgroups.Apply(DeviceCgroupRules.WithDefaults(config.Resources, config.Devices));
+            cgroups.Apply(DeviceCgroupRules.WithDefaults(config.Resources));
 
             string dir = Store.DirFor(id);
             string fifoPath = Path.Combine(dir, StateStore.FifoName);
@@ -73,7 +79,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 throw LinuxException.FromLastError("chown", fifoPath);
             using var fifo = Sys.Open(fifoPath, Libc.O_PATH);
 
-            init = InitProcess.Start(config, options.PreserveFds, cgroups.AddProcess, [fifo]);
+            init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, [fifo]);
             init.Configure(new InitRequest
             {
                 Spec = spec,
@@ -82,9 +88,17 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 NewSessionKeyring = !options.NoNewKeyring,
                 Id = id,
                 FifoFd = fifo.Value,
-                PreserveFds = options.PreserveFds,
+                PreserveFds = preserveFds,
                 Cgroups = CgroupMounts(cgroups),
-            }, warn ?? (_ => { }));
+                Hooks = spec.Hooks is { } h && (h.Prestart?.Count > 0 || h.CreateRuntime?.Count > 0 || h.CreateContainer?.Count > 0 || h.StartContainer?.Count > 0),
+            }, warn ?? (_ => { }), () =>
+            {
+                // In the runtime's namespaces, after init made its mounts and before it pivots (runc's order).
+                var creating = HookState(state, init!.Pid, ContainerStatus.Creating);
+                HookRunner.Run("prestart", spec.Hooks?.Prestart, creating);
+                HookRunner.Run("createRuntime", spec.Hooks?.CreateRuntime, creating);
+                return creating;
+            });
 
             state.InitPid = init.Pid;
             state.InitStartTime = ProcStat.Read(init.Pid)?.StartTime ?? 0;
@@ -117,6 +131,15 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             throw;
         }
     }
+
+    internal static Oci.State HookState(ContainerState state, int pid, ContainerStatus status) => new()
+    {
+        Id = state.Id,
+        Status = status.ToOci(),
+        Pid = pid,
+        Bundle = state.Bundle,
+        Annotations = state.Annotations,
+    };
 
     /// <summary>The host id that container id 0 maps to; 0 without a mapping.</summary>
     static uint HostIdOfRoot(IReadOnlyList<IdMap> maps) =>
@@ -153,8 +176,14 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
     static void CheckPreservedFds(int count)
     {
         if (count < 0) throw new ContainerException($"--preserve-fds {count}: must not be negative");
+        // The caller's fds are inherited, so not close-on-exec; one that is was opened by this process itself
+        // (the .NET runtime takes low numbers the caller left free) and is no fd of the caller's.
         for (int fd = 3; fd < 3 + count; fd++)
-            if (!Sys.IsOpen(fd)) throw new ContainerException($"--preserve-fds {count}: fd {fd} is not open");
+        {
+            int flags = Libc.fcntl(fd, Libc.F_GETFD, 0);
+            if (flags < 0 || (flags & Libc.FD_CLOEXEC) != 0)
+                throw new ContainerException($"--preserve-fds {count}: fd {fd} was not passed to berth-runtime");
+        }
     }
 
     static List<CgroupMountSource> CgroupMounts(CgroupManager cgroups) =>

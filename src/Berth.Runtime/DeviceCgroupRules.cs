@@ -1,13 +1,12 @@
 using Berth.Oci;
-using Berth.Runtime.Configs;
 
 namespace Berth.Runtime;
 
 /// <summary>
-/// The device cgroup rules a container gets: the spec's own rules, then an allow rule for each linux.devices
-/// entry, then the devices every container needs (runc's default allow list: mknod of anything, the standard
-/// character devices, the console, ptys, tun). The cgroup manager starts from deny-all, so these are what the
-/// container may open.
+/// The device cgroup rules a container gets: the spec's own rules, then the devices every container needs
+/// (runc's default allow list: mknod of anything, the standard character devices, the console, ptys, tun). The
+/// cgroup manager starts from deny-all, so these are what the container may open. A linux.devices node gets no
+/// rule of its own, as with runc: the spec's rules decide (engines add an allow rule per device they pass).
 /// </summary>
 public static class DeviceCgroupRules
 {
@@ -28,13 +27,9 @@ public static class DeviceCgroupRules
     ];
 
     /// <summary>A copy of the spec's resources with the full device rule list; null stays null only without devices.</summary>
-    public static LinuxResources WithDefaults(LinuxResources? resources, IReadOnlyList<DeviceConfig> devices)
+    public static LinuxResources WithDefaults(LinuxResources? resources)
     {
         var rules = new List<LinuxDeviceCgroup>(resources?.Devices ?? []);
-        // ContainerConfig.Devices already holds the default device nodes, which the defaults below allow anyway.
-        foreach (var d in devices)
-            if (d.Type is 'c' or 'b' or 'u')
-                rules.Add(Allow(d.Type == 'b' ? "b" : "c", d.Major, d.Minor, "rwm"));
         rules.AddRange(Defaults);
         return new LinuxResources
         {

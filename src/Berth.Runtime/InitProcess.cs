@@ -40,7 +40,7 @@ public sealed class InitProcess : IDisposable
         Fd? exe = null;
         (Fd A, Fd B)? sync = null;
         (Fd Read, Fd Write)? errors = null;
-        var native = new List<nint>();
+        using var native = new NativeStrings();
         int pid = -1;
         bool handedOver = false;
         try
@@ -54,8 +54,8 @@ public sealed class InitProcess : IDisposable
             var pass = new List<int> { childSync };
             pass.AddRange(inheritFds.Select(f => f.Value));
 
-            byte** argv = NativeStrings(["berth-runtime", "init"], native);
-            byte** envp = NativeStrings([$"{InitEnvironment.SocketFd}={childSync}"], native);
+            byte** argv = native.Array(["berth-runtime", "init"]);
+            byte** envp = native.Array([$"{InitEnvironment.SocketFd}={childSync}"]);
             int* joins = stackalloc int[Math.Max(1, joinFds.Count)];
             for (int i = 0; i < joinFds.Count; i++) joins[i] = joinFds[i].Value;
             int* passFds = stackalloc int[pass.Count];
@@ -74,6 +74,9 @@ public sealed class InitProcess : IDisposable
                 KeepBelow = 3 + preserveFds,
                 JoinCount = joinFds.Count,
                 PassCount = pass.Count,
+                StdinFd = -1,
+                StdoutFd = -1,
+                StderrFd = -1,
                 JoinFds = joins,
                 PassFds = passFds,
                 Argv = argv,
@@ -127,12 +130,12 @@ public sealed class InitProcess : IDisposable
             if (!handedOver) { sync?.A.Dispose(); sync?.B.Dispose(); }
             errors?.Read.Dispose();
             errors?.Write.Dispose();
-            foreach (var p in native) NativeMemory.Free((void*)p);
         }
     }
 
     /// <summary>Sends init its request and waits for "ready"; init's own error message becomes the exception.</summary>
-    public void Configure(InitRequest request, Action<string> warn)
+    /// <param name="runHooks">Runs prestart and createRuntime hooks when init stops for them; returns the state it gave them.</param>
+    public void Configure(InitRequest request, Action<string> warn, Func<Oci.State> runHooks)
     {
         try
         {
@@ -143,9 +146,10 @@ public sealed class InitProcess : IDisposable
             // init died before reading; its exit status says more below.
         }
         var report = ReceiveReport();
-        while (report?.Type == InitReport.Warning)
+        while (report?.Type is InitReport.Warning or InitReport.Hooks)
         {
-            warn(report.Message ?? "");
+            if (report.Type == InitReport.Warning) warn(report.Message ?? "");
+            else _channel.Send(new InitReport { Type = InitReport.HooksDone, State = runHooks() }, RuntimeJsonContext.Default.InitReport);
             report = ReceiveReport();
         }
         if (report?.Type == InitReport.Ready) return;
@@ -242,22 +246,6 @@ public sealed class InitProcess : IDisposable
             _ => $"spawn stage {stage}",
         };
         return new ContainerException($"starting container init: {what}: {LinuxException.Describe(errno)}");
-    }
-
-    static unsafe byte** NativeStrings(IReadOnlyList<string> values, List<nint> owned)
-    {
-        var array = (byte**)NativeMemory.AllocZeroed((nuint)(values.Count + 1), (nuint)sizeof(nint));
-        owned.Add((nint)array);
-        for (int i = 0; i < values.Count; i++)
-        {
-            int n = Encoding.UTF8.GetByteCount(values[i]);
-            var s = (byte*)NativeMemory.Alloc((nuint)n + 1);
-            owned.Add((nint)s);
-            Encoding.UTF8.GetBytes(values[i], new Span<byte>(s, n));
-            s[n] = 0;
-            array[i] = s;
-        }
-        return array;
     }
 }
 

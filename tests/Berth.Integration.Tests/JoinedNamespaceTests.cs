@@ -170,7 +170,6 @@ public sealed class JoinedNamespaceTests(ITestOutputHelper output) : ContainerTe
     // `unshare --map-root-user` writes "deny" to /proc/PID/setgroups. runc then skips setgroups(2) when the process
     // asks for no additional groups; berth-runtime calls setgroups([]) anyway and fails with EPERM.
     [SkippableFact]
-    [Trait("known-bug", "setgroups(2) is called in a user namespace whose setgroups is deny")]
     public void JoinedUserNamespace_WithSetgroupsDenied()
     {
         var holder = StartNamespaceHolder("user", "--user", "--map-root-user");

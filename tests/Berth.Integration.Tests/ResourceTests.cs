@@ -86,7 +86,6 @@ public sealed class ResourceTests(ITestOutputHelper output) : ContainerTest(outp
     // rule for every linux.devices entry after the spec's rules, which overrides the deny (runc 1.1.5 does not
     // add such allow rules, and denies: "Operation not permitted").
     [SkippableFact]
-    [Trait("known-bug", "an allow rule for each linux.devices entry overrides the spec's deny rules")]
     public void DeviceNode_WithADenyRule_CannotBeOpened()
     {
         var spec = ProbeSpec(true, DeviceRule(false, LoopControlMajor, LoopControlMinor));

@@ -51,7 +51,6 @@ public sealed class RuntimeFlagsTests(ITestOutputHelper output) : ContainerTest(
     // runc 1.1.5 does not check either (and hands the container its own /sys/fs/cgroup fd, see below).
     [SkippableFact]
     [Trait("runc-compatible", "false")]
-    [Trait("known-bug", "--preserve-fds N is not refused when the caller's fds 3.. are closed")]
     public void PreserveFds_OfAClosedFd_IsRefused()
     {
         Bundle.WriteConfig(Specs.Shell("true"));
@@ -99,7 +98,6 @@ public sealed class RuntimeFlagsTests(ITestOutputHelper output) : ContainerTest(
     // runc appends LISTEN_FDS=<n> and LISTEN_PID=1 to the process environment, so the socket-activated program
     // in the container (pid 1 there) knows its fds; berth-runtime passes the fds but not the variables.
     [SkippableFact]
-    [Trait("known-bug", "LISTEN_FDS/LISTEN_PID are not set in the container environment")]
     public void ListenFds_IsAnnouncedToTheContainerProcess()
     {
         var (file, _) = Fd3File();
@@ -118,7 +116,6 @@ public sealed class RuntimeFlagsTests(ITestOutputHelper output) : ContainerTest(
     // sd_listen_fds(3): LISTEN_FDS is meant for the process whose pid is LISTEN_PID; a runtime that inherited the
     // variables from its parent must ignore them (runc does, through go-systemd's activation.Files).
     [SkippableFact]
-    [Trait("known-bug", "LISTEN_FDS is honoured although LISTEN_PID names another process")]
     public void ListenFds_ForAnotherPid_IsIgnored()
     {
         var (file, _) = Fd3File();

@@ -17,11 +17,15 @@ public unsafe struct SpawnRequest
     public int KeepBelow;
     public int JoinCount;
     public int PassCount;
+    public int StdinFd;
+    public int StdoutFd;
+    public int StderrFd;
     public int Reserved;
     public int* JoinFds;
     public int* PassFds;
     public byte** Argv;
     public byte** Envp;
+    public byte* ExecPath;
 }
 
 public static unsafe partial class Libc

@@ -30,7 +30,7 @@
 
 // Must match Berth.Linux.SpawnRequest (sequential layout).
 struct berth_spawn_request {
-    int32_t exec_fd;             // fd of the binary to run, executed with AT_EMPTY_PATH
+    int32_t exec_fd;             // fd of the binary to run, executed with AT_EMPTY_PATH; -1: exec_path
     int32_t clone_flags;         // CLONE_NEW* flags given to clone itself
     int32_t unshare_flags;       // CLONE_NEW* flags unshared after the joins (e.g. user after joining)
     int32_t unshare_cgroup;      // unshare(CLONE_NEWCGROUP) after the parent placed us in cgroups
@@ -41,11 +41,15 @@ struct berth_spawn_request {
     int32_t keep_below;          // fds below this (stdio + preserved fds) are left alone
     int32_t join_count;
     int32_t pass_count;
+    int32_t stdin_fd;            // dup2'd onto 0, 1 and 2 when >= 0 (hooks get pipes); -1 keeps ours
+    int32_t stdout_fd;
+    int32_t stderr_fd;
     int32_t reserved;
     const int32_t *join_fds;     // namespace fds to setns, in order
     const int32_t *pass_fds;     // fds >= keep_below that the exec'd process must inherit
     char *const *argv;
     char *const *envp;
+    const char *exec_path;       // used when exec_fd < 0: scripts cannot be run from a close-on-exec fd
 };
 
 enum berth_spawn_stage {
@@ -114,6 +118,10 @@ static void child(const struct berth_spawn_request *r) {
 
     if (r->unshare_cgroup && unshare(CLONE_NEWCGROUP) < 0) fail(r, STAGE_CGROUPNS, 0);
 
+    const int32_t stdio[3] = { r->stdin_fd, r->stdout_fd, r->stderr_fd };
+    for (int i = 0; i < 3; i++)
+        if (stdio[i] >= 0 && dup2(stdio[i], i) < 0) fail(r, STAGE_FDS, stdio[i]);
+
     if (r->keep_below >= 3 && syscall(SYS_close_range, (unsigned)r->keep_below, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         fail(r, STAGE_FDS, -1);
     for (int i = 0; i < r->pass_count; i++)
@@ -131,7 +139,10 @@ static void child(const struct berth_spawn_request *r) {
         }
     }
 
-    syscall(SYS_execveat, r->exec_fd, "", r->argv, r->envp, AT_EMPTY_PATH);
+    if (r->exec_fd >= 0)
+        syscall(SYS_execveat, r->exec_fd, "", r->argv, r->envp, AT_EMPTY_PATH);
+    else
+        syscall(SYS_execve, r->exec_path, r->argv, r->envp);
     fail(r, STAGE_EXEC, 0);
 }
 

@@ -28,18 +28,24 @@ internal sealed class CreateOptionsSet
         c.Options.Add(ConsoleSocket);
     }
 
+    /// <summary>
+    /// systemd socket activation (sd_listen_fds): LISTEN_FDS counts fds from 3 on, meant for the process named by
+    /// LISTEN_PID; for us, they are passed on to the container as runc does.
+    /// </summary>
+    static int SocketActivationFds() =>
+        int.TryParse(Environment.GetEnvironmentVariable("LISTEN_PID"), out int pid) && pid == Environment.ProcessId
+        && int.TryParse(Environment.GetEnvironmentVariable("LISTEN_FDS"), out int count) && count > 0 ? count : 0;
+
     public CreateOptions From(ParseResult p)
     {
         if (p.GetValue(ConsoleSocket) is { } socket)
             throw new ContainerException($"--console-socket {socket}: terminals are not supported by this berth-runtime yet");
-        int preserve = p.GetValue(PreserveFds);
-        // LISTEN_FDS (socket activation) adds to the preserved fds, as with runc.
-        if (int.TryParse(Environment.GetEnvironmentVariable("LISTEN_FDS"), out int listen) && listen > 0) preserve += listen;
         return new CreateOptions
         {
             NoPivot = p.GetValue(NoPivot),
             NoNewKeyring = p.GetValue(NoNewKeyring),
-            PreserveFds = preserve,
+            PreserveFds = p.GetValue(PreserveFds),
+            ListenFds = SocketActivationFds(),
             PidFile = p.GetValue(PidFile),
         };
     }

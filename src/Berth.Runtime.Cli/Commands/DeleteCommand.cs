@@ -18,7 +18,7 @@ internal static class DeleteCommand
             // runc: `delete --force` of a container that does not exist succeeds (the shim's second cleanup call).
             if (p.GetValue(force) && (!Directory.Exists(store.DirFor(name)) || store.RemoveStaleClaim(name))) return 0;
             using var container = new ContainerFactory(store, log.Warn).Load(name);
-            container.Delete(p.GetValue(force));
+            container.Delete(p.GetValue(force), log.Warn);
             return 0;
         }));
         return c;

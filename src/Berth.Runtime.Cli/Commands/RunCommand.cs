@@ -31,7 +31,7 @@ internal static class RunCommand
             int pid;
             using (var container = factory.Create(id, p.GetValue(o.Bundle)!, o.From(p)))
             {
-                container.Start();
+                container.Start(log.Warn);
                 pid = container.State.InitPid;
             }
             if (background) return 0;
@@ -49,7 +49,7 @@ internal static class RunCommand
                 try
                 {
                     using var stopped = factory.Load(id);
-                    stopped.Delete(force: false);
+                    stopped.Delete(force: false, log.Warn);
                 }
                 catch (ContainerException e)
                 {

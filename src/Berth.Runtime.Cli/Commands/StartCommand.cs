@@ -12,7 +12,7 @@ internal static class StartCommand
         c.SetAction(p => g.Run(p, (store, log) =>
         {
             using var container = new ContainerFactory(store, log.Warn).Load(p.GetValue(id)!);
-            container.Start();
+            container.Start(log.Warn);
             return 0;
         }));
         return c;

@@ -4,7 +4,7 @@ namespace Berth.Runtime.Configs;
 
 /// <summary>
 /// Spec fields this berth-runtime does not act on yet. Each is refused by name rather than ignored: a container
-/// that silently lacks its seccomp filter, hook or scheduling policy is worse than one that does not start.
+/// that silently lacks its seccomp filter or scheduling policy is worse than one that does not start.
 /// The list shrinks as the features land.
 /// </summary>
 public static class UnsupportedFeatures
@@ -24,14 +24,6 @@ public static class UnsupportedFeatures
         Add(p?.ExecCpuAffinity is { Count: > 0 }, "$.process.execCPUAffinity", "a CPU affinity");
         Add(!string.IsNullOrEmpty(p?.ApparmorProfile), "$.process.apparmorProfile", "an AppArmor profile (and AppArmor is not enabled on this host)");
         Add(!string.IsNullOrEmpty(p?.SelinuxLabel), "$.process.selinuxLabel", "an SELinux label");
-
-        var h = spec.Hooks;
-        Add(h?.Prestart is { Count: > 0 }, "$.hooks.prestart", "running hooks");
-        Add(h?.CreateRuntime is { Count: > 0 }, "$.hooks.createRuntime", "running hooks");
-        Add(h?.CreateContainer is { Count: > 0 }, "$.hooks.createContainer", "running hooks");
-        Add(h?.StartContainer is { Count: > 0 }, "$.hooks.startContainer", "running hooks");
-        Add(h?.Poststart is { Count: > 0 }, "$.hooks.poststart", "running hooks");
-        Add(h?.Poststop is { Count: > 0 }, "$.hooks.poststop", "running hooks");
 
         var l = spec.Linux;
         Add(l?.Seccomp is not null, "$.linux.seccomp", "a seccomp filter");

@@ -35,12 +35,14 @@ public static unsafe class ContainerInit
         if (request is null) return 1; // the runtime went away: nothing to set up for anyone
 
         Fd? ownFds;
+        Oci.State? hookState;
+        ContainerConfig config;
         byte** argv, envp;
         byte* path;
         try
         {
-            var config = ConfigConverter.Convert(request.Spec, request.Bundle);
-            ownFds = SetUp(config, request, out path, out argv, out envp, warning =>
+            config = ConfigConverter.Convert(request.Spec, request.Bundle);
+            ownFds = SetUp(config, request, channel, out hookState, out path, out argv, out envp, warning =>
                 channel.Send(new InitReport { Type = InitReport.Warning, Message = warning }, RuntimeJsonContext.Default.InitReport));
         }
         catch (Exception e)
@@ -63,6 +65,20 @@ public static unsafe class ContainerInit
             using var fifo = new Fd(fd);
             Span<byte> zero = [(byte)'0'];
             Sys.WriteAll(fifo, zero);
+        }
+        if (config.Hooks?.StartContainer is { Count: > 0 } startHooks && hookState is not null)
+        {
+            // After start, in the container (paths resolve inside it), before the user's process.
+            hookState.Status = ContainerStatus.Created.ToOci();
+            try
+            {
+                HookRunner.Run("startContainer", startHooks, hookState);
+            }
+            catch (Exception e) when (e is ContainerException or LinuxException or IOException)
+            {
+                Console.Error.WriteLine($"berth-runtime init: {e.Message}");
+                return 1;
+            }
         }
         // Nothing but stdio and the preserved fds may reach the user's process (CVE-2024-21626).
         Libc.syscall(Libc.SYS_close_range, 3 + request.PreserveFds, uint.MaxValue, CloseRangeCloexec, 0, 0);
@@ -93,14 +109,26 @@ public static unsafe class ContainerInit
     /// start barrier: taken while the host's /proc is still visible, because the container may not mount /proc
     /// at all and exec.fifo must still be reopened for writing after "ready".
     /// </summary>
-    static Fd? SetUp(ContainerConfig config, InitRequest request, out byte* path, out byte** argv, out byte** envp, Action<string> warn)
+    static Fd? SetUp(ContainerConfig config, InitRequest request, InitChannel channel, out Oci.State? hookState, out byte* path, out byte** argv, out byte** envp, Action<string> warn)
     {
+        hookState = null;
         var ownFds = request.FifoFd > 0 ? Sys.Open("/proc/self/fd", Libc.O_PATH | Libc.O_DIRECTORY) : null;
 
         if (request.NewSessionKeyring) JoinSessionKeyring(request.Id);
 
         var rootfs = new RootfsBuilder(config, new RootfsOptions(request.NoPivot, request.Cgroups, config.Has(NamespaceKind.Cgroup)));
         rootfs.Prepare();
+        if (request.Hooks)
+        {
+            // The runtime runs prestart and createRuntime hooks now, in its own namespaces; then ours run here, in
+            // the container's mount namespace before pivot_root, so their paths resolve as on the host.
+            channel.Send(new InitReport { Type = InitReport.Hooks }, RuntimeJsonContext.Default.InitReport);
+            var answer = channel.Receive(RuntimeJsonContext.Default.InitReport);
+            if (answer?.Type != InitReport.HooksDone || answer.State is null)
+                throw new ContainerException("the runtime went away while its hooks ran");
+            hookState = answer.State;
+            HookRunner.Run("createContainer", config.Hooks?.CreateContainer, hookState);
+        }
         rootfs.EnterRoot();
 
         if (config.Hostname is { } hostname && Libc.sethostname(hostname, Encoding.UTF8.GetByteCount(hostname)) < 0)
@@ -122,9 +150,11 @@ public static unsafe class ContainerInit
         VerifyCwdInsideRoot(process.Cwd);
 
         string executable = ExecutableLookup.Find(process.Args[0], process.Env, process.Cwd);
-        path = NativeString(executable);
-        argv = NativeStrings(process.Args);
-        envp = NativeStrings(process.Env);
+        // Never freed: execve replaces the process image, and a failed execve ends the process.
+        var native = new NativeStrings();
+        path = native.String(executable);
+        argv = native.Array(process.Args);
+        envp = native.Array(process.Env);
 
         return ownFds;
     }
@@ -169,22 +199,5 @@ public static unsafe class ContainerInit
         }
         if (!actual.StartsWith('/'))
             throw new ContainerException($"cwd {cwd} resolves outside the container's root ({actual})");
-    }
-
-    static byte* NativeString(string s)
-    {
-        int n = Encoding.UTF8.GetByteCount(s);
-        var p = (byte*)NativeMemory.Alloc((nuint)n + 1);
-        Encoding.UTF8.GetBytes(s, new Span<byte>(p, n));
-        p[n] = 0;
-        return p;
-    }
-
-    // Never freed: execve replaces the process image, and a failed execve ends the process.
-    static byte** NativeStrings(IReadOnlyList<string> values)
-    {
-        var array = (byte**)NativeMemory.AllocZeroed((nuint)(values.Count + 1), (nuint)sizeof(nint));
-        for (int i = 0; i < values.Count; i++) array[i] = NativeString(values[i]);
-        return array;
     }
 }

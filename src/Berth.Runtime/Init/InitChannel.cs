@@ -52,13 +52,19 @@ public sealed class InitRequest
     public int FifoFd { get; init; }
     public int PreserveFds { get; init; }
     public List<Rootfs.CgroupMountSource> Cgroups { get; init; } = [];
+    /// <summary>The spec has prestart/createRuntime/createContainer/startContainer hooks: init stops after its mounts to let the runtime run its share.</summary>
+    public bool Hooks { get; init; }
 }
 
-/// <summary>What init reports back: warnings, then "ready" once it waits for start, or "error" with the cause.</summary>
+/// <summary>What init reports back (warnings, a hooks break, then "ready" or "error" with the cause), and the runtime's answer to the hooks break.</summary>
 public sealed class InitReport
 {
     public required string Type { get; init; }
     public string? Message { get; init; }
+    /// <summary>With HooksDone: the container's state, for the hooks init runs itself.</summary>
+    public Oci.State? State { get; init; }
 
     public const string Ready = "ready", Error = "error", Warning = "warning";
+    /// <summary>init → runtime: mounts are done, run prestart and createRuntime hooks. runtime → init: HooksDone.</summary>
+    public const string Hooks = "hooks", HooksDone = "hooks-done";
 }

@@ -61,10 +61,15 @@ internal static unsafe class ProcessSetup
 
         if (Libc.prctl(Libc.PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) throw Fail("prctl(PR_SET_KEEPCAPS)");
         var groups = process.AdditionalGids.ToArray();
-        fixed (uint* g = groups)
+        // A user namespace whose setgroups is "deny" (joined from an unprivileged creator) forbids the call
+        // outright; then only an empty group list can be honoured, by not calling it, as runc does.
+        if (groups.Length > 0 || !SetgroupsDenied())
         {
-            if (Libc.setgroups(groups.Length, g) < 0)
-                throw new ContainerException($"setgroups({string.Join(",", groups)}): {LinuxException.FromLastError("setgroups").Message}");
+            fixed (uint* g = groups)
+            {
+                if (Libc.setgroups(groups.Length, g) < 0)
+                    throw new ContainerException($"setgroups({string.Join(",", groups)}){(SetgroupsDenied() ? " (setgroups is denied in this user namespace)" : "")}: {LinuxException.FromLastError("setgroups").Message}");
+            }
         }
         if (Libc.setresgid(process.Gid, process.Gid, process.Gid) < 0)
             throw new ContainerException($"setting gid {process.Gid}: {LinuxException.FromLastError("setresgid").Message}");
@@ -98,6 +103,18 @@ internal static unsafe class ProcessSetup
         if (Libc.prctl(Libc.PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) throw Fail("prctl(PR_SET_KEEPCAPS)");
 
         if (process.NoNewPrivileges && Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw Fail("prctl(PR_SET_NO_NEW_PRIVS)");
+    }
+
+    static bool SetgroupsDenied()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/self/setgroups").Trim() == "deny";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     static ContainerException Fail(string call) => new(LinuxException.FromLastError(call).Message);

@@ -15,4 +15,6 @@ public sealed class ContainerState
     /// <summary>The cgroup directories create made (parents included), so delete removes exactly those.</summary>
     public List<string> CreatedCgroups { get; init; } = [];
     public Dictionary<string, string>? Annotations { get; init; }
+    /// <summary>The spec's hooks: poststart and poststop run from later commands.</summary>
+    public Oci.Hooks? Hooks { get; init; }
 }
