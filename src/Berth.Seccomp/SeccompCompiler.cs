@@ -25,8 +25,8 @@ public sealed record SeccompFilter(SockFilter[] Program, uint Flags);
 /// <item>x86_64: load the number; the x32 bit picks the x32 section or the x86_64 one (an ABI the profile does not
 ///   list gets the bad-architecture action);</item>
 /// <item>each ABI section: runc's ENOSYS stub (a number above the highest the profile names → ENOSYS), then a
-///   binary search over the syscall numbers that have rules, each leaf a short chain of <c>jeq nr</c> tests followed
-///   by that syscall's rules inline, and the default action at the end.</item>
+///   binary search over the syscall numbers that have rules, each leaf a short chain of <c>jeq nr</c> tests, the
+///   default action, and the distinct rule blocks the tests jump to.</item>
 /// </list>
 /// Rules of one syscall are tried in profile order: the first whose argument conditions all hold decides.
 /// </summary>
@@ -302,22 +302,40 @@ public static class SeccompCompiler
             EmitSearch(a, numbers, mid, to, rules, defaultRet, is32Bit);
             return;
         }
+        var bodies = new List<List<SockFilter>>();
+        var bodyOf = new int[to - from];
         for (int i = from; i < to; i++)
         {
             var body = SyscallBody(rules[numbers[i]], defaultRet, is32Bit);
-            if (body.Count <= byte.MaxValue)
+            // Syscalls with the same rules (most often: a plain ALLOW) share one copy of them.
+            int same = bodies.FindIndex(b => b.SequenceEqual(body));
+            if (same < 0)
             {
-                a.Emit(Bpf.JMP | Bpf.JEQ | Bpf.K, numbers[i], 0, (byte)body.Count);
-                a.Append(body);
+                same = bodies.Count;
+                bodies.Add(body);
             }
-            else
-            {
-                var next = a.NewLabel();
-                a.Emit(Bpf.JMP | Bpf.JEQ | Bpf.K, numbers[i], 1, 0);
-                a.Jump(next);
-                a.Append(body);
-                a.Mark(next);
-            }
+            bodyOf[i - from] = same;
+        }
+        // Layout: one `jeq nr` per syscall jumping to its rules, the default return, then the distinct rules.
+        var starts = new int[bodies.Count];
+        for (int b = 1; b < bodies.Count; b++) starts[b] = starts[b - 1] + bodies[b - 1].Count;
+        int tests = to - from;
+        if (tests + bodies.Sum(b => b.Count) <= byte.MaxValue + 1)
+        {
+            for (int i = 0; i < tests; i++)
+                a.Emit(Bpf.JMP | Bpf.JEQ | Bpf.K, numbers[from + i], (byte)(tests - i + starts[bodyOf[i]]), 0);
+            a.Return(defaultRet);
+            foreach (var body in bodies) a.Append(body);
+            return;
+        }
+        // Rules too long for 8-bit jumps: each syscall's rules inline, skipped with a long jump when it is not this one.
+        for (int i = from; i < to; i++)
+        {
+            var next = a.NewLabel();
+            a.Emit(Bpf.JMP | Bpf.JEQ | Bpf.K, numbers[i], 1, 0);
+            a.Jump(next);
+            a.Append(bodies[bodyOf[i - from]]);
+            a.Mark(next);
         }
         a.Return(defaultRet);
     }

@@ -265,4 +265,19 @@ public class FilterBehaviourTests
         foreach (var n in names) Assert.Equal(RetErrno | (Nr(n) + 1), BpfInterpreter.Run(p, new SeccompData(X64, Nr(n))));
         Assert.Equal(Allow, BpfInterpreter.Run(p, new SeccompData(X64, 10000)));
     }
+    [Fact]
+    public void RulesTooLongForShortJumps_StillReachEverySyscall()
+    {
+        // 80 conditional rules on personality (5 instructions each) do not fit 8-bit jumps: the leaf falls back to
+        // long jumps around each syscall's rules; its neighbours must still be found.
+        var rules = Enumerable.Range(0, 80).Select(v => Rule("SCMP_ACT_ALLOW", "personality", Arg(0, "SCMP_CMP_EQ", (ulong)v * 3))).ToList();
+        rules.Add(Rule("SCMP_ACT_ALLOW", "getpid"));
+        rules.Add(Rule("SCMP_ACT_ALLOW", "getppid"));
+        var filter = SeccompCompiler.Compile(Profile("SCMP_ACT_ERRNO", [.. rules]));
+        Assert.True(filter.Program.Length > 400);
+        for (ulong v = 0; v < 240; v++) Assert.Equal(v % 3 == 0 ? Allow : Eperm, Run(filter, "personality", v));
+        Assert.Equal(Allow, Run(filter, "getpid"));
+        Assert.Equal(Allow, Run(filter, "getppid"));
+        Assert.Equal(Eperm, Run(filter, "mkdir"));
+    }
 }
