@@ -97,6 +97,31 @@ public sealed class SeccompTests(ITestOutputHelper output) : ContainerTest(outpu
         Assert.Contains("rc=1", result.Stdout);
     }
 
+    [SkippableTheory]
+    [InlineData("SCMP_ACT_KILL")]
+    [InlineData("SCMP_ACT_KILL_PROCESS")]
+    [InlineData("SCMP_ACT_TRAP")]
+    public void KillAndTrapActions_EndTheCallerWithSigsys(string action)
+    {
+        var spec = WithSeccomp(Specs.Shell("mkdir /dev/shm/x; echo rc=$?"), Profile("SCMP_ACT_ALLOW", Rule(action, MkdirCalls)));
+
+        // The shell survives (only its mkdir child calls mkdir) and sees 128 + SIGSYS (31).
+        Assert.Contains("rc=159", RunShell(spec));
+    }
+
+    [SkippableFact]
+    public void Flags_ArePassedToTheKernel()
+    {
+        var profile = Profile("SCMP_ACT_ALLOW", Rule("SCMP_ACT_LOG", ["getppid"]), Rule("SCMP_ACT_ERRNO", MkdirCalls));
+        profile["flags"] = Specs.Strings("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
+
+        var result = RunContainer(WithSeccomp(Specs.Shell("grep -E '^Seccomp:' /proc/self/status; mkdir /dev/shm/x; echo rc=$?"), profile));
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Matches(@"(?m)^Seccomp:\s+2$", result.Stdout);
+        Assert.Contains("rc=1", result.Stdout);
+    }
+
     [SkippableFact]
     public void ArgumentCondition_AllowsOrDeniesByValue()
     {
