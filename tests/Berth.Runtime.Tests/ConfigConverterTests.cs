@@ -242,4 +242,28 @@ public class ConfigConverterTests
         var e = Assert.Throws<SpecException>(() => ConfigConverter.Convert(spec, Bundle));
         Assert.Contains("$.mounts[7].options[1]", e.Message);
     }
+    [Fact]
+    public void Seccomp_IsCompiled_WhenTheSpecHasAProfile()
+    {
+        Assert.Null(Convert().SeccompFilter);
+        var c = Convert(s => s.Linux!.Seccomp = new LinuxSeccomp
+        {
+            DefaultAction = "SCMP_ACT_ALLOW",
+            Syscalls = [new LinuxSyscall { Names = ["mkdir"], Action = "SCMP_ACT_ERRNO" }],
+        });
+        Assert.NotNull(c.SeccompFilter);
+        Assert.Contains(c.SeccompFilter.Program, f => f.K == 0x00050001); // ERRNO(EPERM) for mkdir
+    }
+
+    [Fact]
+    public void Seccomp_BadProfile_IsASpecError_WithItsJsonPath()
+    {
+        var e = Assert.Throws<SpecException>(() => Convert(s => s.Linux!.Seccomp = new LinuxSeccomp
+        {
+            DefaultAction = "SCMP_ACT_ALLOW",
+            Syscalls = [new LinuxSyscall { Names = ["mkdir"], Action = "SCMP_ACT_BOGUS" }],
+        }));
+        Assert.Contains("config.json: invalid seccomp profile: $.linux.seccomp.syscalls[0].action: unknown seccomp action \"SCMP_ACT_BOGUS\"", e.Message);
+        Assert.Equal("$.linux.seccomp.syscalls[0].action", Assert.Single(e.Errors).Path);
+    }
 }

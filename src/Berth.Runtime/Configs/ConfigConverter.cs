@@ -1,4 +1,5 @@
 using Berth.Oci;
+using Berth.Seccomp;
 using static Berth.Linux.Libc;
 
 namespace Berth.Runtime.Configs;
@@ -65,7 +66,25 @@ public static class ConfigConverter
             Bundle = bundle,
             Hooks = spec.Hooks,
             Seccomp = linux.Seccomp,
+            SeccompFilter = CompileSeccomp(linux.Seccomp, Path.Combine(bundle, SpecLoader.ConfigFileName)),
         };
+    }
+
+    /// <summary>
+    /// Compiled here, so that `create` refuses a bad profile before anything exists (init compiles it again from
+    /// the same spec, which is cheaper than passing the program).
+    /// </summary>
+    static SeccompFilter? CompileSeccomp(LinuxSeccomp? profile, string configPath)
+    {
+        if (profile is null) return null;
+        try
+        {
+            return SeccompCompiler.Compile(profile);
+        }
+        catch (SeccompProfileException e)
+        {
+            throw new SpecException($"{configPath}: invalid seccomp profile: {e.Message}", [new ValidationError(e.Path, e.Problem)]);
+        }
     }
 
     /// <summary>

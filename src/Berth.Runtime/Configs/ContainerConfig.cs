@@ -1,4 +1,5 @@
 using Berth.Oci;
+using Berth.Seccomp;
 
 namespace Berth.Runtime.Configs;
 
@@ -32,8 +33,10 @@ public sealed record ContainerConfig
     public string Bundle { get; init; } = "";
     /// <summary>Spec hooks, passed through unchanged.</summary>
     public Hooks? Hooks { get; init; }
-    /// <summary>Spec seccomp section, passed through unchanged (compiled to BPF by the seccomp code).</summary>
+    /// <summary>Spec seccomp section, passed through unchanged.</summary>
     public LinuxSeccomp? Seccomp { get; init; }
+    /// <summary><see cref="Seccomp"/> compiled to BPF; null when the spec has no linux.seccomp.</summary>
+    public SeccompFilter? SeccompFilter { get; init; }
 
     public bool Has(NamespaceKind kind) => Namespaces.Any(n => n.Kind == kind);
     public NamespaceConfig? Get(NamespaceKind kind) => Namespaces.FirstOrDefault(n => n.Kind == kind);

@@ -143,6 +143,9 @@ public static unsafe class ContainerInit
         ProcessSetup.SetOomScoreAdj(process.OomScoreAdj);
         CreateCwd(process.Cwd);
         Libc.umask(process.Umask ?? 0x12 /* 0022 */);
+        // Without no_new_privs the kernel takes a filter only from a thread with CAP_SYS_ADMIN, which the user and
+        // capability switch may drop: install it before, as runc does (the profile then also governs the switch).
+        if (config.SeccompFilter is { } earlyFilter && !process.NoNewPrivileges) SeccompInstaller.Install(earlyFilter);
         ProcessSetup.SetUserAndCapabilities(process, warn);
 
         if (Libc.chdir(process.Cwd) < 0)
@@ -155,6 +158,11 @@ public static unsafe class ContainerInit
         path = native.String(executable);
         argv = native.Array(process.Args);
         envp = native.Array(process.Env);
+
+        // Last, so that the filter does not govern setup. Before "ready", so that a filter the kernel refuses fails
+        // `create` with its cause. After it, the profile must allow what is left: sending "ready", opening and
+        // writing exec.fifo, close_range, rt_sigprocmask and execve (runc needs the same after its filter).
+        if (config.SeccompFilter is { } filter && process.NoNewPrivileges) SeccompInstaller.Install(filter);
 
         return ownFds;
     }
