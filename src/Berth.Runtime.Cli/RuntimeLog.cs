@@ -55,7 +55,8 @@ public sealed class RuntimeLog
     static string JsonLine(string level, string message, string time)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        // Relaxed escaping: log lines are read by people and by containerd, not embedded in HTML.
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteString("level", level);

@@ -4,7 +4,7 @@ namespace Berth.Runtime.Configs;
 
 /// <summary>
 /// Spec fields this berth-runtime does not act on yet. Each is refused by name rather than ignored: a container
-/// that silently lacks its seccomp filter or scheduling policy is worse than one that does not start.
+/// that silently lacks its scheduling policy or LSM label is worse than one that does not start.
 /// The list shrinks as the features land.
 /// </summary>
 public static class UnsupportedFeatures
@@ -26,7 +26,6 @@ public static class UnsupportedFeatures
         Add(!string.IsNullOrEmpty(p?.SelinuxLabel), "$.process.selinuxLabel", "an SELinux label");
 
         var l = spec.Linux;
-        Add(l?.Seccomp is not null, "$.linux.seccomp", "a seccomp filter");
         Add(l?.Personality is not null, "$.linux.personality", "an execution domain (personality)");
         Add(l?.IntelRdt is not null, "$.linux.intelRdt", "Intel RDT");
         Add(!string.IsNullOrEmpty(l?.MountLabel), "$.linux.mountLabel", "an SELinux mount label");
