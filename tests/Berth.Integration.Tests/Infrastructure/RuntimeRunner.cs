@@ -21,7 +21,17 @@ public sealed class RuntimeRunner(string stateRoot, string ioDirectory, ITestOut
     public RuntimeResult Run(IReadOnlyList<string> arguments, IReadOnlyList<string>? globalArguments, TimeSpan? timeout = null) =>
         RunAsync(arguments, globalArguments, timeout).GetAwaiter().GetResult();
 
-    public async Task<RuntimeResult> RunAsync(IReadOnlyList<string> arguments, IReadOnlyList<string>? globalArguments = null, TimeSpan? timeout = null)
+    /// <summary>Runs the runtime with <paramref name="input"/> on its stdin (e.g. `update -r -`).</summary>
+    public RuntimeResult RunWithInput(string input, params string[] arguments)
+    {
+        Directory.CreateDirectory(ioDirectory);
+        var inputPath = Path.Combine(ioDirectory, $"stdin-{Interlocked.Increment(ref _invocation)}");
+        File.WriteAllText(inputPath, input);
+        return RunAsync(arguments, null, null, inputPath).GetAwaiter().GetResult();
+    }
+
+    public async Task<RuntimeResult> RunAsync(IReadOnlyList<string> arguments, IReadOnlyList<string>? globalArguments = null, TimeSpan? timeout = null,
+        string stdinPath = "/dev/null")
     {
         Directory.CreateDirectory(ioDirectory);
         var n = Interlocked.Increment(ref _invocation);
@@ -35,10 +45,11 @@ public sealed class RuntimeRunner(string stateRoot, string ioDirectory, ITestOut
 
         var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("out=$1 err=$2; shift 2; exec \"$@\" </dev/null >\"$out\" 2>\"$err\"");
+        start.ArgumentList.Add("out=$1 err=$2 in=$3; shift 3; exec \"$@\" <\"$in\" >\"$out\" 2>\"$err\"");
         start.ArgumentList.Add("bt-io");
         start.ArgumentList.Add(stdoutPath);
         start.ArgumentList.Add(stderrPath);
+        start.ArgumentList.Add(stdinPath);
         start.ArgumentList.Add(RuntimeBinary.Path);
         foreach (var argument in fullArguments)
             start.ArgumentList.Add(argument);
