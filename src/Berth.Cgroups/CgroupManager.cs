@@ -336,6 +336,9 @@ public sealed class CgroupManager
         }
     }
 
+    /// <summary>The container's statistics from its cgroup files (runc's `events --stats` shape).</summary>
+    public CgroupStats Stats() => StatsReader.Read(_paths);
+
     /// <summary>Moves <paramref name="pid"/> (the whole thread group) into every directory.</summary>
     public void AddProcess(int pid)
     {

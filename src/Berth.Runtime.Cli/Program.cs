@@ -25,6 +25,8 @@ root.Subcommands.Add(DeleteCommand.Build(globals));
 root.Subcommands.Add(PauseCommand.Build(globals));
 root.Subcommands.Add(ResumeCommand.Build(globals));
 root.Subcommands.Add(UpdateCommand.Build(globals));
+root.Subcommands.Add(PsCommand.Build(globals));
+root.Subcommands.Add(EventsCommand.Build(globals));
 root.SetAction(p =>
 {
     if (!p.GetValue(version))

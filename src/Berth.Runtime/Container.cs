@@ -63,6 +63,14 @@ public sealed class Container : IDisposable
         Cgroups().Update(resources);
     }
 
+    /// <summary>The container's cgroup statistics (for `events`).</summary>
+    public Cgroups.CgroupStats Stats()
+    {
+        if (Status() == ContainerStatus.Stopped)
+            throw new ContainerException($"container {Id} is not running");
+        return Cgroups().Stats();
+    }
+
     /// <summary>The processes in the container's cgroups (host pids).</summary>
     public IReadOnlyList<int> Pids() => Cgroups().Pids();
 

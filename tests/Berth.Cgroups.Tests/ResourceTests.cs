@@ -367,3 +367,72 @@ public class FreezeTempDirTests
         Assert.False(m.IsFrozen());
     }
 }
+
+public class StatsReaderTests
+{
+    [Fact]
+    public void V1StatsUseRuncsUnitsAndNames()
+    {
+        using var tree = new V1Tree();
+        string Dir(string key) => tree.Manager.Paths.TryGetValue(key, out var d) ? d : throw new KeyNotFoundException(key);
+        var paths = new Dictionary<string, string>(tree.Manager.Paths) { ["cpuacct"] = Dir("cpu") };
+        File.WriteAllText(Path.Combine(Dir("cpu"), "cpuacct.usage"), "123456789\n");
+        File.WriteAllText(Path.Combine(Dir("cpu"), "cpuacct.usage_percpu"), "100 200 \n");
+        File.WriteAllText(Path.Combine(Dir("cpu"), "cpuacct.stat"), "user 3\nsystem 2\n");
+        File.WriteAllText(Path.Combine(Dir("cpu"), "cpu.stat"), "nr_periods 10\nnr_throttled 4\nthrottled_time 5000\n");
+        File.WriteAllText(Path.Combine(Dir("memory"), "memory.usage_in_bytes"), "1000\n");
+        File.WriteAllText(Path.Combine(Dir("memory"), "memory.limit_in_bytes"), "33554432\n");
+        File.WriteAllText(Path.Combine(Dir("memory"), "memory.failcnt"), "7\n");
+        File.WriteAllText(Path.Combine(Dir("memory"), "memory.stat"), "cache 4096\nrss 8192\ntotal_cache 4096\n");
+        File.WriteAllText(Path.Combine(Dir("pids"), "pids.current"), "3\n");
+        File.WriteAllText(Path.Combine(Dir("pids"), "pids.max"), "max\n");
+        File.WriteAllText(Path.Combine(Dir("blkio"), "blkio.throttle.io_service_bytes_recursive"), "8:0 Read 4096\n8:0 Write 0\nTotal 4096\n");
+
+        var s = StatsReader.Read(paths);
+
+        Assert.Equal(123456789UL, s.Cpu.Usage.Total);
+        Assert.Equal([100UL, 200UL], s.Cpu.Usage.Percpu);
+        Assert.Equal(30_000_000UL, s.Cpu.Usage.User); // 3 ticks of 10 ms
+        Assert.Equal(20_000_000UL, s.Cpu.Usage.Kernel);
+        Assert.Equal(4UL, s.Cpu.Throttling.ThrottledPeriods);
+        Assert.Equal(33554432UL, s.Memory.Usage.Limit);
+        Assert.Equal(7UL, s.Memory.Usage.Failcnt);
+        Assert.Equal(4096UL, s.Memory.Cache);
+        Assert.Equal(8192UL, s.Memory.Raw!["rss"]);
+        Assert.Equal(3UL, s.Pids.Current);
+        Assert.Equal(0UL, s.Pids.Limit);
+        Assert.Equal("Read", s.Blkio.IoServiceBytesRecursive![0].Op);
+
+        string json = System.Text.Json.JsonSerializer.Serialize(new StatsEvent { Id = "c1", Data = s }, CgroupJsonContext.Default.StatsEvent);
+        Assert.StartsWith("{\"type\":\"stats\",\"id\":\"c1\",\"data\":{\"cpu\":{\"usage\":{\"total\":123456789,\"percpu\":[100,200],\"kernel\":20000000,\"user\":30000000}," +
+            "\"throttling\":{\"periods\":10,\"throttledPeriods\":4,\"throttledTime\":5000}}", json);
+        Assert.Contains("\"pids\":{\"current\":3}", json); // omitempty, as runc
+        Assert.Contains("\"blkio\":{\"ioServiceBytesRecursive\":[{\"major\":8,\"op\":\"Read\",\"value\":4096},{\"major\":8,\"op\":\"Write\"}]}", json);
+    }
+
+    [Fact]
+    public void V2StatsConvertMicrosecondsAndMax()
+    {
+        using var tree = new V2Tree();
+        File.WriteAllText(Path.Combine(tree.Leaf, "cpu.stat"), "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 2\nnr_throttled 1\nthrottled_usec 30\n");
+        File.WriteAllText(Path.Combine(tree.Leaf, "memory.current"), "2048\n");
+        File.WriteAllText(Path.Combine(tree.Leaf, "memory.max"), "max\n");
+        File.WriteAllText(Path.Combine(tree.Leaf, "memory.events"), "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n");
+        File.WriteAllText(Path.Combine(tree.Leaf, "pids.current"), "2\n");
+        File.WriteAllText(Path.Combine(tree.Leaf, "pids.max"), "16\n");
+        File.WriteAllText(Path.Combine(tree.Leaf, "io.stat"), "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n");
+
+        var s = tree.Manager.Stats();
+
+        Assert.Equal(1_500_000UL, s.Cpu.Usage.Total);
+        Assert.Equal(500_000UL, s.Cpu.Usage.Kernel);
+        Assert.Equal(30_000UL, s.Cpu.Throttling.ThrottledTime);
+        Assert.Equal(2048UL, s.Memory.Usage.Usage);
+        Assert.Equal(ulong.MaxValue, s.Memory.Usage.Limit);
+        Assert.Equal(5UL, s.Memory.Usage.Failcnt);
+        Assert.Equal(16UL, s.Pids.Limit);
+        Assert.Equal([("Read", 100UL), ("Write", 200UL)], s.Blkio.IoServiceBytesRecursive!.Select(e => (e.Op!, e.Value)));
+        Assert.Equal([("Read", 1UL), ("Write", 2UL)], s.Blkio.IoServicedRecursive!.Select(e => (e.Op!, e.Value)));
+        Assert.True(s.Hugetlb.ContainsKey("2MB"));
+    }
+}
