@@ -339,6 +339,22 @@ public sealed class CgroupManager
     /// <summary>The container's statistics from its cgroup files (runc's `events --stats` shape).</summary>
     public CgroupStats Stats() => StatsReader.Read(_paths);
 
+    /// <summary>
+    /// SIGKILLs every process of the container and its nested cgroups at once through cgroup.kill (cgroup v2,
+    /// kernel 5.14+; also the cgroup2 directory of a hybrid host), which no fork can race. Returns false when
+    /// there is no such file, so that the caller signals pid by pid. A v1-frozen container is thawed after, so
+    /// that the kill takes effect.
+    /// </summary>
+    public bool TryKillAll()
+    {
+        if (V2FreezeDirectory() is not { } dir || !_fs.IsCgroupFs(dir) || !File.Exists(Path.Combine(dir, "cgroup.kill")))
+            return false;
+        WriteFile(Path.Combine(dir, "cgroup.kill"), "1");
+        if (_paths.ContainsKey(FreezerKey) && IsFrozen())
+            Thaw();
+        return true;
+    }
+
     /// <summary>Moves <paramref name="pid"/> (the whole thread group) into every directory.</summary>
     public void AddProcess(int pid)
     {

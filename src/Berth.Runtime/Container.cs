@@ -121,6 +121,7 @@ public sealed class Container : IDisposable
             throw new ContainerException($"container {Id} is not running");
         if (all)
         {
+            if (signal == Libc.SIGKILL && Cgroups().TryKillAll()) return;
             var pids = Cgroups().Pids();
             foreach (var pid in pids) Libc.kill(pid, signal);
             if (Lifecycle.CanSignal(status) && !pids.Contains(State.InitPid)) SignalInit(signal);

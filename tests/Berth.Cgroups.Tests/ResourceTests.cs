@@ -436,3 +436,16 @@ public class StatsReaderTests
         Assert.True(s.Hugetlb.ContainsKey("2MB"));
     }
 }
+
+public class KillAllTempDirTests
+{
+    [Fact]
+    public void CgroupKillIsUsedWhereItExists()
+    {
+        using var tree = new V2Tree();
+        Assert.False(tree.Manager.TryKillAll()); // no cgroup.kill: the caller signals pid by pid
+        File.WriteAllText(Path.Combine(tree.Leaf, "cgroup.kill"), "");
+        Assert.True(tree.Manager.TryKillAll());
+        Assert.Equal("1", tree.Read("cgroup.kill"));
+    }
+}

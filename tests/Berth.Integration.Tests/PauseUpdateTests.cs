@@ -158,4 +158,16 @@ public sealed class PauseUpdateTests(ITestOutputHelper output) : ContainerTest(o
         Assert.Contains("--resources stdin: not LinuxResources JSON", badJson.Stderr);
         Assert.Equal("running", Status());
     }
+
+    [SkippableFact]
+    public void KillAllOfAPausedContainer_KillsItThroughCgroupKill()
+    {
+        RunCounter();
+        Assert.True(Runtime.Run("pause", Id).Succeeded);
+
+        var kill = Runtime.Run("kill", "--all", Id, "KILL");
+
+        Assert.True(kill.Succeeded, "kill --all failed: " + kill);
+        WaitForStatus("stopped");
+    }
 }
