@@ -8,8 +8,8 @@ namespace Berth.Cgroups;
 
 /// <summary>
 /// One container's cgroups, placed as runc's cgroupfs driver places them: a directory in every v1 hierarchy
-/// and in the cgroup2 one on a hybrid host, in the cgroup2 one only on a pure v2 host. Applies the v1 devices
-/// controller, refuses every other resource setting for now, moves processes in, and removes what it made.
+/// and in the cgroup2 one on a hybrid host, in the cgroup2 one only on a pure v2 host. Applies resources (v1
+/// files, or v2 files with crun's conversions), moves processes in, freezes, and removes what it made.
 /// </summary>
 public sealed class CgroupManager
 {
@@ -124,30 +124,235 @@ public sealed class CgroupManager
     }
 
     /// <summary>
-    /// Applies <paramref name="resources"/>. Devices: on v1 (and hybrid) "a" to devices.deny, then each rule in
-    /// order. On a pure v2 host device rules need an eBPF filter, which is not implemented: the rules are
-    /// accepted only when they end in "every device allowed" (what no filter gives), else refused, because a
-    /// deny that is not enforced would give the container access it was not meant to have. Every other
-    /// resource field that is set is refused before anything is written.
+    /// Applies <paramref name="resources"/> to a new container. Devices: on v1 (and hybrid) "a" to devices.deny,
+    /// then each rule in order; on a pure v2 host device rules need an eBPF filter, which is not implemented, so
+    /// they are accepted only when they end in "every device allowed" (a deny that is not enforced would give the
+    /// container access it was not meant to have). Every other field goes through <see cref="V1ResourcePlan"/>
+    /// or <see cref="V2ResourcePlan"/>: all refusals happen before the first write, and a write the kernel
+    /// refuses names the field, the value and the file.
     /// </summary>
     public void Apply(LinuxResources? resources)
     {
-        UnsupportedResources.Refuse(resources);
         var rules = resources?.Devices;
-        if (Mode == CgroupMode.V2)
+        if (Mode == CgroupMode.V2 && !DeviceRules.AllowsEverything(rules, out string restriction))
+            throw new CgroupException(
+                $"linux.resources.devices: {restriction}; on a cgroup v2 host device rules need an eBPF device " +
+                "filter, which is not supported yet");
+        var plan = PlanWrites(resources, update: false);
+        if (Mode != CgroupMode.V2)
         {
-            if (!DeviceRules.AllowsEverything(rules, out string restriction))
+            if (!_paths.TryGetValue(DevicesKey, out string? dir))
+                throw new CgroupException("linux.resources.devices: no devices cgroup among the container's paths");
+            var writes = DeviceRules.V1Writes(rules); // validates every rule before the first write
+            RequireCgroupFs(dir, $"devices cgroup {dir}");
+            foreach (var write in writes)
+                WriteFile(Path.Combine(dir, write.File), write.Value);
+        }
+        Execute(plan);
+    }
+
+    /// <summary>
+    /// Changes the limits of an existing container (`update`). Device rules are not touched (as runc's update);
+    /// memory.checkBeforeUpdate refuses a limit below the current usage.
+    /// </summary>
+    public void Update(LinuxResources resources) => Execute(PlanWrites(resources, update: true));
+
+    List<ResourceWrite> PlanWrites(LinuxResources? resources, bool update)
+    {
+        if (Mode != CgroupMode.V2)
+            return V1ResourcePlan.Plan(resources, _paths, update);
+        string dir = _paths[V2Key];
+        var (writes, controllers) = V2ResourcePlan.Plan(resources, dir, update);
+        EnableControllers(dir, controllers);
+        return writes;
+    }
+
+    /// <summary>
+    /// cgroup v2 offers a controller's files in a cgroup only when every ancestor enables it in
+    /// cgroup.subtree_control. Walks up while the parent is still on the cgroup filesystem (to the mount root),
+    /// then enables what is missing top-down, one write per directory.
+    /// </summary>
+    void EnableControllers(string dir, IReadOnlyCollection<string> controllers)
+    {
+        if (controllers.Count == 0)
+            return;
+        var ancestors = new List<string>();
+        for (string? parent = Path.GetDirectoryName(dir); parent is not null && _fs.IsCgroupFs(parent); parent = Path.GetDirectoryName(parent))
+        {
+            ancestors.Add(parent);
+            if (!File.Exists(Path.Combine(parent, "cgroup.subtree_control")))
+                break;
+        }
+        ancestors.Reverse();
+        var enabledAbove = new List<string>(); // the kernel offers what the parent enables: count it before re-reading
+        foreach (string ancestor in ancestors)
+        {
+            string controlFile = Path.Combine(ancestor, "cgroup.subtree_control");
+            if (!File.Exists(controlFile))
+                continue;
+            var enabled = ReadFile(controlFile).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var available = ReadFile(Path.Combine(ancestor, "cgroup.controllers"))
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Union(enabledAbove).ToList();
+            var missing = controllers.Where(c => !enabled.Contains(c)).ToList();
+            enabledAbove = [.. controllers];
+            if (missing.Count == 0)
+                continue;
+            var absent = missing.Where(c => !available.Contains(c)).ToList();
+            if (absent.Count > 0)
                 throw new CgroupException(
-                    $"linux.resources.devices: {restriction}; on a cgroup v2 host device rules need an eBPF device " +
-                    "filter, which is not supported yet");
+                    $"the {string.Join(", ", absent)} controller{(absent.Count > 1 ? "s are" : " is")} not available in {ancestor} " +
+                    $"(cgroup.controllers: \"{string.Join(' ', available)}\"), needed for the container's resources");
+            WriteFile(controlFile, string.Join(' ', missing.Select(c => "+" + c)));
+        }
+    }
+
+    /// <summary>Performs planned writes in order; see <see cref="ResourceWrite"/> for the read-back and retry flags.</summary>
+    void Execute(IReadOnlyList<ResourceWrite> writes)
+    {
+        for (int i = 0; i < writes.Count; i++)
+        {
+            var w = writes[i];
+            try
+            {
+                Write(w);
+            }
+            catch (CgroupException) when (w.RetryAfterNext && i + 1 < writes.Count)
+            {
+                Write(writes[i + 1]);
+                Write(w);
+                i++;
+            }
+        }
+    }
+
+    void Write(ResourceWrite w)
+    {
+        string dir = _paths[w.Key];
+        string path = Path.Combine(dir, w.File);
+        try
+        {
+            RequireCgroupFs(dir, $"cgroup directory {dir}");
+            if (!File.Exists(path))
+                throw new CgroupException($"{path} does not exist (is its controller enabled for this cgroup?)") { Errno = Errno.ENOENT };
+            WriteFile(path, w.Value);
+        }
+        catch (CgroupException e)
+        {
+            throw new CgroupException($"{w.Field}: {e.Message}", e) { Errno = e.Errno };
+        }
+        if (w.VerifyReadBack && ReadFile(path).Trim() is var actual && actual != w.Value)
+            throw new CgroupException($"{w.Field}: wrote {w.Value} to {path}, but the kernel set {actual} (out of its range)");
+    }
+
+    static readonly TimeSpan FreezeBudget = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Freezes every process of the container, nested cgroups included: the v1 freezer (FROZEN, re-written
+    /// while the kernel reports FREEZING, as a task that forks meanwhile can keep it there), or cgroup.freeze on
+    /// cgroup v2 until cgroup.events says "frozen 1". Gives up after a few seconds, thawing again, and says so.
+    /// </summary>
+    public void Freeze()
+    {
+        if (FreezerFile() is { } v1)
+        {
+            var clock = Stopwatch.StartNew();
+            while (true)
+            {
+                WriteFile(v1, "FROZEN");
+                if (ReadFile(v1).Trim() == "FROZEN")
+                    return;
+                if (clock.Elapsed > FreezeBudget)
+                {
+                    TryWrite(v1, "THAWED");
+                    throw new CgroupException($"{v1} stayed FREEZING for {FreezeBudget.TotalSeconds:0} s; thawed the container again");
+                }
+                Thread.Sleep(clock.ElapsedMilliseconds < 100 ? 1 : 10);
+            }
+        }
+        SetV2Frozen(true);
+    }
+
+    /// <summary>Thaws what <see cref="Freeze"/> froze (THAWED, or cgroup.freeze 0 until "frozen 0").</summary>
+    public void Thaw()
+    {
+        if (FreezerFile() is { } v1)
+        {
+            WriteFile(v1, "THAWED");
             return;
         }
-        if (!_paths.TryGetValue(DevicesKey, out string? dir))
-            throw new CgroupException("linux.resources.devices: no devices cgroup among the container's paths");
-        var writes = DeviceRules.V1Writes(rules); // validates every rule before the first write
-        RequireCgroupFs(dir, $"devices cgroup {dir}");
-        foreach (var write in writes)
-            WriteFile(Path.Combine(dir, write.File), write.Value);
+        SetV2Frozen(false);
+    }
+
+    /// <summary>Whether the container's cgroup is frozen (or freezing); false when its cgroup is gone.</summary>
+    public bool IsFrozen()
+    {
+        try
+        {
+            if (FreezerFile() is { } v1)
+                return ReadFile(v1).Trim() is "FROZEN" or "FREEZING";
+            return V2FreezeDirectory() is { } dir && File.Exists(Path.Combine(dir, "cgroup.freeze"))
+                && ReadFile(Path.Combine(dir, "cgroup.freeze")).Trim() == "1";
+        }
+        catch (CgroupException)
+        {
+            return false;
+        }
+    }
+
+    string? FreezerFile()
+    {
+        if (!_paths.TryGetValue(FreezerKey, out string? dir))
+            return null;
+        string file = Path.Combine(dir, "freezer.state");
+        RequireCgroupFs(dir, $"freezer cgroup {dir}");
+        return file;
+    }
+
+    /// <summary>The cgroup2 directory that can freeze the container: a pure v2 host's, or a hybrid host's without a v1 freezer.</summary>
+    string? V2FreezeDirectory() =>
+        _paths.TryGetValue(V2Key, out string? v2) ? v2 : _paths.TryGetValue(HybridUnifiedKey, out string? unified) ? unified : null;
+
+    void SetV2Frozen(bool frozen)
+    {
+        string dir = V2FreezeDirectory() ?? throw new CgroupException(
+            "cannot freeze: the container has neither a v1 freezer cgroup nor a cgroup2 directory");
+        RequireCgroupFs(dir, $"cgroup directory {dir}");
+        string freeze = Path.Combine(dir, "cgroup.freeze"), events = Path.Combine(dir, "cgroup.events");
+        if (!File.Exists(freeze))
+            throw new CgroupException($"cannot {(frozen ? "freeze" : "thaw")}: {freeze} does not exist (kernel older than 5.2?)");
+        WriteFile(freeze, frozen ? "1" : "0");
+        string want = frozen ? "frozen 1" : "frozen 0";
+        var clock = Stopwatch.StartNew();
+        while (!ReadFile(events).Split('\n').Any(line => line.Trim() == want))
+        {
+            if (clock.Elapsed > FreezeBudget)
+            {
+                if (frozen)
+                    TryWrite(freeze, "0");
+                throw new CgroupException($"{events} did not report \"{want}\" within {FreezeBudget.TotalSeconds:0} s" +
+                    (frozen ? "; thawed the container again" : ""));
+            }
+            Thread.Sleep(clock.ElapsedMilliseconds < 100 ? 1 : 10);
+        }
+    }
+
+    /// <summary>The container's statistics from its cgroup files (runc's `events --stats` shape).</summary>
+    public CgroupStats Stats() => StatsReader.Read(_paths);
+
+    /// <summary>
+    /// SIGKILLs every process of the container and its nested cgroups at once through cgroup.kill (cgroup v2,
+    /// kernel 5.14+; also the cgroup2 directory of a hybrid host), which no fork can race. Returns false when
+    /// there is no such file, so that the caller signals pid by pid. A v1-frozen container is thawed after, so
+    /// that the kill takes effect.
+    /// </summary>
+    public bool TryKillAll()
+    {
+        if (V2FreezeDirectory() is not { } dir || !_fs.IsCgroupFs(dir) || !File.Exists(Path.Combine(dir, "cgroup.kill")))
+            return false;
+        WriteFile(Path.Combine(dir, "cgroup.kill"), "1");
+        if (_paths.ContainsKey(FreezerKey) && IsFrozen())
+            Thaw();
+        return true;
     }
 
     /// <summary>Moves <paramref name="pid"/> (the whole thread group) into every directory.</summary>
@@ -284,10 +489,10 @@ public sealed class CgroupManager
         if (written < 0)
         {
             int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw new CgroupException($"write \"{value}\" to {path}: {LinuxException.Describe(errno)}") { Errno = errno };
+            throw new CgroupException($"writing {value} to {path}: {LinuxException.Describe(errno)}") { Errno = errno };
         }
         if (written != bytes.Length)
-            throw new CgroupException($"write \"{value}\" to {path}: short write ({written} of {bytes.Length} bytes)");
+            throw new CgroupException($"writing {value} to {path}: short write ({written} of {bytes.Length} bytes)");
     }
 
     static string ReadFile(string path)

@@ -22,6 +22,11 @@ root.Subcommands.Add(StateCommand.Build(globals));
 root.Subcommands.Add(ListCommand.Build(globals));
 root.Subcommands.Add(KillCommand.Build(globals));
 root.Subcommands.Add(DeleteCommand.Build(globals));
+root.Subcommands.Add(PauseCommand.Build(globals));
+root.Subcommands.Add(ResumeCommand.Build(globals));
+root.Subcommands.Add(UpdateCommand.Build(globals));
+root.Subcommands.Add(PsCommand.Build(globals));
+root.Subcommands.Add(EventsCommand.Build(globals));
 root.SetAction(p =>
 {
     if (!p.GetValue(version))

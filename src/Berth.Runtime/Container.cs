@@ -29,8 +29,50 @@ public sealed class Container : IDisposable
 
     string FifoPath => Path.Combine(_store.DirFor(Id), StateStore.FifoName);
 
-    public ContainerStatus Status() =>
-        Lifecycle.Derive(State.InitPid > 0 ? ProcStat.Read(State.InitPid) : null, State.InitStartTime, File.Exists(FifoPath));
+    /// <summary>The OCI status; "paused" when its processes are alive and its cgroup is frozen, as runc reports it.</summary>
+    public ContainerStatus Status()
+    {
+        var status = Lifecycle.Derive(State.InitPid > 0 ? ProcStat.Read(State.InitPid) : null, State.InitStartTime, File.Exists(FifoPath));
+        return status is ContainerStatus.Running or ContainerStatus.Created && Cgroups().IsFrozen() ? ContainerStatus.Paused : status;
+    }
+
+    /// <summary>Freezes every process of a running (or created) container.</summary>
+    public void Pause()
+    {
+        var status = Status();
+        if (!Lifecycle.CanPause(status))
+            throw new ContainerException($"cannot pause container {Id}: it is {status.ToOci()}, not running");
+        Cgroups().Freeze();
+    }
+
+    /// <summary>Thaws a paused container.</summary>
+    public void Resume()
+    {
+        var status = Status();
+        if (status != ContainerStatus.Paused)
+            throw new ContainerException($"cannot resume container {Id}: it is {status.ToOci()}, not paused");
+        Cgroups().Thaw();
+    }
+
+    /// <summary>Changes the container's resource limits (`update`).</summary>
+    public void Update(Oci.LinuxResources resources)
+    {
+        var status = Status();
+        if (status == ContainerStatus.Stopped)
+            throw new ContainerException($"cannot update container {Id}: it is stopped");
+        Cgroups().Update(resources);
+    }
+
+    /// <summary>The container's cgroup statistics (for `events`).</summary>
+    public Cgroups.CgroupStats Stats()
+    {
+        if (Status() == ContainerStatus.Stopped)
+            throw new ContainerException($"container {Id} is not running");
+        return Cgroups().Stats();
+    }
+
+    /// <summary>The processes in the container's cgroups (host pids).</summary>
+    public IReadOnlyList<int> Pids() => Cgroups().Pids();
 
     bool InitAlive() =>
         State.InitPid > 0 && Lifecycle.Derive(ProcStat.Read(State.InitPid), State.InitStartTime, fifoExists: false) != ContainerStatus.Stopped;
@@ -80,6 +122,7 @@ public sealed class Container : IDisposable
             throw new ContainerException($"container {Id} is not running");
         if (all)
         {
+            if (signal == Libc.SIGKILL && Cgroups().TryKillAll()) return;
             var pids = Cgroups().Pids();
             foreach (var pid in pids) Libc.kill(pid, signal);
             if (Lifecycle.CanSignal(status) && !pids.Contains(State.InitPid)) SignalInit(signal);
@@ -124,6 +167,9 @@ public sealed class Container : IDisposable
         {
             if (!InitAlive()) return;
             Libc.syscall(Libc.SYS_pidfd_send_signal, pidfd.Value, Libc.SIGKILL, 0, 0, 0);
+            // A frozen process cannot act on SIGKILL: a paused container is thawed so that it dies.
+            var cgroups = Cgroups();
+            if (cgroups.IsFrozen()) cgroups.Thaw();
             // Readable once the process has exited (a zombie counts); bounded so a stuck process cannot hang us.
             if (!Sys.WaitReadable(pidfd, 10_000))
                 throw new ContainerException($"container {Id} init (pid {State.InitPid}) did not exit after SIGKILL");

@@ -19,6 +19,9 @@ public static class Lifecycle
 
     public static bool CanStart(ContainerStatus s) => s == ContainerStatus.Created;
 
+    /// <summary>pause freezes a running container, or a created one (as runc allows).</summary>
+    public static bool CanPause(ContainerStatus s) => s is ContainerStatus.Running or ContainerStatus.Created;
+
     /// <summary>Signals reach created, running and paused containers; a stopped one has no process left.</summary>
     public static bool CanSignal(ContainerStatus s) => s != ContainerStatus.Stopped;
 

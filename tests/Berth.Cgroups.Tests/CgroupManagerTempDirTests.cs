@@ -154,7 +154,7 @@ public class CgroupManagerTempDirTests
     }
 
     [Fact]
-    public void ApplyDeniesAllDevicesOnV1AndRefusesLimitsBeforeWriting()
+    public void ApplyDeniesAllDevicesOnV1AndRefusesAMissingControllerBeforeWriting()
     {
         using var tree = new TempCgroupTree();
         var m = CgroupManager.ForContainer(tree.Host, "c1", "/c1", tree.Fs);
@@ -167,7 +167,7 @@ public class CgroupManagerTempDirTests
             Devices = [new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 3, Access = "rwm" }],
             Pids = new LinuxPids { Limit = 64 },
         }));
-        Assert.Equal("linux.resources.pids.limit is not supported yet (value 64)", e.Message);
+        Assert.Equal("linux.resources.pids.limit: the pids cgroup controller is not mounted on this host (no cgroup v1 hierarchy carries it)", e.Message);
         Assert.Equal("", File.ReadAllText(tree["devices/c1/devices.deny"]));
         Assert.Equal("", File.ReadAllText(tree["devices/c1/devices.allow"]));
 

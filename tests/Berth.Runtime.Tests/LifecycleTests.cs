@@ -18,12 +18,13 @@ public class LifecycleTests
     public void ALiveInitPastTheFifoIsRunning() => Assert.Equal(ContainerStatus.Running, Lifecycle.Derive(new ProcStat('R', 5), 5, fifoExists: false));
 
     [Theory]
-    [InlineData(ContainerStatus.Created, true, true, true)]
-    [InlineData(ContainerStatus.Running, false, true, false)]
-    [InlineData(ContainerStatus.Paused, false, true, false)]
-    [InlineData(ContainerStatus.Stopped, false, false, true)]
-    public void OperationsFollowTheOciLifecycle(ContainerStatus s, bool start, bool signal, bool deleteWithoutForce)
+    [InlineData(ContainerStatus.Created, true, true, true, true)]
+    [InlineData(ContainerStatus.Running, false, true, false, true)]
+    [InlineData(ContainerStatus.Paused, false, true, false, false)]
+    [InlineData(ContainerStatus.Stopped, false, false, true, false)]
+    public void OperationsFollowTheOciLifecycle(ContainerStatus s, bool start, bool signal, bool deleteWithoutForce, bool pause)
     {
+        Assert.Equal(pause, Lifecycle.CanPause(s));
         Assert.Equal(start, Lifecycle.CanStart(s));
         Assert.Equal(signal, Lifecycle.CanSignal(s));
         Assert.Equal(deleteWithoutForce, Lifecycle.CanDeleteWithoutForce(s));

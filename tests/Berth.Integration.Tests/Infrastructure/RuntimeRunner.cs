@@ -25,8 +25,17 @@ public sealed class RuntimeRunner(string stateRoot, string ioDirectory, ITestOut
     public RuntimeResult Run(IReadOnlyList<string> arguments, RuntimeInvocation invocation) =>
         RunAsync(arguments, globalArguments: null, timeout: null, invocation).GetAwaiter().GetResult();
 
+    /// <summary>Runs the runtime with <paramref name="input"/> on its stdin (e.g. `update -r -`).</summary>
+    public RuntimeResult RunWithInput(string input, params string[] arguments)
+    {
+        Directory.CreateDirectory(ioDirectory);
+        var inputPath = Path.Combine(ioDirectory, $"stdin-{Interlocked.Increment(ref _invocation)}");
+        File.WriteAllText(inputPath, input);
+        return RunAsync(arguments, null, null, null, inputPath).GetAwaiter().GetResult();
+    }
+
     public async Task<RuntimeResult> RunAsync(IReadOnlyList<string> arguments, IReadOnlyList<string>? globalArguments = null, TimeSpan? timeout = null,
-        RuntimeInvocation? invocation = null)
+        RuntimeInvocation? invocation = null, string stdinPath = "/dev/null")
     {
         Directory.CreateDirectory(ioDirectory);
         var n = Interlocked.Increment(ref _invocation);
@@ -46,13 +55,14 @@ public sealed class RuntimeRunner(string stateRoot, string ioDirectory, ITestOut
         // runtime, so $$ is the runtime's pid (LISTEN_PID).
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add(
-            "out=$1 err=$2 n=$3; shift 3; fd=3; " +
+            "out=$1 err=$2 in=$3 n=$4; shift 4; fd=3; " +
             "while [ \"$n\" -gt 0 ]; do eval \"exec $fd<\\\"\\$1\\\"\"; shift; fd=$((fd+1)); n=$((n-1)); done; " +
             (invocation.ListenPidIsRuntime ? "LISTEN_PID=$$; export LISTEN_PID; " : "") +
-            "exec \"$@\" </dev/null >\"$out\" 2>\"$err\"");
+            "exec \"$@\" <\"$in\" >\"$out\" 2>\"$err\"");
         start.ArgumentList.Add("bt-io");
         start.ArgumentList.Add(stdoutPath);
         start.ArgumentList.Add(stderrPath);
+        start.ArgumentList.Add(stdinPath);
         start.ArgumentList.Add(invocation.InheritedFiles.Count.ToString());
         foreach (var file in invocation.InheritedFiles)
             start.ArgumentList.Add(file);

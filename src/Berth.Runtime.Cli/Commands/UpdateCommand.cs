@@ -1,0 +1,81 @@
+using System.CommandLine;
+using System.Text.Json;
+using Berth.Oci;
+
+namespace Berth.Runtime.Cli.Commands;
+
+/// <summary>
+/// `update`, with runc's flags, or `-r FILE|-`: LinuxResources JSON (as containerd sends it on stdin), in which
+/// case the other flags are ignored, as with runc. Only what is given changes.
+/// </summary>
+internal static class UpdateCommand
+{
+    public static Command Build(GlobalOptions g)
+    {
+        var id = new Argument<string>("container-id");
+        var resources = new Option<string?>("--resources", "-r") { Description = "path to a file with LinuxResources JSON, or - for stdin; other options are then ignored" };
+        var blkioWeight = new Option<ushort?>("--blkio-weight") { Description = "block IO weight (10 to 1000)" };
+        var cpuPeriod = new Option<ulong?>("--cpu-period") { Description = "CPU CFS period (microseconds)" };
+        var cpuQuota = new Option<long?>("--cpu-quota") { Description = "CPU CFS quota within the period (microseconds)" };
+        var cpuBurst = new Option<ulong?>("--cpu-burst") { Description = "CPU CFS burst (microseconds)" };
+        var cpuRtPeriod = new Option<ulong?>("--cpu-rt-period") { Description = "CPU realtime period (microseconds)" };
+        var cpuRtRuntime = new Option<long?>("--cpu-rt-runtime") { Description = "CPU realtime runtime (microseconds)" };
+        var cpuShare = new Option<ulong?>("--cpu-share", "--cpu-shares") { Description = "CPU shares (relative weight)" };
+        var cpusetCpus = new Option<string?>("--cpuset-cpus") { Description = "CPUs to use (0-3, 0,1)" };
+        var cpusetMems = new Option<string?>("--cpuset-mems") { Description = "memory nodes to use (0-3, 0,1)" };
+        var memory = new Option<string?>("--memory") { Description = "memory limit (bytes, or with a unit: 512m; -1 for unlimited)" };
+        var memoryReservation = new Option<string?>("--memory-reservation") { Description = "memory reservation (soft limit)" };
+        var memorySwap = new Option<string?>("--memory-swap") { Description = "memory plus swap limit (-1 for unlimited)" };
+        var kernelMemory = new Option<string?>("--kernel-memory") { Description = "deprecated: refused" };
+        var kernelMemoryTcp = new Option<string?>("--kernel-memory-tcp") { Description = "deprecated: refused" };
+        var pidsLimit = new Option<long?>("--pids-limit") { Description = "maximum number of processes (-1 for unlimited)" };
+        var c = new Command("update", "update the resource limits of a container");
+        c.Arguments.Add(id);
+        foreach (var o in (Option[])[resources, blkioWeight, cpuPeriod, cpuQuota, cpuBurst, cpuRtPeriod, cpuRtRuntime, cpuShare,
+                     cpusetCpus, cpusetMems, memory, memoryReservation, memorySwap, kernelMemory, kernelMemoryTcp, pidsLimit])
+            c.Options.Add(o);
+        c.SetAction(p => g.Run(p, (store, log) =>
+        {
+            LinuxResources r;
+            if (p.GetValue(resources) is { } source)
+                r = ReadJson(source);
+            else
+            {
+                if (p.GetValue(kernelMemory) is not null || p.GetValue(kernelMemoryTcp) is not null)
+                    throw new ContainerException("--kernel-memory and --kernel-memory-tcp are deprecated: kernel memory limits are not supported");
+                long? Bytes(Option<string?> o) => p.GetValue(o) is { } v ? ByteSize.Parse(v, o.Name) : null;
+                r = new LinuxResources
+                {
+                    Memory = new LinuxMemory { Limit = Bytes(memory), Reservation = Bytes(memoryReservation), Swap = Bytes(memorySwap) },
+                    Cpu = new LinuxCpu
+                    {
+                        Shares = p.GetValue(cpuShare), Quota = p.GetValue(cpuQuota), Period = p.GetValue(cpuPeriod), Burst = p.GetValue(cpuBurst),
+                        RealtimePeriod = p.GetValue(cpuRtPeriod), RealtimeRuntime = p.GetValue(cpuRtRuntime),
+                        Cpus = p.GetValue(cpusetCpus), Mems = p.GetValue(cpusetMems),
+                    },
+                    Pids = p.GetValue(pidsLimit) is { } pids ? new LinuxPids { Limit = pids } : null,
+                    BlockIO = p.GetValue(blkioWeight) is { } weight ? new LinuxBlockIo { Weight = weight } : null,
+                };
+            }
+            using var container = new ContainerFactory(store, log.Warn).Load(p.GetValue(id)!);
+            container.Update(r);
+            return 0;
+        }));
+        return c;
+    }
+
+    static LinuxResources ReadJson(string source)
+    {
+        string where = source == "-" ? "stdin" : source;
+        string text = source == "-" ? Console.In.ReadToEnd() : File.ReadAllText(source);
+        try
+        {
+            return JsonSerializer.Deserialize(text, OciJsonContext.Default.LinuxResources)
+                ?? throw new ContainerException($"--resources {where}: null is not a LinuxResources object");
+        }
+        catch (JsonException e)
+        {
+            throw new ContainerException($"--resources {where}: not LinuxResources JSON: {e.Message}");
+        }
+    }
+}

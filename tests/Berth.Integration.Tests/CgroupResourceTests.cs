@@ -1,0 +1,102 @@
+using System.Text.Json.Nodes;
+using Berth.Integration.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Berth.Integration.Tests;
+
+/// <summary>linux.resources on this host's cgroup v1 controllers: visible in the container's cgroup files, and enforced.</summary>
+public sealed class CgroupResourceTests(ITestOutputHelper output) : ContainerTest(output)
+{
+    /// <summary>A file of the container's cgroup in a v1 hierarchy of this host, read from the host side.</summary>
+    internal static string HostCgroupFile(string id, string controller, string file)
+    {
+        var dir = Assert.Single(LeakCheck.CgroupDirectoriesNamed(id), d => d.StartsWith($"/sys/fs/cgroup/{controller}/", StringComparison.Ordinal));
+        return File.ReadAllText(Path.Combine(dir, file)).Trim();
+    }
+
+    internal static JsonObject WithResources(JsonObject spec, JsonObject resources)
+    {
+        var target = spec.Linux()["resources"]!.AsObject();
+        foreach (var (key, value) in resources.ToList())
+        {
+            resources.Remove(key);
+            target[key] = value;
+        }
+        return spec;
+    }
+
+    private static JsonObject Limits() => new()
+    {
+        ["memory"] = new JsonObject { ["limit"] = 33554432 },
+        ["pids"] = new JsonObject { ["limit"] = 16 },
+        ["cpu"] = new JsonObject { ["shares"] = 512, ["quota"] = 50000, ["period"] = 100000 },
+    };
+
+    [SkippableFact]
+    public void Limits_AreVisibleInTheContainersCgroupFiles()
+    {
+        // Inside, /sys/fs/cgroup/<controller> is the container's own cgroup (cgroup namespace).
+        var spec = WithResources(Specs.Shell(
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max " +
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.shares"), Limits());
+
+        var lines = RunShell(spec).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.Equal(["33554432", "16", "50000", "100000", "512"], lines);
+    }
+
+    [SkippableFact]
+    public void Limits_AreWrittenToTheHostCgroupDirectories()
+    {
+        Assert.True(Create(WithResources(Specs.Shell("sleep 100"), Limits())).Succeeded);
+        string Read(string controller, string file) => HostCgroupFile(Id, controller, file);
+
+        Assert.Equal("33554432", Read("memory", "memory.limit_in_bytes"));
+        Assert.Equal("16", Read("pids", "pids.max"));
+        Assert.Equal("50000", Read("cpu", "cpu.cfs_quota_us"));
+        Assert.Equal("512", Read("cpu", "cpu.shares"));
+    }
+
+    [SkippableFact]
+    public void PidsLimit_StopsAShellFromForking()
+    {
+        var spec = WithResources(
+            Specs.Shell("(for i in $(seq 30); do sleep 5 & done) 2>&1; echo \"loop exited $?\""),
+            new JsonObject { ["pids"] = new JsonObject { ["limit"] = 16 } });
+
+        var stdout = RunShell(spec);
+
+        Assert.Contains("can't fork", stdout);
+        Assert.DoesNotContain("loop exited 0", stdout);
+    }
+
+    [SkippableFact]
+    public void ImpossibleCpuset_FailsCreateNamingFileAndValue_AndLeavesNothing()
+    {
+        var spec = WithResources(Specs.Shell("true"), new JsonObject { ["cpu"] = new JsonObject { ["cpus"] = "99" } });
+
+        var result = Create(spec);
+
+        Assert.False(result.Succeeded, "create should fail: " + result);
+        Assert.Contains("linux.resources.cpu.cpus: writing 99 to /sys/fs/cgroup/cpuset/", result.Stderr);
+        // The kernel says EINVAL or (since 6.x) ERANGE; either way the file and the value are named.
+        Assert.Matches($"/{Id}/cpuset.cpus: (Invalid argument|Numerical result out of range)", result.Stderr);
+        Assert.Empty(LeakCheck.CgroupDirectoriesNamed(Id));
+        Leaks.AssertClean();
+    }
+
+    [SkippableFact]
+    public void HugepageLimits_AreRefusedOnThisHybridHost()
+    {
+        var spec = WithResources(Specs.Shell("true"), new JsonObject
+        {
+            ["hugepageLimits"] = new JsonArray(new JsonObject { ["pageSize"] = "2MB", ["limit"] = 4194304 }),
+        });
+
+        var result = Create(spec);
+
+        Assert.False(result.Succeeded, "create should fail: " + result);
+        Assert.Contains("linux.resources.hugepageLimits: the hugetlb controller is not mounted as a cgroup v1 hierarchy", result.Stderr);
+        Leaks.AssertClean();
+    }
+}
