@@ -46,20 +46,6 @@ public sealed class ResourceTests(ITestOutputHelper output) : ContainerTest(outp
     private static Dictionary<string, string> Probe(string stdout) =>
         stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
 
-    [SkippableFact]
-    [Trait("runc-compatible", "false")] // runc applies memory limits
-    public void MemoryLimit_IsRefused_NamingTheField_AndNothingIsLeft()
-    {
-        var spec = Specs.Default("true");
-        spec.Linux()["resources"]!["memory"] = new JsonObject { ["limit"] = 64L * 1024 * 1024 };
-
-        var result = Create(spec);
-
-        Assert.False(result.Succeeded, "create with a memory limit succeeded: " + result);
-        Assert.Contains("linux.resources.memory", result.Stderr);
-        Leaks.AssertClean();
-    }
-
     // Same behaviour in runc 1.1.5: its default allow rules are appended after the spec's.
     [SkippableFact]
     public void DenyRulesForDefaultDevices_AreOverriddenByTheDefaultAllowList()
