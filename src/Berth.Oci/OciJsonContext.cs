@@ -14,4 +14,5 @@ namespace Berth.Oci;
 [JsonSerializable(typeof(Process))]
 [JsonSerializable(typeof(LinuxResources))]
 [JsonSerializable(typeof(List<State>))]
+[JsonSerializable(typeof(Features))]
 public sealed partial class OciJsonContext : JsonSerializerContext;

@@ -22,6 +22,7 @@ root.Subcommands.Add(StateCommand.Build(globals));
 root.Subcommands.Add(ListCommand.Build(globals));
 root.Subcommands.Add(KillCommand.Build(globals));
 root.Subcommands.Add(DeleteCommand.Build(globals));
+root.Subcommands.Add(FeaturesCommand.Build(globals));
 root.Subcommands.Add(PauseCommand.Build(globals));
 root.Subcommands.Add(ResumeCommand.Build(globals));
 root.Subcommands.Add(UpdateCommand.Build(globals));

@@ -33,6 +33,18 @@ public sealed record SeccompFilter(SockFilter[] Program, uint Flags);
 public static class SeccompCompiler
 {
     const string Root = "$.linux.seccomp";
+
+    // What the compiler accepts, for `features` (which must tell the truth); the unit tests compile each one.
+    public static readonly IReadOnlyList<string> SupportedActions =
+        ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG"];
+    public static readonly IReadOnlyList<string> SupportedOperators =
+        ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"];
+    public static readonly IReadOnlyList<string> SupportedArchitectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+    public static readonly IReadOnlyList<string> KnownFlags =
+        ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"];
+    /// <summary>WAIT_KILLABLE_RECV is accepted but only means something with a notify listener, which is not supported yet.</summary>
+    public static readonly IReadOnlyList<string> SupportedFlags =
+        ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"];
     const int ArgCount = 6;
     const int LeafSize = 8; // syscalls tested one after another before the search splits the range again
 

@@ -210,7 +210,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
             return errno;
         }
         using Fd mounted = Reopen(dest, subject);
-        ApplyPropagation(m, mounted, subject);
+        FinishMount(m, mounted, subject);
         return 0;
     }
 
@@ -227,7 +227,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         ulong extra = m.Flags & ~(MS_BIND | MS_REC | MS_REMOUNT | PropagationFlags);
         if (extra != 0)
             RemountBind(mounted, extra, m.ClearFlags, "remount", subject);
-        ApplyPropagation(m, mounted, subject);
+        FinishMount(m, mounted, subject);
     }
 
     void MountSysfs(MountConfig m, string dest, string subject)
@@ -256,7 +256,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
             // Pure cgroup v2: the hierarchy itself at the destination.
             MountCgroupHierarchy(unified, dest, flags | readOnly);
             using Fd mounted = Reopen(dest, subject);
-            ApplyPropagation(m, mounted, subject);
+            FinishMount(m, mounted, subject);
             return;
         }
 
@@ -281,7 +281,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         }
         if (readOnly != 0)
             RemountBind(tmpfs, flags | MS_RDONLY, 0, "remount read-only", $"tmpfs on {dest} (type tmpfs, for cgroups)");
-        ApplyPropagation(m, tmpfs, subject);
+        FinishMount(m, tmpfs, subject);
     }
 
     void MountCgroupHierarchy(CgroupMountSource cgroup, string at, ulong flags)
@@ -428,10 +428,13 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         }
     }
 
-    void ApplyPropagation(MountConfig m, Fd mounted, string subject)
+    /// <summary>Propagation flags, then the recursive attributes ("rro", "rnosuid"...) with mount_setattr(AT_RECURSIVE).</summary>
+    void FinishMount(MountConfig m, Fd mounted, string subject)
     {
         foreach (ulong flag in m.Propagation)
             Mount(null, InRoot.FdPath(mounted), null, flag, null, "set propagation of", subject);
+        if (m.RecAttrSet != 0 || m.RecAttrClr != 0)
+            MountSetattr.Recursive(mounted, m.RecAttrSet, m.RecAttrClr, subject);
     }
 
     /// <summary>
