@@ -111,9 +111,7 @@ public sealed class InitProcess : IDisposable
             }
 
             // EOF on the error pipe means execve succeeded.
-            Span<int> rec = stackalloc int[3];
-            if (Sys.ReadExactly(errors.Value.Read, MemoryMarshal.AsBytes(rec)))
-                throw DescribeStage(rec[0], rec[1], rec[2], plan);
+            if (SpawnError.Read(errors.Value.Read) is { } failed) throw DescribeStage(failed, plan);
             handedOver = true;
             return new InitProcess(initPid, !plan.ForkAfter, channel);
         }
@@ -226,13 +224,13 @@ public sealed class InitProcess : IDisposable
 
     static Exception SpawnFailure(Fd errors, CloneFlags plan, string when)
     {
-        Span<int> rec = stackalloc int[3];
-        if (Sys.ReadExactly(errors, MemoryMarshal.AsBytes(rec))) return DescribeStage(rec[0], rec[1], rec[2], plan);
+        if (SpawnError.Read(errors) is { } failed) return DescribeStage(failed, plan);
         return new ContainerException($"the spawn stage exited {when} without reporting a cause");
     }
 
-    static Exception DescribeStage(int stage, int errno, int detail, CloneFlags plan)
+    static Exception DescribeStage(SpawnError error, CloneFlags plan)
     {
+        var (stage, errno, detail) = error;
         string what = stage switch
         {
             1 => $"setns into the {plan.Joins[detail].ProcName} namespace {plan.Joins[detail].Path}",

@@ -34,3 +34,17 @@ public static unsafe partial class Libc
     [LibraryImport("libberthspawn")]
     public static partial int berth_spawn(SpawnRequest* request);
 }
+
+/// <summary>
+/// What the spawn stage's child writes to its error pipe when a step fails: the stage (see spawn.c), errno, and a
+/// detail (which join, which fd). EOF instead means the child reached execve.
+/// </summary>
+public readonly record struct SpawnError(int Stage, int Errno, int Detail)
+{
+    /// <summary>Reads the child's report; null when the pipe closed without one (the exec succeeded).</summary>
+    public static SpawnError? Read(Fd errorPipe)
+    {
+        Span<int> rec = stackalloc int[3];
+        return Sys.ReadExactly(errorPipe, MemoryMarshal.AsBytes(rec)) ? new SpawnError(rec[0], rec[1], rec[2]) : null;
+    }
+}

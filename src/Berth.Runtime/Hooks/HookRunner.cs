@@ -89,11 +89,10 @@ public static unsafe class HookRunner
         {
             Span<byte> one = stackalloc byte[1];
             if (Sys.ReadExactly(sync, one)) Sys.WriteAll(sync, "g"u8);
-            Span<int> rec = stackalloc int[3];
-            if (Sys.ReadExactly(errRead, System.Runtime.InteropServices.MemoryMarshal.AsBytes(rec)))
+            if (SpawnError.Read(errRead) is { } failed)
             {
                 Libc.waitpid(pid, out _, 0);
-                return $"exec {hook.Path}: {LinuxException.Describe(rec[1])}";
+                return $"exec {hook.Path}: {LinuxException.Describe(failed.Errno)}";
             }
             try
             {
