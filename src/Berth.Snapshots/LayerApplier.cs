@@ -22,11 +22,26 @@ public static class LayerApplier
     const string WhiteoutPrefix = ".wh.", WhiteoutMetaPrefix = ".wh..wh.", OpaqueMarker = ".wh..wh..opq";
     const string OpaqueXattr = "trusted.overlay.opaque";
 
-    public static LayerApplyStats Apply(Stream tar, string targetDir)
+    /// <param name="parentLayerDirs">The layers below, top first, whose directories lend their attributes to the
+    /// directories this layer creates only implicitly.</param>
+    public static LayerApplyStats Apply(Stream tar, string targetDir, IReadOnlyList<string>? parentLayerDirs = null)
     {
         using var dir = new SnapshotDir(targetDir);
+        using var parents = new ParentLayers(parentLayerDirs ?? []);
         using var reader = new TarReader(tar, leaveOpen: true);
         var dirTimes = new List<(string[] Parts, DateTimeOffset Mtime)>();
+        dir.ImplicitDirCreated = (parent, name, parts) =>
+        {
+            var below = parents.Find(parts);
+            if (below is null) return;
+            string path = LayerPath.Join(parts);
+            if (Libc.fchownat(parent.Value, name, below.Stat.Uid, below.Stat.Gid, Libc.AT_SYMLINK_NOFOLLOW) < 0)
+                throw LinuxException.FromLastError("fchownat", $"implicit directory \"{path}\"");
+            if (Libc.fchmodat(parent.Value, name, below.Stat.Mode & 0xfff, 0) < 0)
+                throw LinuxException.FromLastError("fchmodat", $"implicit directory \"{path}\"");
+            foreach (var (attr, value) in below.Xattrs) SnapshotDir.SetXattr(parent, name, attr, value, path);
+            dirTimes.Add((parts, DateTimeOffset.FromUnixTimeSeconds(below.Stat.Mtime).AddTicks(below.Stat.MtimeNsec / 100)));
+        };
         int entries = 0, whiteouts = 0, opaques = 0;
         TarEntry? entry;
         while ((entry = NextEntry(reader, entries)) is not null)

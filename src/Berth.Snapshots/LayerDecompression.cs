@@ -83,7 +83,7 @@ public sealed class DiffIdStream : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        if (_ended) return 0;
+        if (_ended || buffer.IsEmpty) return 0;
         int n = _inner.Read(buffer);
         if (n == 0) _ended = true;
         _hash.AppendData(buffer[..n]);

@@ -21,6 +21,9 @@ sealed unsafe class SnapshotDir : IDisposable
     public string Path { get; }
     public Fd Root => _root;
 
+    /// <summary>Called after MkdirAll creates a directory the layer did not list: (parent fd, name, its path parts).</summary>
+    public Action<Fd, string, string[]>? ImplicitDirCreated { get; set; }
+
     /// <summary>Opens the directory at <paramref name="parts"/> (O_PATH); null when it does not exist.</summary>
     public Fd? TryOpenDir(ReadOnlySpan<string> parts, string entry)
     {
@@ -54,6 +57,7 @@ sealed unsafe class SnapshotDir : IDisposable
                     var e = LinuxException.FromLastError("mkdirat", $"\"{string.Join('/', parts[..(i + 1)].ToArray())}\" (entry \"{entry}\")");
                     if (e.Errno != Errno.EEXIST) { current.Dispose(); throw e; }
                 }
+                else ImplicitDirCreated?.Invoke(current, parts[i], parts[..(i + 1)].ToArray());
                 next = TryOpenDir(parts[..(i + 1)], entry);
                 if (next is null)
                 {

@@ -121,7 +121,7 @@ public sealed class SnapshotStore
             {
                 try
                 {
-                    LayerApplier.Apply(layer, fs);
+                    LayerApplier.Apply(layer, fs, parentChainId is null ? null : LowerDirs(parentChainId));
                 }
                 catch (InvalidLayerException e)
                 {
@@ -269,16 +269,21 @@ public sealed class SnapshotStore
         if (!Directory.Exists(dir)) throw new KeyNotFoundException($"no snapshot \"{chainIdOrKey}\" in {Root}");
         var seen = new HashSet<(ulong, ulong)>();
         long bytes = 0, inodes = 0;
-        void Add(string path)
+        bool Add(string path)
         {
             if (Libc.fstatat(Libc.AT_FDCWD, path, out var st, Libc.AT_SYMLINK_NOFOLLOW) < 0) throw LinuxException.FromLastError("lstat", path);
-            if (st.Nlink > 1 && st.FileType != Libc.S_IFDIR && !seen.Add((st.Dev, st.Ino))) return;
+            if (st.Nlink > 1 && st.FileType != Libc.S_IFDIR && !seen.Add((st.Dev, st.Ino))) return false;
             bytes += st.Blocks * 512;
             inodes++;
+            return st.FileType == Libc.S_IFDIR;
         }
-        Add(dir);
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false };
-        foreach (var path in Directory.EnumerateFileSystemEntries(dir, "*", options)) Add(path);
+        // lstat decides what to descend into, so a symlink to a directory is counted, never followed.
+        void Walk(string path)
+        {
+            if (!Add(path)) return;
+            foreach (var child in Directory.EnumerateFileSystemEntries(path)) Walk(child);
+        }
+        Walk(dir);
         return new SnapshotUsage(bytes, inodes);
     }
 
