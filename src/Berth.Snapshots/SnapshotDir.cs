@@ -38,6 +38,7 @@ sealed unsafe class SnapshotDir : IDisposable
         var e = LinuxException.FromLastError("openat2", $"\"{rel}\" in {Path} (entry \"{entry}\")");
         if (e.Errno == Errno.ENOENT) return null;
         if (e.Errno == Errno.ENOTDIR) throw new InvalidLayerException($"layer entry \"{entry}\": a component of \"{rel}\" is not a directory");
+        if (e.Errno == Errno.ELOOP) throw new InvalidLayerException($"layer entry \"{entry}\": \"{rel}\" runs into a symlink loop");
         throw e;
     }
 
