@@ -28,7 +28,8 @@ public static class LayerApplier
     {
         using var dir = new SnapshotDir(targetDir);
         using var parents = new ParentLayers(parentLayerDirs ?? []);
-        using var reader = new TarReader(tar, leaveOpen: true);
+        var tap = new PaxXattrTap(tar);
+        using var reader = new TarReader(tap, leaveOpen: true);
         var dirTimes = new List<(string[] Parts, DateTimeOffset Mtime)>();
         dir.ImplicitDirCreated = (parent, name, parts) =>
         {
@@ -48,13 +49,14 @@ public static class LayerApplier
         {
             entries++;
             if (entry.EntryType == TarEntryType.GlobalExtendedAttributes) continue;
+            var rawXattrs = tap.NextEntryXattrs();
             string name = entry.Name;
             var parts = LayerPath.Clean(name);
             if (parts.Length == 0)
             {
                 if (entry.EntryType != TarEntryType.Directory)
                     throw new InvalidLayerException($"layer entry \"{name}\" names the root but is a {entry.EntryType}, not a directory");
-                SetMetadata(dir.Root, ".", entry, name);
+                SetMetadata(dir.Root, ".", entry, rawXattrs, name);
                 dirTimes.Add((parts, entry.ModificationTime));
                 continue;
             }
@@ -88,7 +90,7 @@ public static class LayerApplier
                 if (existing is not null && !(isDir && existing.Value.FileType == Libc.S_IFDIR))
                     SnapshotDir.RemoveAll(parent, leaf);
                 if (!Create(dir, parent, leaf, entry, name, existing is not null && isDir)) continue;
-                SetMetadata(parent, leaf, entry, name);
+                SetMetadata(parent, leaf, entry, rawXattrs, name);
                 if (isDir) dirTimes.Add((parts, entry.ModificationTime));
                 else SetMtime(parent, leaf, entry.ModificationTime, name);
             }
@@ -172,7 +174,7 @@ public static class LayerApplier
     }
 
     /// <summary>Owner, then mode (a chown clears setuid/setgid), then xattrs; never through a final symlink.</summary>
-    static void SetMetadata(Fd parent, string leaf, TarEntry entry, string name)
+    static void SetMetadata(Fd parent, string leaf, TarEntry entry, Dictionary<string, byte[]>? rawXattrs, string name)
     {
         string where = $"entry \"{name}\"";
         if (Libc.fchownat(parent.Value, leaf, (uint)entry.Uid, (uint)entry.Gid, Libc.AT_SYMLINK_NOFOLLOW) < 0)
@@ -181,36 +183,43 @@ public static class LayerApplier
             Libc.fchmodat(parent.Value, leaf, (uint)entry.Mode & 0xfff, 0) < 0)
             throw LinuxException.FromLastError("fchmodat", where);
         if (entry is PaxTarEntry pax)
-            foreach (var (attr, value) in Xattrs(pax, name))
+            foreach (var (attr, value) in Xattrs(pax, rawXattrs, name))
                 SnapshotDir.SetXattr(parent, leaf, attr, value, name);
     }
 
     /// <summary>The xattrs a PAX header carries: SCHILY.xattr.NAME (Go, GNU tar) and LIBARCHIVE.xattr.NAME (base64).</summary>
-    internal static IEnumerable<(string Name, byte[] Value)> Xattrs(PaxTarEntry entry, string entryName)
+    /// <param name="raw">The SCHILY.xattr values as the archive holds them (<see cref="PaxXattrTap"/>), used
+    /// instead of TarReader's UTF-8-decoded text.</param>
+    internal static IEnumerable<(string Name, byte[] Value)> Xattrs(PaxTarEntry entry, IReadOnlyDictionary<string, byte[]>? raw, string entryName)
     {
         foreach (var (key, value) in entry.ExtendedAttributes)
         {
             if (key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal))
             {
-                // System.Formats.Tar hands PAX values over as UTF-8 text: a binary value that is not valid UTF-8
-                // arrives altered, so it is refused instead of written wrong.
+                string attr = key["SCHILY.xattr.".Length..];
+                if (raw is not null && raw.TryGetValue(attr, out var bytes))
+                {
+                    yield return (attr, bytes);
+                    continue;
+                }
+                // Without the raw bytes, a value that was not valid UTF-8 arrives altered: refused, not written wrong.
                 if (value.Contains('\uFFFD'))
                     throw new InvalidLayerException(
-                        $"layer entry \"{entryName}\": xattr {key["SCHILY.xattr.".Length..]} has a binary value that is not valid UTF-8, which Berth cannot read losslessly yet");
-                yield return (key["SCHILY.xattr.".Length..], Encoding.UTF8.GetBytes(value));
+                        $"layer entry \"{entryName}\": xattr {key["SCHILY.xattr.".Length..]} has a binary value that is not valid UTF-8 and its raw bytes are unavailable");
+                yield return (attr, Encoding.UTF8.GetBytes(value));
             }
             else if (key.StartsWith("LIBARCHIVE.xattr.", StringComparison.Ordinal))
             {
-                byte[] bytes;
+                byte[] decoded;
                 try
                 {
-                    bytes = Convert.FromBase64String(value.PadRight((value.Length + 3) / 4 * 4, '='));
+                    decoded = Convert.FromBase64String(value.PadRight((value.Length + 3) / 4 * 4, '='));
                 }
                 catch (FormatException)
                 {
                     throw new InvalidLayerException($"layer entry \"{entryName}\": {key} is not base64");
                 }
-                yield return (Uri.UnescapeDataString(key["LIBARCHIVE.xattr.".Length..]), bytes);
+                yield return (Uri.UnescapeDataString(key["LIBARCHIVE.xattr.".Length..]), decoded);
             }
         }
     }

@@ -14,7 +14,20 @@ public class UmociCrossCheckTests
     const string Capability = "\u0001\0\0\u0002\0\u0024\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
     static readonly string LongName = "long/" + new string('n', 120) + "/" + new string('f', 130);
 
-    static byte[] BaseLayer() => new TarBuilder()
+    // cap_setuid|cap_setgid: byte 4 is 0xc0, not valid UTF-8, so System.Formats.Tar alone would alter it. The
+    // writer takes text, so a '~' placeholder is written and patched to 0xc0 in the finished tar.
+    const string BinaryCapabilityPlaceholder = "\u0001\0\0\u0002~\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+    static byte[] PatchBinaryCapability(byte[] tar)
+    {
+        var marker = System.Text.Encoding.ASCII.GetBytes("security.capability=\u0001\0\0\u0002~");
+        int at = tar.AsSpan().IndexOf(marker);
+        Assert.True(at >= 0, "placeholder capability record not found");
+        tar[at + marker.Length - 1] = 0xc0;
+        return tar;
+    }
+
+    static byte[] BaseLayer() => PatchBinaryCapability(new TarBuilder()
         .Dir("etc/")
         .File("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
         .Dir("bin/", 0x1ed)
@@ -40,7 +53,8 @@ public class UmociCrossCheckTests
         .Dir("deldir/")
         .File("deldir/x", "x\n")
         .File(LongName, "a name longer than ustar's 100 bytes\n", 0x1a4, 2, 3)
-        .Build();
+        .File("bin/setid-capped", "setid\n", 0x1ed, xattrs: new Dictionary<string, string> { ["security.capability"] = BinaryCapabilityPlaceholder })
+        .Build());
 
     static byte[] MiddleLayer() => new TarBuilder()
         .File(".wh.delete-me", "")
@@ -103,6 +117,7 @@ public class UmociCrossCheckTests
         Assert.Contains("-> /etc/passwd", berthTree["/abs-link"]);
         Assert.Contains("owner=7:8", berthTree["/abs-link"]);
         Assert.Contains("xattr:security.capability=0100000200240000", berthTree["/bin/capped"]);
+        Assert.Contains("xattr:security.capability=01000002c0000000", berthTree["/bin/setid-capped"]);
         Assert.Contains("xattr:trusted.berth=742d76616c7565", berthTree["/data/xattrs"]);
         Assert.Contains("xattr:user.comment=68656c6c6f", berthTree["/data/xattrs"]);
         Assert.Contains("berth:x:1000", File.ReadAllText(Path.Combine(mnt, "etc/passwd")));

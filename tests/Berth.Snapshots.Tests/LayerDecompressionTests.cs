@@ -105,7 +105,7 @@ public class LayerDecompressionTests
             ["LIBARCHIVE.xattr.user.with%20space"] = Convert.ToBase64String([0xff, 0x00, 0x80]),
             ["mtime"] = "1700000000",
         });
-        var xattrs = LayerApplier.Xattrs(pax, "f").ToDictionary(x => x.Name, x => x.Value);
+        var xattrs = LayerApplier.Xattrs(pax, null, "f").ToDictionary(x => x.Name, x => x.Value);
         Assert.Equal(3, xattrs.Count);
         Assert.Equal("hi"u8.ToArray(), xattrs["user.comment"]);
         Assert.Equal(new byte[] { 1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, xattrs["security.capability"]);
