@@ -11,13 +11,15 @@ public sealed record OverlayMount(IReadOnlyList<string> LowerDirs, string? Upper
 {
     public bool IsBind => UpperDir is null ? LowerDirs.Count == 1 : LowerDirs.Count == 0;
 
-    /// <summary>The overlay mount data: lowerdir=TOP:...:BOTTOM[,upperdir=...,workdir=...].</summary>
+    /// <summary>The overlay mount data: lowerdir=TOP:...:BOTTOM[,upperdir=...,workdir=...,index=off].</summary>
     public string OverlayData()
     {
         foreach (var d in LowerDirs.Append(UpperDir ?? "").Append(WorkDir ?? ""))
             if (d.IndexOfAny([',', ':']) >= 0) throw new ArgumentException($"overlay directory \"{d}\" contains ',' or ':'");
         var data = "lowerdir=" + string.Join(':', LowerDirs);
-        if (UpperDir is not null) data += $",upperdir={UpperDir},workdir={WorkDir}";
+        // index=off as docker passes it: the inodes index would tie a shared lower layer to one upper dir, and
+        // whether it is on by default is a kernel build option.
+        if (UpperDir is not null) data += $",upperdir={UpperDir},workdir={WorkDir},index=off";
         return data;
     }
 }
