@@ -30,7 +30,8 @@ public static class LayerApplier
         using var parents = new ParentLayers(parentLayerDirs ?? []);
         var tap = new PaxXattrTap(tar);
         using var reader = new TarReader(tap, leaveOpen: true);
-        var dirTimes = new List<(string[] Parts, DateTimeOffset Mtime)>();
+        // Applied at the end, when no child will be created any more; a later entry for a path replaces an earlier one.
+        var dirTimes = new Dictionary<string, (string[] Parts, DateTimeOffset Mtime)>(StringComparer.Ordinal);
         dir.ImplicitDirCreated = (parent, name, parts) =>
         {
             var below = parents.Find(parts);
@@ -41,7 +42,7 @@ public static class LayerApplier
             if (Libc.fchmodat(parent.Value, name, below.Stat.Mode & 0xfff, 0) < 0)
                 throw LinuxException.FromLastError("fchmodat", $"implicit directory \"{path}\"");
             foreach (var (attr, value) in below.Xattrs) SnapshotDir.SetXattr(parent, name, attr, value, path);
-            dirTimes.Add((parts, DateTimeOffset.FromUnixTimeSeconds(below.Stat.Mtime).AddTicks(below.Stat.MtimeNsec / 100)));
+            dirTimes[path] = (parts, DateTimeOffset.FromUnixTimeSeconds(below.Stat.Mtime).AddTicks(below.Stat.MtimeNsec / 100));
         };
         int entries = 0, whiteouts = 0, opaques = 0;
         TarEntry? entry;
@@ -57,7 +58,7 @@ public static class LayerApplier
                 if (entry.EntryType != TarEntryType.Directory)
                     throw new InvalidLayerException($"layer entry \"{name}\" names the root but is a {entry.EntryType}, not a directory");
                 SetMetadata(dir.Root, ".", entry, rawXattrs, name);
-                dirTimes.Add((parts, entry.ModificationTime));
+                dirTimes[""] = (parts, entry.ModificationTime);
                 continue;
             }
             string leaf = parts[^1];
@@ -87,18 +88,17 @@ public static class LayerApplier
             {
                 bool isDir = entry.EntryType == TarEntryType.Directory;
                 var existing = SnapshotDir.Lstat(parent, leaf);
-                if (existing is not null && !(isDir && existing.Value.FileType == Libc.S_IFDIR))
-                    SnapshotDir.RemoveAll(parent, leaf);
-                if (!Create(dir, parent, leaf, entry, name, existing is not null && isDir)) continue;
+                bool keepDir = isDir && existing?.FileType == Libc.S_IFDIR;
+                if (existing is not null && !keepDir) SnapshotDir.RemoveAll(parent, leaf);
+                if (!Create(dir, parent, leaf, entry, name, keepDir)) continue;
                 SetMetadata(parent, leaf, entry, rawXattrs, name);
-                if (isDir) dirTimes.Add((parts, entry.ModificationTime));
+                if (isDir) dirTimes[LayerPath.Join(parts)] = (parts, entry.ModificationTime);
                 else SetMtime(parent, leaf, entry.ModificationTime, name);
             }
         }
-        // Directory times last, deepest last-written first, since creating their children changed them.
-        for (int i = dirTimes.Count - 1; i >= 0; i--)
+        // Setting a directory's times changes nothing in its parent, so the order does not matter here.
+        foreach (var (parts, mtime) in dirTimes.Values)
         {
-            var (parts, mtime) = dirTimes[i];
             if (parts.Length == 0) { SetMtime(dir.Root, ".", mtime, "/"); continue; }
             using var parent = dir.TryOpenDir(parts.AsSpan(0, parts.Length - 1), LayerPath.Join(parts));
             if (parent is not null && SnapshotDir.Lstat(parent, parts[^1])?.FileType == Libc.S_IFDIR)
