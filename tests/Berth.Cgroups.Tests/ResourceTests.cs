@@ -217,8 +217,10 @@ sealed class V2Tree : IDisposable
         Directory.CreateDirectory(Leaf);
         foreach (string file in bfq ? [.. LeafFiles, "io.bfq.weight"] : LeafFiles)
             File.WriteAllText(Path.Combine(Leaf, file), "");
-        Manager = CgroupManager.Load(new Dictionary<string, string> { [CgroupManager.V2Key] = Leaf }, fs: new FakeCgroupFs(Mount));
+        Manager = CgroupManager.Load(new Dictionary<string, string> { [CgroupManager.V2Key] = Leaf }, fs: new FakeCgroupFs(Mount), deviceFilter: Filters);
     }
+
+    public RecordingDeviceFilter Filters { get; } = new();
 
     public string Root { get; }
     public string Mount { get; }
