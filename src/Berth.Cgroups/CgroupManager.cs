@@ -178,7 +178,20 @@ public sealed class CgroupManager
     List<ResourceWrite> PlanWrites(LinuxResources? resources, bool update)
     {
         if (Mode != CgroupMode.V2)
-            return V1ResourcePlan.Plan(resources, _paths, update);
+        {
+            var v1 = V1ResourcePlan.Plan(resources, _paths, update);
+            // hugetlb on a hybrid host's cgroup2 hierarchy (see V1ResourcePlan): enabled from its root down.
+            var hugetlb = v1.Where(w => w.Key == HybridUnifiedKey && w.File.StartsWith("hugetlb.", StringComparison.Ordinal)).ToList();
+            if (hugetlb.Count > 0)
+            {
+                string unified = _paths[HybridUnifiedKey];
+                EnableControllers(unified, ["hugetlb"]);
+                // Checked here, before the device writes, so that this refusal too comes before any limit is set.
+                foreach (var w in hugetlb.Where(w => !File.Exists(Path.Combine(unified, w.File))))
+                    throw new CgroupException($"{w.Field}: {Path.Combine(unified, w.File)} does not exist although hugetlb is enabled for {unified}");
+            }
+            return v1;
+        }
         string dir = _paths[V2Key];
         var (writes, controllers) = V2ResourcePlan.Plan(resources, dir, update);
         EnableControllers(dir, controllers);
