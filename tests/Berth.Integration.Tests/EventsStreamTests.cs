@@ -79,7 +79,8 @@ public sealed class EventsStreamTests(ITestOutputHelper output) : ContainerTest(
         return shared;
     }
 
-    [SkippableFact]
+    // runc 1.1.5 passes all but the end: on cgroup v1 its stream ends only once the cgroup is removed (delete).
+    [SkippableFact, Trait("runc-compatible", "false")]
     public void Oom_IsReportedAsAnEvent_TheHogDiesOfSigkill_AndStatsShowThePeakAtTheLimit()
     {
         var memory = new JsonObject { ["limit"] = Limit };
@@ -121,7 +122,7 @@ public sealed class EventsStreamTests(ITestOutputHelper output) : ContainerTest(
         Assert.All(rest, r => Assert.Contains((string)r["type"]!, (string[])["stats", "oom"]));
     }
 
-    [SkippableFact]
+    [SkippableFact, Trait("runc-compatible", "false")]
     public void Interval_StreamsStatsAtThatPace_WithCpusetAndPerCpuFields_AndEndsWithTheContainer()
     {
         string shared = RunWaiting("while [ ! -e /shared/done ]; do sleep 0.05; done");
