@@ -25,13 +25,16 @@ public sealed class CgroupManager
     readonly Dictionary<string, string> _paths;
     readonly List<string> _created;
     readonly ICgroupFs _fs;
+    readonly IDeviceFilterAttacher _deviceFilter;
 
-    CgroupManager(CgroupMode mode, Dictionary<string, string> paths, IEnumerable<string> created, ICgroupFs fs)
+    CgroupManager(CgroupMode mode, Dictionary<string, string> paths, IEnumerable<string> created, ICgroupFs fs,
+        IDeviceFilterAttacher? deviceFilter)
     {
         Mode = mode;
         _paths = paths;
         _created = [.. created];
         _fs = fs;
+        _deviceFilter = deviceFilter ?? BpfDeviceFilterAttacher.Instance;
     }
 
     public CgroupMode Mode { get; }
@@ -56,7 +59,8 @@ public sealed class CgroupManager
     /// On a v1 or hybrid host the devices hierarchy must be mounted: without it the container's device access
     /// could not be restricted (runc refuses too).
     /// </summary>
-    public static CgroupManager ForContainer(CgroupHost host, string id, string? cgroupsPath, ICgroupFs? fs = null)
+    public static CgroupManager ForContainer(CgroupHost host, string id, string? cgroupsPath, ICgroupFs? fs = null,
+        IDeviceFilterAttacher? deviceFilter = null)
     {
         var (inner, absolute) = CgroupPath.Resolve(id, cgroupsPath);
         var paths = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -72,12 +76,12 @@ public sealed class CgroupManager
             throw new CgroupException(
                 $"container {id}: the cgroup v1 devices controller is not mounted (checked /proc/self/mountinfo); " +
                 "device access could not be restricted");
-        return new CgroupManager(host.Mode, paths, [], fs ?? StatfsCgroupFs.Instance);
+        return new CgroupManager(host.Mode, paths, [], fs ?? StatfsCgroupFs.Instance, deviceFilter);
     }
 
     /// <summary>Rebuilds a manager from saved <see cref="Paths"/> (and <see cref="CreatedDirectories"/>, if saved).</summary>
     public static CgroupManager Load(IReadOnlyDictionary<string, string> paths, IEnumerable<string>? createdDirectories = null,
-        ICgroupFs? fs = null)
+        ICgroupFs? fs = null, IDeviceFilterAttacher? deviceFilter = null)
     {
         foreach (var (key, dir) in paths)
         {
@@ -94,7 +98,7 @@ public sealed class CgroupManager
         var mode = paths.ContainsKey(V2Key) ? CgroupMode.V2
             : paths.ContainsKey(HybridUnifiedKey) ? CgroupMode.Hybrid : CgroupMode.V1;
         return new CgroupManager(mode, new Dictionary<string, string>(paths, StringComparer.Ordinal),
-            created, fs ?? StatfsCgroupFs.Instance);
+            created, fs ?? StatfsCgroupFs.Instance, deviceFilter);
     }
 
     /// <summary>
@@ -125,19 +129,20 @@ public sealed class CgroupManager
 
     /// <summary>
     /// Applies <paramref name="resources"/> to a new container. Devices: on v1 (and hybrid) "a" to devices.deny,
-    /// then each rule in order; on a pure v2 host device rules need an eBPF filter, which is not implemented, so
-    /// they are accepted only when they end in "every device allowed" (a deny that is not enforced would give the
-    /// container access it was not meant to have). Every other field goes through <see cref="V1ResourcePlan"/>
-    /// or <see cref="V2ResourcePlan"/>: all refusals happen before the first write, and a write the kernel
-    /// refuses names the field, the value and the file.
+    /// then each rule in order; on a pure v2 host the rules become an eBPF device filter (<see cref="DeviceFilter"/>)
+    /// attached to the container's directory after the other writes. Every other field goes through
+    /// <see cref="V1ResourcePlan"/> or <see cref="V2ResourcePlan"/>: all refusals happen before the first write, and a
+    /// write the kernel refuses names the field, the value and the file.
     /// </summary>
+    /// <remarks>
+    /// On a hybrid host the v1 devices controller enforces the rules, and no filter goes on the cgroup2 directory
+    /// (joined for tracking only), as with runc: the kernel would check a second copy of the same policy on every
+    /// open, and each container would pay a program load for nothing.
+    /// </remarks>
     public void Apply(LinuxResources? resources)
     {
         var rules = resources?.Devices;
-        if (Mode == CgroupMode.V2 && !DeviceRules.AllowsEverything(rules, out string restriction))
-            throw new CgroupException(
-                $"linux.resources.devices: {restriction}; on a cgroup v2 host device rules need an eBPF device " +
-                "filter, which is not supported yet");
+        var filter = Mode == CgroupMode.V2 ? DeviceFilter.Compile(rules) : null; // validates every rule
         var plan = PlanWrites(resources, update: false);
         if (Mode != CgroupMode.V2)
         {
@@ -149,6 +154,19 @@ public sealed class CgroupManager
                 WriteFile(Path.Combine(dir, write.File), write.Value);
         }
         Execute(plan);
+        if (filter is not null)
+        {
+            string dir = _paths[V2Key];
+            RequireCgroupFs(dir, $"cgroup directory {dir}");
+            try
+            {
+                _deviceFilter.Attach(dir, filter);
+            }
+            catch (CgroupException e)
+            {
+                throw new CgroupException($"linux.resources.devices: {e.Message}", e) { Errno = e.Errno };
+            }
+        }
     }
 
     /// <summary>
@@ -160,7 +178,20 @@ public sealed class CgroupManager
     List<ResourceWrite> PlanWrites(LinuxResources? resources, bool update)
     {
         if (Mode != CgroupMode.V2)
-            return V1ResourcePlan.Plan(resources, _paths, update);
+        {
+            var v1 = V1ResourcePlan.Plan(resources, _paths, update);
+            // hugetlb on a hybrid host's cgroup2 hierarchy (see V1ResourcePlan): enabled from its root down.
+            var hugetlb = v1.Where(w => w.Key == HybridUnifiedKey && w.File.StartsWith("hugetlb.", StringComparison.Ordinal)).ToList();
+            if (hugetlb.Count > 0)
+            {
+                string unified = _paths[HybridUnifiedKey];
+                EnableControllers(unified, ["hugetlb"]);
+                // Checked here, before the device writes, so that this refusal too comes before any limit is set.
+                foreach (var w in hugetlb.Where(w => !File.Exists(Path.Combine(unified, w.File))))
+                    throw new CgroupException($"{w.Field}: {Path.Combine(unified, w.File)} does not exist although hugetlb is enabled for {unified}");
+            }
+            return v1;
+        }
         string dir = _paths[V2Key];
         var (writes, controllers) = V2ResourcePlan.Plan(resources, dir, update);
         EnableControllers(dir, controllers);

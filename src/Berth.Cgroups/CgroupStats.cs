@@ -5,17 +5,18 @@ namespace Berth.Cgroups;
 // The shape of runc's `events --stats` (its types.go field names, omitempty where runc has it), so tools that
 // parse runc's output parse ours. Units: nanoseconds for CPU time, bytes for memory.
 
-/// <summary>One line of `events`: {"type":"stats","id":...,"data":{...}}.</summary>
+/// <summary>One line of `events`: {"type":"stats","id":...,"data":{...}}, or {"type":"oom","id":...} without data.</summary>
 public sealed class StatsEvent
 {
     [JsonPropertyName("type")] public string Type { get; set; } = "stats";
     [JsonPropertyName("id")] public string Id { get; set; } = "";
-    [JsonPropertyName("data")] public CgroupStats? Data { get; set; }
+    [JsonPropertyName("data"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CgroupStats? Data { get; set; }
 }
 
 public sealed class CgroupStats
 {
     [JsonPropertyName("cpu")] public CpuStats Cpu { get; set; } = new();
+    [JsonPropertyName("cpuset")] public CpusetStats Cpuset { get; set; } = new();
     [JsonPropertyName("memory")] public MemoryStats Memory { get; set; } = new();
     [JsonPropertyName("pids")] public PidsStats Pids { get; set; } = new();
     [JsonPropertyName("blkio")] public BlkioStats Blkio { get; set; } = new();
@@ -34,8 +35,26 @@ public sealed class CpuUsage
 {
     [JsonPropertyName("total"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public ulong Total { get; set; }
     [JsonPropertyName("percpu"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<ulong>? Percpu { get; set; }
+    [JsonPropertyName("percpu_kernel"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<ulong>? PercpuKernel { get; set; }
+    [JsonPropertyName("percpu_user"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<ulong>? PercpuUser { get; set; }
     [JsonPropertyName("kernel")] public ulong Kernel { get; set; }
     [JsonPropertyName("user")] public ulong User { get; set; }
+}
+
+/// <summary>The cpuset the container runs in: CPU and memory node numbers, and the v1 cpuset flags (0 on v2).</summary>
+public sealed class CpusetStats
+{
+    [JsonPropertyName("cpus"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<ushort>? Cpus { get; set; }
+    [JsonPropertyName("cpu_exclusive")] public ulong CpuExclusive { get; set; }
+    [JsonPropertyName("mems"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<ushort>? Mems { get; set; }
+    [JsonPropertyName("mem_hardwall")] public ulong MemHardwall { get; set; }
+    [JsonPropertyName("mem_exclusive")] public ulong MemExclusive { get; set; }
+    [JsonPropertyName("memory_migrate")] public ulong MemoryMigrate { get; set; }
+    [JsonPropertyName("memory_spread_page")] public ulong MemorySpreadPage { get; set; }
+    [JsonPropertyName("memory_spread_slab")] public ulong MemorySpreadSlab { get; set; }
+    [JsonPropertyName("memory_pressure")] public ulong MemoryPressure { get; set; }
+    [JsonPropertyName("sched_load_balance")] public ulong SchedLoadBalance { get; set; }
+    [JsonPropertyName("sched_relax_domain_level")] public long SchedRelaxDomainLevel { get; set; }
 }
 
 public sealed class Throttling

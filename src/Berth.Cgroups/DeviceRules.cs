@@ -42,47 +42,20 @@ public static class DeviceRules
         return writes;
     }
 
-    /// <summary>
-    /// Whether the rules, starting from deny-all, end in "every device allowed": the only policy a cgroup v2
-    /// host can honour without an eBPF device filter. Otherwise returns a description of the rule that
-    /// restricts access (or of the implied deny-all), for the refusal message.
-    /// </summary>
-    public static bool AllowsEverything(IReadOnlyList<LinuxDeviceCgroup>? rules, out string restriction)
+    internal readonly record struct Normalized(char Type, string Major, string Minor, string Access)
     {
-        int lastFullAllow = -1;
-        var normalized = new List<Normalized>();
-        for (int i = 0; i < (rules?.Count ?? 0); i++)
-        {
-            var rule = Normalize(rules![i], i);
-            normalized.Add(rule);
-            if (rules[i].Allow && rule.Type == 'a' && rule.IsEverything)
-                lastFullAllow = i;
-        }
-        if (lastFullAllow < 0)
-        {
-            restriction = "the rules start from deny-all (runc's semantics) and never allow every device";
-            return false;
-        }
-        for (int i = lastFullAllow + 1; i < normalized.Count; i++)
-        {
-            if (!rules![i].Allow)
-            {
-                restriction = $"linux.resources.devices[{i}] denies \"{normalized[i].Line(normalized[i].Type)}\"";
-                return false;
-            }
-        }
-        restriction = "";
-        return true;
-    }
+        /// <summary>The major number, or null for any ("*").</summary>
+        public long? MajorNumber => Major == "*" ? null : long.Parse(Major, System.Globalization.CultureInfo.InvariantCulture);
 
-    readonly record struct Normalized(char Type, string Major, string Minor, string Access)
-    {
+        /// <summary>The minor number, or null for any ("*").</summary>
+        public long? MinorNumber => Minor == "*" ? null : long.Parse(Minor, System.Globalization.CultureInfo.InvariantCulture);
+
         public bool IsEverything => Major == "*" && Minor == "*" && Access == "rwm";
 
         public string Line(char type) => $"{type} {Major}:{Minor} {Access}";
     }
 
-    static Normalized Normalize(LinuxDeviceCgroup rule, int index)
+    internal static Normalized Normalize(LinuxDeviceCgroup rule, int index)
     {
         string where = $"linux.resources.devices[{index}]";
         char type = rule.Type switch

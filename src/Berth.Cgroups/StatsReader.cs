@@ -28,8 +28,9 @@ public static class StatsReader
         if (Dir("cpuacct") is { } acct)
         {
             s.Cpu.Usage.Total = Number(acct, "cpuacct.usage");
-            var percpu = Numbers(acct, "cpuacct.usage_percpu");
-            s.Cpu.Usage.Percpu = percpu.Count > 0 ? percpu : null;
+            s.Cpu.Usage.Percpu = NullIfEmpty(Numbers(acct, "cpuacct.usage_percpu"));
+            s.Cpu.Usage.PercpuKernel = NullIfEmpty(Numbers(acct, "cpuacct.usage_percpu_sys"));
+            s.Cpu.Usage.PercpuUser = NullIfEmpty(Numbers(acct, "cpuacct.usage_percpu_user"));
             var ticks = KeyValues(acct, "cpuacct.stat");
             s.Cpu.Usage.User = ticks.GetValueOrDefault("user") * NanosPerTick;
             s.Cpu.Usage.Kernel = ticks.GetValueOrDefault("system") * NanosPerTick;
@@ -40,6 +41,22 @@ public static class StatsReader
             s.Cpu.Throttling.Periods = stat.GetValueOrDefault("nr_periods");
             s.Cpu.Throttling.ThrottledPeriods = stat.GetValueOrDefault("nr_throttled");
             s.Cpu.Throttling.ThrottledTime = stat.GetValueOrDefault("throttled_time");
+        }
+        if (Dir("cpuset") is { } cpuset)
+        {
+            var c = s.Cpuset;
+            c.Cpus = CpuList(cpuset, "cpuset.cpus");
+            c.Mems = CpuList(cpuset, "cpuset.mems");
+            c.CpuExclusive = Number(cpuset, "cpuset.cpu_exclusive");
+            c.MemHardwall = Number(cpuset, "cpuset.mem_hardwall");
+            c.MemExclusive = Number(cpuset, "cpuset.mem_exclusive");
+            c.MemoryMigrate = Number(cpuset, "cpuset.memory_migrate");
+            c.MemorySpreadPage = Number(cpuset, "cpuset.memory_spread_page");
+            c.MemorySpreadSlab = Number(cpuset, "cpuset.memory_spread_slab");
+            c.MemoryPressure = Number(cpuset, "cpuset.memory_pressure");
+            c.SchedLoadBalance = Number(cpuset, "cpuset.sched_load_balance");
+            c.SchedRelaxDomainLevel = Lines(cpuset, "cpuset.sched_relax_domain_level").FirstOrDefault() is { } level
+                && long.TryParse(level.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l) ? l : 0;
         }
         if (Dir("memory") is { } mem)
         {
@@ -61,6 +78,8 @@ public static class StatsReader
             s.Blkio.IoServiceBytesRecursive = BlkioEntries(blkio, "blkio.throttle.io_service_bytes_recursive");
             s.Blkio.IoServicedRecursive = BlkioEntries(blkio, "blkio.throttle.io_serviced_recursive");
         }
+        if (Dir("hugetlb") is null && Dir(CgroupManager.HybridUnifiedKey) is { } unified)
+            ReadV2Hugetlb(unified, s); // a hybrid host whose hugetlb controller is on cgroup2
         if (Dir("hugetlb") is { } huge)
         {
             foreach (string limit in Directory.GetFiles(huge, "hugetlb.*.limit_in_bytes"))
@@ -94,6 +113,10 @@ public static class StatsReader
         s.Cpu.Throttling.Periods = cpu.GetValueOrDefault("nr_periods");
         s.Cpu.Throttling.ThrottledPeriods = cpu.GetValueOrDefault("nr_throttled");
         s.Cpu.Throttling.ThrottledTime = cpu.GetValueOrDefault("throttled_usec") * 1000;
+
+        // v2 has no per-CPU times and no cpuset flags; the effective sets are what the container runs on.
+        s.Cpuset.Cpus = CpuList(dir, "cpuset.cpus.effective");
+        s.Cpuset.Mems = CpuList(dir, "cpuset.mems.effective");
 
         var raw = KeyValues(dir, "memory.stat");
         s.Memory.Raw = raw.Count > 0 ? raw : null;
@@ -138,6 +161,11 @@ public static class StatsReader
         s.Blkio.IoServiceBytesRecursive = read.Count > 0 ? read : null;
         s.Blkio.IoServicedRecursive = ops.Count > 0 ? ops : null;
 
+        ReadV2Hugetlb(dir, s);
+    }
+
+    static void ReadV2Hugetlb(string dir, CgroupStats s)
+    {
         foreach (string max in Directory.Exists(dir) ? Directory.GetFiles(dir, "hugetlb.*.max") : [])
         {
             string size = Path.GetFileName(max)["hugetlb.".Length..^".max".Length];
@@ -148,6 +176,26 @@ public static class StatsReader
                 Failcnt = KeyValues(dir, $"hugetlb.{size}.events").GetValueOrDefault("max"),
             };
         }
+    }
+
+    static List<ulong>? NullIfEmpty(List<ulong> values) => values.Count > 0 ? values : null;
+
+    /// <summary>A cpuset list ("0-3,8,10-11") as the numbers it names; null when the file is missing or empty.</summary>
+    internal static List<ushort>? CpuList(string dir, string file)
+    {
+        var result = new List<ushort>();
+        foreach (string part in (Lines(dir, file).FirstOrDefault() ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] range = part.Split('-');
+            if (!ushort.TryParse(range[0], NumberStyles.None, CultureInfo.InvariantCulture, out ushort first))
+                continue;
+            ushort last = first;
+            if (range.Length == 2 && !ushort.TryParse(range[1], NumberStyles.None, CultureInfo.InvariantCulture, out last))
+                continue;
+            for (int n = first; n <= last; n++)
+                result.Add((ushort)n);
+        }
+        return result.Count > 0 ? result : null;
     }
 
     static ulong SaturatingAdd(ulong a, ulong b) => a > ulong.MaxValue - b ? ulong.MaxValue : a + b;

@@ -136,32 +136,28 @@ public static class V1ResourcePlan
             plan.Add("blkio", file, $"{list![i].Major}:{list[i].Minor} {Text(list[i].Rate)}", $"{R}.blockIO.{name}[{i}]");
     }
 
+    /// <summary>
+    /// The v1 hugetlb controller when mounted; otherwise, on a hybrid host whose cgroup2 hierarchy carries hugetlb
+    /// (as this one's does), hugetlb.&lt;size&gt;.max in the container's cgroup2 directory. The manager then enables
+    /// hugetlb in the cgroup2 root's cgroup.subtree_control: every cgroup2 child gets hugetlb files, limitless
+    /// unless written, which changes no limit anywhere else.
+    /// </summary>
     static void Hugetlb(Planner plan, List<LinuxHugepageLimit>? limits, IReadOnlyDictionary<string, string> paths)
     {
         if (limits is not { Count: > 0 })
             return;
-        if (!paths.ContainsKey("hugetlb"))
-        {
-            string where = paths.TryGetValue(CgroupManager.HybridUnifiedKey, out string? unified)
-                ? $"; it is bound to cgroup2 (the container's cgroup2 directory is {unified}), where the host's root " +
-                  "cgroup.subtree_control would have to enable it, a change for every cgroup on the host"
-                : "";
+        bool v1 = paths.ContainsKey("hugetlb");
+        if (!v1 && !paths.ContainsKey(CgroupManager.HybridUnifiedKey))
             throw new CgroupException(
-                $"{R}.hugepageLimits: the hugetlb controller is not mounted as a cgroup v1 hierarchy{where}; remove the hugepage limits");
-        }
+                $"{R}.hugepageLimits: the hugetlb controller is mounted neither as a cgroup v1 hierarchy nor on cgroup2; remove the hugepage limits");
         for (int i = 0; i < limits.Count; i++)
         {
-            string size = PageSize(limits[i].PageSize, $"{R}.hugepageLimits[{i}].pageSize");
-            plan.Add("hugetlb", $"hugetlb.{size}.limit_in_bytes", Text(limits[i].Limit), $"{R}.hugepageLimits[{i}]");
+            string size = HugePageSizes.Check(limits[i].PageSize, $"{R}.hugepageLimits[{i}].pageSize");
+            if (v1)
+                plan.Add("hugetlb", $"hugetlb.{size}.limit_in_bytes", Text(limits[i].Limit), $"{R}.hugepageLimits[{i}]");
+            else
+                plan.Add(CgroupManager.HybridUnifiedKey, $"hugetlb.{size}.max", Text(limits[i].Limit), $"{R}.hugepageLimits[{i}]");
         }
-    }
-
-    /// <summary>"2MB", "1GB", "64KB": the size as the kernel names the hugetlb files.</summary>
-    internal static string PageSize(string size, string field)
-    {
-        if (size.Length < 3 || !size.EndsWith('B') || !"KMG".Contains(size[^2]) || !size[..^2].All(char.IsAsciiDigit))
-            throw new CgroupException($"{field} \"{size}\" is not a page size such as 2MB or 1GB");
-        return size;
     }
 
     static void Network(Planner plan, LinuxNetwork? n)

@@ -111,7 +111,7 @@ public static class V2ResourcePlan
 
         for (int i = 0; i < (r.HugepageLimits?.Count ?? 0); i++)
         {
-            string size = V1ResourcePlan.PageSize(r.HugepageLimits![i].PageSize, $"{R}.hugepageLimits[{i}].pageSize");
+            string size = HugePageSizes.Check(r.HugepageLimits![i].PageSize, $"{R}.hugepageLimits[{i}].pageSize");
             Add($"hugetlb.{size}.max", Text(r.HugepageLimits[i].Limit), $"{R}.hugepageLimits[{i}]");
         }
 

@@ -71,6 +71,27 @@ public sealed class Container : IDisposable
         return Cgroups().Stats();
     }
 
+    /// <summary>
+    /// For `events`: the container's OOM notifications and a pidfd of its init (readable once init has exited),
+    /// both valid after this instance (and its lock) is gone.
+    /// </summary>
+    public (OomNotifier Oom, Fd InitExit) WatchEvents()
+    {
+        if (Status() == ContainerStatus.Stopped)
+            throw new ContainerException($"container {Id} is not running");
+        var pidfd = Sys.PidfdOpen(State.InitPid);
+        try
+        {
+            if (!InitAlive()) throw new ContainerException($"container {Id} is not running");
+            return (OomNotifier.Open(State.CgroupPaths), pidfd);
+        }
+        catch
+        {
+            pidfd.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The processes in the container's cgroups (host pids).</summary>
     public IReadOnlyList<int> Pids() => Cgroups().Pids();
 

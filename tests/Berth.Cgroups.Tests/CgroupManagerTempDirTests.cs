@@ -175,24 +175,4 @@ public class CgroupManagerTempDirTests
         Assert.Equal("a", File.ReadAllText(tree["devices/c1/devices.deny"]));
         Assert.Equal("c 1:3 rwm", File.ReadAllText(tree["devices/c1/devices.allow"]));
     }
-
-    [Fact]
-    public void ApplyOnPureV2RefusesDeviceRulesItCannotEnforce()
-    {
-        using var tree = new TempCgroupTree();
-        Directory.CreateDirectory(tree["unified/c1"]);
-        var m = CgroupManager.Load(new Dictionary<string, string> { [""] = tree["unified/c1"] }, fs: tree.Fs);
-        Assert.Equal(CgroupMode.V2, m.Mode);
-
-        var e = Assert.Throws<CgroupException>(() => m.Apply(new LinuxResources
-        {
-            Devices = [new LinuxDeviceCgroup { Allow = false, Access = "rwm" }, new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 3 }],
-        }));
-        Assert.Contains("eBPF", e.Message);
-        Assert.Contains("deny-all", e.Message);
-        Assert.Throws<CgroupException>(() => m.Apply(null));
-
-        m.Apply(new LinuxResources { Devices = [new LinuxDeviceCgroup { Allow = true, Access = "rwm" }] });
-        Assert.Empty(Directory.GetFiles(tree["unified/c1"])); // nothing to write: no filter needed
-    }
 }

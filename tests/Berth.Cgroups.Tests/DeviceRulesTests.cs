@@ -48,16 +48,4 @@ public class DeviceRulesTests
         var e = Assert.Throws<CgroupException>(() => DeviceRules.V1Writes([Rule(true), Rule(true, type, major, 1, access)]));
         Assert.Contains("linux.resources.devices[1]" + expected, e.Message);
     }
-
-    [Fact]
-    public void AllowsEverythingOnlyWhenNoDenyFollowsAFullAllow()
-    {
-        Assert.True(DeviceRules.AllowsEverything([Rule(false), Rule(true, "a", access: "rwm"), Rule(true, "c", 1, 3)], out _));
-        Assert.False(DeviceRules.AllowsEverything(null, out string why));
-        Assert.Contains("deny-all", why);
-        Assert.False(DeviceRules.AllowsEverything([Rule(false, access: "rwm")], out _));
-        Assert.False(DeviceRules.AllowsEverything([Rule(true, "a", access: "rw")], out _));
-        Assert.False(DeviceRules.AllowsEverything([Rule(true), Rule(false, "c", 10, 200, "rwm")], out why));
-        Assert.Contains("devices[1] denies \"c 10:200 rwm\"", why);
-    }
 }

@@ -142,8 +142,11 @@ public class V1ResourceTests
             "linux.resources.memory.kernel (1) is deprecated");
         Refused(new LinuxResources { Memory = new LinuxMemory { KernelTCP = 1 } }, "linux.resources.memory.kernelTCP (1) is deprecated");
         Refused(new LinuxResources { Memory = new LinuxMemory { Swappiness = 101 } }, "swappiness 101 is outside 0-100");
+        // No v1 hugetlb: the cgroup2 directory of this hybrid layout, where the controller's file is missing.
         Refused(new LinuxResources { HugepageLimits = [new LinuxHugepageLimit { PageSize = "2MB", Limit = 1 }] },
-            "the hugetlb controller is not mounted as a cgroup v1 hierarchy; it is bound to cgroup2");
+            $"linux.resources.hugepageLimits[0]: {tree.Root}/unified/c1/hugetlb.2MB.max does not exist");
+        Refused(new LinuxResources { HugepageLimits = [new LinuxHugepageLimit { PageSize = "3MB", Limit = 1 }] },
+            "linux.resources.hugepageLimits[0].pageSize \"3MB\" is not a huge page size of this host");
         Refused(new LinuxResources { Network = new LinuxNetwork { ClassID = 7 } },
             "linux.resources.network.classID: the net_cls cgroup controller is not mounted");
         Refused(new LinuxResources { Network = new LinuxNetwork { Priorities = [new LinuxInterfacePriority { Name = "eth0", Priority = 1 }] } },
@@ -217,8 +220,10 @@ sealed class V2Tree : IDisposable
         Directory.CreateDirectory(Leaf);
         foreach (string file in bfq ? [.. LeafFiles, "io.bfq.weight"] : LeafFiles)
             File.WriteAllText(Path.Combine(Leaf, file), "");
-        Manager = CgroupManager.Load(new Dictionary<string, string> { [CgroupManager.V2Key] = Leaf }, fs: new FakeCgroupFs(Mount));
+        Manager = CgroupManager.Load(new Dictionary<string, string> { [CgroupManager.V2Key] = Leaf }, fs: new FakeCgroupFs(Mount), deviceFilter: Filters);
     }
+
+    public RecordingDeviceFilter Filters { get; } = new();
 
     public string Root { get; }
     public string Mount { get; }
@@ -411,6 +416,35 @@ public class StatsReaderTests
     }
 
     [Fact]
+    public void V1CpusetAndPerCpuTimes()
+    {
+        using var tree = new V1Tree();
+        string dir = tree.Manager.Paths["cpu"];
+        var paths = new Dictionary<string, string> { ["cpuacct"] = dir, ["cpuset"] = dir };
+        File.WriteAllText(Path.Combine(dir, "cpuacct.usage_percpu"), "300 400\n");
+        File.WriteAllText(Path.Combine(dir, "cpuacct.usage_percpu_sys"), "100 150\n");
+        File.WriteAllText(Path.Combine(dir, "cpuacct.usage_percpu_user"), "200 250\n");
+        File.WriteAllText(Path.Combine(dir, "cpuset.cpus"), "0-2,5\n");
+        File.WriteAllText(Path.Combine(dir, "cpuset.mems"), "0\n");
+        File.WriteAllText(Path.Combine(dir, "cpuset.cpu_exclusive"), "1\n");
+        File.WriteAllText(Path.Combine(dir, "cpuset.sched_load_balance"), "1\n");
+        File.WriteAllText(Path.Combine(dir, "cpuset.sched_relax_domain_level"), "-1\n");
+
+        var s = StatsReader.Read(paths);
+
+        Assert.Equal([100UL, 150UL], s.Cpu.Usage.PercpuKernel);
+        Assert.Equal([200UL, 250UL], s.Cpu.Usage.PercpuUser);
+        Assert.Equal([(ushort)0, 1, 2, 5], s.Cpuset.Cpus);
+        Assert.Equal([(ushort)0], s.Cpuset.Mems);
+        Assert.Equal(1UL, s.Cpuset.CpuExclusive);
+        Assert.Equal(-1L, s.Cpuset.SchedRelaxDomainLevel);
+        string json = System.Text.Json.JsonSerializer.Serialize(new StatsEvent { Id = "c1", Data = s }, CgroupJsonContext.Default.StatsEvent);
+        Assert.Contains("\"usage\":{\"percpu\":[300,400],\"percpu_kernel\":[100,150],\"percpu_user\":[200,250],\"kernel\":0,\"user\":0}", json);
+        Assert.Contains("\"cpuset\":{\"cpus\":[0,1,2,5],\"cpu_exclusive\":1,\"mems\":[0],\"mem_hardwall\":0,\"mem_exclusive\":0,\"memory_migrate\":0," +
+            "\"memory_spread_page\":0,\"memory_spread_slab\":0,\"memory_pressure\":0,\"sched_load_balance\":1,\"sched_relax_domain_level\":-1}", json);
+    }
+
+    [Fact]
     public void V2StatsConvertMicrosecondsAndMax()
     {
         using var tree = new V2Tree();
@@ -434,6 +468,61 @@ public class StatsReaderTests
         Assert.Equal([("Read", 100UL), ("Write", 200UL)], s.Blkio.IoServiceBytesRecursive!.Select(e => (e.Op!, e.Value)));
         Assert.Equal([("Read", 1UL), ("Write", 2UL)], s.Blkio.IoServicedRecursive!.Select(e => (e.Op!, e.Value)));
         Assert.True(s.Hugetlb.ContainsKey("2MB"));
+        Assert.Null(s.Cpuset.Cpus);
+
+        File.WriteAllText(Path.Combine(tree.Leaf, "cpuset.cpus.effective"), "1\n");
+        File.WriteAllText(Path.Combine(tree.Leaf, "cpuset.mems.effective"), "0\n");
+        s = tree.Manager.Stats();
+        Assert.Equal([(ushort)1], s.Cpuset.Cpus);
+        Assert.Equal([(ushort)0], s.Cpuset.Mems);
+    }
+}
+
+/// <summary>The cgroup v2 OOM watch, with real inotify on a temp-dir memory.events and cgroup.events.</summary>
+public class OomNotifierV2Tests
+{
+    [Fact]
+    public void AnOomKillIncreaseIsAnOom_PopulatedZeroIsTheEnd()
+    {
+        using var tree = new V2Tree();
+        string events = Path.Combine(tree.Leaf, "memory.events"), cgroupEvents = Path.Combine(tree.Leaf, "cgroup.events");
+        File.WriteAllText(events, "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"); // an OOM before the watch: not reported
+        File.WriteAllText(cgroupEvents, "populated 1\nfrozen 0\n");
+        using var oom = OomNotifier.Open(tree.Manager.Paths);
+
+        Assert.Equal(OomWait.Timeout, oom.Wait(TimeSpan.FromMilliseconds(50)));
+        File.WriteAllText(events, "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n"); // modified, no new kill
+        Assert.Equal(OomWait.Timeout, oom.Wait(TimeSpan.FromSeconds(1)));
+        File.WriteAllText(events, "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n");
+        Assert.Equal(OomWait.Oom, oom.Wait(TimeSpan.FromSeconds(5)));
+        File.WriteAllText(cgroupEvents, "populated 0\nfrozen 0\n");
+        Assert.Equal(OomWait.Ended, oom.Wait(TimeSpan.FromSeconds(5)));
+        Assert.Equal(OomWait.Ended, oom.Wait(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public void AnEndFd_EndsTheWait_AfterAnOomSeenWithIt()
+    {
+        using var tree = new V2Tree();
+        string events = Path.Combine(tree.Leaf, "memory.events");
+        File.WriteAllText(events, "oom_kill 0\n");
+        File.WriteAllText(Path.Combine(tree.Leaf, "cgroup.events"), "populated 1\n");
+        using var oom = OomNotifier.Open(tree.Manager.Paths);
+        var (read, write) = Berth.Linux.Sys.Pipe();
+        using (read)
+        {
+            write.Dispose(); // EOF: the end fd is readable, as a pidfd is once init has exited
+            File.WriteAllText(events, "oom_kill 1\n"); // the OOM that killed it
+            Assert.Equal(OomWait.Oom, oom.Wait(TimeSpan.FromSeconds(1), read));
+            Assert.Equal(OomWait.Ended, oom.Wait(TimeSpan.FromSeconds(1), read));
+        }
+    }
+
+    [Fact]
+    public void WithoutAMemoryCgroup_OpenSaysSo()
+    {
+        var e = Assert.Throws<CgroupException>(() => OomNotifier.Open(new Dictionary<string, string> { ["cpu"] = "/nonexistent" }));
+        Assert.Contains("no memory cgroup", e.Message);
     }
 }
 

@@ -85,18 +85,45 @@ public sealed class CgroupResourceTests(ITestOutputHelper output) : ContainerTes
         Leaks.AssertClean();
     }
 
+    /// <summary>This host's hugetlb controller is on cgroup2 only (v1 hierarchies carry the rest).</summary>
+    private static bool HugetlbOnlyOnCgroup2() =>
+        !Directory.Exists("/sys/fs/cgroup/hugetlb") && File.Exists("/sys/fs/cgroup/unified/cgroup.controllers")
+        && File.ReadAllText("/sys/fs/cgroup/unified/cgroup.controllers").Split(' ', StringSplitOptions.TrimEntries).Contains("hugetlb");
+
     [SkippableFact]
-    public void HugepageLimits_AreRefusedOnThisHybridHost()
+    public void HugepageLimits_OnAHybridHost_GoToTheCgroup2Directory_AndShowInStats()
     {
-        var spec = WithResources(Specs.Shell("true"), new JsonObject
+        Skip.IfNot(HugetlbOnlyOnCgroup2(), "this host's hugetlb controller is not (only) on /sys/fs/cgroup/unified");
+        Skip.IfNot(Directory.Exists("/sys/kernel/mm/hugepages/hugepages-2048kB"), "no 2MB huge pages on this kernel");
+        var spec = WithResources(Specs.Shell("sleep 100"), new JsonObject
         {
             ["hugepageLimits"] = new JsonArray(new JsonObject { ["pageSize"] = "2MB", ["limit"] = 4194304 }),
         });
 
         var result = Create(spec);
 
+        Assert.True(result.Succeeded, "create failed: " + result);
+        var dir = Assert.Single(LeakCheck.CgroupDirectoriesNamed(Id), d => d.StartsWith("/sys/fs/cgroup/unified/", StringComparison.Ordinal));
+        Assert.Equal("4194304", File.ReadAllText(Path.Combine(dir, "hugetlb.2MB.max")).Trim());
+        var stats = Runtime.Run("events", "--stats", Id);
+        Assert.True(stats.Succeeded, "events --stats failed: " + stats);
+        Assert.NotNull(JsonNode.Parse(stats.Stdout)!["data"]!["hugetlb"]!["2MB"]);
+    }
+
+    [SkippableFact]
+    public void HugepageLimits_OfASizeTheHostLacks_AreRefusedNamingIt_AndLeaveNothing()
+    {
+        Skip.If(Directory.Exists("/sys/kernel/mm/hugepages/hugepages-1048576kB"), "this kernel has 1GB huge pages");
+        var spec = WithResources(Specs.Shell("true"), new JsonObject
+        {
+            ["hugepageLimits"] = new JsonArray(new JsonObject { ["pageSize"] = "1GB", ["limit"] = 1073741824 }),
+        });
+
+        var result = Create(spec);
+
         Assert.False(result.Succeeded, "create should fail: " + result);
-        Assert.Contains("linux.resources.hugepageLimits: the hugetlb controller is not mounted as a cgroup v1 hierarchy", result.Stderr);
+        Assert.Contains("linux.resources.hugepageLimits[0].pageSize \"1GB\" is not a huge page size of this host (it has ", result.Stderr);
+        Assert.Empty(LeakCheck.CgroupDirectoriesNamed(Id));
         Leaks.AssertClean();
     }
 }

@@ -65,7 +65,7 @@ public sealed class PsEventsTests(ITestOutputHelper output) : ContainerTest(outp
         Assert.Equal("stats", (string)e["type"]!);
         Assert.Equal(Id, (string)e["id"]!);
         var data = e["data"]!.AsObject();
-        Assert.Equal(["cpu", "memory", "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces"], data.Select(kv => kv.Key));
+        Assert.Equal(["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces"], data.Select(kv => kv.Key));
         Assert.True((ulong)data["cpu"]!["usage"]!["total"]! > 0);
         Assert.NotNull(data["cpu"]!["usage"]!["kernel"]);
         Assert.NotNull(data["cpu"]!["usage"]!["user"]);

@@ -1,10 +1,15 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Text.Json;
 using Berth.Cgroups;
 
 namespace Berth.Runtime.Cli.Commands;
 
-/// <summary>`events`: with --stats one stats object (runc's shape) and exit; otherwise one every --interval until the container stops.</summary>
+/// <summary>
+/// `events`: with --stats one stats object (runc's shape) and exit. Otherwise a stream, as runc's: a stats
+/// object every --interval and an {"type":"oom"} object whenever the OOM killer acts in the container, until
+/// the container stops.
+/// </summary>
 internal static class EventsCommand
 {
     public static Command Build(GlobalOptions g)
@@ -12,7 +17,7 @@ internal static class EventsCommand
         var id = new Argument<string>("container-id");
         var stats = new Option<bool>("--stats") { Description = "print the container's statistics once and exit" };
         var interval = new Option<string>("--interval") { Description = "time between stats events (5s, 500ms, 1m)", DefaultValueFactory = _ => "5s" };
-        var c = new Command("events", "print container statistics as JSON events");
+        var c = new Command("events", "print container statistics and OOM notifications as JSON events");
         c.Arguments.Add(id);
         c.Options.Add(stats);
         c.Options.Add(interval);
@@ -21,25 +26,49 @@ internal static class EventsCommand
             var period = ParseDuration(p.GetValue(interval)!);
             var factory = new ContainerFactory(store, log.Warn);
             string name = p.GetValue(id)!;
-            while (true)
+            if (p.GetValue(stats))
             {
-                CgroupStats data;
-                // The lock is held only while reading, so other commands are not blocked between events.
-                using (var container = factory.Load(name))
+                using var container = factory.Load(name);
+                Print(new StatsEvent { Id = name, Data = container.Stats() });
+                return 0;
+            }
+            // The lock is held only while reading, so other commands are not blocked between events.
+            OomNotifier oom;
+            Linux.Fd initExit;
+            using (var container = factory.Load(name))
+                (oom, initExit) = container.WatchEvents();
+            using (oom)
+            using (initExit)
+            {
+                var clock = Stopwatch.StartNew();
+                var next = period;
+                while (true)
                 {
-                    if (!p.GetValue(stats) && container.Status() == ContainerStatus.Stopped)
+                    switch (oom.Wait(next - clock.Elapsed, initExit))
+                    {
+                        case OomWait.Oom:
+                            Print(new StatsEvent { Type = "oom", Id = name });
+                            continue;
+                        case OomWait.Ended:
+                            return 0;
+                    }
+                    if (clock.Elapsed < next)
+                        continue;
+                    next += period;
+                    using var container = factory.Load(name);
+                    if (container.Status() == ContainerStatus.Stopped)
                         return 0;
-                    data = container.Stats();
+                    Print(new StatsEvent { Id = name, Data = container.Stats() });
                 }
-                var e = new StatsEvent { Id = name, Data = data };
-                Console.WriteLine(JsonSerializer.Serialize(e, CgroupJsonContext.Default.StatsEvent));
-                if (p.GetValue(stats))
-                    return 0;
-                Console.Out.Flush();
-                Thread.Sleep(period);
             }
         }));
         return c;
+    }
+
+    static void Print(StatsEvent e)
+    {
+        Console.WriteLine(JsonSerializer.Serialize(e, CgroupJsonContext.Default.StatsEvent));
+        Console.Out.Flush();
     }
 
     static TimeSpan ParseDuration(string text)
