@@ -109,9 +109,10 @@ public static class V1ResourcePlan
         string? weightFile = null;
         string WeightFile(string field) => weightFile ??=
             plan.FirstExisting("blkio", ["blkio.weight", "blkio.bfq.weight"], field, noWeight);
-        if (b.Weight is { } weight)
+        // 0 is unset, as in runc: dockerd sends blockIO.weight 0 for every container without --blkio-weight.
+        if (b.Weight is { } weight and not 0)
             plan.Add("blkio", WeightFile($"{R}.blockIO.weight"), Text(weight), $"{R}.blockIO.weight");
-        if (b.LeafWeight is { } leaf)
+        if (b.LeafWeight is { } leaf and not 0)
             plan.Add("blkio", plan.FirstExisting("blkio", ["blkio.leaf_weight"], $"{R}.blockIO.leafWeight", noWeight),
                 Text(leaf), $"{R}.blockIO.leafWeight");
         for (int i = 0; i < (b.WeightDevice?.Count ?? 0); i++)

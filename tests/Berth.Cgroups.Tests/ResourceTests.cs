@@ -284,6 +284,19 @@ public class V2ResourceTests
     }
 
     [Fact]
+    public void ZeroBlkioWeightsAreUnset()
+    {
+        // dockerd sends blockIO {weight: 0} for every container; runc treats 0 as unset. Without a weight file in
+        // this tree, a write of the weight would be refused.
+        using var v1 = new V1Tree("devices/devices.allow", "devices/devices.deny");
+        v1.Manager.Apply(new LinuxResources { BlockIO = new LinuxBlockIo { Weight = 0, LeafWeight = 0 } });
+        using var v2 = new V2Tree(bfq: true);
+        v2.Manager.Update(new LinuxResources { BlockIO = new LinuxBlockIo { Weight = 0, LeafWeight = 0 } });
+        Assert.Equal("", v2.Read("io.bfq.weight"));
+        Assert.Equal("", v2.Read("io.weight"));
+    }
+
+    [Fact]
     public void BfqTakesTheBlkioWeightUnconverted()
     {
         using var tree = new V2Tree(bfq: true);
