@@ -36,9 +36,10 @@ public static class V1ResourcePlan
     {
         if (m is null)
             return;
-        if (m.Kernel is not null)
+        // 0 is unset, as in runc: dockerd's `docker update` sends kernel 0 and kernelTCP 0.
+        if (m.Kernel is not (null or 0))
             throw new CgroupException($"{R}.memory.kernel ({m.Kernel}) is deprecated: kernel memory limits are not supported by current kernels; remove the field");
-        if (m.KernelTCP is not null)
+        if (m.KernelTCP is not (null or 0))
             throw new CgroupException($"{R}.memory.kernelTCP ({m.KernelTCP}) is deprecated: kernel TCP memory limits are not supported; remove the field");
 
         long limit = m.Limit ?? 0, swap = m.Swap ?? 0;

@@ -30,8 +30,8 @@ public static class V2ResourcePlan
 
         if (r.Memory is { } m)
         {
-            if (m.Kernel is not null || m.KernelTCP is not null)
-                throw new CgroupException($"{R}.memory.{(m.Kernel is not null ? "kernel" : "kernelTCP")} is deprecated: kernel memory limits do not exist on cgroup v2; remove the field");
+            if (m.Kernel is not (null or 0) || m.KernelTCP is not (null or 0)) // 0 is unset (docker update sends it)
+                throw new CgroupException($"{R}.memory.{(m.Kernel is not (null or 0) ? "kernel" : "kernelTCP")} is deprecated: kernel memory limits do not exist on cgroup v2; remove the field");
             if (m.Swappiness is not null)
                 throw new CgroupException($"{R}.memory.swappiness ({m.Swappiness}) has no cgroup v2 equivalent; remove it");
             if (m.DisableOOMKiller == true)

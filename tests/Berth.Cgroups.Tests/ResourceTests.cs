@@ -297,6 +297,18 @@ public class V2ResourceTests
     }
 
     [Fact]
+    public void ZeroKernelMemoryLimitsAreUnset()
+    {
+        // `docker update` sends memory {kernel: 0, kernelTCP: 0}; runc treats 0 as unset, other values are refused.
+        var zero = new LinuxResources { Memory = new LinuxMemory { Kernel = 0, KernelTCP = 0 } };
+        using var v1 = new V1Tree("devices/devices.allow", "devices/devices.deny");
+        v1.Manager.Apply(zero);
+        using var v2 = new V2Tree();
+        v2.Manager.Update(zero);
+        Assert.Equal("", v2.Read("memory.max")); // nothing written, nothing refused
+    }
+
+    [Fact]
     public void BfqTakesTheBlkioWeightUnconverted()
     {
         using var tree = new V2Tree(bfq: true);

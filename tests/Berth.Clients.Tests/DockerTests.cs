@@ -52,15 +52,15 @@ public sealed class DockerTests(DockerEnvironment docker, ITestOutputHelper outp
                 ClientEnvironment.WaitFor(() => docker.Docker(output, "top", name, "-o", "pid,args").Stdout.Contains("sleep 1000"), TimeSpan.FromSeconds(10));
                 outcome.Record("logs", docker.Docker(output, "logs", name));
                 outcome.Record("top", docker.Docker(output, "top", name, "-o", "pid,args"), s => SortedLines(WithoutFirstColumn(s)));
-                outcome.Record("pause", docker.Docker(output, "pause", name));
+                outcome.Record("pause", docker.Docker(output, "pause", name), _ => "");
                 outcome.Record("status paused", docker.Docker(output, "inspect", "--format", "{{.State.Status}}", name));
-                outcome.Record("unpause", docker.Docker(output, "unpause", name));
-                outcome.Record("update", docker.Docker(output, "update", "--memory", "64m", "--memory-swap", "128m", "--cpu-quota", "50000", name));
+                outcome.Record("unpause", docker.Docker(output, "unpause", name), _ => "");
+                outcome.Record("update", docker.Docker(output, "update", "--memory", "64m", "--memory-swap", "128m", "--cpu-quota", "50000", name), _ => "");
                 outcome.Record("limits in cgroup", 0, string.Join("\n",
                     docker.ReadCgroupFile("memory", "memory.limit_in_bytes", id), docker.ReadCgroupFile("cpu", "cpu.cfs_quota_us", id)));
-                outcome.Record("stop", docker.Docker(output, "stop", "-t", "10", name));
+                outcome.Record("stop", docker.Docker(output, "stop", "-t", "10", name), _ => "");
                 outcome.Record("exit code", docker.Docker(output, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name));
-                outcome.Record("rm", docker.Docker(output, "rm", name));
+                outcome.Record("rm", docker.Docker(output, "rm", name), _ => "");
             }
             finally
             {
