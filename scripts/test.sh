@@ -18,6 +18,7 @@ unit_projects=(
 integration_projects=(
     tests/Berth.Integration.Tests
     tests/Berth.Snapshots.RootTests
+    tests/Berth.Clients.Tests
 )
 # A hung test (a container that never exits) fails its project instead of stalling the run.
 hang_timeout=${BERTH_TEST_HANG_TIMEOUT:-15m}
@@ -25,6 +26,9 @@ hang_timeout=${BERTH_TEST_HANG_TIMEOUT:-15m}
 command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK"
 if is_root; then
     ensure_packages /bin/busybox:busybox-static runc:runc crun:crun hyperfine:hyperfine jq:jq umoci:umoci zstd:zstd
+    # The clients that Berth.Clients.Tests drives (each started on private state by the tests).
+    ensure_packages podman:podman conmon:conmon containerd:containerd ctr:containerd dockerd:docker.io docker:docker.io \
+        script:bsdutils tar:tar
     command -v gcc >/dev/null 2>&1 || command -v clang >/dev/null 2>&1 || ensure_packages gcc:gcc
 fi
 

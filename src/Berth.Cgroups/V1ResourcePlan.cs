@@ -36,9 +36,10 @@ public static class V1ResourcePlan
     {
         if (m is null)
             return;
-        if (m.Kernel is not null)
+        // 0 is unset, as in runc: dockerd's `docker update` sends kernel 0 and kernelTCP 0.
+        if (m.Kernel is not (null or 0))
             throw new CgroupException($"{R}.memory.kernel ({m.Kernel}) is deprecated: kernel memory limits are not supported by current kernels; remove the field");
-        if (m.KernelTCP is not null)
+        if (m.KernelTCP is not (null or 0))
             throw new CgroupException($"{R}.memory.kernelTCP ({m.KernelTCP}) is deprecated: kernel TCP memory limits are not supported; remove the field");
 
         long limit = m.Limit ?? 0, swap = m.Swap ?? 0;
@@ -109,9 +110,10 @@ public static class V1ResourcePlan
         string? weightFile = null;
         string WeightFile(string field) => weightFile ??=
             plan.FirstExisting("blkio", ["blkio.weight", "blkio.bfq.weight"], field, noWeight);
-        if (b.Weight is { } weight)
+        // 0 is unset, as in runc: dockerd sends blockIO.weight 0 for every container without --blkio-weight.
+        if (b.Weight is { } weight and not 0)
             plan.Add("blkio", WeightFile($"{R}.blockIO.weight"), Text(weight), $"{R}.blockIO.weight");
-        if (b.LeafWeight is { } leaf)
+        if (b.LeafWeight is { } leaf and not 0)
             plan.Add("blkio", plan.FirstExisting("blkio", ["blkio.leaf_weight"], $"{R}.blockIO.leafWeight", noWeight),
                 Text(leaf), $"{R}.blockIO.leafWeight");
         for (int i = 0; i < (b.WeightDevice?.Count ?? 0); i++)

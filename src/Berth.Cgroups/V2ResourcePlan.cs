@@ -30,8 +30,8 @@ public static class V2ResourcePlan
 
         if (r.Memory is { } m)
         {
-            if (m.Kernel is not null || m.KernelTCP is not null)
-                throw new CgroupException($"{R}.memory.{(m.Kernel is not null ? "kernel" : "kernelTCP")} is deprecated: kernel memory limits do not exist on cgroup v2; remove the field");
+            if (m.Kernel is not (null or 0) || m.KernelTCP is not (null or 0)) // 0 is unset (docker update sends it)
+                throw new CgroupException($"{R}.memory.{(m.Kernel is not (null or 0) ? "kernel" : "kernelTCP")} is deprecated: kernel memory limits do not exist on cgroup v2; remove the field");
             if (m.Swappiness is not null)
                 throw new CgroupException($"{R}.memory.swappiness ({m.Swappiness}) has no cgroup v2 equivalent; remove it");
             if (m.DisableOOMKiller == true)
@@ -78,12 +78,12 @@ public static class V2ResourcePlan
 
         if (r.BlockIO is { } b)
         {
-            if (b.LeafWeight is not null || b.WeightDevice?.Any(d => d.LeafWeight is not null) == true)
+            if (b.LeafWeight is not (null or 0) || b.WeightDevice?.Any(d => d.LeafWeight is not null) == true)
                 throw new CgroupException($"{R}.blockIO.leafWeight has no cgroup v2 equivalent; remove it");
             // BFQ's io.bfq.weight takes the blkio range as it is; io.weight (iocost) needs the conversion.
             bool bfq = File.Exists(Path.Combine(dir, "io.bfq.weight"));
             string file = bfq ? "io.bfq.weight" : "io.weight";
-            if (b.Weight is { } weight)
+            if (b.Weight is { } weight and not 0) // 0 is unset, as in runc (dockerd always sends it)
             {
                 string field = $"{R}.blockIO.weight";
                 Add(file, bfq ? Text(weight) : "default " + Text(BlkioWeightToIoWeight(weight, field)), field);

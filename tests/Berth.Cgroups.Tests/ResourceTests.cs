@@ -289,6 +289,31 @@ public class V2ResourceTests
     }
 
     [Fact]
+    public void ZeroBlkioWeightsAreUnset()
+    {
+        // dockerd sends blockIO {weight: 0} for every container; runc treats 0 as unset. Without a weight file in
+        // this tree, a write of the weight would be refused.
+        using var v1 = new V1Tree("devices/devices.allow", "devices/devices.deny");
+        v1.Manager.Apply(new LinuxResources { BlockIO = new LinuxBlockIo { Weight = 0, LeafWeight = 0 } });
+        using var v2 = new V2Tree(bfq: true);
+        v2.Manager.Update(new LinuxResources { BlockIO = new LinuxBlockIo { Weight = 0, LeafWeight = 0 } });
+        Assert.Equal("", v2.Read("io.bfq.weight"));
+        Assert.Equal("", v2.Read("io.weight"));
+    }
+
+    [Fact]
+    public void ZeroKernelMemoryLimitsAreUnset()
+    {
+        // `docker update` sends memory {kernel: 0, kernelTCP: 0}; runc treats 0 as unset, other values are refused.
+        var zero = new LinuxResources { Memory = new LinuxMemory { Kernel = 0, KernelTCP = 0 } };
+        using var v1 = new V1Tree("devices/devices.allow", "devices/devices.deny");
+        v1.Manager.Apply(zero);
+        using var v2 = new V2Tree();
+        v2.Manager.Update(zero);
+        Assert.Equal("", v2.Read("memory.max")); // nothing written, nothing refused
+    }
+
+    [Fact]
     public void BfqTakesTheBlkioWeightUnconverted()
     {
         using var tree = new V2Tree(bfq: true);
