@@ -47,7 +47,16 @@ ensure_packages() {
         fi
         BERTH_APT_UPDATED=1
     fi
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" </dev/null >"$log" 2>&1; then
+    # Packages such as docker.io and containerd start their daemon on install where they can; the tests start
+    # their own on private state, so a policy-rc.d (see invoke-rc.d(8)) keeps the default ones from starting.
+    local policy=/usr/sbin/policy-rc.d made_policy=
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+    fi
+    local rc=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" </dev/null >"$log" 2>&1 || rc=$?
+    [[ -z $made_policy ]] || rm -f "$policy"
+    if ((rc != 0)); then
         cat "$log" >&2
         rm -f "$log"
         die "apt-get install ${want[*]} failed"
