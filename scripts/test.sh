@@ -22,7 +22,7 @@ hang_timeout=${BERTH_TEST_HANG_TIMEOUT:-15m}
 
 command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK"
 if is_root; then
-    ensure_packages /bin/busybox:busybox-static runc:runc crun:crun hyperfine:hyperfine jq:jq
+    ensure_packages /bin/busybox:busybox-static script:bsdutils runc:runc crun:crun hyperfine:hyperfine jq:jq
     command -v gcc >/dev/null 2>&1 || command -v clang >/dev/null 2>&1 || ensure_packages gcc:gcc
 fi
 

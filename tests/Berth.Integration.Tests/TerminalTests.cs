@@ -92,11 +92,25 @@ public sealed class TerminalTests(ITestOutputHelper output) : ContainerTest(outp
     }
 
     [SkippableFact]
-    [Trait("runc-compatible", "false")] // runc 1.1.5 sends "/dev/ptmx"; berth sends the peer's name as later runc does
-    public void ConsoleSocket_MessageNamesThePeer()
+    public void ConsoleSocket_NonRootProcessOwnsItsTerminal()
+    {
+        var spec = TerminalSpec("echo uid=$(id -u); stat -L -c 'owner=%u' /proc/self/fd/0; echo typed > /dev/tty && echo tty-ok=yes");
+        spec.Process()["user"] = new JsonObject { ["uid"] = 1000, ["gid"] = 1000 };
+
+        using var console = CreateAndStartWithConsole(spec);
+        var text = console.ReadUntil(null, Wait);
+        Output.WriteLine(text);
+
+        Assert.Equal("1000", Field(text, "uid"));
+        Assert.Equal("1000", Field(text, "owner"));
+        Assert.Equal("yes", Field(text, "tty-ok"));
+    }
+
+    [SkippableFact]
+    public void ConsoleSocket_MessageIsTheMastersName_AsRuncSendsIt()
     {
         using var console = CreateAndStartWithConsole(TerminalSpec("true"));
-        Assert.Equal("/dev/pts/0", console.Name);
+        Assert.Equal("/dev/ptmx", console.Name);
     }
 
     [SkippableFact]
@@ -223,6 +237,7 @@ public sealed class TerminalTests(ITestOutputHelper output) : ContainerTest(outp
     }
 
     [SkippableFact]
+    [Trait("runc-compatible", "false")] // runc 1.1.5 follows it: the pty is bound over /etc/victim (seen here)
     public void ImageConsoleSymlink_IsNotFollowed_TheBindLandsOnDevConsole()
     {
         File.WriteAllText(Bundle.InRootfs("/etc/victim"), "untouched\n");
@@ -245,14 +260,15 @@ public sealed class TerminalTests(ITestOutputHelper output) : ContainerTest(outp
     [Trait("runc-compatible", "false")] // runc 1.1.5 binds /dev/pts/N by path and follows the image's symlink (the CVE)
     public void ImagePtsSymlink_CannotRedirectThePeer()
     {
-        // devpts is mounted elsewhere and /dev/ptmx leads to it, but the image's /dev/pts is a symlink to a
-        // directory of plain files: a runtime that binds "/dev/pts/N" by path would bind the image's file.
+        // devpts is mounted elsewhere and /dev/ptmx leads to its ptmx, but through the image's /dev/pts, a symlink
+        // to a directory of plain files: a runtime that binds "/dev/pts/N" by path binds the image's file.
         Bundle.CreateDirectory(Bundle.InRootfs("/devpts"));
         Bundle.CreateDirectory(Bundle.InRootfs("/etc/fakepts"));
         for (int i = 0; i < 4; i++)
             File.WriteAllText(Bundle.InRootfs($"/etc/fakepts/{i}"), "fake\n");
+        File.CreateSymbolicLink(Bundle.InRootfs("/etc/fakepts/ptmx"), "/devpts/ptmx");
         File.CreateSymbolicLink(Bundle.InRootfs("/dev/pts"), "/etc/fakepts");
-        File.CreateSymbolicLink(Bundle.InRootfs("/dev/ptmx"), "/devpts/ptmx");
+        File.CreateSymbolicLink(Bundle.InRootfs("/dev/ptmx"), "pts/ptmx");
 
         var spec = WithImageDev(TerminalSpec(
             "stat -c 'console=%t:%T %F' /dev/console; stat -L -c 'stdin=%t:%T %F' /proc/self/fd/0; " +
@@ -271,7 +287,6 @@ public sealed class TerminalTests(ITestOutputHelper output) : ContainerTest(outp
     }
 
     [SkippableFact]
-    [Trait("runc-compatible", "false")] // runc 1.1.5 opens /dev/ptmx by path, whatever it is
     public void PtmxThatIsNotADevptsPtmx_IsRefused()
     {
         // /dev/ptmx in the image leads to a regular file: no pty can come from it.

@@ -25,12 +25,9 @@ internal static class ContainerConsole
             if (Libc.fchown(peer.Value, process.Uid, uint.MaxValue) != 0)
                 throw LinuxException.FromLastError("fchown", $"{pty.PeerName} to uid {process.Uid}");
             ConsoleTarget.Bind(root, peer);
-            socket.SendMaster(pty.Master, pty.PeerName);
+            socket.SendMaster(pty.Master, Pty.MasterName);
 
-            if (Libc.setsid() < 0) throw LinuxException.FromLastError("setsid");
-            Tty.SetControllingTerminal(peer.Value);
-            for (int fd = 0; fd <= 2; fd++)
-                if (Libc.dup3(peer.Value, fd, 0) < 0) throw LinuxException.FromLastError("dup3", $"{pty.PeerName} to fd {fd}");
+            Pty.BecomeControllingTerminalAndStdio(peer);
         }
         catch (LinuxException e)
         {

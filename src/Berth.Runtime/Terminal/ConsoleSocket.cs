@@ -5,7 +5,8 @@ namespace Berth.Runtime.Terminal;
 
 /// <summary>
 /// The console socket of `--console-socket`: an AF_UNIX stream over which the container's side sends the pty
-/// master with SCM_RIGHTS, its name as the message (what runc, conmon and containerd's shim exchange).
+/// master with SCM_RIGHTS, a name as the message (<see cref="Pty.MasterName"/>, as runc sends it to conmon and
+/// containerd's shim).
 /// </summary>
 public sealed class ConsoleSocket(Fd socket) : IDisposable
 {
@@ -33,7 +34,7 @@ public sealed class ConsoleSocket(Fd socket) : IDisposable
         return (new ConsoleSocket(a), new ConsoleSocket(b));
     }
 
-    /// <summary>Sends the pty master with <paramref name="name"/> (the peer's path, "/dev/pts/N") as the message.</summary>
+    /// <summary>Sends the pty master with <paramref name="name"/> as the message (use <see cref="Pty.MasterName"/>).</summary>
     public void SendMaster(Fd master, string name) => UnixSocket.SendFd(Socket, master, Encoding.UTF8.GetBytes(name));
 
     /// <summary>Receives a pty master and the name sent with it.</summary>

@@ -17,6 +17,12 @@ public sealed class Pty : IDisposable
         Index = index;
     }
 
+    /// <summary>
+    /// The name sent with the master over a console socket. runc (1.1 through 1.4) sends the master's own file
+    /// name, "/dev/ptmx"; receivers (conmon, containerd's shim) do not act on it, but a drop-in sends the same.
+    /// </summary>
+    public const string MasterName = "/dev/ptmx";
+
     /// <summary>The master side: what the console socket receives and the relay reads and writes.</summary>
     public Fd Master { get; }
 
@@ -90,6 +96,19 @@ public sealed class Pty : IDisposable
 
     /// <summary>Sets the terminal's size (TIOCSWINSZ on the master); the foreground process group gets SIGWINCH.</summary>
     public void Resize(Libc.WinSize size) => Tty.SetWindowSize(Master.Value, size);
+
+    /// <summary>
+    /// In the process that will exec the user's program (init, or an exec child): a new session (setsid) whose
+    /// controlling terminal is <paramref name="peer"/> (TIOCSCTTY), and the peer as stdin, stdout and stderr.
+    /// </summary>
+    /// <exception cref="LinuxException">The process already leads a group (setsid), or the peer is not a tty.</exception>
+    public static void BecomeControllingTerminalAndStdio(Fd peer)
+    {
+        if (Libc.setsid() < 0) throw LinuxException.FromLastError("setsid");
+        Tty.SetControllingTerminal(peer.Value);
+        for (int fd = 0; fd <= 2; fd++)
+            if (Libc.dup3(peer.Value, fd, 0) < 0) throw LinuxException.FromLastError("dup3", $"pty peer to fd {fd}");
+    }
 
     public void Dispose() => Master.Dispose();
 }
