@@ -49,7 +49,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         int preserveFds = options.PreserveFds + options.ListenFds;
         CheckPreservedFds(preserveFds);
         var consoleMode = ConsoleModes.Decide(config.Process.Terminal, options.Foreground, options.ConsoleSocket);
-        ConsoleSize.From(spec.Process?.ConsoleSize);
+        if (consoleMode != ConsoleMode.None) ConsoleSize.From(spec.Process?.ConsoleSize); // refused before anything is made
 
         // The console socket is connected before anything is made, so that a wrong path leaves nothing behind.
         ConsoleSocket? consoleSender = null, consoleReceiver = null;
