@@ -27,6 +27,12 @@ public sealed class Container : IDisposable
     /// <summary>Set only on the instance that created the container: the live handle on its init process.</summary>
     public InitProcess? Init { get; }
 
+    /// <summary>
+    /// Set on the creating instance when the caller relays the terminal itself (a foreground run): the end of the
+    /// console socket on which init sent the pty master. Disposed with the container.
+    /// </summary>
+    public Terminal.ConsoleSocket? ConsoleReceiver { get; init; }
+
     string FifoPath => Path.Combine(_store.DirFor(Id), StateStore.FifoName);
 
     /// <summary>The OCI status; "paused" when its processes are alive and its cgroup is frozen, as runc reports it.</summary>
@@ -211,6 +217,7 @@ public sealed class Container : IDisposable
     public void Dispose()
     {
         Init?.Dispose();
+        ConsoleReceiver?.Dispose();
         _lock.Dispose();
     }
 }

@@ -5,6 +5,7 @@ using Berth.Runtime.Configs;
 using Berth.Runtime.Init;
 using Berth.Runtime.Rootfs;
 using Berth.Runtime.State;
+using Berth.Runtime.Terminal;
 
 namespace Berth.Runtime;
 
@@ -17,6 +18,10 @@ public sealed record CreateOptions
     /// <summary>Socket-activation fds (LISTEN_FDS), preserved after PreserveFds and announced to the container.</summary>
     public int ListenFds { get; init; }
     public string? PidFile { get; init; }
+    /// <summary>--console-socket: where the pty master goes when process.terminal is set.</summary>
+    public string? ConsoleSocket { get; init; }
+    /// <summary>The caller stays attached (run without -d): a terminal without a socket is then relayed by the caller.</summary>
+    public bool Foreground { get; init; }
 }
 
 /// <summary>
@@ -43,8 +48,25 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         CheckRootfs(config.Rootfs);
         int preserveFds = options.PreserveFds + options.ListenFds;
         CheckPreservedFds(preserveFds);
+        var consoleMode = ConsoleModes.Decide(config.Process.Terminal, options.Foreground, options.ConsoleSocket);
+        if (consoleMode != ConsoleMode.None) ConsoleSize.From(spec.Process?.ConsoleSize); // refused before anything is made
 
-        var claim = Store.Claim(id);
+        // The console socket is connected before anything is made, so that a wrong path leaves nothing behind.
+        ConsoleSocket? consoleSender = null, consoleReceiver = null;
+        if (consoleMode == ConsoleMode.Socket) consoleSender = ConsoleSocket.Connect(options.ConsoleSocket!);
+        else if (consoleMode == ConsoleMode.Relay) (consoleReceiver, consoleSender) = ConsoleSocket.Pair();
+
+        ContainerLock claim;
+        try
+        {
+            claim = Store.Claim(id);
+        }
+        catch
+        {
+            consoleSender?.Dispose();
+            consoleReceiver?.Dispose();
+            throw;
+        }
         CgroupManager? cgroups = null;
         InitProcess? init = null;
         try
@@ -79,7 +101,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 throw LinuxException.FromLastError("chown", fifoPath);
             using var fifo = Sys.Open(fifoPath, Libc.O_PATH);
 
-            init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, [fifo]);
+            init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, consoleSender is null ? [fifo] : [fifo, consoleSender.Socket]);
             init.Configure(new InitRequest
             {
                 Spec = spec,
@@ -89,6 +111,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Id = id,
                 FifoFd = fifo.Value,
                 PreserveFds = preserveFds,
+                ConsoleSocketFd = consoleSender?.Socket.Value ?? 0,
                 Cgroups = CgroupMounts(cgroups),
                 Hooks = spec.Hooks is { } h && (h.Prestart?.Count > 0 || h.CreateRuntime?.Count > 0 || h.CreateContainer?.Count > 0 || h.StartContainer?.Count > 0),
             }, warn ?? (_ => { }), () =>
@@ -104,16 +127,22 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             state.InitStartTime = ProcStat.Read(init.Pid)?.StartTime ?? 0;
             Store.Write(state);
             if (options.PidFile is not null) PidFile.Write(options.PidFile, init.Pid);
-            return new Container(Store, state, claim, init);
+            return new Container(Store, state, claim, init) { ConsoleReceiver = consoleReceiver };
         }
         catch
         {
+            consoleReceiver?.Dispose();
             init?.Kill();
             init?.Dispose();
             try { cgroups?.Destroy(); } catch (Exception) { /* the original error matters more */ }
             Store.Remove(id);
             claim.Dispose();
             throw;
+        }
+        finally
+        {
+            // init has its own copy (or failed): ours must go, or the caller's listener never sees EOF.
+            consoleSender?.Dispose();
         }
     }
 

@@ -5,7 +5,7 @@ namespace Berth.Integration.Tests;
 
 /// <summary>
 /// What berth-runtime does not support yet is refused up front: a non-zero exit, one error naming the culprit,
-/// and nothing left behind. runc supports terminals, the systemd driver and ignores unknown capabilities, so
+/// and nothing left behind. runc supports the systemd driver and ignores unknown capabilities, so
 /// those tests are berth-only.
 /// </summary>
 public sealed class RefusalTests(ITestOutputHelper output) : ContainerTest(output)
@@ -17,27 +17,6 @@ public sealed class RefusalTests(ITestOutputHelper output) : ContainerTest(outpu
         Assert.Contains(culprit, result.Stderr);
         Assert.False(Directory.Exists(Path.Combine(StateRoot, Id)), "a state directory was left for " + Id);
         Leaks.AssertClean();
-    }
-
-    [SkippableFact]
-    [Trait("runc-compatible", "false")]
-    public void ConsoleSocket_IsRefused()
-    {
-        var socket = Path.Combine(WorkDirectory, "console.sock");
-
-        var result = Create(Specs.Default("true"), "--console-socket", socket);
-
-        AssertRefused(result, "--console-socket");
-    }
-
-    [SkippableFact]
-    [Trait("runc-compatible", "false")]
-    public void Terminal_IsRefused()
-    {
-        var spec = Specs.Default("true");
-        spec.Process()["terminal"] = true;
-
-        AssertRefused(Create(spec), "process.terminal");
     }
 
     [SkippableTheory]

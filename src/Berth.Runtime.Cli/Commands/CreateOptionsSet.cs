@@ -15,7 +15,7 @@ internal sealed class CreateOptionsSet
     public Option<bool> NoPivot { get; } = new("--no-pivot") { Description = "do not use pivot root to jail process inside rootfs" };
     public Option<bool> NoNewKeyring { get; } = new("--no-new-keyring") { Description = "do not create a new session keyring for the container" };
     public Option<int> PreserveFds { get; } = new("--preserve-fds") { Description = "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)" };
-    public Option<string?> ConsoleSocket { get; } = new("--console-socket") { Description = "path to an AF_UNIX socket for the pty master (refused: terminals are not supported yet)" };
+    public Option<string?> ConsoleSocket { get; } = new("--console-socket") { Description = "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" };
 
     public void AddTo(Command c)
     {
@@ -36,10 +36,10 @@ internal sealed class CreateOptionsSet
         int.TryParse(Environment.GetEnvironmentVariable("LISTEN_PID"), out int pid) && pid == Environment.ProcessId
         && int.TryParse(Environment.GetEnvironmentVariable("LISTEN_FDS"), out int count) && count > 0 ? count : 0;
 
-    public CreateOptions From(ParseResult p)
+    /// <param name="foreground">The command stays attached to the container (run without -d).</param>
+    public CreateOptions From(ParseResult p, bool foreground = false)
     {
-        if (p.GetValue(ConsoleSocket) is { } socket)
-            throw new ContainerException($"--console-socket {socket}: terminals are not supported by this berth-runtime yet");
+        string? socket = p.GetValue(ConsoleSocket);
         return new CreateOptions
         {
             NoPivot = p.GetValue(NoPivot),
@@ -47,6 +47,8 @@ internal sealed class CreateOptionsSet
             PreserveFds = p.GetValue(PreserveFds),
             ListenFds = SocketActivationFds(),
             PidFile = p.GetValue(PidFile),
+            ConsoleSocket = socket is null ? null : Path.GetFullPath(socket),
+            Foreground = foreground,
         };
     }
 }

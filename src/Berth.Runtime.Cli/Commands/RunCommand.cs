@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Berth.Linux;
+using Berth.Runtime.Terminal;
 
 namespace Berth.Runtime.Cli.Commands;
 
@@ -26,23 +27,42 @@ internal static class RunCommand
             var factory = new ContainerFactory(store, log.Warn);
             string id = p.GetValue(o.Id)!;
             bool background = p.GetValue(detach);
+            int status;
             // The spawn stage may fork once more (joined PID namespace): as a subreaper we still reap init.
             if (!background) Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
             int pid;
-            using (var container = factory.Create(id, p.GetValue(o.Bundle)!, o.From(p)))
+            TerminalRelay? relay = null;
+            try
             {
-                container.Start(log.Warn);
-                pid = container.State.InitPid;
-            }
-            if (background) return 0;
+                using (var container = factory.Create(id, p.GetValue(o.Bundle)!, o.From(p, foreground: !background)))
+                {
+                    if (container.ConsoleReceiver is { } receiver)
+                    {
+                        // Received before start: init sent the master before it said "ready".
+                        var (master, _) = receiver.ReceiveMaster();
+                        relay = TerminalRelay.Start(master);
+                    }
+                    container.Start(log.Warn);
+                    pid = container.State.InitPid;
+                }
+                if (background) return 0;
 
-            var registrations = Forwarded.Select(sig => PosixSignalRegistration.Create((PosixSignal)sig, ctx =>
+                // With a relayed terminal, SIGWINCH becomes a resize of the pty (the relay's), not a signal.
+                var registrations = Forwarded.Where(sig => relay is null || sig != Libc.SIGWINCH)
+                    .Select(sig => PosixSignalRegistration.Create((PosixSignal)sig, ctx =>
+                    {
+                        ctx.Cancel = true;
+                        Libc.kill(pid, sig);
+                    })).ToList();
+                status = WaitFor(pid);
+                foreach (var r in registrations) r.Dispose();
+                if (relay is not null && !relay.WaitForOutput(TimeSpan.FromSeconds(5)))
+                    log.DebugLine($"{id}: the terminal stayed open after the container exited; output after this is lost");
+            }
+            finally
             {
-                ctx.Cancel = true;
-                Libc.kill(pid, sig);
-            })).ToList();
-            int status = WaitFor(pid);
-            foreach (var r in registrations) r.Dispose();
+                relay?.Dispose();
+            }
 
             if (!p.GetValue(keep))
             {

@@ -18,7 +18,6 @@ public static class UnsupportedFeatures
         }
 
         var p = spec.Process;
-        Add(p?.Terminal == true, "$.process.terminal", "a terminal (with --console-socket)");
         Add(p?.Scheduler is not null, "$.process.scheduler", "a scheduling policy");
         Add(p?.IoPriority is not null, "$.process.ioPriority", "an I/O priority");
         Add(p?.ExecCpuAffinity is { Count: > 0 }, "$.process.execCPUAffinity", "a CPU affinity");

@@ -130,6 +130,9 @@ public static unsafe class ContainerInit
             HookRunner.Run("createContainer", config.Hooks?.CreateContainer, hookState);
         }
         rootfs.EnterRoot();
+        // Before the rest of the setup, as runc: the pty comes from the container's devpts, now reachable as /dev/pts.
+        if (config.Process.Terminal)
+            ContainerConsole.SetUp(request.ConsoleSocketFd, config.Process, Terminal.ConsoleSize.From(request.Spec.Process?.ConsoleSize));
 
         if (config.Hostname is { } hostname && Libc.sethostname(hostname, Encoding.UTF8.GetByteCount(hostname)) < 0)
             throw new ContainerException($"sethostname {hostname}: {LinuxException.FromLastError("sethostname").Message}");

@@ -51,6 +51,8 @@ public sealed class InitRequest
     /// <summary>O_PATH fd of exec.fifo inherited by init; 0 for `exec`-like flows without a start barrier.</summary>
     public int FifoFd { get; init; }
     public int PreserveFds { get; init; }
+    /// <summary>With process.terminal: the inherited fd of the connected console socket the pty master is sent on.</summary>
+    public int ConsoleSocketFd { get; init; }
     public List<Rootfs.CgroupMountSource> Cgroups { get; init; } = [];
     /// <summary>The spec has prestart/createRuntime/createContainer/startContainer hooks: init stops after its mounts to let the runtime run its share.</summary>
     public bool Hooks { get; init; }

@@ -328,6 +328,9 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
                 throw new RootfsException("unlink", "/dev/ptmx", Marshal.GetLastPInvokeError());
             Symlink(dev, "pts/ptmx", "ptmx");
         }
+        // The console's mount point, made now while /dev may still be written; init binds the pty on it later.
+        if (config.Process.Terminal)
+            Terminal.ConsoleTarget.Open(Root).Dispose();
     }
 
     void CreateDevice(DeviceConfig device)
