@@ -11,7 +11,7 @@ namespace Berth.Images;
 /// layout (blobs/sha256/HEX) and its verification simple.
 /// </summary>
 [JsonConverter(typeof(DigestJsonConverter))]
-public readonly record struct Digest
+public readonly record struct Digest : IComparable<Digest>
 {
     public const string Sha256 = "sha256";
     private const int HexLength = 64;
@@ -92,6 +92,8 @@ public readonly record struct Digest
     internal static Digest FromHash(ReadOnlySpan<byte> hash) => new(Convert.ToHexStringLower(hash));
 
     public bool IsDefault => _hex is null;
+
+    public int CompareTo(Digest other) => string.CompareOrdinal(_hex, other._hex);
 }
 
 /// <summary>Reads and writes a digest as its string form, failing with the digest's own error message.</summary>

@@ -2,8 +2,8 @@ namespace Berth.Images.Registry;
 
 /// <summary>
 /// Chooses the manifest for a platform from an index, as docker does: OS and architecture must match
-/// (x86_64 is amd64, aarch64 is arm64); amd64 without a wanted variant takes "" or "v1"; arm64's "v8"
-/// is its default variant; a wanted variant must match exactly. Among matches the first listed wins.
+/// (x86_64 is amd64, aarch64 is arm64); without a wanted variant, amd64 takes only "" or "v1" (a v3 build
+/// may not run on this CPU), arm64 "" or "v8", arm "" or "v7"; a wanted variant must match exactly. Among matches the first listed wins.
 /// </summary>
 public static class PlatformMatcher
 {
@@ -26,7 +26,7 @@ public static class PlatformMatcher
         if (arch != NormalizeArch(wanted.Architecture)) return false;
         var have = NormalizeVariant(arch, candidate.Variant);
         var want = NormalizeVariant(arch, wanted.Variant);
-        if (want.Length == 0) return arch != "arm" || have.Length == 0 || have == "v7";
+        if (want.Length == 0) return have.Length == 0 || (arch == "arm" && have == "v7");
         return have == want || (arch == "amd64" && have.Length == 0 && want == "v1");
     }
 
