@@ -299,6 +299,20 @@ public sealed partial class ImageStore
         }
     }
 
+    /// <summary>Deletes the given blobs (and their partial data) when no image references them and no operation holds them.</summary>
+    public IReadOnlyList<Digest> DeleteUnreferenced(IEnumerable<Digest> blobs)
+    {
+        lock (_lock)
+        {
+            var reachable = _state.Images.SelectMany(i => i.Blobs).ToHashSet();
+            var deleted = new List<Digest>();
+            foreach (var blob in blobs.Distinct())
+                if (!reachable.Contains(blob) && !Content.IsPinned(blob) && !Content.IsIngesting(blob) && Content.Delete(blob))
+                    deleted.Add(blob);
+            return deleted;
+        }
+    }
+
     private static bool IsIdReference(string refOrId, Digest id)
     {
         var text = refOrId.StartsWith("sha256:", StringComparison.Ordinal) ? refOrId[7..] : refOrId;

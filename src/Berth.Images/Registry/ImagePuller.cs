@@ -33,6 +33,8 @@ public sealed class ImagePuller(RegistryClient client, ImageStore images)
         options ??= new PullOptions();
         var progress = options.Progress ?? (_ => { });
         var pins = new List<IDisposable>();
+        var touched = new List<Digest>();
+        var succeeded = false;
         try
         {
             var top = await client.GetManifestAsync(reference, reference.RegistryReference, cancellationToken).ConfigureAwait(false);
@@ -57,6 +59,7 @@ public sealed class ImagePuller(RegistryClient client, ImageStore images)
 
             foreach (var digest in manifest.Layers.Select(l => l.Digest).Append(manifest.Config.Digest).Append(manifestBlob.Digest).Append(top.Digest))
                 pins.Add(Content.Pin(digest));
+            touched.AddRange(manifest.Layers.Select(l => l.Digest).Append(manifest.Config.Digest));
 
             var hadConfig = Content.Has(manifest.Config.Digest);
             var configBytes = hadConfig
@@ -92,11 +95,14 @@ public sealed class ImagePuller(RegistryClient client, ImageStore images)
             var fresh = downloaded || !hadConfig || !manifestExisted;
             progress(new ProgressEvent(null, ProgressStatus.DigestLine(top.Digest)));
             progress(new ProgressEvent(null, fresh ? ProgressStatus.DownloadedNewer(reference.FamiliarString) : ProgressStatus.UpToDate(reference.FamiliarString)));
+            succeeded = true;
             return new PullResult(image, manifestBlob.Digest, indexDigest, manifest, config, fresh);
         }
         finally
         {
             foreach (var pin in pins) pin.Dispose();
+            // A failed pull leaves nothing behind: blobs (and partial data) it fetched that no image uses go.
+            if (!succeeded) images.DeleteUnreferenced(touched);
         }
     }
 
