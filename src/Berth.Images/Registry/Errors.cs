@@ -5,12 +5,14 @@ using System.Text.Json.Serialization;
 namespace Berth.Images.Registry;
 
 /// <summary>A registry operation that failed; the message names the registry, repository and what it answered.</summary>
-public class RegistryException(string message, HttpStatusCode? status = null, Exception? inner = null) : Exception(message, inner)
+public class RegistryException(string message, HttpStatusCode? status = null, Exception? inner = null, bool connectionFailed = false)
+    : Exception(message, inner)
 {
     public HttpStatusCode? StatusCode { get; } = status;
 
-    /// <summary>Worth retrying: 5xx, 429 and 408.</summary>
-    public bool IsTransient => StatusCode is { } s && ((int)s >= 500 || s is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout);
+    /// <summary>Worth retrying: a failed or cut connection, 5xx, 429 and 408.</summary>
+    public bool IsTransient => connectionFailed
+        || (StatusCode is { } s && ((int)s >= 500 || s is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout));
 }
 
 /// <summary>The registry wants credentials we do not have, or refused the ones we sent (401/403).</summary>

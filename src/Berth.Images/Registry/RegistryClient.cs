@@ -245,7 +245,7 @@ public sealed class RegistryClient : IDisposable
             catch (Exception e) when (IsTransient(e, cancellationToken))
             {
                 request.Dispose();
-                if (!retry || attempt >= Options.MaxAttempts) throw new RegistryException($"{what}: {e.Message}", null, e);
+                if (!retry || attempt >= Options.MaxAttempts) throw new RegistryException($"{what}: {e.Message}", null, e, connectionFailed: true);
                 await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
                 continue;
             }

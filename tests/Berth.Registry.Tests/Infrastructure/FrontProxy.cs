@@ -118,6 +118,8 @@ public sealed class FrontProxy : IAsyncDisposable
             }
             await context.Response.Body.WriteAsync(buffer.AsMemory(0, read));
             await context.Response.Body.FlushAsync();
+            // Let the client take in what was sent before the reset (a reset drops unread received data).
+            await Task.Delay(200);
             context.Abort();
             return;
         }
