@@ -13,6 +13,9 @@ unit_projects=(
     tests/Berth.Cgroups.Tests
     tests/Berth.Runtime.Tests
     tests/Berth.Seccomp.Tests
+    tests/Berth.Images.Tests
+    # against a real docker-registry on 127.0.0.1 and skopeo: no root needed
+    tests/Berth.Registry.Tests
 )
 integration_projects=(
     tests/Berth.Integration.Tests
@@ -22,7 +25,8 @@ hang_timeout=${BERTH_TEST_HANG_TIMEOUT:-15m}
 
 command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK"
 if is_root; then
-    ensure_packages /bin/busybox:busybox-static runc:runc crun:crun hyperfine:hyperfine jq:jq
+    ensure_packages /bin/busybox:busybox-static runc:runc crun:crun hyperfine:hyperfine jq:jq \
+        docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils zstd:zstd
     command -v gcc >/dev/null 2>&1 || command -v clang >/dev/null 2>&1 || ensure_packages gcc:gcc
 fi
 
