@@ -11,6 +11,7 @@ namespace Berth.Images;
 [JsonSerializable(typeof(ImageIndex))]
 [JsonSerializable(typeof(ImageConfig))]
 [JsonSerializable(typeof(MediaTypeProbe))]
+[JsonSerializable(typeof(List<DockerArchiveEntry>))]
 [JsonSerializable(typeof(ImageStoreFile))]
 [JsonSerializable(typeof(Registry.DockerConfigFile))]
 [JsonSerializable(typeof(Registry.TokenResponse))]
