@@ -248,7 +248,7 @@ public sealed class ImageArchive(ImageStore images)
     {
         var target = reference is null ? null : ImageReference.Parse(reference);
         var (layerDigest, layerSize) = await Content.WriteAsync(rootfsTar, null, cancellationToken).ConfigureAwait(false);
-        using var pin = Content.Pin(layerDigest);
+        var pin = Content.Pin(layerDigest);
         var succeeded = false;
         try
         {
@@ -299,6 +299,7 @@ public sealed class ImageArchive(ImageStore images)
         }
         finally
         {
+            pin.Dispose();
             if (!succeeded) images.DeleteUnreferenced([layerDigest]);
         }
     }

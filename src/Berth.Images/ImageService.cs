@@ -58,5 +58,17 @@ public sealed class ImageService : IDisposable
         return records;
     }
 
+    /// <summary>docker load: a docker save or OCI layout tar.</summary>
+    public Task<IReadOnlyList<ImageRecord>> LoadAsync(Stream archive, CancellationToken cancellationToken = default) =>
+        new ImageArchive(Images).LoadAsync(archive, cancellationToken);
+
+    /// <summary>docker save: one tar with manifest.json and an OCI layout.</summary>
+    public Task SaveAsync(IReadOnlyList<string> refsOrIds, Stream output, CancellationToken cancellationToken = default) =>
+        new ImageArchive(Images).SaveAsync(refsOrIds, output, cancellationToken);
+
+    /// <summary>docker import: a rootfs tar (plain or gzip) as a one-layer image.</summary>
+    public Task<ImageRecord> ImportAsync(Stream rootfsTar, string? reference, CancellationToken cancellationToken = default) =>
+        new ImageArchive(Images).ImportAsync(rootfsTar, reference, null, cancellationToken);
+
     public void Dispose() => _registry.Dispose();
 }

@@ -30,6 +30,9 @@ public static class TestImage
         return tar.ToArray();
     });
 
+    /// <summary>The uncompressed busybox-static layer tar (bin/busybox, bin/sh).</summary>
+    public static byte[] BusyboxLayerTar() => BusyboxTar.Value;
+
     public static byte[] Gzip(byte[] data)
     {
         using var output = new MemoryStream();
