@@ -290,7 +290,7 @@ public sealed class RegistryClient : IDisposable
             }
             catch (Exception e) when (IsTransient(e, cancellationToken))
             {
-                if (attempt >= Options.MaxAttempts) throw new RegistryException($"{what}: {e.Message}", null, e);
+                if (attempt >= Options.MaxAttempts) throw new RegistryException($"{what}: {e.Message}", null, e, connectionFailed: true);
                 await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
             }
         }
