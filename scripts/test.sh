@@ -14,6 +14,9 @@ unit_projects=(
     tests/Berth.Runtime.Tests
     tests/Berth.Seccomp.Tests
     tests/Berth.Snapshots.Tests
+    tests/Berth.Images.Tests
+    # against a real docker-registry on 127.0.0.1 and skopeo: no root needed
+    tests/Berth.Registry.Tests
 )
 integration_projects=(
     tests/Berth.Integration.Tests
@@ -25,7 +28,8 @@ hang_timeout=${BERTH_TEST_HANG_TIMEOUT:-15m}
 
 command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK"
 if is_root; then
-    ensure_packages /bin/busybox:busybox-static runc:runc crun:crun hyperfine:hyperfine jq:jq umoci:umoci zstd:zstd
+    ensure_packages /bin/busybox:busybox-static runc:runc crun:crun hyperfine:hyperfine jq:jq umoci:umoci zstd:zstd \
+        docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils
     # The clients that Berth.Clients.Tests drives (each started on private state by the tests).
     ensure_packages podman:podman conmon:conmon containerd:containerd ctr:containerd dockerd:docker.io docker:docker.io \
         script:bsdutils tar:tar
