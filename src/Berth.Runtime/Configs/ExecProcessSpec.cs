@@ -47,10 +47,10 @@ public static class ExecProcessSpec
         {
             var parts = flags.User.Split(':');
             if (parts.Length > 2) throw new ArgumentException($"--user {flags.User}: expected uid or uid:gid");
-            user.Uid = ParseId(parts[0], "--user", "uid");
-            if (parts.Length == 2) user.Gid = ParseId(parts[1], "--user", "gid");
+            user.Uid = ParseId(parts[0], $"--user {flags.User}", "uid");
+            if (parts.Length == 2) user.Gid = ParseId(parts[1], $"--user {flags.User}", "gid");
         }
-        foreach (var g in flags.AdditionalGids) user.AdditionalGids.Add(ParseId(g, "--additional-gids", "gid"));
+        foreach (var g in flags.AdditionalGids) user.AdditionalGids.Add(ParseId(g, $"--additional-gids {g}", "gid"));
 
         LinuxCapabilities? caps = container.Capabilities is { } c
             ? new LinuxCapabilities
@@ -188,5 +188,5 @@ public static class ExecProcessSpec
     static uint ParseId(string text, string flag, string what) =>
         uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out uint id)
             ? id
-            : throw new ArgumentException($"{flag} {text}: {what} must be a number");
+            : throw new ArgumentException($"{flag}: {what} \"{text}\" must be a number");
 }
