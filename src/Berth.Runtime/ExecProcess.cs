@@ -163,7 +163,7 @@ public sealed class ExecProcess
 
             Span<byte> one = stackalloc byte[1];
             if (!Sys.ReadExactly(sync.Value.A, one) || one[0] != (byte)'r')
-                throw Failure(errors.Value.Read, joinNames, "before the namespace handshake");
+                throw Failure(errors.Value.Read, joinNames, process.Cwd, "before the namespace handshake");
             CgroupManager.Load(cgroups).AddProcess(pid);
             if (process.OomScoreAdj is { } oom) Sys.WriteFile($"/proc/{pid}/oom_score_adj", oom.ToString());
             one[0] = (byte)'g';
@@ -174,13 +174,13 @@ public sealed class ExecProcess
             {
                 Span<byte> record = stackalloc byte[8];
                 if (!Sys.ReadExactly(sync.Value.A, record))
-                    throw Failure(errors.Value.Read, joinNames, "before the last fork");
+                    throw Failure(errors.Value.Read, joinNames, process.Cwd, "before the last fork");
                 execPid = BitConverter.ToInt32(record[4..]);
                 Libc.waitpid(pid, out _, 0); // the intermediate exits at once
                 pid = -1;
             }
             // EOF on the error pipe: execve succeeded.
-            if (SpawnError.Read(errors.Value.Read) is { } failed) throw Describe(failed, joinNames);
+            if (SpawnError.Read(errors.Value.Read) is { } failed) throw Describe(failed, joinNames, process.Cwd);
             return new ExecProcess(execPid);
         }
         catch when (pid > 0 || execPid > 0)
@@ -267,13 +267,13 @@ public sealed class ExecProcess
         }
     }
 
-    static Exception Failure(Fd errors, IReadOnlyList<string> joinNames, string when) =>
+    static Exception Failure(Fd errors, IReadOnlyList<string> joinNames, string cwd, string when) =>
         SpawnError.Read(errors) is { } failed
-            ? Describe(failed, joinNames)
+            ? Describe(failed, joinNames, cwd)
             : new ContainerException($"the spawn stage exited {when} without reporting a cause");
 
     /// <summary>The spawn stage's (stage, errno, detail) in words; the stage numbers are spawn.c's.</summary>
-    internal static ContainerException Describe(SpawnError error, IReadOnlyList<string> joinNames)
+    internal static ContainerException Describe(SpawnError error, IReadOnlyList<string> joinNames, string cwd)
     {
         var (stage, errno, detail) = error;
         string cause = LinuxException.Describe(errno);
@@ -298,13 +298,13 @@ public sealed class ExecProcess
             20 => "prctl(PR_SET_NO_NEW_PRIVS)",
             21 => detail switch
             {
-                0 => "chdir to cwd",
-                1 => "getcwd after chdir to cwd",
+                0 => $"chdir to cwd {cwd}",
+                1 => $"getcwd after chdir to cwd {cwd}",
                 _ => "cwd",
             },
             _ => $"spawn stage {stage}",
         };
-        if (stage == 21 && detail == 2) return new ContainerException("cwd resolves outside the container's root (refused: CVE-2024-21626)");
+        if (stage == 21 && detail == 2) return new ContainerException($"cwd {cwd} resolves outside the container's root (refused: CVE-2024-21626)");
         return new ContainerException($"unable to start container process: {what}: {cause}");
     }
 

@@ -90,7 +90,7 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
             "sh", "-c", "echo A=$A TERM=$TERM; pwd; id -u; id -g; id -G");
 
         Assert.True(result.Succeeded, result.ToString());
-        Assert.Equal("A=1 TERM=dumb\n/tmp\n5\n6\n7 8\n", result.Stdout);
+        Assert.Equal("A=1 TERM=dumb\n/tmp\n5\n6\n6 7 8\n", result.Stdout); // id -G lists the primary gid first
     }
 
     [SkippableFact]
@@ -105,7 +105,7 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
         var result = ExecIn("sh", "-c", "echo $FROM_CONFIG; pwd; id -u; id -g; id -G");
 
         Assert.True(result.Succeeded, result.ToString());
-        Assert.Equal("yes\n/etc\n11\n12\n13\n", result.Stdout);
+        Assert.Equal("yes\n/etc\n11\n12\n12 13\n", result.Stdout);
     }
 
     [SkippableFact]
@@ -156,7 +156,7 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
         };
         StartSleeper(spec);
 
-        var result = ExecIn("sh", "-c", "grep '^Seccomp:' /proc/self/status; mkdir /dev/shm/x 2>&1; echo rc=$?; test -d /dev/shm/x && echo exists");
+        var result = ExecIn("sh", "-c", "grep '^Seccomp:' /proc/self/status; mkdir /dev/shm/x 2>&1; echo rc=$?; test -d /dev/shm/x && echo exists; true");
 
         Assert.True(result.Succeeded, result.ToString());
         Assert.Matches(@"Seccomp:\s+2", result.Stdout);
@@ -265,13 +265,22 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
     // ---- errors ----
 
     [SkippableFact]
-    public void UnknownContainer_Fails255AndNamesIt()
+    public void UnknownContainer_Fails255()
     {
         var result = Exec("bt-no-such-" + Id[3..], "true");
 
         Assert.Equal(255, result.ExitCode);
-        Assert.Contains("bt-no-such-", result.Stderr);
         Assert.Contains("exec failed", result.Stderr);
+        Assert.Contains("does not exist", result.Stderr);
+    }
+
+    [SkippableFact]
+    [Trait("runc-compatible", "false")] // runc 1.1.5 says "container does not exist" without the id
+    public void UnknownContainer_MessageNamesTheId()
+    {
+        var result = Exec("bt-no-such-" + Id[3..], "true");
+
+        Assert.Contains("bt-no-such-" + Id[3..], result.Stderr);
     }
 
     [SkippableFact]
@@ -308,7 +317,8 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
         var result = ExecIn("no-such-binary");
 
         Assert.Equal(255, result.ExitCode);
-        Assert.Contains("\"no-such-binary\": executable file not found in $PATH", result.Stderr);
+        Assert.Contains("no-such-binary", result.Stderr);
+        Assert.Contains("executable file not found in $PATH", result.Stderr);
         Assert.True(ExecIn("true").Succeeded);
     }
 
@@ -365,6 +375,7 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
     }
 
     [SkippableFact]
+    [Trait("runc-compatible", "false")] // runc 1.1.5 runs the process and ignores a capability it does not know
     public void UnknownCap_IsRefused()
     {
         StartSleeper();
@@ -449,7 +460,10 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
                         int fd = open(path, O_RDONLY);
                         if (fd < 0) continue;
                         opened++;
-                        ssize_t n = readlink(path, target, sizeof target - 1);
+                        // What the fd holds (the process may have exec'd or exited since the open).
+                        char link[64];
+                        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+                        ssize_t n = readlink(link, target, sizeof target - 1);
                         target[n > 0 ? n : 0] = 0;
                         // Our own programs are busybox and this watcher; anything else came from the host.
                         if (strcmp(target, "/bin/busybox") != 0 && strcmp(target, "/bin/exe-watcher") != 0) {
@@ -467,6 +481,6 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
                 return 0;
             }
             """);
-        Bundle.RunTool("gcc", "-O2", "-static", "-o", output, source);
+        Bundle.RunTool("cc", "-O2", "-static", "-o", output, source);
     }
 }
