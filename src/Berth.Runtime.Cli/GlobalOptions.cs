@@ -43,7 +43,9 @@ public sealed class GlobalOptions
     /// Runs a verb: every failure becomes one error line (stderr, and --log in its format) and exit status 1,
     /// as with runc.
     /// </summary>
-    public int Run(ParseResult p, Func<StateStore, RuntimeLog, int> verb)
+    /// <param name="failureExitCode">1, or 255 for `exec` (runc's).</param>
+    /// <param name="errorPrefix">Put before every error message ("exec failed: ", as runc).</param>
+    public int Run(ParseResult p, Func<StateStore, RuntimeLog, int> verb, int failureExitCode = 1, string errorPrefix = "")
     {
         var log = LogFrom(p);
         try
@@ -55,8 +57,8 @@ public sealed class GlobalOptions
         catch (Exception e) when (e is ContainerException or Berth.Linux.LinuxException or Oci.SpecException
                                    or Cgroups.CgroupException or IOException or UnauthorizedAccessException or ArgumentException)
         {
-            log.Error(e.Message);
-            return 1;
+            log.Error(errorPrefix + e.Message);
+            return failureExitCode;
         }
     }
 }

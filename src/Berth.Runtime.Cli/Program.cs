@@ -8,6 +8,7 @@ using Berth.Runtime.Init;
 // `init` runs inside the container on every create: skip the command-line parser on that path.
 if (args is ["init"]) return ContainerInit.Run();
 
+args = ExecArguments.SeparateCommand(args);
 var globals = new GlobalOptions();
 var root = new RootCommand("berth-runtime: an OCI container runtime with runc's command line");
 root.Options.Remove(root.Options.OfType<VersionOption>().Single());
@@ -18,6 +19,7 @@ root.Subcommands.Add(SpecCommand.Build(globals));
 root.Subcommands.Add(CreateCommand.Build(globals));
 root.Subcommands.Add(StartCommand.Build(globals));
 root.Subcommands.Add(RunCommand.Build(globals));
+root.Subcommands.Add(ExecCommand.Build(globals));
 root.Subcommands.Add(StateCommand.Build(globals));
 root.Subcommands.Add(ListCommand.Build(globals));
 root.Subcommands.Add(KillCommand.Build(globals));

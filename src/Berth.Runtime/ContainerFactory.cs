@@ -88,6 +88,8 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             // Written before anything runs, so that even a create killed halfway leaves a state that
             // `delete` can clean up (its init pid is still 0: stopped).
             Store.Write(state);
+            File.WriteAllBytes(Path.Combine(Store.DirFor(id), StateStore.ConfigFile),
+                System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.Spec));
             cgroups.Apply(DeviceCgroupRules.WithDefaults(config.Resources));
 
             string dir = Store.DirFor(id);

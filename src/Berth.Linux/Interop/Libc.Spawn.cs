@@ -26,6 +26,49 @@ public unsafe struct SpawnRequest
     public byte** Argv;
     public byte** Envp;
     public byte* ExecPath;
+    /// <summary>Null except for `exec`: what the stage applies to the process before execve.</summary>
+    public SpawnProcessSetup* Setup;
+}
+
+/// <summary>Mirror of <c>struct berth_rlimit</c> in native/spawn.c.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct SpawnRlimit
+{
+    public int Resource;
+    public int Reserved;
+    public ulong Cur;
+    public ulong Max;
+}
+
+/// <summary>
+/// Mirror of <c>struct berth_process_setup</c> in native/spawn.c; keep the two in step. The chroot into the
+/// container's root, rlimits, ids, capabilities, no_new_privs, seccomp and cwd of an `exec`'d process, applied by
+/// the spawn stage itself so that no berth-runtime code runs inside the container.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct SpawnProcessSetup
+{
+    public int RootFd;
+    public int Uid;
+    public int Gid;
+    public int GidCount;
+    public int SkipSetgroups;
+    public int RlimitCount;
+    public int HasCaps;
+    public int CapLastCap;
+    public int NoNewPrivs;
+    public int Umask;
+    public uint SeccompFlags;
+    public int SeccompLength;
+    public ulong CapBounding;
+    public ulong CapEffective;
+    public ulong CapInheritable;
+    public ulong CapPermitted;
+    public ulong CapAmbient;
+    public uint* Gids;
+    public SpawnRlimit* Rlimits;
+    public void* SeccompFilter;
+    public byte* Cwd;
 }
 
 public static unsafe partial class Libc

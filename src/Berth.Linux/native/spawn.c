@@ -10,9 +10,14 @@
 // namespaces that clone could not create) -> tell the parent and wait for it (it writes uid/gid maps,
 // time offsets and cgroup placement) -> become root of a new user namespace -> unshare(cgroup) so the
 // cgroup namespace is rooted at the container's cgroup -> fork once more when the PID namespace only
-// applies to children -> fix up fds -> execveat. Any failure is written to error_fd as two ints
-// (stage, errno) and the child exits 127; a successful exec closes error_fd (CLOEXEC) and the parent
-// reads EOF.
+// applies to children -> fix up fds -> execveat. Any failure is written to error_fd as three ints
+// (stage, errno, detail) and the child exits 127; a successful exec closes error_fd (CLOEXEC) and the
+// parent reads EOF.
+//
+// `exec` adds a process setup (struct berth_process_setup, NULL for init and hooks): the exec'd process
+// must never run berth-runtime code inside the container (the binary is dynamically linked: its ld.so and
+// libc would come from the container's rootfs), so this stage itself chroots into the container's root and
+// applies rlimits, ids, capabilities, no_new_privs and seccomp before it execs the user's program.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -21,12 +26,56 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+// Must match Berth.Linux.SpawnRlimit.
+struct berth_rlimit {
+    int32_t resource;            // RLIMIT_*
+    int32_t reserved;
+    uint64_t cur;
+    uint64_t max;
+};
+
+// Must match Berth.Linux.SpawnProcessSetup (sequential layout). What `exec` applies to its process.
+struct berth_process_setup {
+    int32_t root_fd;             // O_PATH fd of the container's root (/proc/<init>/root), opened by the parent
+    int32_t uid;
+    int32_t gid;
+    int32_t gid_count;           // additional gids
+    int32_t skip_setgroups;      // setgroups is "deny" in the joined user namespace and the list is empty
+    int32_t rlimit_count;
+    int32_t has_caps;            // 0: leave capabilities as they are (no process.capabilities)
+    int32_t cap_last_cap;        // /proc/sys/kernel/cap_last_cap, read by the parent
+    int32_t no_new_privs;
+    int32_t umask;               // -1: keep
+    uint32_t seccomp_flags;      // SECCOMP_FILTER_FLAG_*
+    int32_t seccomp_len;         // instructions in seccomp_filter; 0: no filter
+    uint64_t cap_bounding;       // capability masks, bit N = capability N
+    uint64_t cap_effective;
+    uint64_t cap_inheritable;
+    uint64_t cap_permitted;
+    uint64_t cap_ambient;
+    const uint32_t *gids;
+    const struct berth_rlimit *rlimits;
+    const struct sock_filter *seccomp_filter;
+    const char *cwd;             // absolute path inside the container
+};
 
 // Must match Berth.Linux.SpawnRequest (sequential layout).
 struct berth_spawn_request {
@@ -50,6 +99,7 @@ struct berth_spawn_request {
     char *const *argv;
     char *const *envp;
     const char *exec_path;       // used when exec_fd < 0: scripts cannot be run from a close-on-exec fd
+    const struct berth_process_setup *setup; // NULL except for `exec`
 };
 
 enum berth_spawn_stage {
@@ -61,6 +111,20 @@ enum berth_spawn_stage {
     STAGE_FDS = 6,
     STAGE_FORK = 7,
     STAGE_EXEC = 8,
+    // The process setup of `exec` (detail in brackets):
+    STAGE_DUMPABLE = 9,
+    STAGE_CHROOT = 10,           // [0 fchdir, 1 chroot]
+    STAGE_RLIMIT = 11,           // [resource]
+    STAGE_SECCOMP = 12,
+    STAGE_BOUNDING = 13,         // [capability]
+    STAGE_KEEPCAPS = 14,
+    STAGE_SETGROUPS = 15,
+    STAGE_SETGID = 16,
+    STAGE_SETUID = 17,
+    STAGE_CAPSET = 18,
+    STAGE_AMBIENT = 19,
+    STAGE_NO_NEW_PRIVS = 20,
+    STAGE_CWD = 21,              // [0 chdir, 1 getcwd, 2 the cwd is outside the root]
 };
 
 static void fail(const struct berth_spawn_request *r, int stage, int detail) {
@@ -82,7 +146,69 @@ static int write_all(int fd, const void *buf, size_t len) {
     return 0;
 }
 
+// The steps of `exec` between the last fork and the fd clean-up, in the order the kernel needs: limits first
+// (they may need CAP_SYS_RESOURCE), the filter before capabilities are dropped unless no_new_privs lets an
+// unprivileged thread install it (then it comes last, so that it does not govern the setup), the bounding
+// set while we still hold CAP_SETPCAP, ids with KEEPCAPS so that the permitted set survives setresuid, then
+// the sets themselves. Raw syscalls throughout: glibc's set*id and setgroups signal every thread of the
+// parent image, and this clone has only one.
+static void process_setup(const struct berth_spawn_request *r, const struct berth_process_setup *s) {
+    for (int i = 0; i < s->rlimit_count; i++) {
+        struct rlimit lim = { s->rlimits[i].cur, s->rlimits[i].max };
+        if (syscall(SYS_prlimit64, 0, s->rlimits[i].resource, &lim, NULL) < 0) fail(r, STAGE_RLIMIT, s->rlimits[i].resource);
+    }
+    if (s->umask >= 0) syscall(SYS_umask, s->umask);
+
+    struct sock_fprog prog = { (unsigned short)s->seccomp_len, (struct sock_filter *)s->seccomp_filter };
+    if (s->seccomp_len > 0 && !s->no_new_privs
+        && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->seccomp_flags, &prog) < 0)
+        fail(r, STAGE_SECCOMP, 0);
+
+    if (s->has_caps)
+        for (int cap = 0; cap <= s->cap_last_cap; cap++)
+            if (!(s->cap_bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+                fail(r, STAGE_BOUNDING, cap);
+
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) fail(r, STAGE_KEEPCAPS, 1);
+    if (!s->skip_setgroups && syscall(SYS_setgroups, s->gid_count, s->gids) < 0) fail(r, STAGE_SETGROUPS, 0);
+    if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) fail(r, STAGE_SETGID, s->gid);
+    if (syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) fail(r, STAGE_SETUID, s->uid);
+
+    if (s->has_caps) {
+        struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+        struct __user_cap_data_struct data[2];
+        for (int i = 0; i < 2; i++) {
+            data[i].effective = (uint32_t)(s->cap_effective >> (32 * i));
+            data[i].permitted = (uint32_t)(s->cap_permitted >> (32 * i));
+            data[i].inheritable = (uint32_t)(s->cap_inheritable >> (32 * i));
+        }
+        if (syscall(SYS_capset, &header, data) < 0) fail(r, STAGE_CAPSET, 0);
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) fail(r, STAGE_AMBIENT, -1);
+        // Not fatal, as for init: an ambient capability that is not also permitted and inheritable cannot be
+        // raised (runc's default spec asks for such); the parent warns about those before the spawn.
+        for (int cap = 0; cap <= s->cap_last_cap; cap++)
+            if (s->cap_ambient & (1ULL << cap)) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+    }
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) fail(r, STAGE_KEEPCAPS, 0);
+    if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(r, STAGE_NO_NEW_PRIVS, 0);
+
+    // As the user, so that a directory the user may not enter fails here. A cwd such as /proc/self/fd/N
+    // names a directory through an fd this clone still holds and leaves the root: the kernel's getcwd then
+    // reports a path that does not start with '/' ("(unreachable)/...", CVE-2024-21626).
+    if (chdir(s->cwd) < 0) fail(r, STAGE_CWD, 0);
+    char buf[4096];
+    long n = syscall(SYS_getcwd, buf, sizeof buf);
+    if (n < 0) fail(r, STAGE_CWD, 1);
+    if (n == 0 || buf[0] != '/') { errno = EPERM; fail(r, STAGE_CWD, 2); }
+}
+
 static void child(const struct berth_spawn_request *r) {
+    const struct berth_process_setup *setup = r->setup;
+    // Until the exec, this clone is a copy of berth-runtime. Non-dumpable, a process of the container cannot
+    // open /proc/<pid>/exe (the host binary) or ptrace us once we joined its namespaces (CVE-2019-5736);
+    // execve makes the user's program dumpable again.
+    if (setup != NULL && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail(r, STAGE_DUMPABLE, 0);
+
     // Handlers point into the parent's runtime: reset every one, including ignored SIGPIPE, before
     // unblocking. The container starts with an empty signal mask.
     struct sigaction dfl;
@@ -118,15 +244,13 @@ static void child(const struct berth_spawn_request *r) {
 
     if (r->unshare_cgroup && unshare(CLONE_NEWCGROUP) < 0) fail(r, STAGE_CGROUPNS, 0);
 
-    const int32_t stdio[3] = { r->stdin_fd, r->stdout_fd, r->stderr_fd };
-    for (int i = 0; i < 3; i++)
-        if (stdio[i] >= 0 && dup2(stdio[i], i) < 0) fail(r, STAGE_FDS, stdio[i]);
-
-    if (r->keep_below >= 3 && syscall(SYS_close_range, (unsigned)r->keep_below, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-        fail(r, STAGE_FDS, -1);
-    for (int i = 0; i < r->pass_count; i++)
-        if (fcntl(r->pass_fds[i], F_SETFD, 0) < 0) fail(r, STAGE_FDS, r->pass_fds[i]);
-    if (fcntl(r->error_fd, F_SETFD, FD_CLOEXEC) < 0) fail(r, STAGE_FDS, r->error_fd);
+    if (setup != NULL) {
+        // setns(mnt) left us at the namespace's root, which is not the container's root after pivot_root
+        // (and never with --no-pivot, where the container is chrooted): enter the root init sees.
+        if (fchdir(setup->root_fd) < 0) fail(r, STAGE_CHROOT, 0);
+        if (chroot(".") < 0) fail(r, STAGE_CHROOT, 1);
+        close(setup->root_fd);
+    }
 
     if (r->fork_after) {
         long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
@@ -137,6 +261,25 @@ static void child(const struct berth_spawn_request *r) {
             if (write_all(r->sync_fd, rec, sizeof rec) < 0) fail(r, STAGE_FORK, 1);
             syscall(SYS_exit_group, 0);
         }
+        // The grandchild stays non-dumpable: the flag lives in the mm, which fork copied.
+    }
+
+    if (setup != NULL) process_setup(r, setup);
+
+    const int32_t stdio[3] = { r->stdin_fd, r->stdout_fd, r->stderr_fd };
+    for (int i = 0; i < 3; i++)
+        if (stdio[i] >= 0 && dup2(stdio[i], i) < 0) fail(r, STAGE_FDS, stdio[i]);
+
+    if (r->keep_below >= 3 && syscall(SYS_close_range, (unsigned)r->keep_below, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        fail(r, STAGE_FDS, -1);
+    for (int i = 0; i < r->pass_count; i++)
+        if (fcntl(r->pass_fds[i], F_SETFD, 0) < 0) fail(r, STAGE_FDS, r->pass_fds[i]);
+    if (fcntl(r->error_fd, F_SETFD, FD_CLOEXEC) < 0) fail(r, STAGE_FDS, r->error_fd);
+
+    // With no_new_privs the filter comes last, so that only execve runs under it (the profile must allow that).
+    if (setup != NULL && setup->seccomp_len > 0 && setup->no_new_privs) {
+        struct sock_fprog prog = { (unsigned short)setup->seccomp_len, (struct sock_filter *)setup->seccomp_filter };
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, setup->seccomp_flags, &prog) < 0) fail(r, STAGE_SECCOMP, 1);
     }
 
     if (r->exec_fd >= 0)

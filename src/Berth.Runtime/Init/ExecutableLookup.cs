@@ -26,6 +26,56 @@ internal static class ExecutableLookup
         throw new ContainerException($"exec: \"{name}\": executable file not found in $PATH ({path})");
     }
 
+    /// <summary>
+    /// The same search for `exec`, from outside: every candidate is resolved inside <paramref name="root"/> (an fd of
+    /// the container's root) with openat2(RESOLVE_IN_ROOT), so symlinks in the image cannot point at host files.
+    /// Returns the absolute path inside the container that the spawn stage hands to execve after its chroot.
+    /// </summary>
+    public static string FindInRoot(Fd root, string name, IReadOnlyList<string> env, string cwd)
+    {
+        if (name.Length == 0) throw new ContainerException("exec: process args[0] is empty");
+        if (name.Contains('/'))
+        {
+            string full = name.StartsWith('/') ? name : Path.Combine(cwd, name);
+            switch (ProbeInRoot(root, full))
+            {
+                case Probe.Missing: throw new ContainerException($"exec: \"{name}\": no such file or directory");
+                case Probe.Directory: throw new ContainerException($"exec: \"{name}\": is a directory");
+                case Probe.NotExecutable: throw new ContainerException($"exec: \"{name}\": permission denied");
+            }
+            return full;
+        }
+        string path = env.LastOrDefault(e => e.StartsWith("PATH=", StringComparison.Ordinal))?[5..] ?? DefaultPath;
+        foreach (var dir in path.Split(':'))
+        {
+            string candidate = Path.Combine(dir.Length == 0 ? cwd : dir.StartsWith('/') ? dir : Path.Combine(cwd, dir), name);
+            if (ProbeInRoot(root, candidate) == Probe.Executable) return candidate;
+        }
+        throw new ContainerException($"exec: \"{name}\": executable file not found in $PATH ({path})");
+    }
+
+    enum Probe { Executable, Missing, Directory, NotExecutable }
+
+    static Probe ProbeInRoot(Fd root, string path)
+    {
+        Fd? fd;
+        try
+        {
+            fd = Rootfs.InRoot.OpenIfExists(root, path, Libc.O_PATH | Libc.O_CLOEXEC);
+        }
+        catch (LinuxException)
+        {
+            return Probe.Missing; // ENOTDIR, ELOOP...: nothing execve could run either
+        }
+        if (fd is null) return Probe.Missing;
+        using (fd)
+        {
+            var st = Sys.FStat(fd);
+            if (st.FileType == Libc.S_IFDIR) return Probe.Directory;
+            return (st.Mode & 0x49 /* 0111 */) != 0 ? Probe.Executable : Probe.NotExecutable;
+        }
+    }
+
     static void Check(string name, string full)
     {
         if (Libc.fstatat(Libc.AT_FDCWD, full, out var st, 0) < 0)

@@ -12,6 +12,9 @@ public sealed class StateStore(string root)
 {
     public const string DefaultRoot = "/run/berth-runtime";
     public const string StateFile = "state.json", FifoName = "exec.fifo";
+    /// <summary>The spec the container was created from, as create read it: `exec` takes its defaults from it even if
+    /// the bundle changed since (runc keeps its config in its state too).</summary>
+    public const string ConfigFile = "config.json";
 
     public string Root { get; } = Path.GetFullPath(root);
 

@@ -1,0 +1,355 @@
+using System.Runtime.InteropServices;
+using Berth.Cgroups;
+using Berth.Linux;
+using Berth.Oci;
+using Berth.Runtime.Configs;
+using Berth.Runtime.Init;
+using Berth.Runtime.State;
+using Berth.Seccomp;
+
+namespace Berth.Runtime;
+
+/// <summary>What `exec` runs and how, beyond the container itself.</summary>
+public sealed record ExecOptions
+{
+    /// <summary>The process to run: from --process, or built by <see cref="ExecProcessSpec.FromFlags"/>.</summary>
+    public required Oci.Process Process { get; init; }
+    /// <summary>Where <see cref="Process"/> came from, for error messages ("--process FILE", "exec flags").</summary>
+    public required string Source { get; init; }
+    public int PreserveFds { get; init; }
+    /// <summary>runc's --cgroup values: "path" (every controller) or "controller[,controller]:path".</summary>
+    public IReadOnlyList<string> CgroupSubPaths { get; init; } = [];
+    /// <summary>Allow exec into a paused (frozen) container; the process then starts frozen.</summary>
+    public bool IgnorePaused { get; init; }
+}
+
+/// <summary>
+/// A process started inside a running container (`exec`). It never runs berth-runtime code in the container: the C
+/// spawn stage joins the container's namespaces (from /proc/&lt;init&gt;/ns), is placed in its cgroups by us, chroots
+/// into the root init sees, applies the process's rlimits, ids, capabilities, no_new_privs and the container's
+/// seccomp filter with raw system calls, and execs the program at a path we resolved inside the container.
+/// </summary>
+public sealed class ExecProcess
+{
+    // User first: the other joins need the capabilities it gives. Mount last of the ones that need it; pid and
+    // time only apply to children, hence the fork after them.
+    static readonly (string Name, NamespaceKind Kind)[] JoinOrder =
+    [
+        ("user", NamespaceKind.User), ("ipc", NamespaceKind.Ipc), ("uts", NamespaceKind.Uts), ("net", NamespaceKind.Network),
+        ("pid", NamespaceKind.Pid), ("cgroup", NamespaceKind.Cgroup), ("time", NamespaceKind.Time), ("mnt", NamespaceKind.Mount),
+    ];
+
+    ExecProcess(int pid) => Pid = pid;
+
+    /// <summary>The process's pid in the runtime's PID namespace. With a PID namespace it is our grandchild: the
+    /// caller is made a child subreaper so that it can still wait for it.</summary>
+    public int Pid { get; }
+
+    /// <summary>The container's config.json as saved at create (the bundle's when the state has none).</summary>
+    public static Spec LoadContainerSpec(StateStore store, ContainerState state)
+    {
+        string saved = Path.Combine(store.DirFor(state.Id), StateStore.ConfigFile);
+        return File.Exists(saved) ? SpecLoader.Parse(File.ReadAllText(saved), saved) : SpecLoader.Load(state.Bundle);
+    }
+
+    /// <summary>Starts the process; returns once it exec'd its program (or throws with the cause, leaving nothing).</summary>
+    public static unsafe ExecProcess Start(Container container, StateStore store, ExecOptions options, Action<string> warn)
+    {
+        var status = container.Status();
+        if (status == ContainerStatus.Stopped) throw new ContainerException($"cannot exec in a stopped container: {container.Id}");
+        if (status == ContainerStatus.Paused && !options.IgnorePaused)
+            throw new ContainerException($"cannot exec in a paused container (use --ignore-paused to override): {container.Id}");
+
+        var spec = LoadContainerSpec(store, container.State);
+        var config = ConfigConverter.Convert(spec, container.State.Bundle);
+        var process = ExecProcessSpec.Convert(options.Process, config.Process, options.Source);
+        foreach (var cap in ExecProcessSpec.UnraisableAmbient(process.Capabilities))
+            warn($"can't raise ambient capability {cap} (it must also be permitted and inheritable)");
+        CheckPreservedFds(options.PreserveFds);
+        var cgroups = CgroupSubPaths.Resolve(container.State.CgroupPaths, options.CgroupSubPaths);
+
+        int initPid = container.State.InitPid;
+        using var pidfd = Sys.PidfdOpen(initPid);
+        if (ProcStat.Read(initPid)?.StartTime is not { } start || start != container.State.InitStartTime)
+            throw new ContainerException($"cannot exec in a stopped container: {container.Id}");
+
+        var joins = new List<Fd>();
+        var joinNames = new List<string>();
+        Fd? root = null;
+        (Fd A, Fd B)? sync = null;
+        (Fd Read, Fd Write)? errors = null;
+        using var native = new NativeStrings();
+        int pid = -1, execPid = -1;
+        try
+        {
+            bool forkAfter = false;
+            foreach (var (name, kind) in JoinOrder)
+            {
+                if (OpenForeignNamespace(initPid, name) is not { } fd) continue;
+                joins.Add(fd);
+                joinNames.Add(name);
+                if (kind is NamespaceKind.Pid or NamespaceKind.Time) forkAfter = true;
+            }
+            root = Sys.Open($"/proc/{initPid}/root", Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+            bool setgroupsDenied = ReadTrimmed($"/proc/{initPid}/setgroups") == "deny";
+            // The files above are init's only if init still lives (its pid cannot have been reused while it does).
+            if (Sys.WaitReadable(pidfd, 0)) throw new ContainerException($"cannot exec in a stopped container: {container.Id}");
+
+            string executable = ExecutableLookup.FindInRoot(root, process.Args[0], process.Env, process.Cwd);
+
+            sync = Sys.SocketPair();
+            errors = Sys.Pipe();
+            int childSync = sync.Value.B.Value;
+
+            int* joinFds = stackalloc int[Math.Max(1, joins.Count)];
+            for (int i = 0; i < joins.Count; i++) joinFds[i] = joins[i].Value;
+            var gids = process.AdditionalGids.ToArray();
+            var rlimits = process.Rlimits.Select(r => new SpawnRlimit { Resource = r.Resource, Cur = r.Soft, Max = r.Hard }).ToArray();
+            var filter = config.SeccompFilter?.Program ?? [];
+            var caps = process.Capabilities;
+
+            fixed (uint* gidPtr = gids)
+            fixed (SpawnRlimit* rlimitPtr = rlimits)
+            fixed (SockFilter* filterPtr = filter)
+            {
+                var setup = new SpawnProcessSetup
+                {
+                    RootFd = root.Value,
+                    Uid = (int)process.Uid,
+                    Gid = (int)process.Gid,
+                    GidCount = gids.Length,
+                    SkipSetgroups = setgroupsDenied && gids.Length == 0 ? 1 : 0,
+                    RlimitCount = rlimits.Length,
+                    HasCaps = caps is null ? 0 : 1,
+                    CapLastCap = LastCapability(),
+                    NoNewPrivs = process.NoNewPrivileges ? 1 : 0,
+                    Umask = process.Umask is { } umask ? (int)umask : -1,
+                    SeccompFlags = config.SeccompFilter?.Flags ?? 0,
+                    SeccompLength = filter.Length,
+                    CapBounding = caps?.Bounding ?? 0,
+                    CapEffective = caps?.Effective ?? 0,
+                    CapInheritable = caps?.Inheritable ?? 0,
+                    CapPermitted = caps?.Permitted ?? 0,
+                    CapAmbient = caps?.Ambient ?? 0,
+                    Gids = gidPtr,
+                    Rlimits = rlimitPtr,
+                    SeccompFilter = filterPtr,
+                    Cwd = native.String(process.Cwd),
+                };
+                var request = new SpawnRequest
+                {
+                    ExecFd = -1,
+                    ForkAfter = forkAfter ? 1 : 0,
+                    SyncFd = childSync,
+                    ErrorFd = errors.Value.Write.Value,
+                    KeepBelow = 3 + options.PreserveFds,
+                    JoinCount = joins.Count,
+                    StdinFd = -1,
+                    StdoutFd = -1,
+                    StderrFd = -1,
+                    JoinFds = joinFds,
+                    Argv = native.Array(process.Args),
+                    Envp = native.Array(process.Env),
+                    ExecPath = native.String(executable),
+                    Setup = &setup,
+                };
+                // The process outlives the intermediate of the PID-namespace fork: as a subreaper we inherit it.
+                Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+                pid = Libc.berth_spawn(&request);
+            }
+            if (pid < 0) throw new LinuxException("clone", -pid);
+            sync.Value.B.Dispose();
+            errors.Value.Write.Dispose();
+
+            Span<byte> one = stackalloc byte[1];
+            if (!Sys.ReadExactly(sync.Value.A, one) || one[0] != (byte)'r')
+                throw Failure(errors.Value.Read, joinNames, process.Cwd, "before the namespace handshake");
+            CgroupManager.Load(cgroups).AddProcess(pid);
+            if (process.OomScoreAdj is { } oom) Sys.WriteFile($"/proc/{pid}/oom_score_adj", oom.ToString());
+            one[0] = (byte)'g';
+            Sys.WriteAll(sync.Value.A, one);
+
+            execPid = pid;
+            if (forkAfter)
+            {
+                Span<byte> record = stackalloc byte[8];
+                if (!Sys.ReadExactly(sync.Value.A, record))
+                    throw Failure(errors.Value.Read, joinNames, process.Cwd, "before the last fork");
+                execPid = BitConverter.ToInt32(record[4..]);
+                Libc.waitpid(pid, out _, 0); // the intermediate exits at once
+                pid = -1;
+            }
+            // EOF on the error pipe: execve succeeded.
+            if (SpawnError.Read(errors.Value.Read) is { } failed) throw Describe(failed, joinNames, process.Cwd);
+            return new ExecProcess(execPid);
+        }
+        catch when (pid > 0 || execPid > 0)
+        {
+            // A stage that failed has exited (127) or is about to: make sure, and reap it so nothing is left.
+            foreach (int p in new[] { pid, execPid }.Where(p => p > 0).Distinct())
+            {
+                Libc.kill(p, Libc.SIGKILL);
+                Libc.waitpid(p, out _, 0);
+            }
+            throw;
+        }
+        finally
+        {
+            foreach (var f in joins) f.Dispose();
+            root?.Dispose();
+            sync?.A.Dispose();
+            sync?.B.Dispose();
+            errors?.Read.Dispose();
+            errors?.Write.Dispose();
+        }
+    }
+
+    /// <summary>Waits for the process (the caller must be its parent or subreaper); returns the raw wait status.</summary>
+    public int Wait()
+    {
+        for (;;)
+        {
+            int r = Libc.waitpid(Pid, out int status, 0);
+            if (r == Pid) return status;
+            var e = LinuxException.FromLastError("waitpid", $"pid {Pid}");
+            if (e.Errno != Errno.EINTR) throw e;
+        }
+    }
+
+    /// <summary>An fd of init's namespace <paramref name="name"/>, or null when it is ours too (nothing to join) or the
+    /// kernel has no such namespace.</summary>
+    static Fd? OpenForeignNamespace(int initPid, string name)
+    {
+        string theirs = $"/proc/{initPid}/ns/{name}";
+        if (Libc.fstatat(Libc.AT_FDCWD, $"/proc/self/ns/{name}", out var own, 0) < 0) return null;
+        Fd fd;
+        try
+        {
+            fd = Sys.Open(theirs, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        }
+        catch (LinuxException e) when (e.Errno == Errno.ENOENT)
+        {
+            return null;
+        }
+        var st = Sys.FStat(fd);
+        if (st.Dev == own.Dev && st.Ino == own.Ino)
+        {
+            fd.Dispose();
+            return null;
+        }
+        return fd;
+    }
+
+    static string? ReadTrimmed(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path).Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    static int LastCapability() =>
+        int.TryParse(ReadTrimmed("/proc/sys/kernel/cap_last_cap"), out int last) ? Math.Min(last, 63) : Capabilities.Last;
+
+    /// <summary>The caller's fds 3 .. 3+count-1 must be open and inherited, as for create.</summary>
+    static void CheckPreservedFds(int count)
+    {
+        if (count < 0) throw new ContainerException($"--preserve-fds {count}: must not be negative");
+        for (int fd = 3; fd < 3 + count; fd++)
+        {
+            int flags = Libc.fcntl(fd, Libc.F_GETFD, 0);
+            if (flags < 0 || (flags & Libc.FD_CLOEXEC) != 0)
+                throw new ContainerException($"--preserve-fds {count}: fd {fd} was not passed to berth-runtime");
+        }
+    }
+
+    static Exception Failure(Fd errors, IReadOnlyList<string> joinNames, string cwd, string when) =>
+        SpawnError.Read(errors) is { } failed
+            ? Describe(failed, joinNames, cwd)
+            : new ContainerException($"the spawn stage exited {when} without reporting a cause");
+
+    /// <summary>The spawn stage's (stage, errno, detail) in words; the stage numbers are spawn.c's.</summary>
+    internal static ContainerException Describe(SpawnError error, IReadOnlyList<string> joinNames, string cwd)
+    {
+        var (stage, errno, detail) = error;
+        string cause = LinuxException.Describe(errno);
+        string what = stage switch
+        {
+            1 => $"joining the container's {(detail >= 0 && detail < joinNames.Count ? joinNames[detail] : "?")} namespace",
+            3 => "namespace handshake with the runtime",
+            6 => detail == -1 ? "marking fds close-on-exec" : $"passing fd {detail}",
+            7 => "fork into the container's PID namespace",
+            8 => "exec",
+            9 => "prctl(PR_SET_DUMPABLE, 0)",
+            10 => detail == 0 ? "entering the container's root (fchdir)" : "entering the container's root (chroot)",
+            11 => $"setrlimit {SafeRlimitName(detail)}",
+            12 => "installing the container's seccomp filter",
+            13 => $"dropping {SafeCapName(detail)} from the bounding set",
+            14 => "prctl(PR_SET_KEEPCAPS)",
+            15 => "setgroups",
+            16 => $"setting gid {detail}",
+            17 => $"setting uid {detail}",
+            18 => "capset",
+            19 => "clearing ambient capabilities",
+            20 => "prctl(PR_SET_NO_NEW_PRIVS)",
+            21 => detail switch
+            {
+                0 => $"chdir to cwd {cwd}",
+                1 => $"getcwd after chdir to cwd {cwd}",
+                _ => "cwd",
+            },
+            _ => $"spawn stage {stage}",
+        };
+        if (stage == 21 && detail == 2) return new ContainerException($"cwd {cwd} resolves outside the container's root (refused: CVE-2024-21626)");
+        return new ContainerException($"unable to start container process: {what}: {cause}");
+    }
+
+    static string SafeRlimitName(int resource) => resource >= 0 && resource < Rlimits.Count ? Rlimits.NameOf(resource) : resource.ToString();
+    static string SafeCapName(int cap) => cap >= 0 && cap <= Capabilities.Last ? Capabilities.NameOf(cap) : $"capability {cap}";
+}
+
+/// <summary>runc's `exec --cgroup`: a sub-cgroup of the container's, per controller, that must already exist.</summary>
+public static class CgroupSubPaths
+{
+    /// <summary>
+    /// The container's cgroup paths with the sub-paths applied. "path" applies to every controller;
+    /// "a,b:path" to controllers a and b (keys of <paramref name="containerPaths"/>, "unified" for the hybrid cgroup2
+    /// hierarchy). Directories are not checked here; <see cref="Resolve"/> does.
+    /// </summary>
+    /// <exception cref="ContainerException">A malformed value, an unknown controller, or a path leaving the container's cgroup.</exception>
+    public static Dictionary<string, string> Apply(IReadOnlyDictionary<string, string> containerPaths, IReadOnlyList<string> values)
+    {
+        var result = new Dictionary<string, string>(containerPaths, StringComparer.Ordinal);
+        foreach (var value in values)
+        {
+            int colon = value.IndexOf(':');
+            string sub = colon < 0 ? value : value[(colon + 1)..];
+            if (sub.Length == 0 || sub.Split('/').Contains(".."))
+                throw new ContainerException($"--cgroup {value}: the sub-cgroup must be a non-empty path without \"..\"");
+            IEnumerable<string> keys = colon < 0 ? containerPaths.Keys : value[..colon].Split(',');
+            foreach (var key in keys)
+            {
+                if (!containerPaths.TryGetValue(key, out var basePath))
+                    throw new ContainerException($"--cgroup {value}: the container has no cgroup for controller \"{key}\" (it has: {string.Join(", ", containerPaths.Keys.Order())})");
+                result[key] = basePath.TrimEnd('/') + "/" + sub.Trim('/');
+            }
+        }
+        return result;
+    }
+
+    /// <summary><see cref="Apply"/>, then checks that every sub-cgroup exists (runc requires it).</summary>
+    public static Dictionary<string, string> Resolve(IReadOnlyDictionary<string, string> containerPaths, IReadOnlyList<string> values)
+    {
+        var result = Apply(containerPaths, values);
+        foreach (var (key, dir) in result)
+        {
+            if (!containerPaths.TryGetValue(key, out var original) || original == dir) continue;
+            if (!Directory.Exists(dir)) throw new ContainerException($"--cgroup: sub-cgroup {dir} (controller {key}) does not exist");
+        }
+        return result;
+    }
+}
