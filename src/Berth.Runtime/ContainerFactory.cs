@@ -45,6 +45,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         if (UnsupportedFeatures.Find(spec) is { Count: > 0 } unsupported)
             throw new ContainerException($"{SpecLoader.ConfigFileName}: {string.Join("; ", unsupported)}");
         RequireMountNamespace(config);
+        Sysctls.Validate(config);
         CheckRootfs(config.Rootfs);
         int preserveFds = options.PreserveFds + options.ListenFds;
         CheckPreservedFds(preserveFds);

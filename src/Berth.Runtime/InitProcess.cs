@@ -46,7 +46,7 @@ public sealed class InitProcess : IDisposable
         try
         {
             foreach (var ns in plan.Joins) joinFds.Add(OpenNamespace(ns));
-            exe = Sys.Open("/proc/self/exe", Libc.O_PATH);
+            exe = SealedBinary.OpenSelf();
             sync = Sys.SocketPair();
             errors = Sys.Pipe();
 

@@ -36,7 +36,9 @@ internal static unsafe class ProcessSetup
         if (value is null) return;
         try
         {
-            Sys.WriteFile("/proc/self/oom_score_adj", value.Value.ToString());
+            // Through a private procfs, as sysctls: the container's /proc/self/oom_score_adj may be a bind of another file.
+            using var proc = PrivateProcfs.Open("process.oomScoreAdj");
+            proc.Write($"{PrivateProcfs.Self}/oom_score_adj", value.Value.ToString());
         }
         catch (LinuxException e)
         {

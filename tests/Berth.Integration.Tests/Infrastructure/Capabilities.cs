@@ -13,6 +13,9 @@ public static class Capabilities
         "CHECKPOINT_RESTORE",
     ];
 
+    /// <summary>Every capability the table knows, as "CAP_..." names.</summary>
+    public static IReadOnlyList<string> All => Names.Select(n => "CAP_" + n).ToArray();
+
     public static int Number(string name)
     {
         var bare = name.StartsWith("CAP_", StringComparison.Ordinal) ? name[4..] : name;

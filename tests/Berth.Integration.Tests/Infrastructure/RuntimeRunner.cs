@@ -6,9 +6,10 @@ namespace Berth.Integration.Tests.Infrastructure;
 /// <summary>
 /// Runs the runtime binary with <c>--root &lt;stateRoot&gt;</c> and a timeout. Output goes to files, not pipes:
 /// a container started by <c>create</c> or <c>run -d</c> inherits the runtime's stdio and would keep a pipe open
-/// long after the runtime itself exited.
+/// long after the runtime itself exited. <paramref name="binary"/> overrides <see cref="RuntimeBinary.Path"/> (a copy
+/// that an attack test may damage).
 /// </summary>
-public sealed class RuntimeRunner(string stateRoot, string ioDirectory, ITestOutputHelper output)
+public sealed class RuntimeRunner(string stateRoot, string ioDirectory, ITestOutputHelper output, string? binary = null)
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
@@ -66,7 +67,7 @@ public sealed class RuntimeRunner(string stateRoot, string ioDirectory, ITestOut
         start.ArgumentList.Add(invocation.InheritedFiles.Count.ToString());
         foreach (var file in invocation.InheritedFiles)
             start.ArgumentList.Add(file);
-        start.ArgumentList.Add(RuntimeBinary.Path);
+        start.ArgumentList.Add(binary ?? RuntimeBinary.Path);
         foreach (var argument in fullArguments)
             start.ArgumentList.Add(argument);
 
