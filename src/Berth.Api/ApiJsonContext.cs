@@ -13,6 +13,7 @@ namespace Berth.Api;
 [JsonSerializable(typeof(ImageSummary))]
 [JsonSerializable(typeof(List<ImageSummary>))]
 [JsonSerializable(typeof(ImageInspect))]
+[JsonSerializable(typeof(List<ImageInspect>))]
 [JsonSerializable(typeof(List<ImageHistoryItem>))]
 [JsonSerializable(typeof(List<ImageDeleteResponseItem>))]
 [JsonSerializable(typeof(JsonMessage))]
