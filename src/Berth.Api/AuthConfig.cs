@@ -38,6 +38,7 @@ public sealed class AuthConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? RegistryToken { get; set; }
 
+    [JsonIgnore]
     public bool IsEmpty => Username is null && Password is null && Auth is null && IdentityToken is null && RegistryToken is null;
 
     /// <summary>The header value: URL-safe base64 of the JSON (what docker sends; <c>e30=</c> for no credentials).</summary>
