@@ -13,16 +13,18 @@ unit_projects=(
     tests/Berth.Cgroups.Tests
     tests/Berth.Runtime.Tests
     tests/Berth.Seccomp.Tests
+    tests/Berth.Api.Tests
 )
 integration_projects=(
     tests/Berth.Integration.Tests
+    tests/Berth.Daemon.Tests
 )
 # A hung test (a container that never exits) fails its project instead of stalling the run.
 hang_timeout=${BERTH_TEST_HANG_TIMEOUT:-15m}
 
 command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK"
 if is_root; then
-    ensure_packages /bin/busybox:busybox-static runc:runc crun:crun hyperfine:hyperfine jq:jq
+    ensure_packages /bin/busybox:busybox-static runc:runc crun:crun hyperfine:hyperfine jq:jq docker:docker.io curl:curl
     command -v gcc >/dev/null 2>&1 || command -v clang >/dev/null 2>&1 || ensure_packages gcc:gcc
 fi
 

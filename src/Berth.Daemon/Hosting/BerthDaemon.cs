@@ -1,4 +1,4 @@
-using System.Net;
+using System.Runtime.InteropServices;
 using Berth.Daemon.Api;
 using Berth.Daemon.Images;
 using Berth.Linux;
@@ -51,10 +51,24 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
         using (dataLock)
         {
             WebApplication app;
+            PosixSignalRegistration? sigterm = null, sigint = null;
             try
             {
+                File.WriteAllText(options.PidFile, Environment.ProcessId + "\n");
                 ApiSocket.Prepare(socketPath, log);
                 app = Build(socketPath);
+                // Our own handlers, registered before the socket exists so no signal can come first: the
+                // host's lifetime alone leaves SIGTERM to the runtime's default (exit 143), and a parent may
+                // have started us with SIGINT ignored (a shell's background job).
+                var lifetime = app.Lifetime;
+                void Stop(PosixSignalContext signal)
+                {
+                    signal.Cancel = true;
+                    log.Info("received signal, stopping", ("signal", signal.Signal));
+                    lifetime.StopApplication();
+                }
+                sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+                sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
                 uint previous = Libc.umask(0b001_111_111);
                 try
                 {
@@ -65,12 +79,14 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
                     Libc.umask(previous);
                 }
                 File.SetUnixFileMode(socketPath, ApiSocket.Mode);
-                File.WriteAllText(options.PidFile, Environment.ProcessId + "\n");
             }
             catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException or LinuxException
                 or InvalidDataException)
             {
                 log.Error("cannot start berthd", ("error", e.Message));
+                sigterm?.Dispose();
+                sigint?.Dispose();
+                ApiSocket.Remove(options.PidFile);
                 return 1;
             }
 
@@ -84,6 +100,8 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
             }
             finally
             {
+                sigterm?.Dispose();
+                sigint?.Dispose();
                 ApiSocket.Remove(socketPath);
                 ApiSocket.Remove(options.PidFile);
             }
