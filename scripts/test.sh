@@ -17,11 +17,13 @@ unit_projects=(
     tests/Berth.Images.Tests
     # against a real docker-registry on 127.0.0.1 and skopeo: no root needed
     tests/Berth.Registry.Tests
+    tests/Berth.Api.Tests
 )
 integration_projects=(
     tests/Berth.Integration.Tests
     tests/Berth.Snapshots.RootTests
     tests/Berth.Clients.Tests
+    tests/Berth.Daemon.Tests
 )
 # A hung test (a container that never exits) fails its project instead of stalling the run.
 hang_timeout=${BERTH_TEST_HANG_TIMEOUT:-15m}
@@ -32,7 +34,7 @@ if is_root; then
         docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils
     # The clients that Berth.Clients.Tests drives (each started on private state by the tests).
     ensure_packages podman:podman conmon:conmon containerd:containerd ctr:containerd dockerd:docker.io docker:docker.io \
-        script:bsdutils tar:tar
+        script:bsdutils tar:tar curl:curl
     command -v gcc >/dev/null 2>&1 || command -v clang >/dev/null 2>&1 || ensure_packages gcc:gcc
 fi
 

@@ -1,0 +1,34 @@
+using System.Text.Json.Serialization;
+
+namespace Berth.Api;
+
+/// <summary>
+/// Source-generated JSON for every API body. No naming policy: the C# names are the wire names.
+/// Compact output without HTML escaping, as Go's encoder writes (it escapes only &lt;, &gt;, &amp; in strings).
+/// </summary>
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, AllowTrailingCommas = true)]
+[JsonSerializable(typeof(SystemVersion))]
+[JsonSerializable(typeof(SystemInfo))]
+[JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(ImageSummary))]
+[JsonSerializable(typeof(List<ImageSummary>))]
+[JsonSerializable(typeof(ImageInspect))]
+[JsonSerializable(typeof(List<ImageInspect>))]
+[JsonSerializable(typeof(List<ImageHistoryItem>))]
+[JsonSerializable(typeof(List<ImageDeleteResponseItem>))]
+[JsonSerializable(typeof(JsonMessage))]
+[JsonSerializable(typeof(PushResult))]
+[JsonSerializable(typeof(AuthConfig))]
+[JsonSerializable(typeof(Dictionary<string, Dictionary<string, bool>>))]
+[JsonSerializable(typeof(Dictionary<string, List<string>>))]
+public sealed partial class ApiJsonContext : JsonSerializerContext;
+
+/// <summary>The JSON settings of the API: the generated context, with Go's escaping (no \u002B for '+').</summary>
+public static class ApiJson
+{
+    public static ApiJsonContext Context { get; } = new(new System.Text.Json.JsonSerializerOptions
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        AllowTrailingCommas = true,
+    });
+}

@@ -1,0 +1,116 @@
+using System.Text.Json.Serialization;
+
+namespace Berth.Api;
+
+/// <summary>One entry of GET /images/json.</summary>
+public sealed class ImageSummary
+{
+    public long Containers { get; set; } = -1;
+    /// <summary>Unix seconds.</summary>
+    public long Created { get; set; }
+    public string Id { get; set; } = "";
+    public Dictionary<string, string>? Labels { get; set; }
+    public string ParentId { get; set; } = "";
+    public List<string>? RepoDigests { get; set; }
+    public List<string>? RepoTags { get; set; }
+    public long SharedSize { get; set; } = -1;
+    public long Size { get; set; }
+    public long VirtualSize { get; set; }
+}
+
+/// <summary>GET /images/{name}/json.</summary>
+public sealed class ImageInspect
+{
+    public string Id { get; set; } = "";
+    public List<string> RepoTags { get; set; } = [];
+    public List<string> RepoDigests { get; set; } = [];
+    public string Parent { get; set; } = "";
+    public string Comment { get; set; } = "";
+    /// <summary>RFC 3339 with nanoseconds, as dockerd writes it.</summary>
+    public string Created { get; set; } = "";
+    public string Container { get; set; } = "";
+    public ImageConfig ContainerConfig { get; set; } = new();
+    public string DockerVersion { get; set; } = "";
+    public string Author { get; set; } = "";
+    public ImageConfig Config { get; set; } = new();
+    public string Architecture { get; set; } = "";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Variant { get; set; }
+    public string Os { get; set; } = "";
+    public long Size { get; set; }
+    public long VirtualSize { get; set; }
+    public GraphDriverData GraphDriver { get; set; } = new();
+    public ImageRootFs RootFS { get; set; } = new();
+    public ImageMetadata Metadata { get; set; } = new();
+}
+
+/// <summary>The container config an image carries (Config and ContainerConfig of an inspect).</summary>
+public sealed class ImageConfig
+{
+    public string Hostname { get; set; } = "";
+    public string Domainname { get; set; } = "";
+    public string User { get; set; } = "";
+    public bool AttachStdin { get; set; }
+    public bool AttachStdout { get; set; }
+    public bool AttachStderr { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, EmptyObject>? ExposedPorts { get; set; }
+    public bool Tty { get; set; }
+    public bool OpenStdin { get; set; }
+    public bool StdinOnce { get; set; }
+    public List<string>? Env { get; set; }
+    public List<string>? Cmd { get; set; }
+    public string Image { get; set; } = "";
+    public Dictionary<string, EmptyObject>? Volumes { get; set; }
+    public string WorkingDir { get; set; } = "";
+    public List<string>? Entrypoint { get; set; }
+    public List<string>? OnBuild { get; set; }
+    public Dictionary<string, string>? Labels { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? StopSignal { get; set; }
+}
+
+/// <summary>Docker's <c>{}</c> set members (ExposedPorts, Volumes).</summary>
+public sealed class EmptyObject;
+
+public sealed class GraphDriverData
+{
+    public Dictionary<string, string> Data { get; set; } = [];
+    public string Name { get; set; } = "";
+}
+
+public sealed class ImageRootFs
+{
+    public string Type { get; set; } = "layers";
+    public List<string> Layers { get; set; } = [];
+}
+
+public sealed class ImageMetadata
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? LastTagTime { get; set; }
+}
+
+/// <summary>One entry of GET /images/{name}/history, newest first.</summary>
+public sealed class ImageHistoryItem
+{
+    public string Id { get; set; } = "<missing>";
+    /// <summary>Unix seconds.</summary>
+    public long Created { get; set; }
+    public string CreatedBy { get; set; } = "";
+    public List<string>? Tags { get; set; }
+    public long Size { get; set; }
+    public string Comment { get; set; } = "";
+}
+
+/// <summary>One entry of DELETE /images/{name}: either a reference untagged or an image/layer deleted.</summary>
+public sealed class ImageDeleteResponseItem
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Untagged { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Deleted { get; set; }
+
+    public static ImageDeleteResponseItem ForUntagged(string reference) => new() { Untagged = reference };
+    public static ImageDeleteResponseItem ForDeleted(string id) => new() { Deleted = id };
+}

@@ -1,0 +1,14 @@
+using Berth.Daemon.Hosting;
+using Berth.Daemon.Images;
+
+namespace Berth.Daemon.Api;
+
+/// <summary>What the handlers read: settings, the facts found at start, and the image backend.</summary>
+public sealed record DaemonContext(
+    DaemonOptions Options,
+    HostFacts Host,
+    EngineInfo Engine,
+    string EngineId,
+    IImageBackend Images,
+    DaemonLog Log,
+    IReadOnlyList<string> Warnings);
