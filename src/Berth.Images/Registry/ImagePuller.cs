@@ -173,10 +173,15 @@ public sealed class ImagePuller(RegistryClient client, ImageStore images)
                 if (wasDownloaded) progress(new ProgressEvent(layer.Digest.Short, ProgressStatus.PullComplete));
             }
         }
-        catch
+        catch (Exception error)
         {
             await failed.CancelAsync().ConfigureAwait(false);
-            try { await Task.WhenAll(started.Values).ConfigureAwait(false); } catch (Exception) { /* the first error is the one reported */ }
+            try { await Task.WhenAll(started.Values).ConfigureAwait(false); } catch (Exception) { /* reported below */ }
+            // The layer awaited first may only have been cancelled because another one failed (a digest mismatch,
+            // a 401): report the failure that caused it, not the cancellation.
+            if (error is OperationCanceledException && !cancellationToken.IsCancellationRequested
+                && started.Values.Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException) is { } cause)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
             throw;
         }
         return any;
