@@ -405,6 +405,31 @@ public sealed class TerminalTests(ITestOutputHelper output) : ContainerTest(outp
         Assert.Equal("41 91", Field(stdout, "second"));
     }
 
+    [SkippableFact]
+    public void ExecTty_InAUserNamespace_TheTerminalIsOwnedByTheMappedUser()
+    {
+        const int hostId = 100000, size = 65536;
+        Bundle.ChownRootfs(hostId, hostId);
+        var spec = Specs.Default("sleep", "1000").WithNamespace("user");
+        spec.Linux()["uidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = hostId, ["size"] = size });
+        spec.Linux()["gidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = hostId, ["size"] = size });
+        Bundle.WriteConfig(spec);
+        var run = Runtime.Run("run", "-d", "--bundle", Bundle.Path, Id);
+        Assert.True(run.Succeeded, "run -d failed: " + run);
+        using var console = new ConsoleListener(SocketPath);
+
+        var exec = Runtime.Run("exec", "-t", "-d", "--console-socket", SocketPath, "-u", "1000", Id,
+            "sh", "-c", "echo id=$(id -u); stat -c 'owner=%u' $(tty); echo ctty=$(cut -d' ' -f7 /proc/self/stat)");
+        Assert.True(exec.Succeeded, "exec failed: " + exec);
+        console.ReceiveMaster(Wait);
+        var text = console.ReadUntil(null, Wait);
+        Output.WriteLine(text);
+
+        Assert.Equal("1000", Field(text, "id"));
+        Assert.Equal("1000", Field(text, "owner"));
+        Assert.NotEqual("0", Field(text, "ctty"));
+    }
+
     private void AssertExecRefused(RuntimeResult result, params string[] anyOf)
     {
         Assert.False(result.Succeeded, "expected a refusal: " + result);

@@ -9,7 +9,9 @@ namespace Berth.Runtime.Cli.Commands;
 /// <summary>
 /// `exec`: runs a process in a created, running (or, with --ignore-paused, paused) container. In the foreground it
 /// forwards signals to the process and exits with its status (128+signal when a signal killed it); with -d it returns
-/// once the process runs. Failures exit 255 with "exec failed: ...", as runc.
+/// once the process runs. With -t (or terminal=true in --process) the process gets a pty of the container's devpts:
+/// its master goes to --console-socket (with -d), or is relayed to the caller's terminal in the foreground.
+/// Failures exit 255 with "exec failed: ...", as runc.
 /// </summary>
 internal static class ExecCommand
 {
