@@ -5,6 +5,7 @@ using Berth.Oci;
 using Berth.Runtime.Configs;
 using Berth.Runtime.Init;
 using Berth.Runtime.State;
+using Berth.Runtime.Terminal;
 using Berth.Seccomp;
 
 namespace Berth.Runtime;
@@ -21,6 +22,10 @@ public sealed record ExecOptions
     public IReadOnlyList<string> CgroupSubPaths { get; init; } = [];
     /// <summary>Allow exec into a paused (frozen) container; the process then starts frozen.</summary>
     public bool IgnorePaused { get; init; }
+    /// <summary>The runtime stays attached (exec without --detach): a terminal is then relayed, not sent.</summary>
+    public bool Foreground { get; init; }
+    /// <summary>--console-socket: where the pty master of a process with terminal=true goes.</summary>
+    public string? ConsoleSocket { get; init; }
 }
 
 /// <summary>
@@ -39,7 +44,15 @@ public sealed class ExecProcess
         ("pid", NamespaceKind.Pid), ("cgroup", NamespaceKind.Cgroup), ("time", NamespaceKind.Time), ("mnt", NamespaceKind.Mount),
     ];
 
-    ExecProcess(int pid) => Pid = pid;
+    ExecProcess(int pid, Fd? master)
+    {
+        Pid = pid;
+        Master = master;
+    }
+
+    /// <summary>The pty master of a foreground `exec -t` (<see cref="ConsoleMode.Relay"/>), for the caller to relay
+    /// and dispose; null otherwise (no terminal, or the master went to the console socket).</summary>
+    public Fd? Master { get; }
 
     /// <summary>The process's pid in the runtime's PID namespace. With a PID namespace it is our grandchild: the
     /// caller is made a child subreaper so that it can still wait for it.</summary>
@@ -63,6 +76,8 @@ public sealed class ExecProcess
         var spec = LoadContainerSpec(store, container.State);
         var config = ConfigConverter.Convert(spec, container.State.Bundle);
         var process = ExecProcessSpec.Convert(options.Process, config.Process, options.Source);
+        var consoleMode = ConsoleModes.Decide(process.Terminal, options.Foreground, options.ConsoleSocket);
+        var consoleSize = consoleMode == ConsoleMode.None ? null : ConsoleSize.From(options.Process.ConsoleSize);
         foreach (var cap in ExecProcessSpec.UnraisableAmbient(process.Capabilities))
             warn($"can't raise ambient capability {cap} (it must also be permitted and inheritable)");
         CheckPreservedFds(options.PreserveFds);
@@ -76,6 +91,9 @@ public sealed class ExecProcess
         var joins = new List<Fd>();
         var joinNames = new List<string>();
         Fd? root = null;
+        ConsoleSocket? consoleSocket = null;
+        Pty? pty = null;
+        Fd? peer = null;
         (Fd A, Fd B)? sync = null;
         (Fd Read, Fd Write)? errors = null;
         using var native = new NativeStrings();
@@ -96,6 +114,12 @@ public sealed class ExecProcess
             if (Sys.WaitReadable(pidfd, 0)) throw new ContainerException($"cannot exec in a stopped container: {container.Id}");
 
             string executable = ExecutableLookup.FindInRoot(root, process.Args[0], process.Env, process.Cwd);
+            if (consoleMode != ConsoleMode.None)
+            {
+                // Connected first: a socket nobody listens on fails the exec before anything runs.
+                if (consoleMode == ConsoleMode.Socket) consoleSocket = ConsoleSocket.Connect(options.ConsoleSocket!);
+                (pty, peer) = OpenTerminal(root, initPid, process.Uid, consoleSize ?? (consoleMode == ConsoleMode.Relay ? CallersWindowSize() : null));
+            }
 
             sync = Sys.SocketPair();
             errors = Sys.Pipe();
@@ -126,6 +150,7 @@ public sealed class ExecProcess
                     Umask = process.Umask is { } umask ? (int)umask : -1,
                     SeccompFlags = config.SeccompFilter?.Flags ?? 0,
                     SeccompLength = filter.Length,
+                    SetControllingTerminal = peer is null ? 0 : 1,
                     CapBounding = caps?.Bounding ?? 0,
                     CapEffective = caps?.Effective ?? 0,
                     CapInheritable = caps?.Inheritable ?? 0,
@@ -144,9 +169,9 @@ public sealed class ExecProcess
                     ErrorFd = errors.Value.Write.Value,
                     KeepBelow = 3 + options.PreserveFds,
                     JoinCount = joins.Count,
-                    StdinFd = -1,
-                    StdoutFd = -1,
-                    StderrFd = -1,
+                    StdinFd = peer?.Value ?? -1,
+                    StdoutFd = peer?.Value ?? -1,
+                    StderrFd = peer?.Value ?? -1,
                     JoinFds = joinFds,
                     Argv = native.Array(process.Args),
                     Envp = native.Array(process.Env),
@@ -181,7 +206,16 @@ public sealed class ExecProcess
             }
             // EOF on the error pipe: execve succeeded.
             if (SpawnError.Read(errors.Value.Read) is { } failed) throw Describe(failed, joinNames, process.Cwd);
-            return new ExecProcess(execPid);
+            // Only our copy of the peer is left to close: the master then reads EIO once the process's copies go.
+            peer?.Dispose();
+            if (consoleSocket is not null) consoleSocket.SendMaster(pty!.Master, Pty.MasterName);
+            else if (pty is not null)
+            {
+                var master = pty.Master;
+                pty = null; // the caller's from now on
+                return new ExecProcess(execPid, master);
+            }
+            return new ExecProcess(execPid, null);
         }
         catch when (pid > 0 || execPid > 0)
         {
@@ -197,11 +231,73 @@ public sealed class ExecProcess
         {
             foreach (var f in joins) f.Dispose();
             root?.Dispose();
+            peer?.Dispose();
+            pty?.Dispose();
+            consoleSocket?.Dispose();
             sync?.A.Dispose();
             sync?.B.Dispose();
             errors?.Read.Dispose();
             errors?.Write.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A pty from the container's own devpts (opened through init's root, so /dev/ptmx resolves inside the
+    /// container), sized, and its peer owned by the process's user as runc does for its stdio; the group stays
+    /// devpts' (gid=). The uid is the container's, mapped to ours through init's uid_map.
+    /// </summary>
+    static (Pty Pty, Fd Peer) OpenTerminal(Fd root, int initPid, uint uid, Libc.WinSize? size)
+    {
+        var pty = Pty.OpenUnder(root);
+        Fd? peer = null;
+        try
+        {
+            if (size is { } s) pty.Resize(s);
+            peer = pty.OpenPeer();
+            uint hostUid = HostUid(initPid, uid);
+            if (Libc.fchown(peer.Value, hostUid, uint.MaxValue) != 0)
+                throw new ContainerException($"process.terminal: {LinuxException.FromLastError("fchown", $"{pty.PeerName} to uid {uid} (host uid {hostUid})").Message}");
+            return (pty, peer);
+        }
+        catch
+        {
+            peer?.Dispose();
+            pty.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The container's <paramref name="uid"/> as our user namespace sees it (/proc/INIT/uid_map, read from here).</summary>
+    static uint HostUid(int initPid, uint uid)
+    {
+        string map = ReadTrimmed($"/proc/{initPid}/uid_map")
+            ?? throw new ContainerException($"process.terminal: cannot read /proc/{initPid}/uid_map");
+        foreach (var line in map.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length == 3 && uint.TryParse(f[0], out uint inside) && uint.TryParse(f[1], out uint outside)
+                && ulong.TryParse(f[2], out ulong count) && uid >= inside && uid - inside < count)
+                return outside + (uid - inside);
+        }
+        throw new ContainerException($"process.terminal: uid {uid} is not mapped in the container's user namespace (/proc/{initPid}/uid_map)");
+    }
+
+    /// <summary>The caller's terminal size (stdin's, else stdout's), so that the program starts with it; null without one.</summary>
+    static Libc.WinSize? CallersWindowSize()
+    {
+        foreach (int fd in new[] { 0, 1 })
+        {
+            if (!Tty.IsTerminal(fd)) continue;
+            try
+            {
+                return Tty.GetWindowSize(fd);
+            }
+            catch (LinuxException)
+            {
+                // Not a size we can read: try the next, or start with the pty's default.
+            }
+        }
+        return null;
     }
 
     /// <summary>Waits for the process (the caller must be its parent or subreaper); returns the raw wait status.</summary>
@@ -296,6 +392,7 @@ public sealed class ExecProcess
             18 => "capset",
             19 => "clearing ambient capabilities",
             20 => "prctl(PR_SET_NO_NEW_PRIVS)",
+            22 => detail == 0 ? "setsid for the terminal" : "making the pty the controlling terminal (TIOCSCTTY)",
             21 => detail switch
             {
                 0 => $"chdir to cwd {cwd}",

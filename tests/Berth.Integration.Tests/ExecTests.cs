@@ -363,18 +363,6 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
     }
 
     [SkippableFact]
-    [Trait("runc-compatible", "false")] // runc allocates a terminal; this berth-runtime refuses (another change adds it)
-    public void Tty_IsRefusedClearly()
-    {
-        StartSleeper();
-
-        var result = Exec("--tty", Id, "true");
-
-        Assert.Equal(255, result.ExitCode);
-        Assert.Contains("--tty", result.Stderr);
-    }
-
-    [SkippableFact]
     [Trait("runc-compatible", "false")] // runc 1.1.5 runs the process and ignores a capability it does not know
     public void UnknownCap_IsRefused()
     {

@@ -298,4 +298,170 @@ public sealed class TerminalTests(ITestOutputHelper output) : ContainerTest(outp
         using var listener = new ConsoleListener(SocketPath);
         AssertRefused(Create(spec, "--console-socket", SocketPath), "/dev/ptmx");
     }
+
+    // ---- exec -t: a pty of the container's devpts for a process started in a running container ----
+
+    /// <summary>A running container without a terminal of its own, its init sleeping.</summary>
+    private void StartSleeper()
+    {
+        Bundle.WriteConfig(Specs.Default("sleep", "1000"));
+        var result = Runtime.Run("run", "-d", "--bundle", Bundle.Path, Id);
+        Assert.True(result.Succeeded, "run -d failed: " + result);
+    }
+
+    private string WriteProcessFile(JsonObject process)
+    {
+        var path = Path.Combine(WorkDirectory, "process.json");
+        File.WriteAllText(path, process.ToJsonString());
+        return path;
+    }
+
+    [SkippableFact]
+    public void ExecProcessFile_ConsoleSocket_PtyIsTheProcessesTerminal_SizedAndOwnedByItsUser()
+    {
+        StartSleeper();
+        var process = Specs.Shell(
+            "echo tty=$(tty); echo size=$(stty size); stat -L -c 'stdin=%t:%T' /proc/self/fd/0; " +
+            "stat -L -c 'stderr=%t:%T' /proc/self/fd/2; stat -c 'owner=%u' $(tty); echo ctty=$(cut -d' ' -f7 /proc/self/stat); " +
+            "echo sid=$(cut -d' ' -f6 /proc/self/stat) pid=$$; echo fds=$(ls /proc/self/fd | tr '\\n' ' '); " +
+            "echo ready; read line; echo got:$line").Process();
+        process["terminal"] = true;
+        process["consoleSize"] = new JsonObject { ["height"] = 27, ["width"] = 93 };
+        process["user"] = new JsonObject { ["uid"] = 1000, ["gid"] = 1000 };
+        using var console = new ConsoleListener(SocketPath);
+
+        var exec = Runtime.Run("exec", "-d", "--console-socket", SocketPath, "--process", WriteProcessFile(process), Id);
+        Assert.True(exec.Succeeded, "exec failed: " + exec);
+        console.ReceiveMaster(Wait);
+        var text = console.ReadUntil("ready", Wait);
+        console.Type("typed in\n");
+        text += console.ReadUntil("got:typed in", Wait);
+        Output.WriteLine($"name: {console.Name}\n{text}");
+
+        Assert.Matches(@"^/dev/pts/\d+$", Field(text, "tty"));
+        Assert.Equal("27 93", Field(text, "size"));
+        Assert.Equal((27, 93), ((int, int))console.WindowSize());
+        string stdin = Field(text, "stdin");
+        Assert.Equal(PtyMajor, HexMajor(stdin));
+        Assert.Equal(stdin, Field(text, "stderr"));
+        Assert.Equal("1000", Field(text, "owner"));
+        // A session leader whose controlling terminal is the pty (tty_nr = major << 8 | minor).
+        Assert.Equal((PtyMajor << 8) | Convert.ToInt32(stdin.Split(':')[1], 16), int.Parse(Field(text, "ctty")));
+        var sid = Field(text, "sid").Split(" pid=");
+        Assert.Equal(sid[1], sid[0]);
+        // Nothing of the runtime's reaches the process: stdio, and ls's own directory fd.
+        Assert.Equal("0 1 2 3", Field(text, "fds"));
+        Assert.Contains("got:typed in", text);
+        Assert.Equal("/dev/ptmx", console.Name);
+    }
+
+    [SkippableFact]
+    public void ExecTty_ConsoleSocket_InlineCommand()
+    {
+        StartSleeper();
+        using var console = new ConsoleListener(SocketPath);
+
+        var exec = Runtime.Run("exec", "-t", "-d", "--console-socket", SocketPath, Id, "sh", "-c", "echo tty=$(tty); echo end");
+        Assert.True(exec.Succeeded, "exec failed: " + exec);
+        console.ReceiveMaster(Wait);
+        var text = console.ReadUntil(null, Wait); // to the hang-up: the process exited, the master reads EIO
+        Output.WriteLine(text);
+
+        Assert.Matches(@"^/dev/pts/\d+$", Field(text, "tty"));
+        Assert.Contains("end", text);
+        Assert.Equal("running", Status());
+    }
+
+    [SkippableFact]
+    public void ForegroundExecTty_RelaysThroughTheCallersTerminal_PassesTheExitCode_RestoresTheTerminal()
+    {
+        StartSleeper();
+        var (stdout, exitCode, files) = RunInScript("stty rows 23 cols 81; stty -g > before; " +
+            $"{Quote(RuntimeBinary.Path)} --root {Quote(StateRoot)} exec -t {Id} sh -c 'echo tty=$(tty); echo size=$(stty size); read line; echo got:$line; exit 6'; " +
+            "echo $? > rc; stty -g > after", input: "typed text\n");
+
+        Output.WriteLine(stdout);
+        Assert.Equal(0, exitCode);
+        Assert.Equal("6", files("rc"));
+        Assert.Matches(@"^/dev/pts/\d+$", Field(stdout, "tty"));
+        Assert.Equal("23 81", Field(stdout, "size"));
+        Assert.Contains("got:typed text", stdout);
+        Assert.Equal(files("before"), files("after"));
+        Assert.Equal("running", Status());
+    }
+
+    [SkippableFact]
+    public void ForegroundExecTty_ResizeOfTheCallersTerminalReachesTheProcess()
+    {
+        StartSleeper();
+        var (stdout, exitCode, files) = RunInScript("stty rows 20 cols 70; " +
+            $"{Quote(RuntimeBinary.Path)} --root {Quote(StateRoot)} exec -t {Id} sh -c 'echo first=$(stty size); sleep 3; echo second=$(stty size)' </dev/tty & " +
+            "sleep 1.5; stty rows 41 cols 91; wait $!; echo $? > rc", input: null);
+
+        Output.WriteLine(stdout);
+        Assert.Equal(0, exitCode);
+        Assert.Equal("0", files("rc"));
+        Assert.Equal("20 70", Field(stdout, "first"));
+        Assert.Equal("41 91", Field(stdout, "second"));
+    }
+
+    [SkippableFact]
+    public void ExecTty_InAUserNamespace_TheTerminalIsOwnedByTheMappedUser()
+    {
+        const int hostId = 100000, size = 65536;
+        Bundle.ChownRootfs(hostId, hostId);
+        var spec = Specs.Default("sleep", "1000").WithNamespace("user");
+        spec.Linux()["uidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = hostId, ["size"] = size });
+        spec.Linux()["gidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = hostId, ["size"] = size });
+        Bundle.WriteConfig(spec);
+        var run = Runtime.Run("run", "-d", "--bundle", Bundle.Path, Id);
+        Assert.True(run.Succeeded, "run -d failed: " + run);
+        using var console = new ConsoleListener(SocketPath);
+
+        var exec = Runtime.Run("exec", "-t", "-d", "--console-socket", SocketPath, "-u", "1000", Id,
+            "sh", "-c", "echo id=$(id -u); stat -c 'owner=%u' $(tty); echo ctty=$(cut -d' ' -f7 /proc/self/stat)");
+        Assert.True(exec.Succeeded, "exec failed: " + exec);
+        console.ReceiveMaster(Wait);
+        var text = console.ReadUntil(null, Wait);
+        Output.WriteLine(text);
+
+        Assert.Equal("1000", Field(text, "id"));
+        Assert.Equal("1000", Field(text, "owner"));
+        Assert.NotEqual("0", Field(text, "ctty"));
+    }
+
+    private void AssertExecRefused(RuntimeResult result, params string[] anyOf)
+    {
+        Assert.False(result.Succeeded, "expected a refusal: " + result);
+        Assert.False(result.TimedOut, "the runtime hung: " + result);
+        Assert.True(anyOf.Any(s => result.Stderr.Contains(s, StringComparison.OrdinalIgnoreCase)),
+            $"the error names none of [{string.Join(", ", anyOf)}]: {result.Stderr}");
+        // Nothing ran: the container has its init alone.
+        var ps = Runtime.Run("exec", Id, "sh", "-c", "cat /proc/[0-9]*/comm");
+        Assert.True(ps.Succeeded, "exec after the refusal failed: " + ps);
+        Assert.Equal(["sleep"], ps.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(c => c is not ("sh" or "cat")));
+    }
+
+    [SkippableFact]
+    public void DetachedExecTty_WithoutConsoleSocket_IsRefused()
+    {
+        StartSleeper();
+        AssertExecRefused(Runtime.Run("exec", "-t", "-d", Id, "true"), "console socket", "console-socket");
+    }
+
+    [SkippableFact]
+    public void ExecConsoleSocket_WithoutTty_IsRefused()
+    {
+        StartSleeper();
+        using var listener = new ConsoleListener(SocketPath);
+        AssertExecRefused(Runtime.Run("exec", "-d", "--console-socket", SocketPath, Id, "true"), "console socket", "console-socket");
+    }
+
+    [SkippableFact]
+    public void ForegroundExecTty_WithConsoleSocket_IsRefused()
+    {
+        StartSleeper();
+        using var listener = new ConsoleListener(SocketPath);
+        AssertExecRefused(Runtime.Run("exec", "-t", "--console-socket", SocketPath, Id, "true"), "console socket", "console-socket");
+    }
 }

@@ -130,8 +130,15 @@ public class ExecProcessSpecTests
         Assert.Contains("$.cwd", Assert.Throws<SpecException>(() =>
             ExecProcessSpec.Convert(new Process { Args = ["true"], Cwd = "tmp" }, Container(), "exec")).Message);
 
+    [Fact]
+    public void TtyFlagAsksForATerminal_AndATerminalProcessConverts()
+    {
+        Assert.True(ExecProcessSpec.FromFlags(ContainerProcess(), new ExecFlags { Args = ["sh"], Tty = true }).Terminal);
+        var exec = new Process { Args = ["true"], Cwd = "/", Terminal = true };
+        Assert.True(ExecProcessSpec.Convert(exec, Container(), "exec").Terminal);
+    }
+
     [Theory]
-    [InlineData("terminal")]
     [InlineData("apparmor")]
     [InlineData("selinux")]
     public void UnsupportedFieldsAreRefusedByName(string field)
@@ -139,7 +146,6 @@ public class ExecProcessSpecTests
         var exec = new Process { Args = ["true"], Cwd = "/" };
         string path = field switch
         {
-            "terminal" => (exec.Terminal = true, "$.terminal").Item2,
             "apparmor" => (exec.ApparmorProfile = "x", "$.apparmorProfile").Item2,
             _ => (exec.SelinuxLabel = "x", "$.selinuxLabel").Item2,
         };

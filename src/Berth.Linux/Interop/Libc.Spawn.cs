@@ -60,6 +60,9 @@ public unsafe struct SpawnProcessSetup
     public int Umask;
     public uint SeccompFlags;
     public int SeccompLength;
+    /// <summary>1: StdinFd is a pty peer; the process becomes a session leader with it as controlling terminal.</summary>
+    public int SetControllingTerminal;
+    public int Reserved;
     public ulong CapBounding;
     public ulong CapEffective;
     public ulong CapInheritable;

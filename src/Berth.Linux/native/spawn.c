@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -66,6 +67,8 @@ struct berth_process_setup {
     int32_t umask;               // -1: keep
     uint32_t seccomp_flags;      // SECCOMP_FILTER_FLAG_*
     int32_t seccomp_len;         // instructions in seccomp_filter; 0: no filter
+    int32_t set_ctty;            // stdin_fd is a pty peer: become a session leader with it as controlling tty
+    int32_t reserved;
     uint64_t cap_bounding;       // capability masks, bit N = capability N
     uint64_t cap_effective;
     uint64_t cap_inheritable;
@@ -125,6 +128,7 @@ enum berth_spawn_stage {
     STAGE_AMBIENT = 19,
     STAGE_NO_NEW_PRIVS = 20,
     STAGE_CWD = 21,              // [0 chdir, 1 getcwd, 2 the cwd is outside the root]
+    STAGE_CTTY = 22,             // [0 setsid, 1 TIOCSCTTY]
 };
 
 static void fail(const struct berth_spawn_request *r, int stage, int detail) {
@@ -262,6 +266,16 @@ static void child(const struct berth_spawn_request *r) {
             syscall(SYS_exit_group, 0);
         }
         // The grandchild stays non-dumpable: the flag lives in the mm, which fork copied.
+    }
+
+    // `exec -t`: the parent allocated the pty in the container's devpts and passes its peer as stdio. Only a
+    // session leader can take a controlling terminal, and it must be the process that execs: were the
+    // intermediate of the PID-namespace fork the leader, its exit would hang the terminal up. Done before the
+    // process setup, as runc does, so that neither the container's seccomp filter nor the change of user
+    // governs it; the peer fd is the same open file that the dup2 below puts on 0, 1 and 2.
+    if (setup != NULL && setup->set_ctty) {
+        if (setsid() < 0) fail(r, STAGE_CTTY, 0);
+        if (ioctl(r->stdin_fd, TIOCSCTTY, 0) < 0) fail(r, STAGE_CTTY, 1);
     }
 
     if (setup != NULL) process_setup(r, setup);

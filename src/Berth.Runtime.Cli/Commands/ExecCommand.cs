@@ -2,13 +2,16 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Berth.Linux;
 using Berth.Runtime.Configs;
+using Berth.Runtime.Terminal;
 
 namespace Berth.Runtime.Cli.Commands;
 
 /// <summary>
 /// `exec`: runs a process in a created, running (or, with --ignore-paused, paused) container. In the foreground it
 /// forwards signals to the process and exits with its status (128+signal when a signal killed it); with -d it returns
-/// once the process runs. Failures exit 255 with "exec failed: ...", as runc.
+/// once the process runs. With -t (or terminal=true in --process) the process gets a pty of the container's devpts:
+/// its master goes to --console-socket (with -d), or is relayed to the caller's terminal in the foreground.
+/// Failures exit 255 with "exec failed: ...", as runc.
 /// </summary>
 internal static class ExecCommand
 {
@@ -20,10 +23,10 @@ internal static class ExecCommand
         var id = new Argument<string>("container-id") { Description = "the container to run the process in" };
         var command = new Argument<string[]>("command") { Description = "the command and its arguments (not with --process)", Arity = ArgumentArity.ZeroOrMore };
         var process = new Option<string?>("--process", "-p") { Description = "path to the process.json" };
-        var consoleSocket = new Option<string?>("--console-socket") { Description = "path to an AF_UNIX socket for the pty master (refused: terminals are not supported yet)" };
+        var consoleSocket = new Option<string?>("--console-socket") { Description = "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" };
         var cwd = new Option<string?>("--cwd") { Description = "current working directory in the container" };
         var env = new Option<string[]>("--env", "-e") { Description = "set environment variables (NAME=value)", AllowMultipleArgumentsPerToken = false };
-        var tty = new Option<bool>("--tty", "-t") { Description = "allocate a pseudo-TTY (refused: terminals are not supported yet)" };
+        var tty = new Option<bool>("--tty", "-t") { Description = "allocate a pseudo-TTY" };
         var user = new Option<string?>("--user", "-u") { Description = "UID (format: <uid>[:<gid>])" };
         var gids = new Option<string[]>("--additional-gids", "-g") { Description = "additional gids" };
         var detach = new Option<bool>("--detach", "-d") { Description = "detach from the container's process" };
@@ -45,8 +48,6 @@ internal static class ExecCommand
 
         c.SetAction(p => g.Run(p, (store, log) =>
         {
-            if (p.GetValue(tty)) throw new ContainerException("--tty: terminals are not supported by this berth-runtime yet");
-            if (p.GetValue(consoleSocket) is { } socket) throw new ContainerException($"--console-socket {socket}: terminals are not supported by this berth-runtime yet");
             if (p.GetValue(apparmor) is { Length: > 0 } profile) throw new ContainerException($"--apparmor {profile}: AppArmor is not enabled on this host");
             if (p.GetValue(processLabel) is { Length: > 0 } label) throw new ContainerException($"--process-label {label}: SELinux is not enabled on this host");
 
@@ -58,7 +59,10 @@ internal static class ExecCommand
             if (p.GetValue(process) is { } file)
             {
                 if (args.Length > 0) throw new ContainerException($"--process {file}: give either a process file or a command, not both");
-                options = new ExecOptions { Process = ExecProcessSpec.Load(file), Source = $"--process {file}" };
+                var loaded = ExecProcessSpec.Load(file);
+                // runc takes the terminal from the file; -t on top asks for one too rather than being ignored.
+                if (p.GetValue(tty)) loaded.Terminal = true;
+                options = new ExecOptions { Process = loaded, Source = $"--process {file}" };
             }
             else
             {
@@ -73,6 +77,7 @@ internal static class ExecCommand
                     AdditionalGids = p.GetValue(gids) ?? [],
                     Capabilities = p.GetValue(cap) ?? [],
                     NoNewPrivileges = p.GetValue(noNewPrivs),
+                    Tty = p.GetValue(tty),
                 };
                 options = new ExecOptions { Process = ExecProcessSpec.FromFlags(containerProcess, flags), Source = "exec" };
             }
@@ -81,6 +86,8 @@ internal static class ExecCommand
                 PreserveFds = p.GetValue(preserveFds),
                 CgroupSubPaths = p.GetValue(cgroup) ?? [],
                 IgnorePaused = p.GetValue(ignorePaused),
+                Foreground = !p.GetValue(detach),
+                ConsoleSocket = p.GetValue(consoleSocket),
             };
 
             var started = ExecProcess.Start(container, store, options, log.Warn);
@@ -89,13 +96,18 @@ internal static class ExecCommand
             if (p.GetValue(detach)) return 0;
 
             int pid = started.Pid;
-            var registrations = Forwarded.Select(sig => PosixSignalRegistration.Create((PosixSignal)sig, ctx =>
-            {
-                ctx.Cancel = true;
-                Libc.kill(pid, sig);
-            })).ToList();
+            using var relay = started.Master is { } master ? TerminalRelay.Start(master) : null;
+            // With a relayed terminal, SIGWINCH becomes a resize of the pty (the relay's), not a signal.
+            var registrations = Forwarded.Where(sig => relay is null || sig != Libc.SIGWINCH)
+                .Select(sig => PosixSignalRegistration.Create((PosixSignal)sig, ctx =>
+                {
+                    ctx.Cancel = true;
+                    Libc.kill(pid, sig);
+                })).ToList();
             int status = started.Wait();
             foreach (var r in registrations) r.Dispose();
+            if (relay is not null && !relay.WaitForOutput(TimeSpan.FromSeconds(5)))
+                log.DebugLine($"exec in {containerId}: the terminal stayed open after the process exited; output after this is lost");
             return WaitStatus.ToExitCode(status);
         }, FailureExitCode, "exec failed: "));
         return c;

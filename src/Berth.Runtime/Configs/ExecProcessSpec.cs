@@ -15,6 +15,8 @@ public sealed record ExecFlags
     public IReadOnlyList<string> AdditionalGids { get; init; } = [];
     public IReadOnlyList<string> Capabilities { get; init; } = [];
     public bool NoNewPrivileges { get; init; }
+    /// <summary>--tty: process.terminal.</summary>
+    public bool Tty { get; init; }
 }
 
 /// <summary>
@@ -76,7 +78,7 @@ public static class ExecProcessSpec
 
         return new Process
         {
-            Terminal = false,
+            Terminal = flags.Tty,
             User = user,
             Args = [.. flags.Args],
             Env = [.. container.Env ?? [], .. flags.Env],
@@ -159,7 +161,6 @@ public static class ExecProcessSpec
         {
             if (present) found.Add($"{path}: {what} is not supported by this berth-runtime");
         }
-        Add(p.Terminal, "$.terminal", "a terminal (exec --tty, --console-socket)");
         Add(p.Scheduler is not null, "$.scheduler", "a scheduling policy");
         Add(p.IoPriority is not null, "$.ioPriority", "an I/O priority");
         Add(p.ExecCpuAffinity is { Count: > 0 }, "$.execCPUAffinity", "a CPU affinity");
