@@ -161,4 +161,52 @@ public sealed class HookTests(ITestOutputHelper output) : ContainerTest(output)
         Assert.Contains("poststop hook", lines);
         Assert.Contains("\"level\":\"warning\"", lines);
     }
+
+    [SkippableTheory]
+    [InlineData("prestart")]
+    [InlineData("createContainer")]
+    public void AFailingHookBeforeCreateEnds_FailsCreate_WithItsOutput_AndLeavesNothing(string kind)
+    {
+        var spec = Specs.Default("true");
+        spec["hooks"] = new JsonObject
+        {
+            [kind] = new JsonArray(new JsonObject
+            {
+                ["path"] = "/bin/sh",
+                ["args"] = Specs.Strings("sh", "-c", $"echo {kind}-said-no >&2; exit 4"),
+            }),
+        };
+
+        var create = Create(spec);
+
+        Assert.False(create.Succeeded, $"create succeeded although its {kind} hook failed");
+        Assert.Contains(kind, create.Stderr);
+        Assert.Contains($"{kind}-said-no", create.Stderr);
+        Assert.False(State().Succeeded, "the container exists after its create failed");
+        Leaks.AssertClean();
+    }
+
+    [SkippableFact]
+    public void AFailingStartContainerHook_StopsTheContainer_BeforeItsProcessRuns()
+    {
+        // As runc: `start` only releases init, which runs the hook and, when it fails, exits instead of running the
+        // user's process; the container ends stopped and the process never ran.
+        var spec = Specs.Default("sh", "-c", "touch /process-ran; sleep 100");
+        spec["root"]!["readonly"] = false;
+        spec["hooks"] = new JsonObject
+        {
+            ["startContainer"] = new JsonArray(new JsonObject
+            {
+                ["path"] = "/bin/sh",
+                ["args"] = Specs.Strings("sh", "-c", "echo start-said-no >&2; exit 5"),
+            }),
+        };
+        var create = Create(spec);
+        Assert.True(create.Succeeded, "create failed: " + create);
+
+        Runtime.Run("start", Id);
+
+        WaitForStatus("stopped");
+        Assert.False(File.Exists(Bundle.InRootfs("process-ran")), "the user's process ran although its startContainer hook failed");
+    }
 }
