@@ -115,17 +115,18 @@ public sealed class SeccompNotifyTests(ITestOutputHelper output) : ContainerTest
     }
 
     [SkippableFact]
-    public void StartContainerHook_DoesNotInheritTheNotifyFd()
+    public void StartContainerHook_RunsUnderTheFilter_WithoutTheNotifyFd()
     {
         using var agent = new SeccompAgent(AgentPath, _ => (0, 0));
         var spec = NotifySpec("true", true, AgentPath, "mkdir");
-        // Runs in the container: only stdio and the fd of /proc/self/fd being listed.
+        // Runs in the container after the filter is installed (runc 1.1's order); it sees only stdio and the fd of
+        // /proc/self/fd being listed.
         spec["hooks"] = new JsonObject
         {
             ["startContainer"] = new JsonArray(new JsonObject
             {
                 ["path"] = "/bin/sh",
-                ["args"] = Specs.Strings("sh", "-c", "n=$(ls /proc/self/fd | wc -l); [ \"$n\" -eq 4 ] || { echo \"fds: $n\" >&2; ls -l /proc/self/fd >&2; exit 1; }"),
+                ["args"] = Specs.Strings("sh", "-c", "grep -q '^Seccomp:[[:space:]]*2' /proc/self/status || { echo no filter >&2; exit 1; }; n=$(ls /proc/self/fd | wc -l); [ \"$n\" -eq 4 ] || { echo \"fds: $n\" >&2; ls -l /proc/self/fd >&2; exit 1; }"),
             }),
         };
 
