@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# bench/seccomp.sh [--warmup N] [--runs N]
+# bench/seccomp.sh [--warmup N] [--runs N] [--rounds N]
 # What a seccomp profile costs at start-up: `<rt> run` of /bin/true without a profile and with Docker's
 # default profile (tests/Berth.Seccomp.Tests/Resources/docker-default-seccomp.json as linux.seccomp), for
-# berth-runtime, runc and crun, with hyperfine, pair by pair (each runtime: without vs with the profile).
+# berth-runtime, runc and crun, with hyperfine, pair by pair (each runtime: without vs with the profile). The runs
+# are split into --rounds hyperfine calls that alternate, so that a load change on a shared machine hits both
+# sides of a pair alike; the report gives the median (and mean ± sd) over all runs.
 # On a hybrid cgroup host crun only runs through bench/lib/hide-cgroup2.sh; runc and berth-runtime are then
 # measured through the same wrapper too, so that the crun comparison is like for like.
 # Writes a markdown report to stdout and to bench/results/seccomp-<date>.md, with the load average before
@@ -12,16 +14,18 @@ set -euo pipefail
 # shellcheck source=../scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 
-warmup=3 runs=30
+warmup=3 runs=30 rounds=5
 while (($#)); do
     case $1 in
         --warmup) warmup=${2:?--warmup needs a number}; shift 2 ;;
         --runs) runs=${2:?--runs needs a number}; shift 2 ;;
-        -h | --help) sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
+        -h | --help) sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
-[[ $warmup =~ ^[0-9]+$ && $runs =~ ^[1-9][0-9]*$ ]] || die "--warmup and --runs take whole numbers (runs at least 1)"
+[[ $warmup =~ ^[0-9]+$ && $runs =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ ]] || die "--warmup, --runs and --rounds take whole numbers (runs and rounds at least 1)"
+per_round=$(((runs + rounds - 1) / rounds))
 
 is_root || die "run as root (containers need namespaces, mounts and cgroups)"
 ensure_packages hyperfine:hyperfine jq:jq /bin/busybox:busybox-static runc:runc crun:crun
@@ -84,21 +88,28 @@ for row in "${rows[@]}"; do
         fi
     done
     $ok || continue
-    note "$label: without vs with Docker's profile (hyperfine --warmup $warmup --runs $runs)"
-    run_quiet "hyperfine ($label)" hyperfine -N --style none --warmup "$warmup" --runs "$runs" --export-json "$work/$name.json" \
-        -n "$label|none" "$lib/run-once.sh $work/state-$name-none $work/none ${wrapper:+$wrapper }$rt" \
-        -n "$label|docker" "$lib/run-once.sh $work/state-$name-docker $work/docker ${wrapper:+$wrapper }$rt"
-    jq -r '.results[] | [(.command | split("|")[0]), (.command | split("|")[1]), (.mean * 1000), (.stddev * 1000)] | @tsv' \
-        "$work/$name.json" >>"$work/results.tsv"
+    note "$label: without vs with Docker's profile ($rounds rounds of hyperfine --warmup $warmup --runs $per_round)"
+    for ((r = 0; r < rounds; r++)); do
+        run_quiet "hyperfine ($label, round $r)" hyperfine -N --style none --warmup "$warmup" --runs "$per_round" \
+            --export-json "$work/$name-$r.json" \
+            -n "$label|none" "$lib/run-once.sh $work/state-$name-none $work/none ${wrapper:+$wrapper }$rt" \
+            -n "$label|docker" "$lib/run-once.sh $work/state-$name-docker $work/docker ${wrapper:+$wrapper }$rt"
+    done
+    # label, bundle, median, mean, sd (ms) over the runs of every round.
+    jq -rs '[.[].results[]] | group_by(.command)[] | (map(.times) | add | sort) as $t | ($t | add / length) as $m
+        | [(.[0].command | split("|")[0]), (.[0].command | split("|")[1]),
+           (($t[(($t | length) - 1) / 2 | floor] + $t[($t | length) / 2 | floor]) / 2 * 1000), ($m * 1000),
+           ((($t | map((. - $m) * (. - $m)) | add) / ($t | length) | sqrt) * 1000)] | @tsv' \
+        "$work/$name"-*.json >>"$work/results.tsv"
 done
 for reason in "${skipped[@]}"; do note "skipped $reason"; done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# mean LABEL BUNDLE
-mean() { awk -F'\t' -v l="$1" -v b="$2" '$1 == l && $2 == b {print $3}' "$work/results.tsv"; }
+# median LABEL BUNDLE: in ms
+median() { awk -F'\t' -v l="$1" -v b="$2" '$1 == l && $2 == b {print $3}' "$work/results.tsv"; }
 ratio() {
     local a b
-    a=$(mean "$1" "$2") b=$(mean "$3" "$4")
+    a=$(median "$1" "$2") b=$(median "$3" "$4")
     if [[ -n $a && -n $b ]]; then awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}'; else echo "n/a"; fi
 }
 
@@ -110,18 +121,17 @@ report=$BERTH_ROOT/bench/results/seccomp-$(date +%Y-%m-%d-%H%M).md
         "$(. /etc/os-release && echo "$PRETTY_NAME")" "$(uname -r)" "$(nproc)" "$load_before" "$load_after"
     printf -- '- runc: %s; crun: %s; berth-runtime: %s\n' \
         "$("$runc" --version 2>/dev/null | head -n 1)" "$("$crun" --version 2>/dev/null | head -n 1)" "$berth"
-    printf -- "- hyperfine --warmup %s --runs %s, no shell (-N); \`run\` of /bin/true, busybox-static bundle, \`runc spec\` config; \"docker\" = Docker's default profile as linux.seccomp\n" "$warmup" "$runs"
+    printf -- "- %s alternating rounds of hyperfine --warmup %s --runs %s, no shell (-N); \`run\` of /bin/true, busybox-static bundle, \`runc spec\` config; \"docker\" = Docker's default profile as linux.seccomp\n" "$rounds" "$warmup" "$per_round"
     ! $hybrid || printf -- '- hybrid cgroups: "wrapped" = run through bench/lib/hide-cgroup2.sh, which crun needs here\n'
     for reason in "${skipped[@]}"; do printf -- '- skipped %s\n' "$reason"; done
-    printf '\n| runtime | no profile (ms) | Docker profile (ms) | cost (ms) |\n|---|---|---|---|\n'
+    printf '\nMedian (mean ± sd) in ms; the cost is the difference of the medians.\n'
+    printf '\n| runtime | no profile | Docker profile | cost |\n|---|---|---|---|\n'
     for row in "${rows[@]}"; do
         label=${row%%|*}
-        n=$(mean "$label" none) d=$(mean "$label" docker)
+        n=$(median "$label" none) d=$(median "$label" docker)
         [[ -n $n && -n $d ]] || continue
-        sd_n=$(awk -F'\t' -v l="$label" '$1 == l && $2 == "none" {print $4}' "$work/results.tsv")
-        sd_d=$(awk -F'\t' -v l="$label" '$1 == l && $2 == "docker" {print $4}' "$work/results.tsv")
-        awk -v l="$label" -v n="$n" -v d="$d" -v sn="$sd_n" -v sd="$sd_d" \
-            'BEGIN {printf "| %s | %.1f ± %.1f | %.1f ± %.1f | %+.1f |\n", l, n, sn, d, sd, d - n}'
+        awk -F'\t' -v l="$label" '$1 == l {m[$2] = $3; a[$2] = sprintf("%.1f (%.1f ± %.1f)", $3, $4, $5)}
+            END {printf "| %s | %s | %s | %+.1f |\n", l, a["none"], a["docker"], m["docker"] - m["none"]}' "$work/results.tsv"
     done
     printf '\nWith the profile: berth/runc %s' "$(ratio berth-runtime docker runc docker)"
     if $hybrid; then
