@@ -15,4 +15,5 @@ namespace Berth.Oci;
 [JsonSerializable(typeof(LinuxResources))]
 [JsonSerializable(typeof(List<State>))]
 [JsonSerializable(typeof(Features))]
+[JsonSerializable(typeof(ContainerProcessState))]
 public sealed partial class OciJsonContext : JsonSerializerContext;

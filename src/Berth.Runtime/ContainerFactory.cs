@@ -117,6 +117,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 ConsoleSocketFd = consoleSender?.Socket.Value ?? 0,
                 Cgroups = CgroupMounts(cgroups),
                 Hooks = spec.Hooks is { } h && (h.Prestart?.Count > 0 || h.CreateRuntime?.Count > 0 || h.CreateContainer?.Count > 0 || h.StartContainer?.Count > 0),
+                Seccomp = config.SeccompFilter is { } filter ? SeccompProgram.From(filter) : null,
             }, warn ?? (_ => { }), () =>
             {
                 // In the runtime's namespaces, after init made its mounts and before it pivots (runc's order).
@@ -124,7 +125,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 HookRunner.Run("prestart", spec.Hooks?.Prestart, creating);
                 HookRunner.Run("createRuntime", spec.Hooks?.CreateRuntime, creating);
                 return creating;
-            });
+            }, notifyFd => SeccompListenerClient.Send(spec.Linux!.Seccomp!, HookState(state, init!.Pid, ContainerStatus.Creating), notifyFd));
 
             state.InitPid = init.Pid;
             state.InitStartTime = ProcStat.Read(init.Pid)?.StartTime ?? 0;

@@ -133,7 +133,8 @@ public sealed class InitProcess : IDisposable
 
     /// <summary>Sends init its request and waits for "ready"; init's own error message becomes the exception.</summary>
     /// <param name="runHooks">Runs prestart and createRuntime hooks when init stops for them; returns the state it gave them.</param>
-    public void Configure(InitRequest request, Action<string> warn, Func<Oci.State> runHooks)
+    /// <param name="seccompListener">Gets the seccomp notify fd init sends when its filter has SCMP_ACT_NOTIFY rules; the fd is closed after it returns.</param>
+    public void Configure(InitRequest request, Action<string> warn, Func<Oci.State> runHooks, Action<Fd>? seccompListener = null)
     {
         try
         {
@@ -144,15 +145,28 @@ public sealed class InitProcess : IDisposable
             // init died before reading; its exit status says more below.
         }
         var report = ReceiveReport();
-        while (report?.Type is InitReport.Warning or InitReport.Hooks)
+        while (report?.Type is InitReport.Warning or InitReport.Hooks or InitReport.SeccompListener)
         {
             if (report.Type == InitReport.Warning) warn(report.Message ?? "");
+            else if (report.Type == InitReport.SeccompListener) ReceiveSeccompListener(seccompListener);
             else _channel.Send(new InitReport { Type = InitReport.HooksDone, State = runHooks() }, RuntimeJsonContext.Default.InitReport);
             report = ReceiveReport();
         }
         if (report?.Type == InitReport.Ready) return;
         if (report?.Type == InitReport.Error) throw new ContainerException(report.Message ?? "container init failed");
         throw new ContainerException($"container init exited before it was ready{ExitDescription()}");
+    }
+
+    void ReceiveSeccompListener(Action<Fd>? forward)
+    {
+        Span<byte> one = stackalloc byte[1];
+        var received = UnixSocket.ReceiveFd(_channel.Socket, one)
+            ?? throw new ContainerException($"container init exited while sending its seccomp notify fd{ExitDescription()}");
+        using var notifyFd = received.Fd;
+        if (forward is null) throw new ContainerException("container init sent a seccomp notify fd that nothing here can forward");
+        // init goes on meanwhile: a syscall that notifies just waits until the agent has the fd and answers (runc
+        // does not wait for the agent either).
+        forward(notifyFd);
     }
 
     InitReport? ReceiveReport()

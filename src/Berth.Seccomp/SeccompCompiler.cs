@@ -15,7 +15,11 @@ using static Berth.Seccomp.SeccompConstants;
 namespace Berth.Seccomp;
 
 /// <summary>A compiled filter: the program and the flags for seccomp(SECCOMP_SET_MODE_FILTER, flags, &amp;prog).</summary>
-public sealed record SeccompFilter(SockFilter[] Program, uint Flags);
+public sealed record SeccompFilter(SockFilter[] Program, uint Flags)
+{
+    /// <summary>The profile has SCMP_ACT_NOTIFY rules: installing it returns a notify fd for linux.seccomp.listenerPath.</summary>
+    public bool NewListener => (Flags & FilterFlagNewListener) != 0;
+}
 
 /// <summary>
 /// <c>linux.seccomp</c> → a classic BPF program. Layout:
@@ -36,15 +40,19 @@ public static class SeccompCompiler
 
     // What the compiler accepts, for `features` (which must tell the truth); the unit tests compile each one.
     public static readonly IReadOnlyList<string> SupportedActions =
-        ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG"];
+        ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"];
     public static readonly IReadOnlyList<string> SupportedOperators =
         ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"];
     public static readonly IReadOnlyList<string> SupportedArchitectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
     public static readonly IReadOnlyList<string> KnownFlags =
         ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"];
-    /// <summary>WAIT_KILLABLE_RECV is accepted but only means something with a notify listener, which is not supported yet.</summary>
-    public static readonly IReadOnlyList<string> SupportedFlags =
-        ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"];
+    public static readonly IReadOnlyList<string> SupportedFlags = KnownFlags;
+    /// <summary>
+    /// Syscalls that may not notify: init sends the notify fd to the runtime with sendmsg and then reports
+    /// "ready" with write, both after the filter is in place; a notification there would wait for a listener
+    /// that has no fd yet. runc refuses write for the same reason.
+    /// </summary>
+    public static readonly IReadOnlyList<string> NotifyForbiddenSyscalls = ["write", "sendmsg"];
     const int ArgCount = 6;
     const int LeafSize = 8; // syscalls tested one after another before the search splits the range again
 
@@ -56,8 +64,11 @@ public static class SeccompCompiler
         if (string.IsNullOrEmpty(profile.DefaultAction))
             throw new SeccompProfileException($"{Root}.defaultAction", "is required");
         uint defaultRet = ParseAction(profile.DefaultAction, profile.DefaultErrnoRet, $"{Root}.defaultAction", $"{Root}.defaultErrnoRet");
+        // As runc: every syscall would wait for the listener, including those that hand it its fd.
+        if (defaultRet == RetUserNotif)
+            throw new SeccompProfileException($"{Root}.defaultAction", "SCMP_ACT_NOTIFY cannot be the default action (the runtime's own syscalls that hand the notify fd to the listener would wait for it)");
         var abis = ParseArchitectures(profile.Architectures);
-        uint flags = ParseFlags(profile.Flags);
+        var (flags, waitKillable) = ParseFlags(profile.Flags);
 
         var rules = new Dictionary<SyscallAbi, SortedDictionary<uint, List<Rule>>>();
         var highest = new Dictionary<SyscallAbi, uint>();
@@ -68,6 +79,7 @@ public static class SeccompCompiler
         }
 
         var syscalls = profile.Syscalls ?? [];
+        bool notifies = false;
         for (int i = 0; i < syscalls.Count; i++)
         {
             string path = $"{Root}.syscalls[{i}]";
@@ -77,6 +89,14 @@ public static class SeccompCompiler
             if (call.Names is null || call.Names.Count == 0) throw new SeccompProfileException($"{path}.names", "must name at least one syscall");
             for (int n = 0; n < call.Names.Count; n++)
                 if (string.IsNullOrEmpty(call.Names[n])) throw new SeccompProfileException($"{path}.names[{n}]", "is empty");
+            if (ret == RetUserNotif)
+            {
+                notifies = true;
+                for (int n = 0; n < call.Names.Count; n++)
+                    if (NotifyForbiddenSyscalls.Contains(call.Names[n]))
+                        throw new SeccompProfileException($"{path}.names[{n}]",
+                            $"SCMP_ACT_NOTIFY cannot be used for the {call.Names[n]} syscall (the runtime needs it to hand the notify fd to the listener after the filter is installed)");
+            }
 
             // runc skips a rule whose action is the default one (libseccomp refuses it): it changes nothing.
             bool redundant = ret == defaultRet;
@@ -104,6 +124,20 @@ public static class SeccompCompiler
 
         // runc (libcontainer/seccomp/patchbpf): a syscall newer than any the profile names gets ENOSYS, so that
         // programs fall back to older syscalls, unless the default action lets calls through (ALLOW, LOG, TRACE).
+        if (notifies)
+        {
+            // runc fails the same profile when init hands over the fd; here it fails before anything exists.
+            if (string.IsNullOrEmpty(profile.ListenerPath))
+                throw new SeccompProfileException($"{Root}.listenerPath", "is required when a rule uses SCMP_ACT_NOTIFY (the notify fd is sent to that unix socket)");
+            flags |= FilterFlagNewListener;
+            if (waitKillable) flags |= FilterFlagWaitKillableRecv;
+            // The kernel refuses TSYNC next to NEW_LISTENER unless a thread it cannot sync fails the call with
+            // ESRCH instead of reporting its tid in the return value, which is the fd here (libseccomp does the same).
+            if ((flags & FilterFlagTsync) != 0) flags |= FilterFlagTsyncEsrch;
+        }
+        // A listenerPath without NOTIFY rules is no error, as with runc: no notification can happen, so there is
+        // no fd and the listener is not contacted.
+
         bool enosysStub = !IsPermissive(defaultRet);
         var program = Emit(abis, rules, enosysStub ? highest : null, defaultRet);
         if (program.Length > Bpf.MaxInstructions)
@@ -138,11 +172,11 @@ public static class SeccompCompiler
             "SCMP_ACT_TRACE" => RetTrace | Data(EPERM),
             "SCMP_ACT_ALLOW" => RetAllow,
             "SCMP_ACT_LOG" => RetLog,
-            "SCMP_ACT_NOTIFY" => throw new SeccompProfileException(path,
-                "SCMP_ACT_NOTIFY is not supported by this berth-runtime yet (it needs the seccomp listener, linux.seccomp.listenerPath)"),
+            // The listener answers; errnoRet means nothing here (libseccomp ignores it too).
+            "SCMP_ACT_NOTIFY" => RetUserNotif,
             null or "" => throw new SeccompProfileException(path, "is required"),
             _ => throw new SeccompProfileException(path,
-                $"unknown seccomp action \"{action}\" (known: SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_ERRNO, SCMP_ACT_TRACE, SCMP_ACT_ALLOW, SCMP_ACT_LOG)"),
+                $"unknown seccomp action \"{action}\" (known: SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_ERRNO, SCMP_ACT_TRACE, SCMP_ACT_ALLOW, SCMP_ACT_LOG, SCMP_ACT_NOTIFY)"),
         };
     }
 
@@ -186,9 +220,10 @@ public static class SeccompCompiler
         return abis;
     }
 
-    static uint ParseFlags(List<string>? flags)
+    static (uint Bits, bool WaitKillableRecv) ParseFlags(List<string>? flags)
     {
         uint bits = 0;
+        bool waitKillable = false;
         for (int i = 0; i < (flags?.Count ?? 0); i++)
         {
             bits |= flags![i] switch
@@ -196,14 +231,20 @@ public static class SeccompCompiler
                 "SECCOMP_FILTER_FLAG_TSYNC" => FilterFlagTsync,
                 "SECCOMP_FILTER_FLAG_LOG" => FilterFlagLog,
                 "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => FilterFlagSpecAllow,
-                // Only meaningful with a notify listener (the kernel refuses it without NEW_LISTENER), which this
-                // runtime does not create yet: accepted and not passed (libseccomp also sets it only with a listener).
-                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" => 0,
+                // Only meaningful with a notify listener (the kernel refuses it without NEW_LISTENER): set by Compile
+                // when the profile notifies, dropped otherwise, as libseccomp does.
+                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" => SetWaitKillable(),
                 _ => throw new SeccompProfileException($"{Root}.flags[{i}]",
                     $"unknown seccomp flag \"{flags[i]}\" (known: SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)"),
             };
         }
-        return bits;
+        return (bits, waitKillable);
+
+        uint SetWaitKillable()
+        {
+            waitKillable = true;
+            return 0;
+        }
     }
 
     static List<Condition> ParseConditions(List<LinuxSeccompArg>? args, string path)

@@ -249,6 +249,42 @@ public class FilterBehaviourTests
         var profile = Profile("SCMP_ACT_ALLOW");
         profile.Flags = ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"];
         Assert.Equal(FilterFlagTsync | FilterFlagLog | FilterFlagSpecAllow, SeccompCompiler.Compile(profile).Flags);
+        Assert.False(SeccompCompiler.Compile(profile).NewListener);
+    }
+
+    [Fact]
+    public void Notify_ReturnsUserNotif_ForItsRuleOnly_AndAsksForAListener()
+    {
+        var profile = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "getpid"),
+            Rule("SCMP_ACT_NOTIFY", "mkdir"), Rule("SCMP_ACT_NOTIFY", "mkdirat", Arg(2, "SCMP_CMP_EQ", 0x1ff)));
+        profile.ListenerPath = "/run/agent.sock";
+        var filter = SeccompCompiler.Compile(profile);
+        Assert.Equal(RetUserNotif, Run(filter, "mkdir"));
+        Assert.Equal(RetUserNotif, Run(filter, "mkdirat", 0, 0, 0x1ff));
+        Assert.Equal(Eperm, Run(filter, "mkdirat", 0, 0, 0x1ed));
+        Assert.Equal(Allow, Run(filter, "getpid"));
+        Assert.Equal(Eperm, Run(filter, "rmdir"));
+        Assert.Equal(FilterFlagNewListener, filter.Flags);
+        Assert.True(filter.NewListener);
+    }
+
+    [Fact]
+    public void Notify_WithFlags_AddsWaitKillableRecv_AndTsyncEsrch()
+    {
+        var profile = Profile("SCMP_ACT_ALLOW", Rule("SCMP_ACT_NOTIFY", "mkdir"));
+        profile.ListenerPath = "/run/agent.sock";
+        profile.Flags = ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"];
+        Assert.Equal(FilterFlagTsync | FilterFlagTsyncEsrch | FilterFlagNewListener | FilterFlagWaitKillableRecv, SeccompCompiler.Compile(profile).Flags);
+    }
+
+    [Fact]
+    public void ListenerPath_WithoutNotifyRules_IsAccepted_WithoutAListener()
+    {
+        // runc runs such a container and never contacts the listener: no rule can notify.
+        var profile = Profile("SCMP_ACT_ALLOW", Rule("SCMP_ACT_ERRNO", "mkdir"));
+        profile.ListenerPath = "/run/agent.sock";
+        profile.ListenerMetadata = "bar";
+        Assert.False(SeccompCompiler.Compile(profile).NewListener);
     }
 
     [Fact]

@@ -70,11 +70,33 @@ public class ProfileErrorTests
     }
 
     [Fact]
-    public void Notify_IsRefused_Clearly()
+    public void Notify_WithoutListenerPath_IsRefused()
     {
         var e = Fails(Profile("SCMP_ACT_ALLOW", Rule("SCMP_ACT_NOTIFY", "mkdir")));
-        Assert.Equal("$.linux.seccomp.syscalls[0].action", e.Path);
-        Assert.Contains("not supported", e.Message);
+        Assert.Equal("$.linux.seccomp.listenerPath", e.Path);
+        Assert.Contains("SCMP_ACT_NOTIFY", e.Message);
+    }
+
+    [Fact]
+    public void Notify_AsDefaultAction_IsRefused()
+    {
+        var profile = Profile("SCMP_ACT_NOTIFY", Rule("SCMP_ACT_ALLOW", "getpid"));
+        profile.ListenerPath = "/run/agent.sock";
+        var e = Fails(profile);
+        Assert.Equal("$.linux.seccomp.defaultAction", e.Path);
+        Assert.Contains("cannot be the default action", e.Message);
+    }
+
+    [Theory]
+    [InlineData("write")]
+    [InlineData("sendmsg")]
+    public void Notify_OnTheSyscallsThatHandOverTheFd_IsRefused(string name)
+    {
+        var profile = Profile("SCMP_ACT_ALLOW", Rule("SCMP_ACT_ALLOW", "read"), new LinuxSyscall { Names = ["mkdir", name], Action = "SCMP_ACT_NOTIFY" });
+        profile.ListenerPath = "/run/agent.sock";
+        var e = Fails(profile);
+        Assert.Equal("$.linux.seccomp.syscalls[1].names[1]", e.Path);
+        Assert.Contains($"the {name} syscall", e.Message);
     }
 
     [Fact]

@@ -10,6 +10,7 @@ public class SupportedListsTests
         DefaultAction = "SCMP_ACT_ERRNO",
         Architectures = [arch],
         Flags = flag is null ? null : [flag],
+        ListenerPath = action == "SCMP_ACT_NOTIFY" ? "/run/agent.sock" : null,
         Syscalls = [new LinuxSyscall { Names = ["personality"], Action = action, Args = [new LinuxSeccompArg { Index = 0, Value = 8, ValueTwo = 8, Op = op }] }],
     };
 
@@ -29,9 +30,10 @@ public class SupportedListsTests
     }
 
     [Fact]
-    public void NotifyIsNotAdvertised_BecauseItIsRefused()
+    public void NotifyIsAdvertised_AndCompiles()
     {
-        Assert.DoesNotContain("SCMP_ACT_NOTIFY", SeccompCompiler.SupportedActions);
-        Assert.Throws<SeccompProfileException>(() => SeccompCompiler.Compile(Profile(action: "SCMP_ACT_NOTIFY")));
+        Assert.Contains("SCMP_ACT_NOTIFY", SeccompCompiler.SupportedActions);
+        Assert.True(SeccompCompiler.Compile(Profile(action: "SCMP_ACT_NOTIFY")).NewListener);
+        Assert.Contains("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SeccompCompiler.SupportedFlags);
     }
 }

@@ -30,8 +30,9 @@ public static class ConfigConverter
     /// <summary>runc's default propagation of "/" inside the container when the spec names none.</summary>
     public const ulong DefaultRootfsPropagation = MS_SLAVE | MS_REC;
 
+    /// <param name="compiledSeccomp">linux.seccomp already compiled (init gets it from the runtime): not compiled again.</param>
     /// <exception cref="SpecException">The spec breaks a rule; the message lists every JSON path at fault.</exception>
-    public static ContainerConfig Convert(Spec spec, string bundleDir)
+    public static ContainerConfig Convert(Spec spec, string bundleDir, SeccompFilter? compiledSeccomp = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(bundleDir);
@@ -66,13 +67,13 @@ public static class ConfigConverter
             Bundle = bundle,
             Hooks = spec.Hooks,
             Seccomp = linux.Seccomp,
-            SeccompFilter = CompileSeccomp(linux.Seccomp, Path.Combine(bundle, SpecLoader.ConfigFileName)),
+            SeccompFilter = linux.Seccomp is null ? null : compiledSeccomp ?? CompileSeccomp(linux.Seccomp, Path.Combine(bundle, SpecLoader.ConfigFileName)),
         };
     }
 
     /// <summary>
-    /// Compiled here, so that `create` refuses a bad profile before anything exists (init compiles it again from
-    /// the same spec, which is cheaper than passing the program).
+    /// Compiled here, so that `create` refuses a bad profile before anything exists; init receives the program in
+    /// its request instead of compiling it again (about 2 ms for Docker's profile).
     /// </summary>
     static SeccompFilter? CompileSeccomp(LinuxSeccomp? profile, string configPath)
     {

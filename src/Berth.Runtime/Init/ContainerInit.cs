@@ -41,7 +41,7 @@ public static unsafe class ContainerInit
         byte* path;
         try
         {
-            config = ConfigConverter.Convert(request.Spec, request.Bundle);
+            config = ConfigConverter.Convert(request.Spec, request.Bundle, request.Seccomp?.ToFilter());
             ownFds = SetUp(config, request, channel, out hookState, out path, out argv, out envp, warning =>
                 channel.Send(new InitReport { Type = InitReport.Warning, Message = warning }, RuntimeJsonContext.Default.InitReport));
         }
@@ -66,6 +66,8 @@ public static unsafe class ContainerInit
             Span<byte> zero = [(byte)'0'];
             Sys.WriteAll(fifo, zero);
         }
+        // startContainer hooks run under the seccomp filter (installed before "ready"), as in runc 1.1, whose
+        // standard_init_linux.go loads the filter before it signals the parent and runs these hooks after the fifo.
         if (config.Hooks?.StartContainer is { Count: > 0 } startHooks && hookState is not null)
         {
             // After start, in the container (paths resolve inside it), before the user's process.
@@ -148,7 +150,7 @@ public static unsafe class ContainerInit
         Libc.umask(process.Umask ?? 0x12 /* 0022 */);
         // Without no_new_privs the kernel takes a filter only from a thread with CAP_SYS_ADMIN, which the user and
         // capability switch may drop: install it before, as runc does (the profile then also governs the switch).
-        if (config.SeccompFilter is { } earlyFilter && !process.NoNewPrivileges) SeccompInstaller.Install(earlyFilter);
+        if (config.SeccompFilter is { } earlyFilter && !process.NoNewPrivileges) SeccompInstaller.InstallAndHandOver(earlyFilter, channel);
         ProcessSetup.SetUserAndCapabilities(process, warn);
 
         if (Libc.chdir(process.Cwd) < 0)
@@ -165,7 +167,7 @@ public static unsafe class ContainerInit
         // Last, so that the filter does not govern setup. Before "ready", so that a filter the kernel refuses fails
         // `create` with its cause. After it, the profile must allow what is left: sending "ready", opening and
         // writing exec.fifo, close_range, rt_sigprocmask and execve (runc needs the same after its filter).
-        if (config.SeccompFilter is { } filter && process.NoNewPrivileges) SeccompInstaller.Install(filter);
+        if (config.SeccompFilter is { } filter && process.NoNewPrivileges) SeccompInstaller.InstallAndHandOver(filter, channel);
 
         return ownFds;
     }

@@ -56,6 +56,8 @@ public sealed class InitRequest
     public List<Rootfs.CgroupMountSource> Cgroups { get; init; } = [];
     /// <summary>The spec has prestart/createRuntime/createContainer/startContainer hooks: init stops after its mounts to let the runtime run its share.</summary>
     public bool Hooks { get; init; }
+    /// <summary>linux.seccomp compiled by the runtime (null without a profile): init installs this, not the spec's profile.</summary>
+    public SeccompProgram? Seccomp { get; init; }
 }
 
 /// <summary>What init reports back (warnings, a hooks break, then "ready" or "error" with the cause), and the runtime's answer to the hooks break.</summary>
@@ -69,4 +71,26 @@ public sealed class InitReport
     public const string Ready = "ready", Error = "error", Warning = "warning";
     /// <summary>init → runtime: mounts are done, run prestart and createRuntime hooks. runtime → init: HooksDone.</summary>
     public const string Hooks = "hooks", HooksDone = "hooks-done";
+    /// <summary>init → runtime: the seccomp notify fd follows on the socket, attached to one byte (SCM_RIGHTS).</summary>
+    public const string SeccompListener = "seccomp-listener";
+}
+
+/// <summary>The filter the runtime compiled, so that init installs it without compiling the profile again.</summary>
+public sealed class SeccompProgram
+{
+    /// <summary>The struct sock_filter array as bytes (base64 in JSON).</summary>
+    public required byte[] Instructions { get; init; }
+    public uint Flags { get; init; }
+
+    public static SeccompProgram From(Seccomp.SeccompFilter filter) => new()
+    {
+        Instructions = System.Runtime.InteropServices.MemoryMarshal.AsBytes(filter.Program.AsSpan()).ToArray(),
+        Flags = filter.Flags,
+    };
+
+    public Seccomp.SeccompFilter ToFilter()
+    {
+        if (Instructions.Length % 8 != 0) throw new InvalidDataException($"seccomp program of {Instructions.Length} bytes is not whole sock_filter instructions");
+        return new(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Seccomp.SockFilter>(Instructions).ToArray(), Flags);
+    }
 }

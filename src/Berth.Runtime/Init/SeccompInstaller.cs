@@ -10,12 +10,14 @@ namespace Berth.Runtime.Init;
 /// </summary>
 internal static unsafe class SeccompInstaller
 {
-    public static void Install(SeccompFilter filter)
+    /// <summary>Installs the filter; returns the notify fd when the profile has SCMP_ACT_NOTIFY rules, else null.</summary>
+    public static Fd? Install(SeccompFilter filter)
     {
         fixed (SockFilter* instructions = filter.Program)
         {
             var prog = new Libc.SockFprog { Len = (ushort)filter.Program.Length, Filter = instructions };
-            if (Libc.seccomp_set_mode_filter(filter.Flags, &prog) == 0) return;
+            int result = Libc.seccomp_set_mode_filter(filter.Flags, &prog);
+            if (result >= 0) return filter.NewListener ? new Fd(result) : null;
             var e = LinuxException.FromLastError("seccomp(SECCOMP_SET_MODE_FILTER)");
             string hint = e.Errno switch
             {
@@ -25,5 +27,18 @@ internal static unsafe class SeccompInstaller
             };
             throw new ContainerException($"installing the seccomp filter ({filter.Program.Length} instructions, flags 0x{filter.Flags:x}): {e.Message}{hint}");
         }
+    }
+
+    /// <summary>
+    /// Installs the filter and, with SCMP_ACT_NOTIFY rules, hands the notify fd to the runtime, which sends it on
+    /// to linux.seccomp.listenerPath (runc's procSeccomp). Our copy is closed at once, so that neither
+    /// startContainer hooks nor the user's process inherit it.
+    /// </summary>
+    public static void InstallAndHandOver(SeccompFilter filter, InitChannel channel)
+    {
+        using var listener = Install(filter);
+        if (listener is null) return;
+        channel.Send(new InitReport { Type = InitReport.SeccompListener }, RuntimeJsonContext.Default.InitReport);
+        UnixSocket.SendFd(channel.Socket, listener, "s"u8);
     }
 }
