@@ -247,6 +247,40 @@ public class ImageEndToEndTests(RegistryWithImage image) : IClassFixture<Registr
     }
 
     [SkippableFact]
+    public void Credentials_from_the_clients_config_reach_a_basic_auth_registry()
+    {
+        Skip.IfNot(DaemonTools.IsRoot, RootReason);
+        image.EnsurePushed();
+        using var daemon = DaemonInstance.Start();
+        using var secured = new RegistryProcess(basicAuth: true);
+        Ok(Docker(daemon, "pull", image.Reference));
+        string target = $"{secured.Domain}/private/busybox:1";
+        Ok(Docker(daemon, "tag", image.Reference, target));
+
+        // No credentials: the registry's 401 comes back as the daemon's error.
+        var refused = Docker(daemon, "push", target);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains($"no basic auth credentials for {secured.Domain}", refused.Stderr + refused.Stdout);
+
+        // The CLI sends X-Registry-Auth from its config.json; berthd must use it.
+        string configDir = Path.Combine(daemon.Root, "docker-config");
+        Directory.CreateDirectory(configDir);
+        void WriteAuth(string password) => File.WriteAllText(Path.Combine(configDir, "config.json"),
+            "{\"auths\":{\"" + secured.Domain + "\":{\"auth\":\"" + Convert.ToBase64String(Encoding.UTF8.GetBytes(RegistryProcess.User + ":" + password)) + "\"}}}");
+        WriteAuth("wrong-password");
+        var wrong = Docker(daemon, "push", target);
+        Assert.Equal(1, wrong.ExitCode);
+        WriteAuth(RegistryProcess.Password);
+        var push = Ok(Docker(daemon, "push", target));
+        Assert.Matches(@"1: digest: sha256:[0-9a-f]{64} size: \d+", push.Stdout);
+        Ok(Docker(daemon, "rmi", target));
+        var pull = Ok(Docker(daemon, "pull", target));
+        // The layers are still there under the first name: only the manifest came from the secured registry.
+        Assert.Matches($"Status: (Downloaded newer image|Image is up to date) for {Regex.Escape(target)}", pull.Stdout);
+        Assert.Contains(target, Ok(Docker(daemon, "images", "--format", "{{.Repository}}:{{.Tag}}")).Stdout);
+    }
+
+    [SkippableFact]
     public void Berth_pulls_with_plain_lines_and_the_snapshots_equal_umoci_unpack()
     {
         Skip.IfNot(DaemonTools.IsRoot, RootReason);
