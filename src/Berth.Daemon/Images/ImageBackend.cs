@@ -26,6 +26,8 @@ public sealed class ImageBackend : IImageBackend, IDisposable
         _service = new ImageService(Path.Combine(dataRoot, "image"));
         _snapshots = new ImageSnapshots(new SnapshotStore(Path.Combine(dataRoot, "snapshots")), _service);
         _registryOptions = registryOptions ?? (() => new RegistryClientOptions());
+        // Snapshots of a pull cut short by a crash have no image: the data-root lock says no one else uses them.
+        _snapshots.Collect();
     }
 
     public ImageService Service => _service;
