@@ -48,12 +48,21 @@ public class ApiRouterTests
 
 public class ApiHandlerTests
 {
+    static readonly string DataDir = CreateDataDir();
+
+    static string CreateDataDir()
+    {
+        string dir = Directory.CreateTempSubdirectory("berth-api-tests-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, recursive: true);
+        return dir;
+    }
+
     static readonly DaemonContext Context = new(
         new DaemonOptions("/tmp/data", "/tmp/exec", DaemonHost.Default, LogLevel.Error),
         new HostFacts("6.0", "Test OS", "1", "x86_64", "amd64", 2, 1024, "host", "1"),
         new EngineInfo("0.1.0", "abc", "2026-01-01T00:00:00+00:00", ".NET 10", []),
         "11111111-1111-1111-1111-111111111111",
-        new Berth.Daemon.Images.UnavailableImageBackend(),
+        new Berth.Daemon.Images.ImageBackend(DataDir),
         new DaemonLog(LogLevel.Error, TextWriter.Null),
         []);
 
@@ -112,9 +121,11 @@ public class ApiHandlerTests
     [Fact]
     public async Task Pull_before_any_progress_fails_with_a_plain_status()
     {
-        var (status, body, _) = await Send("POST", "/v1.41/images/create", "?fromImage=busybox&tag=latest");
-        Assert.Equal(501, status);
-        Assert.Contains("not implemented yet", body);
+        // Port 1 on loopback: nothing listens, so the pull fails before its first progress line.
+        var (status, body, _) = await Send("POST", "/v1.41/images/create", "?fromImage=127.0.0.1%3A1%2Fnothing&tag=latest");
+        Assert.Equal(500, status);
+        Assert.StartsWith("{\"message\":", body);
+        Assert.Contains("127.0.0.1:1", body);
         (status, body, _) = await Send("POST", "/v1.41/images/create");
         Assert.Equal(400, status);
     }

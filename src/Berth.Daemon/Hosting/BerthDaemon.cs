@@ -19,8 +19,10 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
 {
     public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>The backend the image endpoints use; the image library's replaces the default here.</summary>
-    public Func<DaemonOptions, IImageBackend> ImageBackendFactory { get; init; } = _ => new UnavailableImageBackend();
+    /// <summary>The backend the image endpoints use: the image store under the data root unless replaced.</summary>
+    public Func<DaemonOptions, IImageBackend> ImageBackendFactory { get; init; } = o => new ImageBackend(o.DataRoot);
+
+    IImageBackend? _backend;
 
     /// <summary>Runs to the end; the exit code (0 after a clean shutdown).</summary>
     public async Task<int> RunAsync()
@@ -87,6 +89,7 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
                 sigterm?.Dispose();
                 sigint?.Dispose();
                 ApiSocket.Remove(options.PidFile);
+                (_backend as IDisposable)?.Dispose();
                 return 1;
             }
 
@@ -104,6 +107,7 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
                 sigint?.Dispose();
                 ApiSocket.Remove(socketPath);
                 ApiSocket.Remove(options.PidFile);
+                (_backend as IDisposable)?.Dispose();
             }
             log.Info("daemon shutdown complete");
             return 0;
@@ -114,10 +118,8 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
     {
         var host = HostFacts.Detect();
         var engine = EngineInfo.Detect();
-        var backend = ImageBackendFactory(options);
+        var backend = _backend = ImageBackendFactory(options);
         List<string> warnings = [];
-        if (backend is UnavailableImageBackend)
-            warnings.Add("WARNING: the image store is not built in yet: pull, load and import answer 501");
         var context = new DaemonContext(options, host, engine, EngineId.LoadOrCreate(options.EngineIdFile), backend, log, warnings);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = options.DataRoot });

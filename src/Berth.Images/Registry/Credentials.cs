@@ -46,6 +46,16 @@ public sealed class CredentialStore
         _globalHelper = file.CredsStore;
     }
 
+    /// <summary>
+    /// Exactly one registry's credentials, as a daemon gets them per request (the X-Registry-Auth header);
+    /// <paramref name="source"/> names where they came from in error messages.
+    /// </summary>
+    public static CredentialStore ForRegistry(string domain, RegistryCredentials credentials, string source) =>
+        new(new DockerConfigFile
+        {
+            Auths = new() { [domain] = new DockerAuthEntry { Username = credentials.Username, Password = credentials.Password } },
+        }, source);
+
     /// <summary>The file read, or null.</summary>
     public string? Path { get; }
 
