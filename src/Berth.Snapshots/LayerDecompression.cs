@@ -40,7 +40,7 @@ public static class LayerDecompression
 }
 
 /// <summary>The uncompressed tar of a layer, hashed while it is read.</summary>
-public sealed class DiffIdStream : Stream
+public sealed class DiffIdStream : ReadOnlyForwardStream
 {
     readonly Stream _inner;
     readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -91,15 +91,7 @@ public sealed class DiffIdStream : Stream
         return n;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => Position64; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
@@ -113,7 +105,7 @@ public sealed class DiffIdStream : Stream
 }
 
 /// <summary>The bytes read ahead to sniff the magic number, then the rest of the stream.</summary>
-sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyForwardStream
 {
     ReadOnlyMemory<byte> _prefix = prefix;
 
@@ -128,15 +120,6 @@ sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
         return n;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

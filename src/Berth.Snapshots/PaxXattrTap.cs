@@ -8,7 +8,7 @@ namespace Berth.Snapshots;
 /// alters binary values that are not valid UTF-8 (a security.capability with cap_setuid has byte 0x80); these
 /// raw bytes are what gets written instead.
 /// </summary>
-sealed class PaxXattrTap(Stream inner) : Stream
+sealed class PaxXattrTap(Stream inner) : ReadOnlyForwardStream
 {
     const int Block = 512;
     const string XattrPrefix = "SCHILY.xattr.";
@@ -142,13 +142,4 @@ sealed class PaxXattrTap(Stream inner) : Stream
         return octal;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
