@@ -140,6 +140,7 @@ public sealed class SnapshotStore
                 layer.Verify();
             }
             File.WriteAllText(Path.Combine(temp, "parent"), parentChainId ?? "");
+            File.WriteAllText(Path.Combine(temp, "size"), MeasureContent(fs).ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (Libc.renameat2(Libc.AT_FDCWD, temp, Libc.AT_FDCWD, LayerDir(chainId), Libc.RENAME_NOREPLACE) < 0)
             {
                 var e = LinuxException.FromLastError("rename", $"{temp} to {LayerDir(chainId)}");
@@ -262,6 +263,39 @@ public sealed class SnapshotStore
         var doomed = Path.Combine(TmpDir, $"removing-{Path.GetFileName(dir)}-{Guid.NewGuid():N}");
         Directory.Move(dir, doomed);
         Directory.Delete(doomed, recursive: true);
+    }
+
+    /// <summary>
+    /// The bytes of a committed layer's files as docker counts an image's size: the sizes of everything but
+    /// directories, a hardlinked file once. Measured when the layer is committed (layers never change) and kept
+    /// beside it, so listing images does not walk their trees.
+    /// </summary>
+    public long ContentSize(string chainId)
+    {
+        string file = Path.Combine(LayerDir(chainId), "size");
+        if (File.Exists(file) && long.TryParse(File.ReadAllText(file), System.Globalization.CultureInfo.InvariantCulture, out long size)) return size;
+        string fs = LayerFsPath(chainId);
+        if (!Directory.Exists(fs)) throw new KeyNotFoundException($"no snapshot \"{chainId}\" in {Root}");
+        return MeasureContent(fs);
+    }
+
+    static long MeasureContent(string dir)
+    {
+        var seen = new HashSet<(ulong, ulong)>();
+        long bytes = 0;
+        void Walk(string path)
+        {
+            if (Libc.fstatat(Libc.AT_FDCWD, path, out var st, Libc.AT_SYMLINK_NOFOLLOW) < 0) throw LinuxException.FromLastError("lstat", path);
+            if (st.FileType == Libc.S_IFDIR)
+            {
+                foreach (var child in Directory.EnumerateFileSystemEntries(path)) Walk(child);
+                return;
+            }
+            if (st.Nlink > 1 && !seen.Add((st.Dev, st.Ino))) return;
+            bytes += st.Size;
+        }
+        Walk(dir);
+        return bytes;
     }
 
     /// <summary>Disk usage of a committed layer (a chain ID) or of an active snapshot's upper dir (a key).</summary>

@@ -9,18 +9,19 @@ namespace Berth.Daemon.Images;
 /// <summary>The image store's records and configs in the API's shapes, as dockerd fills them.</summary>
 public static class ImageApiModels
 {
-    public static ImageSummary Summary(ImageRecord image, Berth.Images.ImageConfig config) => new()
+    /// <param name="size">The unpacked size, as dockerd reports it (see <see cref="ImageBackend"/>).</param>
+    public static ImageSummary Summary(ImageRecord image, Berth.Images.ImageConfig config, long size) => new()
     {
         Id = image.Id.ToString(),
         Created = (config.Created ?? image.Created ?? image.Added).ToUnixTimeSeconds(),
         Labels = config.Config?.Labels is { } labels ? new Dictionary<string, string>(labels) : null,
         RepoTags = [.. image.FamiliarRepoTags],
         RepoDigests = [.. image.FamiliarRepoDigests],
-        Size = image.Size,
-        VirtualSize = image.Size,
+        Size = size,
+        VirtualSize = size,
     };
 
-    public static ImageInspect Inspect(ImageRecord image, Berth.Images.ImageConfig config, IReadOnlyList<string> layerDirsTopFirst) => new()
+    public static ImageInspect Inspect(ImageRecord image, Berth.Images.ImageConfig config, long size, IReadOnlyList<string> layerDirsTopFirst) => new()
     {
         Id = image.Id.ToString(),
         RepoTags = [.. image.FamiliarRepoTags],
@@ -34,14 +35,15 @@ public static class ImageApiModels
         Architecture = config.Architecture,
         Variant = string.IsNullOrEmpty(config.Variant) ? null : config.Variant,
         Os = config.Os,
-        Size = image.Size,
-        VirtualSize = image.Size,
+        Size = size,
+        VirtualSize = size,
         GraphDriver = GraphDriver(layerDirsTopFirst),
         RootFS = new ImageRootFs { Type = config.RootFs.Type, Layers = [.. config.RootFs.DiffIds.Select(d => d.ToString())] },
     };
 
     /// <summary>Newest first; the newest entry carries the image id and tags, older ones "&lt;missing&gt;" (no parent images here).</summary>
-    public static List<ImageHistoryItem> History(ImageRecord image, Berth.Images.ImageConfig config)
+    /// <param name="layerSizes">Each layer's unpacked size, bottom first.</param>
+    public static List<ImageHistoryItem> History(ImageRecord image, Berth.Images.ImageConfig config, IReadOnlyList<long> layerSizes)
     {
         var entries = config.History is { Count: > 0 } h ? h : [new HistoryEntry { Created = config.Created }];
         var items = new List<ImageHistoryItem>();
@@ -49,7 +51,7 @@ public static class ImageApiModels
         foreach (var entry in entries)
         {
             bool empty = entry.EmptyLayer == true;
-            long size = !empty && layer < image.Layers.Count ? image.Layers[layer].Size : 0;
+            long size = !empty && layer < layerSizes.Count ? layerSizes[layer] : 0;
             if (!empty) layer++;
             items.Add(new ImageHistoryItem
             {

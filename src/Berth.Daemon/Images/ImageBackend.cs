@@ -108,7 +108,7 @@ public sealed class ImageBackend : IImageBackend, IDisposable
             if (wantDangling is { } d && d != (image.RepoTags.Count == 0)) continue;
             if (references.Count > 0 && !image.FamiliarRepoTags.Any(t => references.Any(p => ReferenceMatches(p, t)))) continue;
             if (labels.Count > 0 && !labels.All(l => LabelMatches(l, config.Config?.Labels))) continue;
-            result.Add(ImageApiModels.Summary(image, config));
+            result.Add(ImageApiModels.Summary(image, config, LayerSizes(image, config).Sum()));
         }
         return Task.FromResult<IReadOnlyList<ImageSummary>>(result);
     }
@@ -118,13 +118,27 @@ public sealed class ImageBackend : IImageBackend, IDisposable
         var (image, config) = ImageErrors.Map(() => _service.Inspect(name));
         var chain = ImageSnapshots.ChainIds(config);
         IReadOnlyList<string> dirs = chain.Count > 0 && _snapshots.Store.Exists(chain[^1]) ? _snapshots.Store.LowerDirs(chain[^1]) : [];
-        return Task.FromResult(ImageApiModels.Inspect(image, config, dirs));
+        return Task.FromResult(ImageApiModels.Inspect(image, config, LayerSizes(image, config).Sum(), dirs));
     }
 
     public Task<IReadOnlyList<ImageHistoryItem>> HistoryAsync(string name, CancellationToken ct)
     {
         var (image, config) = ImageErrors.Map(() => _service.Inspect(name));
-        return Task.FromResult<IReadOnlyList<ImageHistoryItem>>(ImageApiModels.History(image, config));
+        return Task.FromResult<IReadOnlyList<ImageHistoryItem>>(ImageApiModels.History(image, config, LayerSizes(image, config)));
+    }
+
+    /// <summary>
+    /// Each layer's size as dockerd reports it: the bytes unpacked, not the compressed blob. A layer without its
+    /// snapshot (an image recorded but not unpacked) falls back to its blob's size.
+    /// </summary>
+    IReadOnlyList<long> LayerSizes(ImageRecord image, Berth.Images.ImageConfig config)
+    {
+        var chain = ImageSnapshots.ChainIds(config);
+        var sizes = new long[chain.Count];
+        for (int i = 0; i < chain.Count; i++)
+            sizes[i] = _snapshots.Store.Exists(chain[i]) ? _snapshots.Store.ContentSize(chain[i])
+                : i < image.Layers.Count ? image.Layers[i].Size : 0;
+        return sizes;
     }
 
     public Task TagAsync(string name, string repository, string? tag, CancellationToken ct)
