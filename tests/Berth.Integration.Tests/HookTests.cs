@@ -26,6 +26,8 @@ public sealed class HookTests(ITestOutputHelper output) : ContainerTest(output)
         return hook;
     }
 
+    // runc 1.1.5 gives poststart hooks the state "created"; config.md (and runc 1.2) say "running".
+    [Trait("runc-compatible", "false")]
     [SkippableFact]
     public void EveryHookKind_RunsInItsNamespace_WithTheStateOnStdin()
     {
@@ -99,6 +101,8 @@ public sealed class HookTests(ITestOutputHelper output) : ContainerTest(output)
         Assert.Equal("hello", File.ReadAllText(outFile).Trim());
     }
 
+    // runc 1.1.5 says "error running hook #0" without naming the hook kind.
+    [Trait("runc-compatible", "false")]
     [SkippableFact]
     public void AFailingCreateRuntimeHook_FailsCreate_WithItsOutput_AndLeavesNothing()
     {
@@ -122,6 +126,8 @@ public sealed class HookTests(ITestOutputHelper output) : ContainerTest(output)
         Leaks.AssertClean();
     }
 
+    // runc 1.1.5 kills it too but words the error otherwise (no "timed out").
+    [Trait("runc-compatible", "false")]
     [SkippableFact]
     public void AHookThatOutlivesItsTimeout_IsKilled_AndFailsCreate()
     {
@@ -140,6 +146,8 @@ public sealed class HookTests(ITestOutputHelper output) : ContainerTest(output)
         Leaks.AssertClean();
     }
 
+    // runc 1.1.5 fails `run` on a failing poststart hook; config.md says a poststart failure only warns.
+    [Trait("runc-compatible", "false")]
     [SkippableFact]
     public void FailingPoststartAndPoststopHooks_OnlyWarn()
     {
