@@ -76,6 +76,10 @@ public sealed class ExecProcess
         var spec = LoadContainerSpec(store, container.State);
         var config = ConfigConverter.Convert(spec, container.State.Bundle);
         var process = ExecProcessSpec.Convert(options.Process, config.Process, options.Source);
+        // The spawn stage would install such a filter with a listener fd that nobody receives, and every notified
+        // call of the process would fail with ENOSYS: refuse until the fd is forwarded to listenerPath as init's is.
+        if (config.SeccompFilter is { NewListener: true })
+            throw new ContainerException($"exec into container {container.Id} is not supported yet: its seccomp profile has SCMP_ACT_NOTIFY rules, and the exec'd process's notify fd is not forwarded to linux.seccomp.listenerPath");
         var consoleMode = ConsoleModes.Decide(process.Terminal, options.Foreground, options.ConsoleSocket);
         var consoleSize = consoleMode == ConsoleMode.None ? null : ConsoleSize.From(options.Process.ConsoleSize);
         foreach (var cap in ExecProcessSpec.UnraisableAmbient(process.Capabilities))

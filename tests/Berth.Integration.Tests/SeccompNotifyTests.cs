@@ -134,4 +134,20 @@ public sealed class SeccompNotifyTests(ITestOutputHelper output) : ContainerTest
 
         Assert.True(result.Succeeded, result.ToString());
     }
+
+    [SkippableFact]
+    [Trait("runc-compatible", "false")] // runc forwards the exec'd process's notify fd; berth refuses until it does
+    public void ExecIntoANotifyContainer_IsRefused_NotLeftWithoutItsAgent()
+    {
+        using var agent = new SeccompAgent(AgentPath, _ => (0, EXDEV));
+        var create = Create(NotifySpec("sleep 100", true, AgentPath, "mkdir", "mkdirat"));
+        Assert.True(create.Succeeded, "create failed: " + create);
+        Assert.True(Runtime.Run("start", Id).Succeeded, "start failed");
+
+        var exec = Runtime.Run("exec", Id, "true");
+
+        Assert.False(exec.Succeeded, "exec into a container with SCMP_ACT_NOTIFY rules ran without its agent: " + exec);
+        Assert.Contains("SCMP_ACT_NOTIFY", exec.Stderr);
+        Assert.Contains(Id, exec.Stderr);
+    }
 }
