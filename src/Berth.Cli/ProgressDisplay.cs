@@ -60,7 +60,8 @@ public static class ProgressDisplay
                 }
                 if (!layers.TryGetValue(id, out var task))
                 {
-                    task = context.AddTask("", autoStart: true, maxValue: 1);
+                    // Spectre refuses a task without a description: start it with the first status.
+                    task = context.AddTask(Markup.Escape($"{id}: {message.Status}"), autoStart: true, maxValue: 1);
                     task.IsIndeterminate = true;
                     layers[id] = task;
                 }

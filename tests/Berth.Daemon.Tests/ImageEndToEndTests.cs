@@ -342,4 +342,25 @@ public class ImageEndToEndTests(RegistryWithImage image) : IClassFixture<Registr
         Assert.Equal(File.ReadAllBytes("/bin/busybox"), File.ReadAllBytes(Path.Combine(mnt, "bin/busybox")));
         scratch.Unmount(mnt);
     }
+
+    [SkippableFact]
+    public void Berth_pull_on_a_terminal_draws_a_bar_per_layer()
+    {
+        Skip.IfNot(DaemonTools.IsRoot, RootReason);
+        Skip.If(DaemonTools.Which("script") is null, "script is not installed (apt-get install bsdutils)");
+        image.EnsurePushed();
+        using var daemon = DaemonInstance.Start();
+        using var scratch = new Scratch();
+        string typescript = Path.Combine(scratch.Path, "typescript");
+        // script(1) gives berth a pty as its stdout, so it takes the terminal path (Spectre.Console's live bars).
+        var run = DaemonTools.Run("script", ["-qec", $"{DaemonTools.Berth} pull {image.Reference}", typescript],
+            new Dictionary<string, string> { ["BERTH_HOST"] = daemon.Host, ["TERM"] = "xterm", ["COLUMNS"] = "120" }, timeoutSeconds: 120);
+        string screen = File.ReadAllText(typescript);
+
+        Assert.True(run.ExitCode == 0, $"berth pull on a terminal exited {run.ExitCode}:\n{screen}");
+        Assert.Contains("\u001b[", screen); // drawn with cursor movement, not plain lines
+        foreach (var layer in image.Layers)
+            Assert.Contains($"{Sha256(layer.Blob)[7..19]}: Pull complete", screen);
+        Assert.Contains($"Status: Downloaded newer image for {image.Reference}", screen);
+    }
 }
