@@ -76,10 +76,6 @@ public sealed class ExecProcess
         var spec = LoadContainerSpec(store, container.State);
         var config = ConfigConverter.Convert(spec, container.State.Bundle);
         var process = ExecProcessSpec.Convert(options.Process, config.Process, options.Source);
-        // The spawn stage would install such a filter with a listener fd that nobody receives, and every notified
-        // call of the process would fail with ENOSYS: refuse until the fd is forwarded to listenerPath as init's is.
-        if (config.SeccompFilter is { NewListener: true })
-            throw new ContainerException($"exec into container {container.Id} is not supported yet: its seccomp profile has SCMP_ACT_NOTIFY rules, and the exec'd process's notify fd is not forwarded to linux.seccomp.listenerPath");
         var consoleMode = ConsoleModes.Decide(process.Terminal, options.Foreground, options.ConsoleSocket);
         var consoleSize = consoleMode == ConsoleMode.None ? null : ConsoleSize.From(options.Process.ConsoleSize);
         foreach (var cap in ExecProcessSpec.UnraisableAmbient(process.Capabilities))
@@ -207,6 +203,18 @@ public sealed class ExecProcess
                 execPid = BitConverter.ToInt32(record[4..]);
                 Libc.waitpid(pid, out _, 0); // the intermediate exits at once
                 pid = -1;
+            }
+            // With SCMP_ACT_NOTIFY rules the stage sends its filter's listener fd as soon as it installed it (its next
+            // steps may already wait on the agent): hand it to linux.seccomp.listenerPath, as runc does for exec.
+            // No fd (EOF) means the stage failed before; the error pipe says why.
+            if (config.SeccompFilter is { NewListener: true } && spec.Linux?.Seccomp is { } profile)
+            {
+                Span<byte> marker = stackalloc byte[1];
+                if (UnixSocket.ReceiveFd(sync.Value.A, marker) is { } listener)
+                {
+                    using var notifyFd = listener.Fd;
+                    SeccompListenerClient.Send(profile, container.OciState(), notifyFd, processPid: execPid);
+                }
             }
             // EOF on the error pipe: execve succeeded.
             if (SpawnError.Read(errors.Value.Read) is { } failed) throw Describe(failed, joinNames, process.Cwd);

@@ -14,13 +14,14 @@ public static class SeccompListenerClient
     // One line of compact JSON, like runc's: agents read it with a single recvmsg.
     static readonly OciJsonContext Compact = new(new JsonSerializerOptions(OciJsonContext.Default.Options) { WriteIndented = false });
 
-    public static void Send(LinuxSeccomp profile, Oci.State state, Fd notifyFd)
+    /// <param name="processPid">The process whose filter it is, when not the container's init (an exec'd process).</param>
+    public static void Send(LinuxSeccomp profile, Oci.State state, Fd notifyFd, int? processPid = null)
     {
         string path = profile.ListenerPath ?? throw new ContainerException("linux.seccomp.listenerPath is not set, but the filter has SCMP_ACT_NOTIFY rules");
         var message = new ContainerProcessState
         {
             Fds = [ContainerProcessState.SeccompFdName],
-            Pid = state.Pid,
+            Pid = processPid ?? state.Pid,
             Metadata = string.IsNullOrEmpty(profile.ListenerMetadata) ? null : profile.ListenerMetadata,
             State = state,
         };

@@ -136,18 +136,28 @@ public sealed class SeccompNotifyTests(ITestOutputHelper output) : ContainerTest
     }
 
     [SkippableFact]
-    [Trait("runc-compatible", "false")] // runc forwards the exec'd process's notify fd; berth refuses until it does
-    public void ExecIntoANotifyContainer_IsRefused_NotLeftWithoutItsAgent()
+    public void ExecdProcess_GetsItsOwnListenerFd_ForwardedToTheAgent()
     {
         using var agent = new SeccompAgent(AgentPath, _ => (0, EXDEV));
         var create = Create(NotifySpec("sleep 100", true, AgentPath, "mkdir", "mkdirat"));
         Assert.True(create.Succeeded, "create failed: " + create);
         Assert.True(Runtime.Run("start", Id).Succeeded, "start failed");
+        int initPid = (int)agent.ReceivedState(Timeout)["pid"]!;
 
-        var exec = Runtime.Run("exec", Id, "true");
+        var exec = Runtime.Run("exec", Id, "sh", "-c", "mkdir /dev/shm/y; echo rc=$?; test -d /dev/shm/y || echo absent");
 
-        Assert.False(exec.Succeeded, "exec into a container with SCMP_ACT_NOTIFY rules ran without its agent: " + exec);
-        Assert.Contains("SCMP_ACT_NOTIFY", exec.Stderr);
-        Assert.Contains(Id, exec.Stderr);
+        Assert.True(exec.Succeeded, "exec failed: " + exec);
+        Assert.Contains("Invalid cross-device link", exec.Stderr); // EXDEV: the agent answered the exec'd process too
+        Assert.Contains("rc=1", exec.Stdout);
+        Assert.Contains("absent", exec.Stdout);
+        var states = agent.States;
+        Assert.Equal(2, states.Count);
+        var execState = states[1];
+        Output.WriteLine(execState.ToJsonString());
+        Assert.NotEqual(initPid, (int)execState["pid"]!); // the exec'd process, not init
+        Assert.Equal(initPid, (int)execState["state"]!["pid"]!);
+        Assert.Equal(Id, (string?)execState["state"]!["id"]);
+        Assert.Equal("running", (string?)execState["state"]!["status"]);
+        Assert.Equal("bar", (string?)execState["metadata"]);
     }
 }

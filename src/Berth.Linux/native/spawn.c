@@ -29,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -150,6 +151,41 @@ static int write_all(int fd, const void *buf, size_t len) {
     return 0;
 }
 
+// Passes fd to the parent over the sync socket with SCM_RIGHTS (one byte 's' as the payload).
+static int send_fd(int sock, int fd) {
+    char byte = 's';
+    struct iovec iov = { &byte, 1 };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ssize_t n;
+    do n = sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+    return n == 1 ? 0 : -1;
+}
+
+// Installs the container's filter. With SCMP_ACT_NOTIFY rules the kernel returns a listener fd: it goes to the
+// parent at once (which hands it to linux.seccomp.listenerPath), because the steps after this one may already
+// be notified calls that only the agent can answer. `detail` tells the two install points apart in errors.
+static void install_filter(const struct berth_spawn_request *r, const struct berth_process_setup *s, int detail) {
+    struct sock_fprog prog = { (unsigned short)s->seccomp_len, (struct sock_filter *)s->seccomp_filter };
+    long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->seccomp_flags, &prog);
+    if (listener < 0) fail(r, STAGE_SECCOMP, detail);
+    if (s->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        if (send_fd(r->sync_fd, (int)listener) < 0) fail(r, STAGE_SECCOMP, 2);
+        close((int)listener);
+    }
+}
+
 // The steps of `exec` between the last fork and the fd clean-up, in the order the kernel needs: limits first
 // (they may need CAP_SYS_RESOURCE), the filter before capabilities are dropped unless no_new_privs lets an
 // unprivileged thread install it (then it comes last, so that it does not govern the setup), the bounding
@@ -163,10 +199,7 @@ static void process_setup(const struct berth_spawn_request *r, const struct bert
     }
     if (s->umask >= 0) syscall(SYS_umask, s->umask);
 
-    struct sock_fprog prog = { (unsigned short)s->seccomp_len, (struct sock_filter *)s->seccomp_filter };
-    if (s->seccomp_len > 0 && !s->no_new_privs
-        && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->seccomp_flags, &prog) < 0)
-        fail(r, STAGE_SECCOMP, 0);
+    if (s->seccomp_len > 0 && !s->no_new_privs) install_filter(r, s, 0);
 
     if (s->has_caps)
         for (int cap = 0; cap <= s->cap_last_cap; cap++)
@@ -291,10 +324,7 @@ static void child(const struct berth_spawn_request *r) {
     if (fcntl(r->error_fd, F_SETFD, FD_CLOEXEC) < 0) fail(r, STAGE_FDS, r->error_fd);
 
     // With no_new_privs the filter comes last, so that only execve runs under it (the profile must allow that).
-    if (setup != NULL && setup->seccomp_len > 0 && setup->no_new_privs) {
-        struct sock_fprog prog = { (unsigned short)setup->seccomp_len, (struct sock_filter *)setup->seccomp_filter };
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, setup->seccomp_flags, &prog) < 0) fail(r, STAGE_SECCOMP, 1);
-    }
+    if (setup != NULL && setup->seccomp_len > 0 && setup->no_new_privs) install_filter(r, setup, 1);
 
     if (r->exec_fd >= 0)
         syscall(SYS_execveat, r->exec_fd, "", r->argv, r->envp, AT_EMPTY_PATH);

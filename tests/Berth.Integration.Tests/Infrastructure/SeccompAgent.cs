@@ -25,7 +25,7 @@ public sealed unsafe class SeccompAgent : IDisposable
         Answer = answer;
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(path));
-        _listener.Listen(1);
+        _listener.Listen(4);
         _thread = new Thread(Serve) { IsBackground = true, Name = "seccomp agent" };
         _thread.Start();
     }
@@ -39,21 +39,43 @@ public sealed unsafe class SeccompAgent : IDisposable
     /// <summary>Anything that went wrong in the agent's thread.</summary>
     public Exception? Failure { get; private set; }
 
-    /// <summary>The container process state the runtime sent, or a timeout.</summary>
+    /// <summary>The container process state the runtime sent first (init's), or a timeout.</summary>
     public JsonObject ReceivedState(TimeSpan timeout) =>
         _state.Task.Wait(timeout) ? _state.Task.Result : throw new TimeoutException($"no container process state arrived at {Path}" + (Failure is null ? "" : $": {Failure.Message}"));
 
+    /// <summary>Every state received so far, in order: init's, then one per exec'd process with its own filter.</summary>
+    public IReadOnlyList<JsonObject> States
+    {
+        get { lock (_states) return [.. _states]; }
+    }
+
+    readonly List<JsonObject> _states = [];
+
+    // One connection per process whose filter has a listener: init's, then each exec'd process's. Each fd is
+    // answered on its own thread until no task uses its filter any more.
     void Serve()
     {
         try
         {
-            using var connection = _listener.Accept();
-            var buffer = new byte[64 << 10];
-            var received = UnixSocket.ReceiveFd(new Fd((int)connection.Handle, owns: false), buffer)
-                ?? throw new IOException("the runtime closed the connection without sending anything");
-            using var notifyFd = received.Fd;
-            _state.SetResult(JsonNode.Parse(Encoding.UTF8.GetString(buffer, 0, received.Length))!.AsObject());
-            AnswerUntilHangUp(notifyFd.Value);
+            while (!_stopping)
+            {
+                var connection = _listener.Accept();
+                var buffer = new byte[64 << 10];
+                (Fd Fd, int Length) received;
+                using (connection)
+                {
+                    received = UnixSocket.ReceiveFd(new Fd((int)connection.Handle, owns: false), buffer)
+                        ?? throw new IOException("the runtime closed the connection without sending anything");
+                }
+                var state = JsonNode.Parse(Encoding.UTF8.GetString(buffer, 0, received.Length))!.AsObject();
+                lock (_states) _states.Add(state);
+                _state.TrySetResult(state);
+                var notifyFd = received.Fd;
+                new Thread(() =>
+                {
+                    using (notifyFd) AnswerUntilHangUp(notifyFd.Value);
+                }) { IsBackground = true, Name = "seccomp agent fd" }.Start();
+            }
         }
         catch (Exception e) when (!_stopping)
         {
