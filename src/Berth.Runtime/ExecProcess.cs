@@ -174,7 +174,7 @@ public sealed class ExecProcess
                     StderrFd = peer?.Value ?? -1,
                     JoinFds = joinFds,
                     Argv = native.Array(process.Args),
-                    Envp = native.Array(process.Env),
+                    Envp = native.Array(HomeDirectory.Ensure(process.Env, process.Uid, () => HomeDirectory.ReadPasswd(root!))),
                     ExecPath = native.String(executable),
                     Setup = &setup,
                 };

@@ -162,7 +162,12 @@ public static unsafe class ContainerInit
         var native = new NativeStrings();
         path = native.String(executable);
         argv = native.Array(process.Args);
-        envp = native.Array(process.Env);
+        // After pivot_root: /etc/passwd is the container's.
+        envp = native.Array(HomeDirectory.Ensure(process.Env, process.Uid, () =>
+        {
+            using var root = Sys.Open("/", Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+            return HomeDirectory.ReadPasswd(root);
+        }));
 
         // Last, so that the filter does not govern setup. Before "ready", so that a filter the kernel refuses fails
         // `create` with its cause. After it, the profile must allow what is left: sending "ready", opening and
