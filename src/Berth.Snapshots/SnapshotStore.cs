@@ -279,48 +279,42 @@ public sealed class SnapshotStore
         return MeasureContent(fs);
     }
 
-    static long MeasureContent(string dir)
-    {
-        var seen = new HashSet<(ulong, ulong)>();
-        long bytes = 0;
-        void Walk(string path)
-        {
-            if (Libc.fstatat(Libc.AT_FDCWD, path, out var st, Libc.AT_SYMLINK_NOFOLLOW) < 0) throw LinuxException.FromLastError("lstat", path);
-            if (st.FileType == Libc.S_IFDIR)
-            {
-                foreach (var child in Directory.EnumerateFileSystemEntries(path)) Walk(child);
-                return;
-            }
-            if (st.Nlink > 1 && !seen.Add((st.Dev, st.Ino))) return;
-            bytes += st.Size;
-        }
-        Walk(dir);
-        return bytes;
-    }
+    static long MeasureContent(string dir) => Measure(dir).FileBytes;
 
     /// <summary>Disk usage of a committed layer (a chain ID) or of an active snapshot's upper dir (a key).</summary>
     public SnapshotUsage Usage(string chainIdOrKey)
     {
         string dir = LayerDigests.IsValid(chainIdOrKey) ? LayerFsPath(chainIdOrKey) : Path.Combine(ActiveDir, Key(chainIdOrKey), "upper");
         if (!Directory.Exists(dir)) throw new KeyNotFoundException($"no snapshot \"{chainIdOrKey}\" in {Root}");
+        var (diskBytes, _, inodes) = Measure(dir);
+        return new SnapshotUsage(diskBytes, inodes);
+    }
+
+    /// <summary>
+    /// One walk for both measures: blocks on disk and inodes (every entry), and the files' own sizes (everything
+    /// but directories, as docker counts an image). A hardlinked file counts once; lstat decides what to descend
+    /// into, so a symlink to a directory is counted, never followed.
+    /// </summary>
+    static (long DiskBytes, long FileBytes, long Inodes) Measure(string dir)
+    {
         var seen = new HashSet<(ulong, ulong)>();
-        long bytes = 0, inodes = 0;
-        bool Add(string path)
-        {
-            if (Libc.fstatat(Libc.AT_FDCWD, path, out var st, Libc.AT_SYMLINK_NOFOLLOW) < 0) throw LinuxException.FromLastError("lstat", path);
-            if (st.Nlink > 1 && st.FileType != Libc.S_IFDIR && !seen.Add((st.Dev, st.Ino))) return false;
-            bytes += st.Blocks * 512;
-            inodes++;
-            return st.FileType == Libc.S_IFDIR;
-        }
-        // lstat decides what to descend into, so a symlink to a directory is counted, never followed.
+        long diskBytes = 0, fileBytes = 0, inodes = 0;
         void Walk(string path)
         {
-            if (!Add(path)) return;
+            if (Libc.fstatat(Libc.AT_FDCWD, path, out var st, Libc.AT_SYMLINK_NOFOLLOW) < 0) throw LinuxException.FromLastError("lstat", path);
+            bool isDir = st.FileType == Libc.S_IFDIR;
+            if (st.Nlink > 1 && !isDir && !seen.Add((st.Dev, st.Ino))) return;
+            diskBytes += st.Blocks * 512;
+            inodes++;
+            if (!isDir)
+            {
+                fileBytes += st.Size;
+                return;
+            }
             foreach (var child in Directory.EnumerateFileSystemEntries(path)) Walk(child);
         }
         Walk(dir);
-        return new SnapshotUsage(bytes, inodes);
+        return (diskBytes, fileBytes, inodes);
     }
 
     static string Key(string key)
