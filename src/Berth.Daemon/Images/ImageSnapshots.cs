@@ -100,7 +100,7 @@ public sealed class ImageSnapshots(SnapshotStore store, ImageService images)
     }
 
     /// <summary>A read-only stream that reports the running count of bytes read.</summary>
-    sealed class ProgressReadStream(Stream inner, Action<long> report) : Stream
+    sealed class ProgressReadStream(Stream inner, Action<long> report) : ReadOnlyForwardStream
     {
         long _read;
         long _lastReport = -1;
@@ -126,15 +126,8 @@ public sealed class ImageSnapshots(SnapshotStore store, ImageService images)
             return n;
         }
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => inner.Length;
         public override long Position { get => _read; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
