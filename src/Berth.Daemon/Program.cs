@@ -27,7 +27,9 @@ root.SetAction(async (parse, _) =>
     log.Info("starting berthd", ("version", EngineInfo.Detect().Version), ("pid", Environment.ProcessId));
     return await new BerthDaemon(options, log).RunAsync();
 });
-return await root.Parse(args).InvokeAsync();
+// BerthDaemon handles SIGTERM and SIGINT itself (a clean stop, exit 0); System.CommandLine's own handler would
+// race it and end the process with 143 when the stop takes a moment.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 
 static string Absolute(string path, string flag) =>
     Path.IsPathRooted(path) ? Path.TrimEndingDirectorySeparator(path) is { Length: > 0 } p ? p : "/"

@@ -48,7 +48,8 @@ public class LifecycleTests
         using var daemon = DaemonInstance.Start();
         string pidFile = Path.Combine(daemon.ExecRoot, "berthd.pid");
         Assert.True(File.Exists(pidFile));
-        Assert.Equal(0, daemon.Terminate(TimeSpan.FromSeconds(5)));
+        int? exit = daemon.Terminate(TimeSpan.FromSeconds(5));
+        Assert.True(exit == 0, $"berthd exited with {exit?.ToString() ?? "nothing (still running)"} on SIGTERM; its log:\n{daemon.Stderr}");
         Assert.False(File.Exists(daemon.Socket), "socket left behind");
         Assert.False(File.Exists(pidFile), "pid file left behind");
         Assert.Contains("msg=\"daemon shutdown complete\"", daemon.Stderr);
