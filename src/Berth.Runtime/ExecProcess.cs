@@ -169,6 +169,7 @@ public sealed class ExecProcess
                     ErrorFd = errors.Value.Write.Value,
                     KeepBelow = 3 + options.PreserveFds,
                     JoinCount = joins.Count,
+                    NewSession = 1, // with a terminal or not, as runc
                     StdinFd = peer?.Value ?? -1,
                     StdoutFd = peer?.Value ?? -1,
                     StderrFd = peer?.Value ?? -1,
@@ -404,7 +405,8 @@ public sealed class ExecProcess
             18 => "capset",
             19 => "clearing ambient capabilities",
             20 => "prctl(PR_SET_NO_NEW_PRIVS)",
-            22 => detail == 0 ? "setsid for the terminal" : "making the pty the controlling terminal (TIOCSCTTY)",
+            22 => "making the pty the controlling terminal (TIOCSCTTY)",
+            23 => "setsid (a session of its own)",
             21 => detail switch
             {
                 0 => $"chdir to cwd {cwd}",

@@ -74,6 +74,7 @@ public sealed class InitProcess : IDisposable
                 KeepBelow = 3 + preserveFds,
                 JoinCount = joinFds.Count,
                 PassCount = pass.Count,
+                NewSession = 1, // init leads its own session, as runc's; its console (process.terminal) needs it too
                 StdinFd = -1,
                 StdoutFd = -1,
                 StderrFd = -1,
@@ -255,6 +256,7 @@ public sealed class InitProcess : IDisposable
             6 => detail == -1 ? "marking fds close-on-exec" : $"passing fd {detail} to init",
             7 => "fork into the PID namespace",
             8 => "exec of berth-runtime init",
+            23 => "setsid (a session of its own)",
             _ => $"spawn stage {stage}",
         };
         return new ContainerException($"starting container init: {what}: {LinuxException.Describe(errno)}");

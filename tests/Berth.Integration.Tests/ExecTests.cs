@@ -262,6 +262,69 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
         Directory.Delete(sub);
     }
 
+    // ---- sessions: runc's C stage calls setsid for every process it starts, init and each exec ----
+
+    /// <summary>The shell's own "sid=S pid=P", from /proc/$$/stat (field 6 is the session) inside the container.</summary>
+    private const string ShellSession = "set -- $(cat /proc/$$/stat); echo sid=$6 pid=$$";
+
+    /// <summary>sid and pid of "sid=S pid=P" in <paramref name="text"/> (a pty may add other lines).</summary>
+    private static (string Sid, string Pid) SessionLine(string text) =>
+        Regex.Match(text, @"sid=(\d+) pid=(\d+)") is { Success: true } m
+            ? (m.Groups[1].Value, m.Groups[2].Value)
+            : throw new Xunit.Sdk.XunitException($"no sid=/pid= line in the process's output:\n{text}");
+
+    [SkippableTheory]
+    [InlineData("foreground")]
+    [InlineData("detached")]
+    [InlineData("tty")]
+    public void ExecProcess_LeadsASessionOfItsOwn(string mode)
+    {
+        StartSleeper();
+
+        string text;
+        if (mode == "foreground")
+        {
+            var result = ExecIn("sh", "-c", ShellSession);
+            Assert.True(result.Succeeded, result.ToString());
+            text = result.Stdout;
+        }
+        else if (mode == "detached")
+        {
+            var pidFile = PidFilePath();
+            var result = Exec("-d", "--pid-file", pidFile, Id, "sleep", "30");
+            Assert.True(result.Succeeded, result.ToString());
+            // Its pid in the container's PID namespace: the last NSpid field.
+            string nsPid = StatusField(File.ReadAllText($"/proc/{ReadPid(pidFile)}/status"), "NSpid").Split('\t', ' ').Last();
+            var stat = ExecIn("sh", "-c", $"set -- $(cat /proc/{nsPid}/stat); echo sid=$6 pid=$1");
+            Assert.True(stat.Succeeded, stat.ToString());
+            text = stat.Stdout;
+        }
+        else
+        {
+            var socket = Path.Combine(WorkDirectory, "console.sock");
+            using var console = new ConsoleListener(socket);
+            var result = Exec("-t", "-d", "--console-socket", socket, Id, "sh", "-c", ShellSession);
+            Assert.True(result.Succeeded, result.ToString());
+            console.ReceiveMaster(TimeSpan.FromSeconds(15));
+            text = console.ReadUntil(null, TimeSpan.FromSeconds(15)); // to the hang-up: the process exited
+        }
+        Output.WriteLine(text);
+
+        var (sid, pid) = SessionLine(text);
+        Assert.Equal(pid, sid);
+    }
+
+    [SkippableFact]
+    public void Init_LeadsASessionOfItsOwn()
+    {
+        StartSleeper();
+
+        var result = ExecIn("sh", "-c", "set -- $(cat /proc/1/stat); echo sid=$6 pid=$1");
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal(("1", "1"), SessionLine(result.Stdout));
+    }
+
     // ---- errors ----
 
     [SkippableFact]

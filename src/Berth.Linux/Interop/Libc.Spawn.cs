@@ -20,7 +20,8 @@ public unsafe struct SpawnRequest
     public int StdinFd;
     public int StdoutFd;
     public int StderrFd;
-    public int Reserved;
+    /// <summary>1: the process that execs calls setsid first (init and every `exec`, as runc); 0 for hooks.</summary>
+    public int NewSession;
     public int* JoinFds;
     public int* PassFds;
     public byte** Argv;
@@ -60,7 +61,7 @@ public unsafe struct SpawnProcessSetup
     public int Umask;
     public uint SeccompFlags;
     public int SeccompLength;
-    /// <summary>1: StdinFd is a pty peer; the process becomes a session leader with it as controlling terminal.</summary>
+    /// <summary>1: StdinFd is a pty peer that becomes the controlling terminal (needs <see cref="SpawnRequest.NewSession"/>).</summary>
     public int SetControllingTerminal;
     public int Reserved;
     public ulong CapBounding;

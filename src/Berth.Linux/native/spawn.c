@@ -10,9 +10,9 @@
 // namespaces that clone could not create) -> tell the parent and wait for it (it writes uid/gid maps,
 // time offsets and cgroup placement) -> become root of a new user namespace -> unshare(cgroup) so the
 // cgroup namespace is rooted at the container's cgroup -> fork once more when the PID namespace only
-// applies to children -> fix up fds -> execveat. Any failure is written to error_fd as three ints
-// (stage, errno, detail) and the child exits 127; a successful exec closes error_fd (CLOEXEC) and the
-// parent reads EOF.
+// applies to children -> setsid (init and `exec`) -> fix up fds -> execveat. Any failure is written to
+// error_fd as three ints (stage, errno, detail) and the child exits 127; a successful exec closes error_fd
+// (CLOEXEC) and the parent reads EOF.
 //
 // `exec` adds a process setup (struct berth_process_setup, NULL for init and hooks): the exec'd process
 // must never run berth-runtime code inside the container (the binary is dynamically linked: its ld.so and
@@ -97,7 +97,7 @@ struct berth_spawn_request {
     int32_t stdin_fd;            // dup2'd onto 0, 1 and 2 when >= 0 (hooks get pipes); -1 keeps ours
     int32_t stdout_fd;
     int32_t stderr_fd;
-    int32_t reserved;
+    int32_t new_session;         // setsid before exec: init and every `exec`, as runc; never hooks
     const int32_t *join_fds;     // namespace fds to setns, in order
     const int32_t *pass_fds;     // fds >= keep_below that the exec'd process must inherit
     char *const *argv;
@@ -129,7 +129,8 @@ enum berth_spawn_stage {
     STAGE_AMBIENT = 19,
     STAGE_NO_NEW_PRIVS = 20,
     STAGE_CWD = 21,              // [0 chdir, 1 getcwd, 2 the cwd is outside the root]
-    STAGE_CTTY = 22,             // [0 setsid, 1 TIOCSCTTY]
+    STAGE_CTTY = 22,             // [1 TIOCSCTTY]
+    STAGE_SESSION = 23,          // setsid
 };
 
 static void fail(const struct berth_spawn_request *r, int stage, int detail) {
@@ -301,15 +302,16 @@ static void child(const struct berth_spawn_request *r) {
         // The grandchild stays non-dumpable: the flag lives in the mm, which fork copied.
     }
 
-    // `exec -t`: the parent allocated the pty in the container's devpts and passes its peer as stdio. Only a
-    // session leader can take a controlling terminal, and it must be the process that execs: were the
-    // intermediate of the PID-namespace fork the leader, its exit would hang the terminal up. Done before the
-    // process setup, as runc does, so that neither the container's seccomp filter nor the change of user
-    // governs it; the peer fd is the same open file that the dup2 below puts on 0, 1 and 2.
-    if (setup != NULL && setup->set_ctty) {
-        if (setsid() < 0) fail(r, STAGE_CTTY, 0);
-        if (ioctl(r->stdin_fd, TIOCSCTTY, 0) < 0) fail(r, STAGE_CTTY, 1);
-    }
+    // A session of its own for the process that execs (init or an `exec`, with a terminal or not), as runc's
+    // stage 2 gives every process it starts: the caller's session, job control and SIGHUP stay outside the
+    // container. The leader must be this process, not the intermediate of the PID-namespace fork, whose exit
+    // would hang up a terminal. Before the process setup, as runc, so that neither the container's seccomp
+    // filter nor the change of user governs it.
+    if (r->new_session && setsid() < 0) fail(r, STAGE_SESSION, 0);
+    // `exec -t`: the parent allocated the pty in the container's devpts and passes its peer as stdio; only a
+    // session leader can take it as controlling terminal (the parent sets new_session with set_ctty). The peer
+    // fd is the same open file that the dup2 below puts on 0, 1 and 2.
+    if (setup != NULL && setup->set_ctty && ioctl(r->stdin_fd, TIOCSCTTY, 0) < 0) fail(r, STAGE_CTTY, 1);
 
     if (setup != NULL) process_setup(r, setup);
 

@@ -98,13 +98,12 @@ public sealed class Pty : IDisposable
     public void Resize(Libc.WinSize size) => Tty.SetWindowSize(Master.Value, size);
 
     /// <summary>
-    /// In the process that will exec the user's program (init, or an exec child): a new session (setsid) whose
-    /// controlling terminal is <paramref name="peer"/> (TIOCSCTTY), and the peer as stdin, stdout and stderr.
+    /// In init, which the spawn stage made the leader of a new session (as runc): <paramref name="peer"/> as the
+    /// session's controlling terminal (TIOCSCTTY), and as stdin, stdout and stderr.
     /// </summary>
-    /// <exception cref="LinuxException">The process already leads a group (setsid), or the peer is not a tty.</exception>
+    /// <exception cref="LinuxException">The process leads no session, or the peer is not a tty.</exception>
     public static void BecomeControllingTerminalAndStdio(Fd peer)
     {
-        if (Libc.setsid() < 0) throw LinuxException.FromLastError("setsid");
         Tty.SetControllingTerminal(peer.Value);
         for (int fd = 0; fd <= 2; fd++)
             if (Libc.dup3(peer.Value, fd, 0) < 0) throw LinuxException.FromLastError("dup3", $"pty peer to fd {fd}");
