@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 namespace Berth.Integration.Tests;
 
 /// <summary>linux.resources on this host's cgroup v1 controllers: visible in the container's cgroup files, and enforced.</summary>
+[Collection(HostCgroup2Collection.Name)] // the hugetlb test enables hugetlb in the cgroup2 root, then disables it
 public sealed class CgroupResourceTests(ITestOutputHelper output) : ContainerTest(output)
 {
     /// <summary>A file of the container's cgroup in a v1 hierarchy of this host, read from the host side.</summary>
@@ -95,6 +96,8 @@ public sealed class CgroupResourceTests(ITestOutputHelper output) : ContainerTes
     {
         Skip.IfNot(HugetlbOnlyOnCgroup2(), "this host's hugetlb controller is not (only) on /sys/fs/cgroup/unified");
         Skip.IfNot(Directory.Exists("/sys/kernel/mm/hugepages/hugepages-2048kB"), "no 2MB huge pages on this kernel");
+        // The runtime enables hugetlb in the cgroup2 root's subtree_control and, as runc, leaves it on.
+        RestoreSubtreeControlAfterwards("/sys/fs/cgroup/unified/cgroup.subtree_control");
         var spec = WithResources(Specs.Shell("sleep 100"), new JsonObject
         {
             ["hugepageLimits"] = new JsonArray(new JsonObject { ["pageSize"] = "2MB", ["limit"] = 4194304 }),

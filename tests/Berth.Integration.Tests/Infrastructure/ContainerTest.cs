@@ -57,6 +57,14 @@ public abstract class ContainerTest : IDisposable
         return id;
     }
 
+    /// <summary>
+    /// For a test whose container makes the runtime enable a controller in a cgroup2 ancestor's
+    /// <paramref name="subtreeControl"/>, which the runtime leaves enabled as runc does (any other cgroup below may
+    /// use it by then): Dispose disables again what the test added, after the delete, and the leak check compares
+    /// the file with what it held now.
+    /// </summary>
+    protected void RestoreSubtreeControlAfterwards(string subtreeControl) => Leaks.WatchSubtreeControl(subtreeControl);
+
     /// <summary>A host directory in the test's work dir (not inside the bundle), mode 0755.</summary>
     protected string HostDirectory(string name)
     {
@@ -162,6 +170,8 @@ public abstract class ContainerTest : IDisposable
             }
             helper.Dispose();
         }
+        foreach (var failure in Leaks.RestoreSubtreeControls())
+            Output.WriteLine(failure);
 
         var leaks = Leaks.WaitForClean();
         if (leaks.Count > 0)

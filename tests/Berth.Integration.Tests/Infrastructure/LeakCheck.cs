@@ -3,7 +3,8 @@ namespace Berth.Integration.Tests.Infrastructure;
 /// <summary>
 /// What a container may leave on the host after its test: mounts mentioning the test's directories, cgroup
 /// directories named after the container id, files in the state root, processes rooted in or naming the
-/// work directory or sitting in a cgroup named after the id.
+/// work directory or sitting in a cgroup named after the id; and, where a test asks, controllers it left enabled
+/// in a cgroup2 subtree_control of the host.
 /// The mount baseline is captured before the test, so only new mounts count.
 /// </summary>
 public sealed class LeakCheck
@@ -17,6 +18,7 @@ public sealed class LeakCheck
     private readonly string _stateRoot;
     private readonly (ulong Device, ulong Inode)? _rootfs;
     private readonly HashSet<string> _baselineMounts;
+    private readonly List<(string File, string[] Before)> _subtreeControls = [];
 
     public LeakCheck(string containerId, string workDirectory, string stateRoot, string rootfs)
     {
@@ -48,6 +50,51 @@ public sealed class LeakCheck
         return leaks;
     }
 
+    /// <summary>
+    /// Records the controllers <paramref name="subtreeControl"/> (a cgroup.subtree_control file of the host) enables
+    /// now: afterwards, <see cref="RestoreSubtreeControls"/> disables what was added and a difference is a leak.
+    /// </summary>
+    public void WatchSubtreeControl(string subtreeControl) =>
+        _subtreeControls.Add((subtreeControl, Controllers(subtreeControl) ?? throw new FileNotFoundException("no such subtree_control", subtreeControl)));
+
+    /// <summary>
+    /// Disables, in each watched subtree_control, the controllers enabled since it was recorded; the last watched
+    /// first, since the kernel keeps a controller in a parent while a child enables it (watch parents first).
+    /// </summary>
+    /// <returns>One line a file where that failed (the leak check then reports the file).</returns>
+    public List<string> RestoreSubtreeControls()
+    {
+        var failures = new List<string>();
+        foreach (var (file, before) in Enumerable.Reverse(_subtreeControls))
+        {
+            var added = Controllers(file)?.Except(before).ToList() ?? []; // a removed cgroup took its file along
+            if (added.Count == 0)
+                continue;
+            try
+            {
+                File.WriteAllText(file, string.Join(' ', added.Select(c => "-" + c)));
+            }
+            catch (IOException e)
+            {
+                failures.Add($"disabling {string.Join(", ", added)} in {file}: {e.Message}");
+            }
+        }
+        return failures;
+    }
+
+    /// <summary>The controllers a subtree_control enables; null when its cgroup is gone.</summary>
+    private static string[]? Controllers(string subtreeControl)
+    {
+        try
+        {
+            return File.ReadAllText(subtreeControl).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
     public bool HasNewMounts => MountsMentioningWorkDirectory().Any(m => !_baselineMounts.Contains(m));
 
     public List<string> FindLeaks()
@@ -59,6 +106,12 @@ public sealed class LeakCheck
         if (Directory.Exists(_stateRoot))
             leaks.AddRange(Directory.EnumerateFileSystemEntries(_stateRoot).Select(e => "state: " + e));
         leaks.AddRange(ProcessesOfTheTest().Select(p => "process: " + p.Description));
+        foreach (var (file, before) in _subtreeControls)
+        {
+            var now = Controllers(file);
+            if (now is not null && !now.ToHashSet().SetEquals(before))
+                leaks.Add($"subtree_control: {file} enabled \"{string.Join(' ', before)}\" before the test, now \"{string.Join(' ', now)}\"");
+        }
         return leaks;
     }
 
