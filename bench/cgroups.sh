@@ -7,26 +7,17 @@
 # Writes a markdown report to stdout and to bench/results/cgroups-<date>.md. Needs root.
 # BERTH_RUNTIME (default artifacts/publish/berth-runtime) and RUNC choose the binaries.
 set -euo pipefail
-# shellcheck source=../scripts/lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 warmup=3 runs=30
-while (($#)); do
-    case $1 in
-        --warmup) warmup=${2:?--warmup needs a number}; shift 2 ;;
-        --runs) runs=${2:?--runs needs a number}; shift 2 ;;
-        -h | --help) sed -n '2,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-        *) die "unknown argument: $1 (see --help)" ;;
-    esac
-done
-[[ $warmup =~ ^[0-9]+$ && $runs =~ ^[1-9][0-9]*$ ]] || die "--warmup and --runs take whole numbers (runs at least 1)"
+bench_options -- "$@"
 
 is_root || die "run as root (containers need namespaces, mounts and cgroups)"
 ensure_packages hyperfine:hyperfine jq:jq /bin/busybox:busybox-static runc:runc
 
-berth=$(RUNTIME=${BERTH_RUNTIME:-$BERTH_PUBLISHED_RUNTIME} runtime_command)
-runc=$(RUNTIME=${RUNC:-runc} runtime_command)
-[[ -x $berth ]] || die "$berth is missing: run scripts/build.sh first"
+bench_runtimes berth runc
+bench_require_berth
 command -v "$runc" >/dev/null || die "$runc is missing"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench-cg.XXXXXX")

@@ -10,29 +10,19 @@
 # Writes a markdown report to stdout and to bench/results/clients-<date>.md. Needs root.
 # BERTH_RUNTIME (default artifacts/publish/berth-runtime), RUNC, CRUN choose the binaries.
 set -euo pipefail
-# shellcheck source=../scripts/lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 warmup=2 runs=15
-while (($#)); do
-    case $1 in
-        --warmup) warmup=${2:?--warmup needs a number}; shift 2 ;;
-        --runs) runs=${2:?--runs needs a number}; shift 2 ;;
-        -h | --help) sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-        *) die "unknown argument: $1 (see --help)" ;;
-    esac
-done
-[[ $warmup =~ ^[0-9]+$ && $runs =~ ^[1-9][0-9]*$ ]] || die "--warmup and --runs take whole numbers (runs at least 1)"
+bench_options -- "$@"
 
 is_root || die "run as root (podman and containerd run containers)"
 ensure_packages hyperfine:hyperfine /bin/busybox:busybox-static runc:runc crun:crun podman:podman conmon:conmon \
     containerd:containerd ctr:containerd
 
 lib=$BERTH_ROOT/bench/lib
-berth=$(RUNTIME=${BERTH_RUNTIME:-$BERTH_PUBLISHED_RUNTIME} runtime_command)
-runc=$(RUNTIME=${RUNC:-runc} runtime_command)
-crun=$(RUNTIME=${CRUN:-crun} runtime_command)
-[[ -x $berth ]] || die "berth-runtime not found at $berth: run scripts/build.sh"
+bench_runtimes berth runc crun
+bench_require_berth
 
 mkdir -p /tmp/berth-clients
 work=$(mktemp -d /tmp/berth-clients/bench.XXXXXX)
@@ -135,10 +125,7 @@ wrap() {
     printf '%s\n' "$out"
 }
 hybrid=false
-if [[ $(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null) == cgroup2fs &&
-    -n $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null) ]]; then
-    hybrid=true
-fi
+if bench_hybrid_cgroup2; then hybrid=true; fi
 # Rows are "label|runtime path".
 plain=("runc|$runc" "berth-runtime|$berth")
 wrapped=()

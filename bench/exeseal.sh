@@ -8,35 +8,24 @@
 # Every berth-runtime command goes through `env BERTH_EXESEAL=...`, so the pairs stay like for like.
 # Prints a markdown table. Needs root. BERTH_RUNTIME, RUNC, CRUN choose the binaries.
 set -euo pipefail
-# shellcheck source=../scripts/lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 warmup=3 runs=40
-while (($#)); do
-    case $1 in
-        --warmup) warmup=${2:?--warmup needs a number}; shift 2 ;;
-        --runs) runs=${2:?--runs needs a number}; shift 2 ;;
-        -h | --help) sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-        *) die "unknown argument: $1 (see --help)" ;;
-    esac
-done
-[[ $warmup =~ ^[0-9]+$ && $runs =~ ^[1-9][0-9]*$ ]] || die "--warmup and --runs take whole numbers (runs at least 1)"
+bench_options -- "$@"
 is_root || die "run as root (containers need namespaces, mounts and cgroups)"
 ensure_packages hyperfine:hyperfine jq:jq /bin/busybox:busybox-static runc:runc crun:crun
 
 lib=$BERTH_ROOT/bench/lib
-berth=$(RUNTIME=${BERTH_RUNTIME:-$BERTH_PUBLISHED_RUNTIME} runtime_command)
-runc=$(RUNTIME=${RUNC:-runc} runtime_command)
-crun=$(RUNTIME=${CRUN:-crun} runtime_command)
-[[ -x $berth ]] || die "no berth-runtime at $berth: run scripts/build.sh"
+bench_runtimes berth runc crun
+bench_require_berth
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-exeseal.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 RUNTIME=$runc "$BERTH_ROOT/scripts/make-bundle.sh" "$work/bundle" /bin/true
 
 hide=""
-if [[ $(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null) == cgroup2fs &&
-    -n $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null) ]]; then
+if bench_hybrid_cgroup2; then
     hide="$lib/hide-cgroup2.sh "
 fi
 

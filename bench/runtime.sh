@@ -10,29 +10,17 @@
 # Writes a markdown report to stdout and to bench/results/<date>.md. Needs root.
 # BERTH_RUNTIME (default artifacts/publish/berth-runtime), RUNC, CRUN choose the binaries.
 set -euo pipefail
-# shellcheck source=../scripts/lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 warmup=3 runs=30 rss_runs=5
-while (($#)); do
-    case $1 in
-        --warmup) warmup=${2:?--warmup needs a number}; shift 2 ;;
-        --runs) runs=${2:?--runs needs a number}; shift 2 ;;
-        --rss-runs) rss_runs=${2:?--rss-runs needs a number}; shift 2 ;;
-        -h | --help) sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-        *) die "unknown argument: $1 (see --help)" ;;
-    esac
-done
-[[ $warmup =~ ^[0-9]+$ && $runs =~ ^[1-9][0-9]*$ && $rss_runs =~ ^[1-9][0-9]*$ ]] \
-    || die "--warmup, --runs and --rss-runs take whole numbers (runs at least 1)"
+bench_options rss-runs -- "$@"
 
 is_root || die "run as root (containers need namespaces, mounts and cgroups)"
 ensure_packages hyperfine:hyperfine jq:jq /usr/bin/time:time /bin/busybox:busybox-static runc:runc crun:crun
 
 lib=$BERTH_ROOT/bench/lib
-berth=$(RUNTIME=${BERTH_RUNTIME:-$BERTH_PUBLISHED_RUNTIME} runtime_command)
-runc=$(RUNTIME=${RUNC:-runc} runtime_command)
-crun=$(RUNTIME=${CRUN:-crun} runtime_command)
+bench_runtimes berth runc crun
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX")
 bundle=$work/bundle
@@ -58,11 +46,7 @@ RUNTIME=$runc "$BERTH_ROOT/scripts/make-bundle.sh" "$check_bundle" /bin/touch /r
 
 # crun 1.8.1 refuses a hybrid host whose cgroup2 carries a controller (machine-notes §1).
 hybrid=false
-# (cgroup files report size 0: read the controller list instead of testing -s.)
-if [[ $(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null) == cgroup2fs &&
-    -n $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null) ]]; then
-    hybrid=true
-fi
+if bench_hybrid_cgroup2; then hybrid=true; fi
 
 # state_root NAME RUNTIME: a fresh --root directory for one benchmarked command.
 state_root() {

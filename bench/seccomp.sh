@@ -11,20 +11,11 @@
 # and after (other work on the machine shows there). Needs root.
 # BERTH_RUNTIME (default artifacts/publish/berth-runtime), RUNC, CRUN choose the binaries.
 set -euo pipefail
-# shellcheck source=../scripts/lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 warmup=3 runs=30 rounds=5
-while (($#)); do
-    case $1 in
-        --warmup) warmup=${2:?--warmup needs a number}; shift 2 ;;
-        --runs) runs=${2:?--runs needs a number}; shift 2 ;;
-        --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
-        -h | --help) sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-        *) die "unknown argument: $1 (see --help)" ;;
-    esac
-done
-[[ $warmup =~ ^[0-9]+$ && $runs =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ ]] || die "--warmup, --runs and --rounds take whole numbers (runs and rounds at least 1)"
+bench_options rounds -- "$@"
 per_round=$(((runs + rounds - 1) / rounds))
 
 is_root || die "run as root (containers need namespaces, mounts and cgroups)"
@@ -33,10 +24,8 @@ ensure_packages hyperfine:hyperfine jq:jq /bin/busybox:busybox-static runc:runc 
 lib=$BERTH_ROOT/bench/lib
 profile=$BERTH_ROOT/tests/Berth.Seccomp.Tests/Resources/docker-default-seccomp.json
 [[ -r $profile ]] || die "missing $profile"
-berth=$(RUNTIME=${BERTH_RUNTIME:-$BERTH_PUBLISHED_RUNTIME} runtime_command)
-runc=$(RUNTIME=${RUNC:-runc} runtime_command)
-crun=$(RUNTIME=${CRUN:-crun} runtime_command)
-[[ -x $berth ]] || die "no berth-runtime at $berth: run scripts/build.sh first"
+bench_runtimes berth runc crun
+bench_require_berth
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench-seccomp.XXXXXX")
 cleanup() {
@@ -59,10 +48,7 @@ jq --slurpfile p "$profile" '.linux.seccomp = $p[0]' "$work/docker/config.json" 
 mv "$work/config.json" "$work/docker/config.json"
 
 hybrid=false
-if [[ $(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null) == cgroup2fs &&
-    -n $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null) ]]; then
-    hybrid=true
-fi
+if bench_hybrid_cgroup2; then hybrid=true; fi
 
 # Rows are "label|runtime|wrapper".
 rows=("berth-runtime|$berth|" "runc|$runc|")
