@@ -95,6 +95,7 @@ public sealed class ExecProcess
         Pty? pty = null;
         Fd? peer = null;
         (Fd A, Fd B)? sync = null;
+        (Fd A, Fd B)? listenerSocket = null;
         (Fd Read, Fd Write)? errors = null;
         using var native = new NativeStrings();
         int pid = -1, execPid = -1;
@@ -123,6 +124,8 @@ public sealed class ExecProcess
 
             sync = Sys.SocketPair();
             errors = Sys.Pipe();
+            bool wantsListener = config.SeccompFilter is { NewListener: true };
+            if (wantsListener) listenerSocket = Sys.SocketPair();
             int childSync = sync.Value.B.Value;
 
             int* joinFds = stackalloc int[Math.Max(1, joins.Count)];
@@ -151,6 +154,7 @@ public sealed class ExecProcess
                     SeccompFlags = config.SeccompFilter?.Flags ?? 0,
                     SeccompLength = filter.Length,
                     SetControllingTerminal = peer is null ? 0 : 1,
+                    ListenerFd = listenerSocket?.B.Value ?? -1,
                     CapBounding = caps?.Bounding ?? 0,
                     CapEffective = caps?.Effective ?? 0,
                     CapInheritable = caps?.Inheritable ?? 0,
@@ -185,6 +189,7 @@ public sealed class ExecProcess
             }
             if (pid < 0) throw new LinuxException("clone", -pid);
             sync.Value.B.Dispose();
+            listenerSocket?.B.Dispose();
             errors.Value.Write.Dispose();
 
             Span<byte> one = stackalloc byte[1];
@@ -208,10 +213,10 @@ public sealed class ExecProcess
             // With SCMP_ACT_NOTIFY rules the stage sends its filter's listener fd as soon as it installed it (its next
             // steps may already wait on the agent): hand it to linux.seccomp.listenerPath, as runc does for exec.
             // No fd (EOF) means the stage failed before; the error pipe says why.
-            if (config.SeccompFilter is { NewListener: true } && spec.Linux?.Seccomp is { } profile)
+            if (wantsListener && spec.Linux?.Seccomp is { } profile)
             {
                 Span<byte> marker = stackalloc byte[1];
-                if (UnixSocket.ReceiveFd(sync.Value.A, marker) is { } listener)
+                if (UnixSocket.ReceiveFd(listenerSocket!.Value.A, marker) is { } listener)
                 {
                     using var notifyFd = listener.Fd;
                     SeccompListenerClient.Send(profile, container.OciState(), notifyFd, processPid: execPid);
@@ -249,6 +254,8 @@ public sealed class ExecProcess
             consoleSocket?.Dispose();
             sync?.A.Dispose();
             sync?.B.Dispose();
+            listenerSocket?.A.Dispose();
+            listenerSocket?.B.Dispose();
             errors?.Read.Dispose();
             errors?.Write.Dispose();
         }

@@ -63,7 +63,11 @@ public unsafe struct SpawnProcessSetup
     public int SeccompLength;
     /// <summary>1: StdinFd is a pty peer that becomes the controlling terminal (needs <see cref="SpawnRequest.NewSession"/>).</summary>
     public int SetControllingTerminal;
-    public int Reserved;
+    /// <summary>
+    /// With SECCOMP_FILTER_FLAG_NEW_LISTENER: the socket the listener fd is sent on. Not the sync socket, which the
+    /// PID-namespace intermediate writes its pid record to: the two writers could interleave.
+    /// </summary>
+    public int ListenerFd;
     public ulong CapBounding;
     public ulong CapEffective;
     public ulong CapInheritable;

@@ -69,7 +69,8 @@ struct berth_process_setup {
     uint32_t seccomp_flags;      // SECCOMP_FILTER_FLAG_*
     int32_t seccomp_len;         // instructions in seccomp_filter; 0: no filter
     int32_t set_ctty;            // stdin_fd is a pty peer: become a session leader with it as controlling tty
-    int32_t reserved;
+    int32_t listener_fd;         // socket for the seccomp listener fd; not sync_fd, which the PID-namespace
+                                 // intermediate writes too, so a send from here could overtake its pid record
     uint64_t cap_bounding;       // capability masks, bit N = capability N
     uint64_t cap_effective;
     uint64_t cap_inheritable;
@@ -152,7 +153,7 @@ static int write_all(int fd, const void *buf, size_t len) {
     return 0;
 }
 
-// Passes fd to the parent over the sync socket with SCM_RIGHTS (one byte 's' as the payload).
+// Passes fd to the parent over sock with SCM_RIGHTS (one byte 's' as the payload).
 static int send_fd(int sock, int fd) {
     char byte = 's';
     struct iovec iov = { &byte, 1 };
@@ -182,7 +183,7 @@ static void install_filter(const struct berth_spawn_request *r, const struct ber
     long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->seccomp_flags, &prog);
     if (listener < 0) fail(r, STAGE_SECCOMP, detail);
     if (s->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
-        if (send_fd(r->sync_fd, (int)listener) < 0) fail(r, STAGE_SECCOMP, 2);
+        if (send_fd(s->listener_fd, (int)listener) < 0) fail(r, STAGE_SECCOMP, 2);
         close((int)listener);
     }
 }
