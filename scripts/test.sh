@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test.sh: installs what is missing (as root), builds, runs the unit tests and then the integration
-# tests (as root, against artifacts/publish/berth-runtime). Prints one line per test project and a
+# tests (as root, against the NativeAOT binaries in artifacts/publish/). Prints one line per test project and a
 # closing "N passed, N failed" line; exits non-zero when anything failed or could not run.
 set -euo pipefail
 # shellcheck source=lib/common.sh

@@ -24,7 +24,7 @@ root.SetAction(async (parse, _) =>
         return 1;
     }
     var log = new DaemonLog(options.LogLevel);
-    log.Info("starting berthd", ("version", EngineInfo.Detect().Version), ("pid", Environment.ProcessId));
+    log.Info("starting berthd", ("version", EngineInfo.BuildVersion().Version), ("pid", Environment.ProcessId));
     return await new BerthDaemon(options, log).RunAsync();
 });
 // BerthDaemon handles SIGTERM and SIGINT itself (a clean stop, exit 0); System.CommandLine's own handler would

@@ -10,20 +10,42 @@ public sealed record EngineInfo(string Version, string GitCommit, string BuildTi
 {
     public const string DefaultRuntime = "berth-runtime";
 
+    /// <summary>This build's facts; the runtimes are probed in the background (see <see cref="ProbedRuntimes"/>).</summary>
     public static EngineInfo Detect()
     {
-        var assembly = typeof(EngineInfo).Assembly;
-        string full = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
-        int plus = full.IndexOf('+');
-        string buildTime = assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "BerthCommitTime")?.Value ?? "";
+        var (version, commit) = BuildVersion();
         return new EngineInfo(
-            Version: plus < 0 ? full : full[..plus],
-            GitCommit: plus < 0 ? "" : full[(plus + 1)..],
-            BuildTime: buildTime,
+            Version: version,
+            GitCommit: commit,
+            BuildTime: typeof(EngineInfo).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+                .FirstOrDefault(a => a.Key == "BerthCommitTime")?.Value ?? "",
             DotnetVersion: RuntimeInformation.FrameworkDescription,
-            Runtimes: [KnownRuntime.Find(DefaultRuntime), KnownRuntime.Find("runc")]);
+            Runtimes: new ProbedRuntimes(DefaultRuntime, "runc"));
     }
+
+    /// <summary>The version and commit this build was made from ("0.1.0+abc": "0.1.0", "abc").</summary>
+    public static (string Version, string GitCommit) BuildVersion()
+    {
+        string full = typeof(EngineInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+        int plus = full.IndexOf('+');
+        return plus < 0 ? (full, "") : (full[..plus], full[(plus + 1)..]);
+    }
+}
+
+/// <summary>
+/// The runtimes berthd knows, found by a probe started at construction and waited for on first use. Each probe
+/// runs <c>NAME --version</c>: done inline, the two processes held the socket back (under load, most of start-up).
+/// </summary>
+public sealed class ProbedRuntimes(params string[] names) : IReadOnlyList<KnownRuntime>
+{
+    readonly Task<KnownRuntime[]> _probe = Task.Run(() => Array.ConvertAll(names, KnownRuntime.Find));
+
+    KnownRuntime[] Found => _probe.GetAwaiter().GetResult();
+
+    public int Count => Found.Length;
+    public KnownRuntime this[int index] => Found[index];
+    public IEnumerator<KnownRuntime> GetEnumerator() => ((IEnumerable<KnownRuntime>)Found).GetEnumerator();
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
 
 /// <summary>An OCI runtime: where it is (null when not found) and what its <c>--version</c> says.</summary>

@@ -13,13 +13,19 @@ public static class Tools
     /// <summary>The repository root: the directory holding Berth.slnx above the test's output.</summary>
     static readonly string RepoRoot = FindRepoRoot();
 
-    /// <summary>berthd: $BERTHD, else the Release build output (framework-dependent; see README).</summary>
-    public static string Berthd => Environment.GetEnvironmentVariable("BERTHD") is { Length: > 0 } p ? p
-        : Path.Combine(RepoRoot, "artifacts/bin/Berth.Daemon/release/berthd");
+    /// <summary>berthd: $BERTHD, else the NativeAOT binary scripts/build.sh publishes.</summary>
+    public static string Berthd => Published("BERTHD", "berthd");
 
-    /// <summary>berth: $BERTH_CLI, else the Release build output.</summary>
-    public static string Berth => Environment.GetEnvironmentVariable("BERTH_CLI") is { Length: > 0 } p ? p
-        : Path.Combine(RepoRoot, "artifacts/bin/Berth.Cli/release/berth");
+    /// <summary>berth: $BERTH_CLI, else the NativeAOT binary scripts/build.sh publishes.</summary>
+    public static string Berth => Published("BERTH_CLI", "berth");
+
+    /// <summary>The binary named by <paramref name="variable"/>, else artifacts/publish/<paramref name="name"/>; a missing one fails the test.</summary>
+    static string Published(string variable, string name)
+    {
+        string path = Environment.GetEnvironmentVariable(variable) is { Length: > 0 } p ? p : Path.Combine(RepoRoot, "artifacts/publish", name);
+        return File.Exists(path) ? path
+            : throw new FileNotFoundException($"{name} not found at {path}: publish it (scripts/build.sh) or set {variable}", path);
+    }
 
     public static bool IsRoot => Environment.UserName == "root" || global::Berth.Linux.Libc.geteuid() == 0;
 
