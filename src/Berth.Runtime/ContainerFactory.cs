@@ -107,7 +107,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, consoleSender is null ? [fifo] : [fifo, consoleSender.Socket]);
             init.Configure(new InitRequest
             {
-                Spec = spec,
+                Spec = new WireSpec(spec),
                 Bundle = bundle,
                 NoPivot = options.NoPivot,
                 NewSessionKeyring = !options.NoNewKeyring,

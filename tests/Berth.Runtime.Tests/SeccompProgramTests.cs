@@ -27,7 +27,7 @@ public class SeccompProgramTests
     public void Program_SurvivesTheInitRequestJson_Exactly()
     {
         var filter = SeccompCompiler.Compile(Profile());
-        var request = new InitRequest { Spec = DefaultSpec.Create(false), Bundle = "/b", Id = "c1", Seccomp = SeccompProgram.From(filter) };
+        var request = new InitRequest { Spec = new WireSpec(DefaultSpec.Create(false)), Bundle = "/b", Id = "c1", Seccomp = SeccompProgram.From(filter) };
 
         var json = JsonSerializer.Serialize(request, RuntimeJsonContext.Default.InitRequest);
         var back = JsonSerializer.Deserialize(json, RuntimeJsonContext.Default.InitRequest)!.Seccomp!.ToFilter();
