@@ -88,7 +88,7 @@ public class LifecycleTests
             string id;
             using (var daemon = DaemonInstance.Start(root))
             {
-                Assert.Contains("msg=\"removing stale socket\"", daemon.Stderr);
+                Assert.Contains("msg=\"removing stale socket\"", daemon.LogContaining("removing stale socket", TimeSpan.FromSeconds(5)));
                 id = JsonDocument.Parse(Tools.Curl(daemon.Socket, "http://berth/info").Stdout).RootElement.GetProperty("ID").GetString()!;
             }
             using (var again = DaemonInstance.Start(root))

@@ -25,6 +25,19 @@ public sealed class DaemonInstance : IDisposable
         get { lock (_stderr) return _stderr.ToString(); }
     }
 
+    /// <summary>
+    /// The log so far once it contains <paramref name="text"/>, or after <paramref name="timeout"/>: the daemon's stderr
+    /// reaches us through an asynchronous reader, so a line written before the socket answered may still be on its way.
+    /// </summary>
+    public string LogContaining(string text, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        string log;
+        while (!(log = Stderr).Contains(text, StringComparison.Ordinal) && deadline.Elapsed < timeout)
+            Thread.Sleep(20);
+        return log;
+    }
+
     DaemonInstance(string root, bool ownsRoot)
     {
         Root = root;
