@@ -15,7 +15,8 @@ public sealed record LayerApplyStats(int Entries, int Whiteouts, int OpaqueDirec
 /// NAME, ".wh..wh..opq" the xattr trusted.overlay.opaque=y on its directory.
 /// Paths follow docker: absolute names are confined into the root, a relative ".." above the root rejects the
 /// layer, symlinks resolve inside the root (RESOLVE_IN_ROOT, like docker's chroot), and a hardlink must name a
-/// file this layer already holds. Runs as root (mknod, chown, trusted.* xattrs).
+/// file this layer already holds. The tar may end without its end-of-archive blocks (<see cref="LayerTarReader"/>).
+/// Runs as root (mknod, chown, trusted.* xattrs).
 /// </summary>
 public static class LayerApplier
 {
@@ -28,8 +29,7 @@ public static class LayerApplier
     {
         using var dir = new SnapshotDir(targetDir);
         using var parents = new ParentLayers(parentLayerDirs ?? []);
-        var tap = new PaxXattrTap(tar);
-        using var reader = new TarReader(tap, leaveOpen: true);
+        using var reader = new LayerTarReader(tar);
         // Applied at the end, when no child will be created any more; a later entry for a path replaces an earlier one.
         var dirTimes = new Dictionary<string, (string[] Parts, DateTimeOffset Mtime)>(StringComparer.Ordinal);
         dir.ImplicitDirCreated = (parent, name, parts) =>
@@ -46,11 +46,11 @@ public static class LayerApplier
         };
         int entries = 0, whiteouts = 0, opaques = 0;
         TarEntry? entry;
-        while ((entry = NextEntry(reader, entries)) is not null)
+        while ((entry = reader.Next()) is not null)
         {
             entries++;
             if (entry.EntryType == TarEntryType.GlobalExtendedAttributes) continue;
-            var rawXattrs = tap.NextEntryXattrs();
+            var rawXattrs = reader.RawXattrs;
             string name = entry.Name;
             var parts = LayerPath.Clean(name);
             if (parts.Length == 0)
@@ -105,18 +105,6 @@ public static class LayerApplier
                 SetMtime(parent, parts[^1], mtime, LayerPath.Join(parts));
         }
         return new LayerApplyStats(entries, whiteouts, opaques);
-    }
-
-    static TarEntry? NextEntry(TarReader reader, int index)
-    {
-        try
-        {
-            return reader.GetNextEntry(copyData: false);
-        }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
-        {
-            throw new InvalidLayerException($"layer tar is corrupt after {index} entries: {e.Message}", e);
-        }
     }
 
     /// <summary>Creates the entry's file; false when there is no metadata of its own to set (a hardlink).</summary>

@@ -3,10 +3,12 @@ using System.Text;
 namespace Berth.Snapshots;
 
 /// <summary>
-/// Watches the tar bytes on their way to System.Formats.Tar and keeps the raw values of SCHILY.xattr.* PAX
-/// records, one set per entry in archive order. TarReader hands PAX values over as decoded UTF-8 text, which
+/// Watches the tar bytes on their way to System.Formats.Tar. It keeps the raw values of SCHILY.xattr.* PAX
+/// records, one set per entry in archive order: TarReader hands PAX values over as decoded UTF-8 text, which
 /// alters binary values that are not valid UTF-8 (a security.capability with cap_setuid has byte 0x80); these
-/// raw bytes are what gets written instead.
+/// raw bytes are what gets written instead. It also knows where in the archive's structure the bytes seen so
+/// far stop (<see cref="Where"/>): TarReader throws the same EndOfStreamException whether a stream ends cleanly
+/// between entries or inside one, and only the structure tells the two apart.
 /// </summary>
 sealed class PaxXattrTap(Stream inner) : ReadOnlyForwardStream
 {
@@ -15,84 +17,127 @@ sealed class PaxXattrTap(Stream inner) : ReadOnlyForwardStream
     readonly Queue<Dictionary<string, byte[]>?> _entries = new();
     readonly byte[] _header = new byte[Block];
     int _headerFill;
-    long _skip;                 // data and padding bytes still to pass
-    MemoryStream? _paxData;     // the data of an 'x' header being collected
-    long _paxRemaining;
+    long _dataSize, _dataRemaining;  // the data of the entry whose header came last
+    long _padding;                   // the zero bytes that round the data up to a block
+    long _metaRemaining;             // the data of a 'g' or 'K' header, or the unused tail of an 'x' or 'L' one
+    MemoryStream? _extended;         // the data of an 'x' or 'L' header being collected
+    char _extendedType;
+    long _extendedRemaining;
+    bool _metaPending;               // an 'x', 'L' or 'K' header came and the entry it describes did not yet
     Dictionary<string, byte[]>? _pendingXattrs;
     long? _pendingSize;
+    string? _pendingName;
 
     /// <summary>The raw xattrs of the next entry TarReader returns (other than a global header); null if none.</summary>
     public Dictionary<string, byte[]>? NextEntryXattrs() => _entries.TryDequeue(out var x) ? x : null;
+
+    /// <summary>True once the stream below returned no more bytes.</summary>
+    public bool Ended { get; private set; }
+
+    /// <summary>Where the bytes seen so far stop, in terms of the archive's structure.</summary>
+    public TarStreamPoint Where =>
+        _extended is not null || _metaRemaining > 0 || _metaPending || _headerFill > 0
+            ? new TarStreamPoint(TarStreamSection.Header, _headerFill, _pendingName ?? PartialHeaderName())
+        : _dataRemaining > 0 ? new TarStreamPoint(TarStreamSection.Data, _dataSize - _dataRemaining, null, _dataSize)
+        : new TarStreamPoint(_padding > 0 ? TarStreamSection.Padding : TarStreamSection.BetweenEntries, 0, null);
+
+    // The name field (bytes 0-99) of an entry's own header, once its type flag (byte 156) shows it is not a
+    // PAX or GNU meta header, whose name field holds a made-up name.
+    string? PartialHeaderName()
+    {
+        if (_headerFill <= 156 || (char)_header[156] is 'x' or 'g' or 'L' or 'K') return null;
+        var field = _header.AsSpan(0, 100);
+        int nul = field.IndexOf((byte)0);
+        return nul == 0 ? null : Encoding.UTF8.GetString(nul < 0 ? field : field[..nul]);
+    }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
         int n = inner.Read(buffer);
+        if (n == 0 && !buffer.IsEmpty) Ended = true;
         Observe(buffer[..n]);
         return n;
+    }
+
+    static int Take(ref long remaining, int available)
+    {
+        int take = (int)Math.Min(remaining, available);
+        remaining -= take;
+        return take;
     }
 
     void Observe(ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)
         {
-            if (_paxData is not null)
+            if (_extended is not null)
             {
-                int take = (int)Math.Min(_paxRemaining, data.Length);
-                _paxData.Write(data[..take]);
-                _paxRemaining -= take;
+                int take = Take(ref _extendedRemaining, data.Length);
+                _extended.Write(data[..take]);
                 data = data[take..];
-                if (_paxRemaining == 0)
-                {
-                    ParsePax(_paxData.ToArray());
-                    _paxData = null;
-                }
+                if (_extendedRemaining == 0) EndExtended();
                 continue;
             }
-            if (_skip > 0)
-            {
-                int take = (int)Math.Min(_skip, data.Length);
-                _skip -= take;
-                data = data[take..];
-                continue;
-            }
+            if (_metaRemaining > 0) { data = data[Take(ref _metaRemaining, data.Length)..]; continue; }
+            if (_dataRemaining > 0) { data = data[Take(ref _dataRemaining, data.Length)..]; continue; }
+            if (_padding > 0) { data = data[Take(ref _padding, data.Length)..]; continue; }
             int want = Math.Min(Block - _headerFill, data.Length);
             data[..want].CopyTo(_header.AsSpan(_headerFill));
             _headerFill += want;
             data = data[want..];
             if (_headerFill == Block)
             {
-                _headerFill = 0;
                 OnHeader();
+                _headerFill = 0;
             }
         }
     }
 
+    static long Padded(long size) => (size + Block - 1) / Block * Block;
+
     void OnHeader()
     {
         if (_header.AsSpan().IndexOfAnyExcept((byte)0) < 0) return; // end-of-archive blocks
-        byte type = _header[156];
+        char type = (char)_header[156];
         long size = ParseSize(_header.AsSpan(124, 12));
-        long padded(long s) => (s + Block - 1) / Block * Block;
-        switch ((char)type)
+        switch (type)
         {
-            case 'x':
-                _paxData = new MemoryStream();
-                _paxRemaining = size;
-                _skip = padded(size) - size;
-                if (size == 0) { ParsePax([]); _paxData = null; }
+            case 'x' or 'L':
+                _metaPending = true;
+                _extendedType = type;
+                _extended = new MemoryStream();
+                _extendedRemaining = size;
+                _metaRemaining = Padded(size) - size;
+                if (size == 0) EndExtended();
                 return;
-            case 'g' or 'L' or 'K':
-                _skip = padded(size);
+            case 'g' or 'K':
+                _metaPending |= type == 'K';
+                _metaRemaining = Padded(size);
                 return;
             default:
                 if (_pendingSize is long s) size = s;
                 _entries.Enqueue(_pendingXattrs);
                 _pendingXattrs = null;
                 _pendingSize = null;
-                _skip = padded(size);
+                _pendingName = null;
+                _metaPending = false;
+                _dataSize = _dataRemaining = size;
+                _padding = Padded(size) - size;
                 return;
+        }
+    }
+
+    void EndExtended()
+    {
+        var data = _extended!.ToArray();
+        _extended = null;
+        if (_extendedType == 'x') ParsePax(data);
+        else
+        {
+            int nul = Array.IndexOf(data, (byte)0);
+            _pendingName = Encoding.UTF8.GetString(data, 0, nul < 0 ? data.Length : nul);
         }
     }
 
@@ -114,6 +159,8 @@ sealed class PaxXattrTap(Stream inner) : ReadOnlyForwardStream
                     (_pendingXattrs ??= new(StringComparer.Ordinal))[key[XattrPrefix.Length..]] = record[(eq + 1)..].ToArray();
                 else if (key == "size" && long.TryParse(Encoding.ASCII.GetString(record[(eq + 1)..]), out long size))
                     _pendingSize = size;
+                else if (key == "path")
+                    _pendingName = Encoding.UTF8.GetString(record[(eq + 1)..]);
             }
             pos += len;
         }
@@ -141,5 +188,21 @@ sealed class PaxXattrTap(Stream inner) : ReadOnlyForwardStream
         }
         return octal;
     }
-
 }
+
+enum TarStreamSection
+{
+    /// <summary>Right after an entry's data and padding (or at the very start): a clean place to end.</summary>
+    BetweenEntries,
+    /// <summary>After an entry's whole data, inside the zero padding that rounds it to 512 bytes.</summary>
+    Padding,
+    /// <summary>Inside an entry's header blocks, its PAX / GNU long-name headers included.</summary>
+    Header,
+    /// <summary>Inside an entry's data.</summary>
+    Data,
+}
+
+/// <param name="Done">Header: bytes of the current header block seen; Data: data bytes seen.</param>
+/// <param name="Name">Header: the entry's name if its PAX path, GNU long name or ustar name field arrived.</param>
+/// <param name="DataSize">Data: the entry's data size.</param>
+readonly record struct TarStreamPoint(TarStreamSection Section, long Done, string? Name, long DataSize = 0);

@@ -91,9 +91,35 @@ public sealed class LayerApplierTests : IDisposable
     [SkippableFact]
     public void Unsupported_entry_types_and_corrupt_tars_are_named()
     {
+        // Cut after the PAX header of the only entry (its path record came), before the entry's own header.
         var e = Assert.Throws<InvalidLayerException>(() => Apply(new TarBuilder().File("ok", "x").Build()[..700], _scratch.Dir("a")));
-        Assert.Contains("corrupt", e.Message);
+        Assert.Equal("layer tar ends inside the header of entry 1 \"ok\"", e.Message);
+        var garbage = new TarBuilder().File("ok", "x").Build();
+        garbage.AsSpan(0, 512).Fill((byte)'g');
+        var corrupt = Assert.Throws<InvalidLayerException>(() => Apply(garbage, _scratch.Dir("c")));
+        Assert.StartsWith("layer tar is corrupt after 0 entries: ", corrupt.Message);
         var root = Assert.Throws<InvalidLayerException>(() => Apply(new TarBuilder().File("./", "x").Build(), _scratch.Dir("b")));
         Assert.Contains("names the root", root.Message);
+    }
+
+    [SkippableFact]
+    public void A_layer_without_end_marker_is_applied_whole_but_one_cut_inside_an_entry_is_refused()
+    {
+        var b = new string('b', 1000);
+        var tar = new TarBuilder().Dir("etc/", 0x1e8).File("etc/a", "alpha\n", 0x180, 5, 6).File("etc/b", b).Build();
+        long bData = tar.Length - 1024 - 1024; // end marker, then "etc/b"'s 1000 bytes padded to 1024
+        foreach (var (label, end) in new[] { ("no end marker", tar.Length - 1024), ("no padding either", bData + 1000) })
+        {
+            var fs = _scratch.Dir(label.Replace(' ', '-'));
+            Assert.Equal(3, Apply(tar[..(int)end], fs).Entries);
+            Assert.StartsWith("dir mode=750", TreeDescription.Describe(Path.Combine(fs, "etc")).Item1);
+            Assert.StartsWith("file mode=600 owner=5:6 size=6", TreeDescription.Describe(Path.Combine(fs, "etc/a")).Item1);
+            Assert.Equal("alpha\n", File.ReadAllText(Path.Combine(fs, "etc/a")));
+            Assert.Equal(b, File.ReadAllText(Path.Combine(fs, "etc/b")));
+        }
+        var data = Assert.Throws<InvalidLayerException>(() => Apply(tar[..(int)(bData + 300)], _scratch.Dir("cut-data")));
+        Assert.Equal("layer tar ends inside the data of entry 3 \"etc/b\": 300 of its 1000 bytes arrived", data.Message);
+        var header = Assert.Throws<InvalidLayerException>(() => Apply(tar[..(int)(bData - 200)], _scratch.Dir("cut-header")));
+        Assert.Equal("layer tar ends inside the header of entry 3 \"etc/b\" (after \"etc/a\")", header.Message);
     }
 }

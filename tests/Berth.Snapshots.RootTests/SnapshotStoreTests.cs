@@ -35,6 +35,31 @@ public sealed class SnapshotStoreTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_gzip_layer_without_end_marker_is_stored_under_the_diffId_of_the_stream_as_it_came()
+    {
+        var store = new SnapshotStore(_scratch.Dir("store"));
+        var tar = new TarBuilder().Dir("data/").File("data/a", "first\n").File("data/b", "second\n").Build();
+        var unterminated = Layer.Gzip(tar[..^(1024 + 512 - "second\n".Length)]); // no end marker, no padding
+        Assert.NotEqual(Layer.Plain(tar).DiffId, unterminated.DiffId);
+        var id = await store.EnsureLayerAsync(null, unterminated.DiffId, () => new MemoryStream(unterminated.Blob));
+        Assert.Equal(unterminated.DiffId, id);
+        Assert.Equal("second\n", File.ReadAllText(Path.Combine(store.LayerFsPath(id), "data/b")));
+
+        // The complete tar's diffID does not vouch for the shorter stream.
+        var wrong = await Assert.ThrowsAsync<InvalidLayerException>(() =>
+            new SnapshotStore(_scratch.Dir("store2")).EnsureLayerAsync(null, Layer.Plain(tar).DiffId, () => new MemoryStream(unterminated.Blob)));
+        Assert.Contains("diffID mismatch", wrong.Message);
+
+        // Cut inside "data/b"'s data: refused, naming it, and nothing is left behind.
+        var cut = Layer.Gzip(tar[..^(1024 + 512 - 3)]);
+        var e = await Assert.ThrowsAsync<InvalidLayerException>(() => store.EnsureLayerAsync(null, cut.DiffId, () => new MemoryStream(cut.Blob)));
+        Assert.Equal($"layer {cut.DiffId}: layer tar ends inside the data of entry 3 \"data/b\": 3 of its 7 bytes arrived", e.Message);
+        Assert.False(store.Exists(cut.DiffId));
+        Assert.Equal([id], store.Layers());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(store.Root, "tmp")));
+    }
+
+    [SkippableFact]
     public async Task A_shared_base_layer_is_stored_once_with_two_children()
     {
         var store = new SnapshotStore(_scratch.Dir("store"));

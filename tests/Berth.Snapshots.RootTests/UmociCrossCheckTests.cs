@@ -1,4 +1,6 @@
 using System.Formats.Tar;
+using System.IO.Compression;
+using System.Text.Json.Nodes;
 using Berth.Linux;
 
 namespace Berth.Snapshots.RootTests;
@@ -153,5 +155,61 @@ public class UmociCrossCheckTests
         Assert.True(trees[0].Count > 20);
         Assert.Equal("", TreeDescription.Diff(trees[0], trees[1]));
         Assert.Equal("", TreeDescription.Diff(trees[0], trees[2]));
+    }
+
+    static JsonNode ReadBlob(string layout, string digest) =>
+        JsonNode.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", LayerDigests.Hex(digest))))!;
+
+    [SkippableFact]
+    public async Task A_layer_umoci_insert_wrote_without_end_marker_unpacks_like_umoci()
+    {
+        using var scratch = new Scratch();
+        var layout = new OciLayout(scratch.Dir("layout"));
+        layout.AddImage("v1", [Layer.Gzip(new TarBuilder().Dir("etc/").File("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n").Build())]);
+        var src = scratch.Dir("src");
+        Directory.CreateDirectory(Path.Combine(src, "sub"));
+        File.WriteAllText(Path.Combine(src, "a.txt"), "inserted by umoci\n");
+        File.WriteAllText(Path.Combine(src, "sub", "last"), new string('z', 700)); // not a multiple of 512
+        Tool.Run("umoci", "insert", "--image", layout.Path + ":v1", src, "/opt/inserted");
+
+        var indexJson = JsonNode.Parse(File.ReadAllText(Path.Combine(layout.Path, "index.json")))!;
+        var descriptor = indexJson["manifests"]!.AsArray().Single(m => (string?)m!["annotations"]?["org.opencontainers.image.ref.name"] == "v1")!;
+        var manifest = ReadBlob(layout.Path, (string)descriptor["digest"]!);
+        var diffIds = ReadBlob(layout.Path, (string)manifest["config"]!["digest"]!)["rootfs"]!["diff_ids"]!.AsArray().Select(d => (string)d!).ToList();
+        var blobs = manifest["layers"]!.AsArray().Select(l => File.ReadAllBytes(Path.Combine(layout.Path, "blobs", "sha256", LayerDigests.Hex((string)l!["digest"]!)))).ToList();
+        Assert.Equal(2, blobs.Count);
+        Assert.Equal(2, diffIds.Count);
+
+        // umoci's layer stops right after the last entry's data: no padding, no end-of-archive blocks.
+        var inserted = new MemoryStream();
+        using (var gz = new GZipStream(new MemoryStream(blobs[1]), CompressionMode.Decompress)) gz.CopyTo(inserted);
+        var insertedTar = inserted.ToArray();
+        Assert.Equal(diffIds[1], LayerDigests.Sha256(insertedTar));
+        Assert.NotEqual(0, insertedTar.Length % 512);
+        Assert.Throws<EndOfStreamException>(() =>
+        {
+            using var plain = new TarReader(new MemoryStream(insertedTar));
+            while (plain.GetNextEntry() is not null) { }
+        });
+
+        var bundle = Path.Combine(scratch.Path, "bundle");
+        Tool.Run("umoci", "unpack", "--image", layout.Path + ":v1", bundle);
+        var umociTree = TreeDescription.Of(Path.Combine(bundle, "rootfs"));
+
+        var store = new SnapshotStore(scratch.Dir("store"));
+        string? chain = null;
+        for (int i = 0; i < blobs.Count; i++)
+        {
+            var blob = blobs[i];
+            chain = await store.EnsureLayerAsync(chain, diffIds[i], () => new MemoryStream(blob));
+        }
+        Assert.Equal(LayerDigests.ChainId(diffIds), chain);
+        var mnt = scratch.Mount(store.View(chain!), "rootfs");
+        var berthTree = TreeDescription.Of(mnt);
+        Assert.True(TreeDescription.Diff(umociTree, berthTree) == "", "trees differ:\n" + TreeDescription.Diff(umociTree, berthTree));
+        Assert.Equal("inserted by umoci\n", File.ReadAllText(Path.Combine(mnt, "opt/inserted/a.txt")));
+        Assert.Equal(new string('z', 700), File.ReadAllText(Path.Combine(mnt, "opt/inserted/sub/last")));
+        Assert.True(File.Exists(Path.Combine(mnt, "etc/passwd")));
+        scratch.Unmount(mnt);
     }
 }

@@ -24,7 +24,7 @@ public class LayerDecompressionTests
     static string DiffId(byte[] tar) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(tar));
 
     // Compressed by the gzip and zstd command-line tools, not by the library that decompresses.
-    static byte[] Compress(string tool, byte[] data)
+    internal static byte[] Compress(string tool, byte[] data)
     {
         var psi = new ProcessStartInfo(tool, ["-c"]) { RedirectStandardInput = true, RedirectStandardOutput = true };
         using var p = Process.Start(psi)!;
