@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Berth.Snapshots;
 
 namespace Berth.Images;
 
@@ -36,9 +37,9 @@ public sealed class ImageArchive(ImageStore images)
         var succeeded = false;
         try
         {
-            using (var reader = new TarReader(archive, leaveOpen: true))
+            using (var reader = new LayerTarReader(archive, "tar"))
             {
-                while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)
+                while (await NextEntryAsync(reader, "archive", cancellationToken).ConfigureAwait(false) is { } entry)
                 {
                     var name = Normalize(entry.Name);
                     if (entry.EntryType is TarEntryType.SymbolicLink or TarEntryType.HardLink)
@@ -260,17 +261,8 @@ public sealed class ImageArchive(ImageStore images)
             {
                 // Hash the uncompressed stream while checking it is a tar.
                 using var hashing = new HashingReadStream(tar);
-                using (var reader = new TarReader(hashing, leaveOpen: true))
-                {
-                    try
-                    {
-                        while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is not null) { }
-                    }
-                    catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
-                    {
-                        throw new ImageFormatException($"import: not a tar archive: {e.Message}", e);
-                    }
-                }
+                using (var reader = new LayerTarReader(hashing, "tar"))
+                    while (await NextEntryAsync(reader, "import", cancellationToken).ConfigureAwait(false) is not null) { }
                 await hashing.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
                 diffId = hashing.Digest();
             }
@@ -301,6 +293,27 @@ public sealed class ImageArchive(ImageStore images)
         {
             pin.Dispose();
             if (!succeeded) images.DeleteUnreferenced([layerDigest]);
+        }
+    }
+
+    /// <summary>
+    /// The next entry of a tar the client sent; null at its end, which may come without tar's end-of-archive
+    /// marker as docker allows. A stream that is no tar from its first header on is "not a tar archive"; one cut
+    /// or corrupt later is refused naming the entry.
+    /// </summary>
+    private static async ValueTask<TarEntry?> NextEntryAsync(LayerTarReader reader, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.NextAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidLayerException e)
+        {
+            var cut = e.InnerException is EndOfStreamException;
+            // TarReader's own reason follows ours: berthd runs with resource keys instead of .NET's message texts.
+            if (reader.Count == 0)
+                throw new ImageFormatException($"{what}: not a tar archive: {(cut ? e.Message : $"invalid tar header at the start ({e.InnerException?.Message})")}", e);
+            throw new ImageFormatException($"{what}: {e.Message}", e);
         }
     }
 
@@ -369,18 +382,12 @@ public sealed class ImageArchive(ImageStore images)
         }, cancellationToken);
 
     /// <summary>Passes reads through, hashing every byte read.</summary>
-    private sealed class HashingReadStream(Stream inner) : Stream
+    private sealed class HashingReadStream(Stream inner) : ReadOnlyForwardStream
     {
         private readonly System.Security.Cryptography.IncrementalHash _hash =
             System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
 
         public Digest Digest() => Images.Digest.FromHash(_hash.GetHashAndReset());
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
         public override int Read(byte[] buffer, int offset, int count)
         {
             var n = inner.Read(buffer, offset, count);
@@ -395,9 +402,6 @@ public sealed class ImageArchive(ImageStore images)
         }
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         protected override void Dispose(bool disposing)
         {
             if (disposing) _hash.Dispose();

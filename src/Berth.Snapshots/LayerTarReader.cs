@@ -8,18 +8,23 @@ namespace Berth.Snapshots;
 /// between two entries: umoci 0.4.7's "insert" writes layers that stop right after the last entry's data, not
 /// even padded to 512 bytes. A stream that ends inside an entry's header or data is refused, naming the entry.
 /// Unlike Go, a PAX or GNU long-name header with no entry header after it counts as a cut header, not an end:
-/// the entry it describes is incomplete.
+/// the entry it describes is incomplete. Image import and load read their tars with it too, so that they end
+/// where docker's do.
 /// </summary>
-sealed class LayerTarReader : IDisposable
+public sealed class LayerTarReader : IDisposable
 {
     readonly PaxXattrTap _tap;
     readonly TarReader _reader;
+    readonly string _what;
     string? _lastName;
 
-    public LayerTarReader(Stream tar)
+    /// <param name="tar">Read forward only; left open.</param>
+    /// <param name="what">What the tar is, as error messages start: "layer tar", "tar".</param>
+    public LayerTarReader(Stream tar, string what = "layer tar")
     {
         _tap = new PaxXattrTap(tar);
         _reader = new TarReader(_tap, leaveOpen: true);
+        _what = what;
     }
 
     /// <summary>Entries returned so far, global PAX headers included.</summary>
@@ -28,25 +33,37 @@ sealed class LayerTarReader : IDisposable
     /// <summary>The raw xattrs of the entry <see cref="Next"/> returned last; null if it has none.</summary>
     public Dictionary<string, byte[]>? RawXattrs { get; private set; }
 
-    /// <summary>The next entry, its data unread (<c>copyData: false</c>); null at the end of the layer.</summary>
+    /// <summary>The next entry, its data unread (<c>copyData: false</c>); null at the end of the tar.</summary>
+    /// <exception cref="InvalidLayerException">The tar is cut inside an entry or corrupt; the inner exception is TarReader's.</exception>
     public TarEntry? Next()
     {
-        TarEntry? entry;
         try
         {
-            entry = _reader.GetNextEntry(copyData: false);
+            return Returned(_reader.GetNextEntry(copyData: false));
         }
-        catch (EndOfStreamException e) when (_tap.Ended)
+        catch (Exception e) when (IsTarError(e))
         {
-            // .NET 10's TarReader throws this for every early end, a clean one between entries as well.
-            var where = _tap.Where;
-            if (where.Section is TarStreamSection.BetweenEntries or TarStreamSection.Padding) return null;
-            throw new InvalidLayerException(Describe(where), e);
+            return Failed(e);
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
+    }
+
+    /// <inheritdoc cref="Next"/>
+    public async ValueTask<TarEntry?> NextAsync(CancellationToken cancellationToken = default)
+    {
+        try
         {
-            throw new InvalidLayerException($"layer tar is corrupt after {Count} entries{After()}: {e.Message}", e);
+            return Returned(await _reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false));
         }
+        catch (Exception e) when (IsTarError(e))
+        {
+            return Failed(e);
+        }
+    }
+
+    static bool IsTarError(Exception e) => e is InvalidDataException or FormatException or EndOfStreamException;
+
+    TarEntry? Returned(TarEntry? entry)
+    {
         if (entry is null) return null;
         Count++;
         _lastName = entry.Name;
@@ -55,9 +72,21 @@ sealed class LayerTarReader : IDisposable
         return entry;
     }
 
+    TarEntry? Failed(Exception e)
+    {
+        if (e is EndOfStreamException && _tap.Ended)
+        {
+            // .NET 10's TarReader throws this for every early end, a clean one between entries as well.
+            var where = _tap.Where;
+            if (where.Section is TarStreamSection.BetweenEntries or TarStreamSection.Padding) return null;
+            throw new InvalidLayerException(Describe(where), e);
+        }
+        throw new InvalidLayerException($"{_what} is corrupt after {Count} entries{After()}: {e.Message}", e);
+    }
+
     string Describe(TarStreamPoint where) => where.Section == TarStreamSection.Data
-        ? $"layer tar ends inside the data of entry {Count} \"{_lastName}\": {where.Done} of its {where.DataSize} bytes arrived"
-        : $"layer tar ends inside the header of entry {Count + 1}{(where.Name is null ? "" : $" \"{where.Name}\"")}{After()}";
+        ? $"{_what} ends inside the data of entry {Count} \"{_lastName}\": {where.Done} of its {where.DataSize} bytes arrived"
+        : $"{_what} ends inside the header of entry {Count + 1}{(where.Name is null ? "" : $" \"{where.Name}\"")}{After()}";
 
     string After() => _lastName is null ? "" : $" (after \"{_lastName}\")";
 

@@ -61,6 +61,18 @@ sealed class PaxXattrTap(Stream inner) : ReadOnlyForwardStream
         return n;
     }
 
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (n == 0 && !buffer.IsEmpty) Ended = true;
+        Observe(buffer.Span[..n]);
+        return n;
+    }
+
+    // A request body refuses synchronous reads: Stream's default ReadAsync would end up in Read.
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
     static int Take(ref long remaining, int available)
     {
         int take = (int)Math.Min(remaining, available);

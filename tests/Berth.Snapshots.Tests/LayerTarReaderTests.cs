@@ -185,6 +185,23 @@ public class LayerTarReaderTests
     }
 
     [Fact]
+    public async Task NextAsync_ends_and_refuses_where_Next_does_and_says_what_the_tar_is()
+    {
+        var s = Build();
+        async Task<List<string>> Names(byte[] tar)
+        {
+            using var reader = new LayerTarReader(new Trickle(tar), "archive tar");
+            var names = new List<string>();
+            for (TarEntry? e; (e = await reader.NextAsync()) is not null;) names.Add(e.Name);
+            return names;
+        }
+        Assert.Equal(s.Names, await Names(s.Cut(s.DataStart(3) + 6)));
+        var e = await Assert.ThrowsAsync<InvalidLayerException>(() => Names(s.Cut(s.DataStart(1) + 300)));
+        Assert.Equal("archive tar ends inside the data of entry 2 \"d/f\": 300 of its 1000 bytes arrived", e.Message);
+        Assert.IsType<EndOfStreamException>(e.InnerException);
+    }
+
+    [Fact]
     public void Garbage_instead_of_a_header_is_still_corrupt()
     {
         var s = Build();
