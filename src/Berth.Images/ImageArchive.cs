@@ -325,9 +325,7 @@ public sealed class ImageArchive(ImageStore images)
         Span<byte> head = stackalloc byte[4];
         using var stream = Content.OpenRead(blob);
         var n = stream.ReadAtLeast(head, 4, throwOnEndOfStream: false);
-        if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return LayerCompression.Gzip;
-        if (n >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd) return LayerCompression.Zstd;
-        return LayerCompression.None;
+        return LayerDecompression.Detect(head[..n]);
     }
 
     private static string LayerMediaType(LayerCompression compression, bool oci) => (compression, oci) switch

@@ -1,3 +1,5 @@
+using Berth.Snapshots;
+
 namespace Berth.Images;
 
 /// <summary>The media types of OCI image-spec and Docker image manifest v2 schema 2.</summary>
@@ -43,4 +45,3 @@ public static class MediaTypes
         mediaType is DockerForeignLayerGzip or OciLayerNondistributable or OciLayerNondistributableGzip or OciLayerNondistributableZstd;
 }
 
-public enum LayerCompression { None, Gzip, Zstd }
