@@ -48,7 +48,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         Sysctls.Validate(config);
         CheckRootfs(config.Rootfs);
         int preserveFds = options.PreserveFds + options.ListenFds;
-        CheckPreservedFds(preserveFds);
+        PreservedFds.Check(preserveFds);
         var consoleMode = ConsoleModes.Decide(config.Process.Terminal, options.Foreground, options.ConsoleSocket);
         if (consoleMode != ConsoleMode.None) ConsoleSize.From(spec.Process?.ConsoleSize); // refused before anything is made
 
@@ -204,19 +204,6 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             if (target is not null) current = target.FullName;
         }
         return current;
-    }
-
-    static void CheckPreservedFds(int count)
-    {
-        if (count < 0) throw new ContainerException($"--preserve-fds {count}: must not be negative");
-        // The caller's fds are inherited, so not close-on-exec; one that is was opened by this process itself
-        // (the .NET runtime takes low numbers the caller left free) and is no fd of the caller's.
-        for (int fd = 3; fd < 3 + count; fd++)
-        {
-            int flags = Libc.fcntl(fd, Libc.F_GETFD, 0);
-            if (flags < 0 || (flags & Libc.FD_CLOEXEC) != 0)
-                throw new ContainerException($"--preserve-fds {count}: fd {fd} was not passed to berth-runtime");
-        }
     }
 
     static List<CgroupMountSource> CgroupMounts(CgroupManager cgroups) =>

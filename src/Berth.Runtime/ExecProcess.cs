@@ -80,7 +80,7 @@ public sealed class ExecProcess
         var consoleSize = consoleMode == ConsoleMode.None ? null : ConsoleSize.From(options.Process.ConsoleSize);
         foreach (var cap in ExecProcessSpec.UnraisableAmbient(process.Capabilities))
             warn($"can't raise ambient capability {cap} (it must also be permitted and inheritable)");
-        CheckPreservedFds(options.PreserveFds);
+        PreservedFds.Check(options.PreserveFds);
         var cgroups = CgroupSubPaths.Resolve(container.State.CgroupPaths, options.CgroupSubPaths);
 
         int initPid = container.State.InitPid;
@@ -370,18 +370,6 @@ public sealed class ExecProcess
 
     static int LastCapability() =>
         int.TryParse(ReadTrimmed("/proc/sys/kernel/cap_last_cap"), out int last) ? Math.Min(last, 63) : Capabilities.Last;
-
-    /// <summary>The caller's fds 3 .. 3+count-1 must be open and inherited, as for create.</summary>
-    static void CheckPreservedFds(int count)
-    {
-        if (count < 0) throw new ContainerException($"--preserve-fds {count}: must not be negative");
-        for (int fd = 3; fd < 3 + count; fd++)
-        {
-            int flags = Libc.fcntl(fd, Libc.F_GETFD, 0);
-            if (flags < 0 || (flags & Libc.FD_CLOEXEC) != 0)
-                throw new ContainerException($"--preserve-fds {count}: fd {fd} was not passed to berth-runtime");
-        }
-    }
 
     static Exception Failure(Fd errors, IReadOnlyList<string> joinNames, string cwd, string when) =>
         SpawnError.Read(errors) is { } failed
