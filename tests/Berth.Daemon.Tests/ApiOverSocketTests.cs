@@ -173,13 +173,7 @@ public class ApiOverSocketTests(SharedDaemon shared) : IClassFixture<SharedDaemo
     {
         Skip.IfNot(Tools.IsRoot, "berthd tests run as root (integration section of scripts/test.sh)");
         Tools.Curl(Daemon.Socket, "http://berth/v1.41/images/logged-probe/json");
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        string? line = null;
-        while (line is null && DateTime.UtcNow < deadline)
-        {
-            line = Daemon.Stderr.Split('\n').FirstOrDefault(l => l.Contains("logged-probe"));
-            if (line is null) Thread.Sleep(50);
-        }
+        string? line = Daemon.LogContaining("logged-probe", TimeSpan.FromSeconds(5)).Split('\n').FirstOrDefault(l => l.Contains("logged-probe"));
         Assert.NotNull(line);
         Assert.Matches("^time=\"[^\"]+\" level=debug msg=request method=GET path=/v1.41/images/logged-probe/json status=404 ms=[0-9.]+$", line);
         Assert.Contains("level=info msg=\"API listening\"", Daemon.Stderr);

@@ -110,10 +110,8 @@ public sealed class EventsStreamTests(ITestOutputHelper output) : ContainerTest(
         Assert.Equal(Id, (string)e["id"]!);
         Assert.Equal(["type", "id"], e.Select(kv => kv.Key)); // no data, as runc (omitempty)
         string status = Path.Combine(shared, "status");
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!File.Exists(status) && DateTime.UtcNow < deadline)
-            Thread.Sleep(50);
-        Assert.True(File.Exists(status), "the shell never recorded the hog's exit status; the container: " + Runtime.Run("state", Id).Stdout);
+        Eventually(() => File.Exists(status),
+            () => "the shell never recorded the hog's exit status; the container: " + Runtime.Run("state", Id).Stdout, TimeSpan.FromSeconds(20));
         Assert.Equal("137", File.ReadAllText(Path.Combine(shared, "status")).Trim()); // 128 + SIGKILL
 
         var stats = Runtime.Run("events", "--stats", Id);

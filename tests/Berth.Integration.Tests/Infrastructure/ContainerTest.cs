@@ -134,13 +134,17 @@ public abstract class ContainerTest : IDisposable
 
     protected static string HostReadLink(string path) => new FileInfo(path).LinkTarget ?? throw new IOException($"{path} is not a link");
 
-    protected static void Eventually(Func<bool> condition, string what, TimeSpan? timeout = null)
+    protected static void Eventually(Func<bool> condition, string what, TimeSpan? timeout = null) =>
+        Eventually(condition, () => "timed out waiting for: " + what, timeout);
+
+    /// <summary>As above, with the failure message made at the timeout (for state worth showing then).</summary>
+    protected static void Eventually(Func<bool> condition, Func<string> failure, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
         while (!condition())
         {
             if (DateTime.UtcNow > deadline)
-                Assert.Fail("timed out waiting for: " + what);
+                Assert.Fail(failure());
             Thread.Sleep(50);
         }
     }
