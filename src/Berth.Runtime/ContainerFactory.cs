@@ -70,6 +70,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         }
         CgroupManager? cgroups = null;
         InitProcess? init = null;
+        (Fd A, Fd B)? listener = null;
         try
         {
             cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
@@ -103,8 +104,20 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             if ((rootUid != 0 || rootGid != 0) && Libc.fchownat(Libc.AT_FDCWD, fifoPath, rootUid, rootGid, 0) < 0)
                 throw LinuxException.FromLastError("chown", fifoPath);
             using var fifo = Sys.Open(fifoPath, Libc.O_PATH);
+            // With SCMP_ACT_NOTIFY rules init sends its filter's listener fd on a socket of its own.
+            listener = config.SeccompFilter is { NewListener: true } ? Sys.SocketPair() : null;
+            List<Fd> inherited = [fifo];
+            if (consoleSender is not null) inherited.Add(consoleSender.Socket);
+            if (listener is { } pair) inherited.Add(pair.B);
 
-            init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, consoleSender is null ? [fifo] : [fifo, consoleSender.Socket]);
+            init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, inherited, started: pid =>
+            {
+                // Recorded before init is configured: a create killed from here on leaves `delete --force` a pid to kill.
+                state.InitPid = pid;
+                state.InitStartTime = ProcStat.Read(pid)?.StartTime ?? 0;
+                Store.Write(state);
+            });
+            listener?.B.Dispose();
             init.Configure(new InitRequest
             {
                 Spec = new WireSpec(spec),
@@ -118,6 +131,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Cgroups = CgroupMounts(cgroups),
                 Hooks = spec.Hooks is { } h && (h.Prestart?.Count > 0 || h.CreateRuntime?.Count > 0 || h.CreateContainer?.Count > 0 || h.StartContainer?.Count > 0),
                 Seccomp = config.SeccompFilter is { } filter ? SeccompProgram.From(filter) : null,
+                SeccompListenerFd = listener?.B.Value ?? -1,
             }, warn ?? (_ => { }), () =>
             {
                 // In the runtime's namespaces, after init made its mounts and before it pivots (runc's order).
@@ -125,11 +139,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 HookRunner.Run("prestart", spec.Hooks?.Prestart, creating);
                 HookRunner.Run("createRuntime", spec.Hooks?.CreateRuntime, creating);
                 return creating;
-            }, notifyFd => SeccompListenerClient.Send(spec.Linux!.Seccomp!, HookState(state, init!.Pid, ContainerStatus.Creating), notifyFd));
-
-            state.InitPid = init.Pid;
-            state.InitStartTime = ProcStat.Read(init.Pid)?.StartTime ?? 0;
-            Store.Write(state);
+            }, listener is { } l ? (l.A, notifyFd => SeccompListenerClient.Send(spec.Linux!.Seccomp!, HookState(state, init!.Pid, ContainerStatus.Creating), notifyFd)) : null);
             if (options.PidFile is not null) PidFile.Write(options.PidFile, init.Pid);
             return new Container(Store, state, claim, init) { ConsoleReceiver = consoleReceiver };
         }
@@ -147,6 +157,8 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         {
             // init has its own copy (or failed): ours must go, or the caller's listener never sees EOF.
             consoleSender?.Dispose();
+            listener?.A.Dispose();
+            listener?.B.Dispose();
         }
     }
 

@@ -97,6 +97,7 @@ public sealed class ExecProcess
         (Fd A, Fd B)? sync = null;
         (Fd A, Fd B)? listenerSocket = null;
         (Fd Read, Fd Write)? errors = null;
+        Fd? sealedSelf = null;
         using var native = new NativeStrings();
         int pid = -1, execPid = -1;
         try
@@ -122,6 +123,8 @@ public sealed class ExecProcess
                 (pty, peer) = OpenTerminal(root, initPid, process.Uid, consoleSize ?? (consoleMode == ConsoleMode.Relay ? CallersWindowSize() : null));
             }
 
+            // The stage runs from this copy once it leaves the runtime's namespaces (CVE-2019-5736).
+            sealedSelf = SealedBinary.OpenSelf();
             sync = Sys.SocketPair();
             errors = Sys.Pipe();
             bool wantsListener = config.SeccompFilter is { NewListener: true };
@@ -130,44 +133,12 @@ public sealed class ExecProcess
 
             int* joinFds = stackalloc int[Math.Max(1, joins.Count)];
             for (int i = 0; i < joins.Count; i++) joinFds[i] = joins[i].Value;
-            var gids = process.AdditionalGids.ToArray();
-            var rlimits = process.Rlimits.Select(r => new SpawnRlimit { Resource = r.Resource, Cur = r.Soft, Max = r.Hard }).ToArray();
-            var filter = config.SeccompFilter?.Program ?? [];
-            var caps = process.Capabilities;
-
-            fixed (uint* gidPtr = gids)
-            fixed (SpawnRlimit* rlimitPtr = rlimits)
-            fixed (SockFilter* filterPtr = filter)
+            using (var setup = new NativeProcessSetup(process, config.SeccompFilter, skipSetgroups: setgroupsDenied, umask: process.Umask,
+                listenerFd: listenerSocket?.B.Value ?? -1, rootFd: root.Value, setControllingTerminal: peer is not null))
             {
-                var setup = new SpawnProcessSetup
-                {
-                    RootFd = root.Value,
-                    Uid = (int)process.Uid,
-                    Gid = (int)process.Gid,
-                    GidCount = gids.Length,
-                    SkipSetgroups = setgroupsDenied && gids.Length == 0 ? 1 : 0,
-                    RlimitCount = rlimits.Length,
-                    HasCaps = caps is null ? 0 : 1,
-                    CapLastCap = LastCapability(),
-                    NoNewPrivs = process.NoNewPrivileges ? 1 : 0,
-                    Umask = process.Umask is { } umask ? (int)umask : -1,
-                    SeccompFlags = config.SeccompFilter?.Flags ?? 0,
-                    SeccompLength = filter.Length,
-                    SetControllingTerminal = peer is null ? 0 : 1,
-                    ListenerFd = listenerSocket?.B.Value ?? -1,
-                    CapBounding = caps?.Bounding ?? 0,
-                    CapEffective = caps?.Effective ?? 0,
-                    CapInheritable = caps?.Inheritable ?? 0,
-                    CapPermitted = caps?.Permitted ?? 0,
-                    CapAmbient = caps?.Ambient ?? 0,
-                    Gids = gidPtr,
-                    Rlimits = rlimitPtr,
-                    SeccompFilter = filterPtr,
-                    Cwd = native.String(process.Cwd),
-                };
                 var request = new SpawnRequest
                 {
-                    ExecFd = -1,
+                    ReexecFd = sealedSelf.Value,
                     ForkAfter = forkAfter ? 1 : 0,
                     SyncFd = childSync,
                     ErrorFd = errors.Value.Write.Value,
@@ -181,13 +152,14 @@ public sealed class ExecProcess
                     Argv = native.Array(process.Args),
                     Envp = native.Array(HomeDirectory.Ensure(process.Env, process.Uid, () => HomeDirectory.ReadPasswd(root!))),
                     ExecPath = native.String(executable),
-                    Setup = &setup,
+                    Setup = setup.Pointer,
                 };
                 // The process outlives the intermediate of the PID-namespace fork: as a subreaper we inherit it.
                 Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
                 pid = Libc.berth_spawn(&request);
             }
             if (pid < 0) throw new LinuxException("clone", -pid);
+            sealedSelf.Dispose();
             sync.Value.B.Dispose();
             listenerSocket?.B.Dispose();
             errors.Value.Write.Dispose();
@@ -248,6 +220,7 @@ public sealed class ExecProcess
         finally
         {
             foreach (var f in joins) f.Dispose();
+            sealedSelf?.Dispose();
             root?.Dispose();
             peer?.Dispose();
             pty?.Dispose();
@@ -368,54 +341,14 @@ public sealed class ExecProcess
         }
     }
 
-    static int LastCapability() =>
-        int.TryParse(ReadTrimmed("/proc/sys/kernel/cap_last_cap"), out int last) ? Math.Min(last, 63) : Capabilities.Last;
-
     static Exception Failure(Fd errors, IReadOnlyList<string> joinNames, string cwd, string when) =>
         SpawnError.Read(errors) is { } failed
             ? Describe(failed, joinNames, cwd)
             : new ContainerException($"the spawn stage exited {when} without reporting a cause");
 
-    /// <summary>The spawn stage's (stage, errno, detail) in words; the stage numbers are spawn.c's.</summary>
-    internal static ContainerException Describe(SpawnError error, IReadOnlyList<string> joinNames, string cwd)
-    {
-        var (stage, errno, detail) = error;
-        string cause = LinuxException.Describe(errno);
-        string what = stage switch
-        {
-            1 => $"joining the container's {(detail >= 0 && detail < joinNames.Count ? joinNames[detail] : "?")} namespace",
-            3 => "namespace handshake with the runtime",
-            6 => detail == -1 ? "marking fds close-on-exec" : $"passing fd {detail}",
-            7 => "fork into the container's PID namespace",
-            8 => "exec",
-            9 => "prctl(PR_SET_DUMPABLE, 0)",
-            10 => detail == 0 ? "entering the container's root (fchdir)" : "entering the container's root (chroot)",
-            11 => $"setrlimit {SafeRlimitName(detail)}",
-            12 => "installing the container's seccomp filter",
-            13 => $"dropping {SafeCapName(detail)} from the bounding set",
-            14 => "prctl(PR_SET_KEEPCAPS)",
-            15 => "setgroups",
-            16 => $"setting gid {detail}",
-            17 => $"setting uid {detail}",
-            18 => "capset",
-            19 => "clearing ambient capabilities",
-            20 => "prctl(PR_SET_NO_NEW_PRIVS)",
-            22 => "making the pty the controlling terminal (TIOCSCTTY)",
-            23 => "setsid (a session of its own)",
-            21 => detail switch
-            {
-                0 => $"chdir to cwd {cwd}",
-                1 => $"getcwd after chdir to cwd {cwd}",
-                _ => "cwd",
-            },
-            _ => $"spawn stage {stage}",
-        };
-        if (stage == 21 && detail == 2) return new ContainerException($"cwd {cwd} resolves outside the container's root (refused: CVE-2024-21626)");
-        return new ContainerException($"unable to start container process: {what}: {cause}");
-    }
-
-    static string SafeRlimitName(int resource) => resource >= 0 && resource < Rlimits.Count ? Rlimits.NameOf(resource) : resource.ToString();
-    static string SafeCapName(int cap) => cap >= 0 && cap <= Capabilities.Last ? Capabilities.NameOf(cap) : $"capability {cap}";
+    /// <summary>The spawn stage's report in words (<see cref="SpawnFailure"/>).</summary>
+    internal static ContainerException Describe(SpawnError error, IReadOnlyList<string> joinNames, string cwd) =>
+        SpawnFailure.Describe("unable to start container process", error, joinNames.Select(n => $"the container's {n} namespace").ToList(), cwd);
 }
 
 /// <summary>runc's `exec --cgroup`: a sub-cgroup of the container's, per controller, that must already exist.</summary>

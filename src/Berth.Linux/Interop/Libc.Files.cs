@@ -16,7 +16,8 @@ public static unsafe partial class Libc
         S_IFIFO = 0x1000, S_IFLNK = 0xA000, S_IFSOCK = 0xC000;
     public const long SYS_openat2 = 437, SYS_close_range = 436, SYS_pidfd_open = 434, SYS_pidfd_send_signal = 424,
         SYS_pivot_root = 155, SYS_capget = 125, SYS_capset = 126, SYS_setresuid = 117, SYS_setresgid = 119,
-        SYS_setgroups = 116;
+        SYS_setgroups = 116, SYS_faccessat2 = 439;
+    public const int X_OK = 1, AT_EACCESS = 0x200;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct OpenHow
@@ -143,8 +144,13 @@ public static unsafe partial class Libc
 
 public static unsafe partial class Libc
 {
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int faccessat(int dirfd, string path, int mode, int flags);
+    /// <summary>faccessat2(2) itself, never glibc's emulation: AT_EACCESS checks with the effective ids and capabilities.</summary>
+    public static int faccessat2(int dirfd, string path, int mode, int flags) =>
+        (int)syscall_faccessat2(SYS_faccessat2, dirfd, path, mode, flags);
+
+    // syscall(2) is variadic and reads every argument as a long: pass longs, so that AT_FDCWD arrives sign-extended.
+    [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial long syscall_faccessat2(long number, long dirfd, string path, long mode, long flags);
 }
 
 public static unsafe partial class Libc

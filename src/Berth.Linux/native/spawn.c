@@ -6,7 +6,9 @@
 // (async-signal-safe, no allocation, no locks, no glibc wrappers that touch other threads) until it
 // execs `berth-runtime init`, which is a fresh single-image process already inside its namespaces.
 //
-// Child sequence: reset signals -> setns(joined namespaces, in the order given) -> unshare(new
+// Child sequence: die with the parent, close every fd the request does not name (a lock or the parent's end of
+// the sync socket held here would outlive a killed runtime) -> [`exec`: re-execute a sealed copy of this binary,
+// see reexec] -> reset signals -> setns(joined namespaces, in the order given) -> unshare(new
 // namespaces that clone could not create) -> tell the parent and wait for it (it writes uid/gid maps,
 // time offsets and cgroup placement) -> become root of a new user namespace -> unshare(cgroup) so the
 // cgroup namespace is rooted at the container's cgroup -> fork once more when the PID namespace only
@@ -17,8 +19,16 @@
 // `exec` adds a process setup (struct berth_process_setup, NULL for init and hooks): the exec'd process
 // must never run berth-runtime code inside the container (the binary is dynamically linked: its ld.so and
 // libc would come from the container's rootfs), so this stage itself chroots into the container's root and
-// applies rlimits, ids, capabilities, no_new_privs and seccomp before it execs the user's program.
+// applies rlimits, ids, capabilities, no_new_privs and seccomp before it execs the user's program. Init, a .NET
+// process inside the container, applies the same setup through berth_process_setup and berth_install_late_filter,
+// so the sequence exists once.
+//
+// x86_64 only: the C# side hard-codes x86_64 syscall numbers and struct layouts (and checks the layouts of these
+// structs against this file in a unit test through berth_spawn_layout).
 #define _GNU_SOURCE
+#if !defined(__x86_64__)
+#error "Berth supports x86_64 only: its syscall numbers, seccomp tables and struct layouts are x86_64's"
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -27,6 +37,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stddef.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -54,9 +66,10 @@ struct berth_rlimit {
     uint64_t max;
 };
 
-// Must match Berth.Linux.SpawnProcessSetup (sequential layout). What `exec` applies to its process.
+// Must match Berth.Linux.SpawnProcessSetup (sequential layout). What the process that execs the user's program
+// applies to itself: `exec`'s spawn stage, and init through berth_process_setup.
 struct berth_process_setup {
-    int32_t root_fd;             // O_PATH fd of the container's root (/proc/<init>/root), opened by the parent
+    int32_t root_fd;             // `exec`: O_PATH fd of the container's root (/proc/<init>/root), opened by the parent
     int32_t uid;
     int32_t gid;
     int32_t gid_count;           // additional gids
@@ -67,8 +80,8 @@ struct berth_process_setup {
     int32_t no_new_privs;
     int32_t umask;               // -1: keep
     uint32_t seccomp_flags;      // SECCOMP_FILTER_FLAG_*
-    int32_t seccomp_len;         // instructions in seccomp_filter; 0: no filter
-    int32_t set_ctty;            // stdin_fd is a pty peer: become a session leader with it as controlling tty
+    int32_t seccomp_length;      // instructions in seccomp_filter; 0: no filter
+    int32_t set_controlling_terminal; // stdin_fd is a pty peer: become a session leader with it as controlling tty
     int32_t listener_fd;         // socket for the seccomp listener fd; not sync_fd, which the PID-namespace
                                  // intermediate writes too, so a send from here could overtake its pid record
     uint64_t cap_bounding;       // capability masks, bit N = capability N
@@ -105,8 +118,19 @@ struct berth_spawn_request {
     char *const *envp;
     const char *exec_path;       // used when exec_fd < 0: scripts cannot be run from a close-on-exec fd
     const struct berth_process_setup *setup; // NULL except for `exec`
+    int32_t reexec_fd;           // >= 0: a sealed copy of this binary, re-executed before entering the container (see reexec)
+    int32_t reserved;
 };
 
+// What a failed step reports: to the parent over error_fd (the spawn stage), or to init's managed code.
+// Must match Berth.Linux.SpawnError.
+struct berth_spawn_error {
+    int32_t stage;               // enum berth_spawn_stage
+    int32_t error;               // errno
+    int32_t detail;              // which join, fd, resource, capability, uid...
+};
+
+// Must match Berth.Linux.SpawnStage (a unit test compares the two through berth_spawn_layout).
 enum berth_spawn_stage {
     STAGE_SETNS = 1,
     STAGE_UNSHARE = 2,
@@ -132,13 +156,28 @@ enum berth_spawn_stage {
     STAGE_CWD = 21,              // [0 chdir, 1 getcwd, 2 the cwd is outside the root]
     STAGE_CTTY = 22,             // [1 TIOCSCTTY]
     STAGE_SESSION = 23,          // setsid
+    STAGE_REEXEC = 24,           // [0 fds, 1 execveat of the sealed copy]
+    STAGE_PARENT = 25,           // [0 PR_SET_PDEATHSIG, 1 the parent died before the clone could arm it]
+    STAGE_CLOSE = 26,            // closing the fds the request does not name
 };
 
-static void fail(const struct berth_spawn_request *r, int stage, int detail) {
-    int32_t rec[3] = { stage, errno, detail };
-    ssize_t ignored = write(r->error_fd, rec, sizeof rec);
+static void report(const struct berth_spawn_request *r, const struct berth_spawn_error *e) {
+    ssize_t ignored = write(r->error_fd, e, sizeof *e);
     (void)ignored;
     syscall(SYS_exit_group, 127);
+}
+
+static void fail(const struct berth_spawn_request *r, int stage, int detail) {
+    struct berth_spawn_error e = { stage, errno, detail };
+    report(r, &e);
+}
+
+// For the steps shared with init, which report instead of exiting: records the failure, returns -1.
+static int failed(struct berth_spawn_error *e, int stage, int detail) {
+    e->stage = stage;
+    e->error = errno;
+    e->detail = detail;
+    return -1;
 }
 
 static int write_all(int fd, const void *buf, size_t len) {
@@ -175,43 +214,66 @@ static int send_fd(int sock, int fd) {
     return n == 1 ? 0 : -1;
 }
 
-// Installs the container's filter. With SCMP_ACT_NOTIFY rules the kernel returns a listener fd: it goes to the
-// parent at once (which hands it to linux.seccomp.listenerPath), because the steps after this one may already
-// be notified calls that only the agent can answer. `detail` tells the two install points apart in errors.
-static void install_filter(const struct berth_spawn_request *r, const struct berth_process_setup *s, int detail) {
-    struct sock_fprog prog = { (unsigned short)s->seccomp_len, (struct sock_filter *)s->seccomp_filter };
-    long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->seccomp_flags, &prog);
-    if (listener < 0) fail(r, STAGE_SECCOMP, detail);
-    if (s->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
-        if (send_fd(s->listener_fd, (int)listener) < 0) fail(r, STAGE_SECCOMP, 2);
-        close((int)listener);
+// close_range(2), or, where a seccomp filter answers ENOSYS (runc's rule for calls newer than any its profile names;
+// close_range is from Linux 5.9), the same one fd at a time up to the fd limit. `cloexec` marks instead of closing.
+static int close_range_or_loop(unsigned first, unsigned last, int cloexec) {
+    if (syscall(SYS_close_range, first, last, cloexec ? CLOSE_RANGE_CLOEXEC : 0) == 0) return 0;
+    if (errno != ENOSYS) return -1;
+    struct rlimit lim;
+    unsigned limit = 1u << 16;
+    if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &lim) == 0 && lim.rlim_cur < (1u << 20)) limit = (unsigned)lim.rlim_cur;
+    for (unsigned fd = first; fd <= last && fd < limit; fd++) {
+        if (cloexec) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+        else close((int)fd);
     }
+    return 0;
 }
 
-// The steps of `exec` between the last fork and the fd clean-up, in the order the kernel needs: limits first
-// (they may need CAP_SYS_RESOURCE), the filter before capabilities are dropped unless no_new_privs lets an
-// unprivileged thread install it (then it comes last, so that it does not govern the setup), the bounding
-// set while we still hold CAP_SETPCAP, ids with KEEPCAPS so that the permitted set survives setresuid, then
-// the sets themselves. Raw syscalls throughout: glibc's set*id and setgroups signal every thread of the
-// parent image, and this clone has only one.
-static void process_setup(const struct berth_spawn_request *r, const struct berth_process_setup *s) {
+// Init's last step before execve: nothing but stdio and the preserved fds may reach the user's process
+// (CVE-2024-21626), even under a filter that refuses close_range.
+int berth_cloexec_from(int first) {
+    return close_range_or_loop((unsigned)first, ~0U, 1);
+}
+
+// Installs the container's filter. With SCMP_ACT_NOTIFY rules the kernel returns a listener fd: it goes to the
+// parent at once over listener_fd (which hands it to linux.seccomp.listenerPath), because the steps after this one
+// may already be notified calls that only the agent can answer. `detail` tells the two install points apart.
+static int install_filter(const struct berth_process_setup *s, int detail, struct berth_spawn_error *e) {
+    struct sock_fprog prog = { (unsigned short)s->seccomp_length, (struct sock_filter *)s->seccomp_filter };
+    long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->seccomp_flags, &prog);
+    if (listener < 0) return failed(e, STAGE_SECCOMP, detail);
+    if (s->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        if (send_fd(s->listener_fd, (int)listener) < 0) return failed(e, STAGE_SECCOMP, 2);
+        close((int)listener);
+    }
+    return 0;
+}
+
+// The steps between entering the container and the last exec, in the order the kernel needs: limits first (they
+// may need CAP_SYS_RESOURCE), the filter before capabilities are dropped unless no_new_privs lets an unprivileged
+// thread install it (then berth_install_late_filter puts it in last, so that it does not govern the setup), the
+// bounding set while we still hold CAP_SETPCAP, ids with KEEPCAPS so that the permitted set survives setresuid,
+// then the sets themselves, no_new_privs, and the cwd, entered as the user. Raw syscalls throughout: glibc's
+// set*id and setgroups signal every thread of the process, and the ids must change on this thread only (the one
+// that execs; in the spawn stage it is the only one).
+int berth_process_setup(const struct berth_process_setup *s, struct berth_spawn_error *e) {
     for (int i = 0; i < s->rlimit_count; i++) {
         struct rlimit lim = { s->rlimits[i].cur, s->rlimits[i].max };
-        if (syscall(SYS_prlimit64, 0, s->rlimits[i].resource, &lim, NULL) < 0) fail(r, STAGE_RLIMIT, s->rlimits[i].resource);
+        if (syscall(SYS_prlimit64, 0, s->rlimits[i].resource, &lim, NULL) < 0) return failed(e, STAGE_RLIMIT, s->rlimits[i].resource);
     }
     if (s->umask >= 0) syscall(SYS_umask, s->umask);
 
-    if (s->seccomp_len > 0 && !s->no_new_privs) install_filter(r, s, 0);
+    if (s->seccomp_length > 0 && !s->no_new_privs && install_filter(s, 0, e) < 0) return -1;
 
     if (s->has_caps)
         for (int cap = 0; cap <= s->cap_last_cap; cap++)
             if (!(s->cap_bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-                fail(r, STAGE_BOUNDING, cap);
+                return failed(e, STAGE_BOUNDING, cap);
 
-    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) fail(r, STAGE_KEEPCAPS, 1);
-    if (!s->skip_setgroups && syscall(SYS_setgroups, s->gid_count, s->gids) < 0) fail(r, STAGE_SETGROUPS, 0);
-    if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) fail(r, STAGE_SETGID, s->gid);
-    if (syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) fail(r, STAGE_SETUID, s->uid);
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return failed(e, STAGE_KEEPCAPS, 1);
+    if (!s->skip_setgroups && syscall(SYS_setgroups, s->gid_count, s->gids) < 0) return failed(e, STAGE_SETGROUPS, 0);
+    if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) return failed(e, STAGE_SETGID, s->gid);
+    if (syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) return failed(e, STAGE_SETUID, s->uid);
 
     if (s->has_caps) {
         struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -221,41 +283,281 @@ static void process_setup(const struct berth_spawn_request *r, const struct bert
             data[i].permitted = (uint32_t)(s->cap_permitted >> (32 * i));
             data[i].inheritable = (uint32_t)(s->cap_inheritable >> (32 * i));
         }
-        if (syscall(SYS_capset, &header, data) < 0) fail(r, STAGE_CAPSET, 0);
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) fail(r, STAGE_AMBIENT, -1);
-        // Not fatal, as for init: an ambient capability that is not also permitted and inheritable cannot be
-        // raised (runc's default spec asks for such); the parent warns about those before the spawn.
+        if (syscall(SYS_capset, &header, data) < 0) return failed(e, STAGE_CAPSET, 0);
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) return failed(e, STAGE_AMBIENT, -1);
+        // Not fatal, as with runc: an ambient capability that is not also permitted and inheritable cannot be
+        // raised (runc's default spec asks for such); the runtime warns about those before the spawn.
         for (int cap = 0; cap <= s->cap_last_cap; cap++)
             if (s->cap_ambient & (1ULL << cap)) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
     }
-    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) fail(r, STAGE_KEEPCAPS, 0);
-    if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(r, STAGE_NO_NEW_PRIVS, 0);
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return failed(e, STAGE_KEEPCAPS, 0);
+    if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return failed(e, STAGE_NO_NEW_PRIVS, 0);
 
-    // As the user, so that a directory the user may not enter fails here. A cwd such as /proc/self/fd/N
-    // names a directory through an fd this clone still holds and leaves the root: the kernel's getcwd then
-    // reports a path that does not start with '/' ("(unreachable)/...", CVE-2024-21626).
-    if (chdir(s->cwd) < 0) fail(r, STAGE_CWD, 0);
+    // As the user, so that a directory the user may not enter fails here. A cwd such as /proc/self/fd/N names a
+    // directory through an fd this process still holds and leaves the root: the kernel's getcwd then reports a
+    // path that does not start with '/' ("(unreachable)/...", CVE-2024-21626).
+    if (chdir(s->cwd) < 0) return failed(e, STAGE_CWD, 0);
     char buf[4096];
     long n = syscall(SYS_getcwd, buf, sizeof buf);
-    if (n < 0) fail(r, STAGE_CWD, 1);
-    if (n == 0 || buf[0] != '/') { errno = EPERM; fail(r, STAGE_CWD, 2); }
+    if (n < 0) return failed(e, STAGE_CWD, 1);
+    if (n == 0 || buf[0] != '/') {
+        errno = EPERM;
+        return failed(e, STAGE_CWD, 2);
+    }
+    return 0;
 }
 
-static void child(const struct berth_spawn_request *r) {
+// With no_new_privs the filter comes last, as close to execve as the caller can put it, so that as few of the
+// runtime's own calls as possible run under it (runc's order). A no-op otherwise.
+int berth_install_late_filter(const struct berth_process_setup *s, struct berth_spawn_error *e) {
+    if (s->seccomp_length > 0 && s->no_new_privs) return install_filter(s, 1, e);
+    return 0;
+}
+
+// ---- Re-executing a sealed copy (CVE-2019-5736, the `exec` path) ----
+//
+// Until its last execve this clone runs the host's berth-runtime, and /proc/self/exe names that file. A script in
+// the container that starts with `#!/proc/self/exe` makes the kernel run, as its interpreter, whatever
+// /proc/self/exe is at the moment of the execve: the host binary, loaded by the container's ld.so, which honours
+// the container's ld.so.preload; the preloaded code can keep an fd of the binary and write through it once no
+// process runs it. So before `exec` enters the container, this clone re-executes itself from a sealed copy
+// (SealedBinary: a read-only overlay or a sealed memfd), as runc's process that enters the container runs from
+// its cloned binary. The constructor below picks the request up in the new image, before the .NET runtime starts
+// (single-threaded, as setns into a user or mount namespace needs), and continues where the clone left off.
+// The request crosses the exec in a memfd: the structs with every pointer turned into an offset in the block,
+// then the arrays and strings they point to.
+
+#define REEXEC_ARG "berth-spawn-stage"
+#define BLOCK_MAGIC 0x42455254u
+
+struct request_block {
+    uint32_t magic;
+    uint32_t size;
+    struct berth_spawn_request request;
+    struct berth_process_setup setup;
+};
+
+struct packer {
+    char *base;                  // NULL: only count
+    size_t used;
+};
+
+static size_t round8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+// Offset 0 is the block's header, so it can stand for NULL.
+static uintptr_t pack_bytes(struct packer *p, const void *data, size_t len) {
+    if (data == NULL) return 0;
+    size_t at = p->used;
+    if (p->base != NULL) memcpy(p->base + at, data, len);
+    p->used += round8(len);
+    return at;
+}
+
+static uintptr_t pack_string(struct packer *p, const char *s) {
+    return s == NULL ? 0 : pack_bytes(p, s, strlen(s) + 1);
+}
+
+static uintptr_t pack_strings(struct packer *p, char *const *v) {
+    if (v == NULL) return 0;
+    size_t n = 0;
+    while (v[n] != NULL) n++;
+    size_t at = p->used;
+    p->used += round8((n + 1) * sizeof(uintptr_t));
+    for (size_t i = 0; i <= n; i++) {
+        uintptr_t off = i < n ? pack_string(p, v[i]) : 0;
+        if (p->base != NULL) memcpy(p->base + at + i * sizeof off, &off, sizeof off);
+    }
+    return at;
+}
+
+#define AS_PTR(type, off) ((type)(uintptr_t)(off))
+
+static void pack(struct packer *p, const struct berth_spawn_request *r) {
+    struct request_block b;
+    memset(&b, 0, sizeof b);
+    p->used = round8(sizeof b);
+    b.magic = BLOCK_MAGIC;
+    b.request = *r;
+    b.request.reexec_fd = -1;    // the copy continues where this one re-executes
+    b.request.join_fds = AS_PTR(const int32_t *, pack_bytes(p, r->join_fds, sizeof(int32_t) * (size_t)r->join_count));
+    b.request.pass_fds = AS_PTR(const int32_t *, pack_bytes(p, r->pass_fds, sizeof(int32_t) * (size_t)r->pass_count));
+    b.request.argv = AS_PTR(char *const *, pack_strings(p, r->argv));
+    b.request.envp = AS_PTR(char *const *, pack_strings(p, r->envp));
+    b.request.exec_path = AS_PTR(const char *, pack_string(p, r->exec_path));
+    b.request.setup = NULL;
+    if (r->setup != NULL) {
+        const struct berth_process_setup *s = r->setup;
+        b.setup = *s;
+        b.request.setup = AS_PTR(const struct berth_process_setup *, offsetof(struct request_block, setup));
+        b.setup.gids = AS_PTR(const uint32_t *, pack_bytes(p, s->gids, sizeof(uint32_t) * (size_t)s->gid_count));
+        b.setup.rlimits = AS_PTR(const struct berth_rlimit *, pack_bytes(p, s->rlimits, sizeof(struct berth_rlimit) * (size_t)s->rlimit_count));
+        b.setup.seccomp_filter = AS_PTR(const struct sock_filter *, pack_bytes(p, s->seccomp_filter, sizeof(struct sock_filter) * (size_t)s->seccomp_length));
+        b.setup.cwd = AS_PTR(const char *, pack_string(p, s->cwd));
+    }
+    b.size = (uint32_t)p->used;
+    if (p->base != NULL) memcpy(p->base, &b, sizeof b);
+}
+
+// The request in a memfd (close-on-exec here; the child clears the flag on its copy). Returns the fd or -errno.
+static int pack_to_memfd(const struct berth_spawn_request *r) {
+    struct packer count = { NULL, 0 };
+    pack(&count, r);
+    int fd = (int)syscall(SYS_memfd_create, "berth-spawn-request", MFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (ftruncate(fd, (off_t)count.used) < 0) goto fail;
+    char *base = mmap(NULL, count.used, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) goto fail;
+    struct packer fill = { base, 0 };
+    pack(&fill, r);
+    munmap(base, count.used);
+    return fd;
+fail:;
+    int saved = errno;
+    close(fd);
+    return -saved;
+}
+
+static char *relocate(char *base, uintptr_t off) { return off == 0 ? NULL : base + off; }
+
+static char *const *relocate_strings(char *base, uintptr_t off) {
+    char **v = (char **)relocate(base, off);
+    if (v == NULL) return NULL;
+    for (size_t i = 0; v[i] != NULL; i++) v[i] = relocate(base, (uintptr_t)v[i]);
+    return v;
+}
+
+// The request in a block this process mapped privately, its offsets turned back into pointers; NULL if the block
+// is not one that pack wrote.
+static const struct berth_spawn_request *unpack(char *base, size_t size) {
+    struct request_block *b = (struct request_block *)base;
+    if (size < sizeof *b || b->magic != BLOCK_MAGIC || b->size != size) return NULL;
+    struct berth_spawn_request *r = &b->request;
+    r->join_fds = (const int32_t *)relocate(base, (uintptr_t)r->join_fds);
+    r->pass_fds = (const int32_t *)relocate(base, (uintptr_t)r->pass_fds);
+    r->argv = relocate_strings(base, (uintptr_t)r->argv);
+    r->envp = relocate_strings(base, (uintptr_t)r->envp);
+    r->exec_path = relocate(base, (uintptr_t)r->exec_path);
+    if (r->setup != NULL) {
+        struct berth_process_setup *s = &b->setup;
+        s->gids = (const uint32_t *)relocate(base, (uintptr_t)s->gids);
+        s->rlimits = (const struct berth_rlimit *)relocate(base, (uintptr_t)s->rlimits);
+        s->seccomp_filter = (const struct sock_filter *)relocate(base, (uintptr_t)s->seccomp_filter);
+        s->cwd = relocate(base, (uintptr_t)s->cwd);
+        r->setup = s;
+    }
+    return r;
+}
+
+static void keep_open_across_exec(const struct berth_spawn_request *r, int fd) {
+    if (fd >= 0 && fcntl(fd, F_SETFD, 0) < 0) fail(r, STAGE_REEXEC, 0);
+}
+
+// Runs the sealed copy with the request's block; the constructor below takes over in it. Signals stay blocked
+// across the exec, as they are here.
+static void reexec(const struct berth_spawn_request *r, int block_fd) {
+    const struct berth_process_setup *s = r->setup;
+    const int32_t fds[] = { block_fd, r->sync_fd, r->error_fd, r->stdin_fd, r->stdout_fd, r->stderr_fd, r->exec_fd,
+                            s ? s->root_fd : -1, s ? s->listener_fd : -1 };
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) keep_open_across_exec(r, fds[i]);
+    for (int i = 0; i < r->join_count; i++) keep_open_across_exec(r, r->join_fds[i]);
+    for (int i = 0; i < r->pass_count; i++) keep_open_across_exec(r, r->pass_fds[i]);
+
+    char number[16];
+    int n = 0;
+    char digits[16];
+    for (unsigned v = (unsigned)block_fd; n == 0 || v > 0; v /= 10) digits[n++] = (char)('0' + v % 10);
+    for (int i = 0; i < n; i++) number[i] = digits[n - 1 - i];
+    number[n] = 0;
+    char *const argv[] = { "berth-runtime", REEXEC_ARG, number, NULL };
+    char *const envp[] = { NULL };
+    syscall(SYS_execveat, r->reexec_fd, "", argv, envp, AT_EMPTY_PATH);
+    fail(r, STAGE_REEXEC, 1);
+}
+
+static void child(const struct berth_spawn_request *r, int block_fd);
+
+// In the sealed copy, before main: picks the request up and goes on as the clone would have. Any other start of
+// a binary that links this file (berth-runtime itself, the daemon) passes through untouched.
+__attribute__((constructor)) static void reexec_entry(int argc, char **argv, char **envp) {
+    (void)envp;
+    if (argc != 3 || strcmp(argv[1], REEXEC_ARG) != 0) return;
+    int fd = 0;
+    for (const char *p = argv[2]; *p >= '0' && *p <= '9'; p++) fd = fd * 10 + (*p - '0');
+    off_t size = lseek(fd, 0, SEEK_END);
+    char *base = size > 0 ? mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    close(fd);
+    // Nothing to report to without a request: the parent sees the stage end before the handshake.
+    if (base == MAP_FAILED) syscall(SYS_exit_group, 127);
+    const struct berth_spawn_request *r = unpack(base, (size_t)size);
+    if (r == NULL) syscall(SYS_exit_group, 127);
+    child(r, -1);
+}
+
+// A runtime killed mid-way must not leave this clone behind holding what the runtime held. It dies with the
+// parent (the signal survives the re-exec, not a fork nor a change of credentials: init and `exec` clear it
+// themselves before they carry on alone), and it closes every fd the request does not name, so that neither the
+// state directory's lock nor the parent's end of the sync socket outlives the parent: a read of the sync socket
+// then ends in EOF, and the child exits.
+static void close_unnamed_fds(const struct berth_spawn_request *r, int block_fd) {
+    const struct berth_process_setup *s = r->setup;
+    int keep[16 + r->join_count + r->pass_count];
+    int n = 0;
+    const int32_t named[] = { block_fd, r->sync_fd, r->error_fd, r->stdin_fd, r->stdout_fd, r->stderr_fd, r->exec_fd,
+                              r->reexec_fd, s ? s->root_fd : -1, s ? s->listener_fd : -1 };
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) keep[n++] = named[i];
+    for (int i = 0; i < r->join_count; i++) keep[n++] = r->join_fds[i];
+    for (int i = 0; i < r->pass_count; i++) keep[n++] = r->pass_fds[i];
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned from = (unsigned)(r->keep_below > 3 ? r->keep_below : 3);
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 0 || (unsigned)keep[i] < from) continue;
+        if ((unsigned)keep[i] > from && close_range_or_loop(from, (unsigned)keep[i] - 1, 0) < 0) fail(r, STAGE_CLOSE, (int)from);
+        from = (unsigned)keep[i] + 1;
+    }
+    if (close_range_or_loop(from, ~0U, 0) < 0) fail(r, STAGE_CLOSE, (int)from);
+}
+
+static void guard_parent(const struct berth_spawn_request *r, int block_fd, long parent) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail(r, STAGE_PARENT, 0);
+    // The parent may have died before the signal was armed. In a new PID namespace the parent is outside it and
+    // getppid says 0 either way: there the sync socket's EOF tells.
+    long ppid = syscall(SYS_getppid);
+    if (ppid != parent && !(ppid == 0 && (r->clone_flags & CLONE_NEWPID))) {
+        errno = ESRCH;
+        fail(r, STAGE_PARENT, 1);
+    }
+    close_unnamed_fds(r, block_fd);
+}
+
+// The kernel's struct sigaction (rt_sigaction), which is not glibc's: handler, flags, restorer, then the mask.
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
+static void child(const struct berth_spawn_request *r, int block_fd) {
     const struct berth_process_setup *setup = r->setup;
     // Until the exec, this clone is a copy of berth-runtime. Non-dumpable, a process of the container cannot
     // open /proc/<pid>/exe (the host binary) or ptrace us once we joined its namespaces (CVE-2019-5736);
     // execve makes the user's program dumpable again.
     if (setup != NULL && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail(r, STAGE_DUMPABLE, 0);
+    if (r->reexec_fd >= 0) reexec(r, block_fd);
 
     // Handlers point into the parent's runtime: reset every one, including ignored SIGPIPE, before
     // unblocking. The container starts with an empty signal mask.
-    struct sigaction dfl;
+    struct kernel_sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
+    dfl.handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
-        syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+        syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
     }
     uint64_t empty = 0;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, sizeof empty);
@@ -310,24 +612,29 @@ static void child(const struct berth_spawn_request *r) {
     // filter nor the change of user governs it.
     if (r->new_session && setsid() < 0) fail(r, STAGE_SESSION, 0);
     // `exec -t`: the parent allocated the pty in the container's devpts and passes its peer as stdio; only a
-    // session leader can take it as controlling terminal (the parent sets new_session with set_ctty). The peer
+    // session leader can take it as controlling terminal (the parent sets new_session with it). The peer
     // fd is the same open file that the dup2 below puts on 0, 1 and 2.
-    if (setup != NULL && setup->set_ctty && ioctl(r->stdin_fd, TIOCSCTTY, 0) < 0) fail(r, STAGE_CTTY, 1);
+    if (setup != NULL && setup->set_controlling_terminal && ioctl(r->stdin_fd, TIOCSCTTY, 0) < 0) fail(r, STAGE_CTTY, 1);
 
-    if (setup != NULL) process_setup(r, setup);
+    struct berth_spawn_error e;
+    if (setup != NULL && berth_process_setup(setup, &e) < 0) report(r, &e);
 
     const int32_t stdio[3] = { r->stdin_fd, r->stdout_fd, r->stderr_fd };
     for (int i = 0; i < 3; i++)
         if (stdio[i] >= 0 && dup2(stdio[i], i) < 0) fail(r, STAGE_FDS, stdio[i]);
 
-    if (r->keep_below >= 3 && syscall(SYS_close_range, (unsigned)r->keep_below, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    if (r->keep_below >= 3 && close_range_or_loop((unsigned)r->keep_below, ~0U, 1) < 0)
         fail(r, STAGE_FDS, -1);
     for (int i = 0; i < r->pass_count; i++)
         if (fcntl(r->pass_fds[i], F_SETFD, 0) < 0) fail(r, STAGE_FDS, r->pass_fds[i]);
     if (fcntl(r->error_fd, F_SETFD, FD_CLOEXEC) < 0) fail(r, STAGE_FDS, r->error_fd);
 
-    // With no_new_privs the filter comes last, so that only execve runs under it (the profile must allow that).
-    if (setup != NULL && setup->seccomp_len > 0 && setup->no_new_privs) install_filter(r, setup, 1);
+    if (setup != NULL) {
+        // `exec -d` returns once we exec: the process must outlive the runtime from here on.
+        if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) fail(r, STAGE_PARENT, 0);
+        // With no_new_privs the filter comes last, so that only execve runs under it (the profile must allow that).
+        if (berth_install_late_filter(setup, &e) < 0) report(r, &e);
+    }
 
     if (r->exec_fd >= 0)
         syscall(SYS_execveat, r->exec_fd, "", r->argv, r->envp, AT_EMPTY_PATH);
@@ -339,12 +646,72 @@ static void child(const struct berth_spawn_request *r) {
 // Returns the child's pid, or -errno if clone failed. Signals are blocked around clone so that the child
 // cannot run one of the parent's handlers before it resets them.
 int berth_spawn(const struct berth_spawn_request *r) {
+    int block_fd = -1;
+    if (r->reexec_fd >= 0 && (block_fd = pack_to_memfd(r)) < 0) return block_fd;
+    long parent = syscall(SYS_getpid);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     long pid = syscall(SYS_clone, (unsigned long)r->clone_flags | SIGCHLD, 0, 0, 0, 0);
-    if (pid == 0) child(r);
+    if (pid == 0) {
+        guard_parent(r, block_fd, parent);
+        child(r, block_fd);
+    }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (block_fd >= 0) close(block_fd);
     return pid < 0 ? -saved : (int)pid;
+}
+
+// ---- The C# mirrors' check ----
+//
+// Berth.Linux declares these structs again (Libc.Spawn.cs); a unit test walks this table and compares every size
+// and offset, and the stage numbers, with Marshal.SizeOf/OffsetOf and the C# enum, so the two cannot drift apart.
+
+_Static_assert(sizeof(void *) == 8, "the C# mirrors assume 64-bit pointers");
+_Static_assert(sizeof(struct berth_rlimit) == 24, "struct berth_rlimit is int, int, u64, u64");
+_Static_assert(sizeof(struct berth_spawn_error) == 12, "the error pipe carries three ints");
+_Static_assert(sizeof(struct kernel_sigaction) == 32, "the kernel's struct sigaction on x86_64");
+
+#define SIZE(s) { #s, (int)sizeof(struct s) }
+#define FIELD(s, f) { #s "." #f, (int)offsetof(struct s, f) }
+#define STAGE(n) { "stage." #n, n }
+
+static const struct { const char *name; int value; } layout[] = {
+    SIZE(berth_spawn_request),
+    FIELD(berth_spawn_request, exec_fd), FIELD(berth_spawn_request, clone_flags), FIELD(berth_spawn_request, unshare_flags),
+    FIELD(berth_spawn_request, unshare_cgroup), FIELD(berth_spawn_request, fork_after), FIELD(berth_spawn_request, become_root),
+    FIELD(berth_spawn_request, sync_fd), FIELD(berth_spawn_request, error_fd), FIELD(berth_spawn_request, keep_below),
+    FIELD(berth_spawn_request, join_count), FIELD(berth_spawn_request, pass_count), FIELD(berth_spawn_request, stdin_fd),
+    FIELD(berth_spawn_request, stdout_fd), FIELD(berth_spawn_request, stderr_fd), FIELD(berth_spawn_request, new_session),
+    FIELD(berth_spawn_request, join_fds), FIELD(berth_spawn_request, pass_fds), FIELD(berth_spawn_request, argv),
+    FIELD(berth_spawn_request, envp), FIELD(berth_spawn_request, exec_path), FIELD(berth_spawn_request, setup),
+    FIELD(berth_spawn_request, reexec_fd), FIELD(berth_spawn_request, reserved),
+    SIZE(berth_process_setup),
+    FIELD(berth_process_setup, root_fd), FIELD(berth_process_setup, uid), FIELD(berth_process_setup, gid),
+    FIELD(berth_process_setup, gid_count), FIELD(berth_process_setup, skip_setgroups), FIELD(berth_process_setup, rlimit_count),
+    FIELD(berth_process_setup, has_caps), FIELD(berth_process_setup, cap_last_cap), FIELD(berth_process_setup, no_new_privs),
+    FIELD(berth_process_setup, umask), FIELD(berth_process_setup, seccomp_flags), FIELD(berth_process_setup, seccomp_length),
+    FIELD(berth_process_setup, set_controlling_terminal), FIELD(berth_process_setup, listener_fd), FIELD(berth_process_setup, cap_bounding),
+    FIELD(berth_process_setup, cap_effective), FIELD(berth_process_setup, cap_inheritable), FIELD(berth_process_setup, cap_permitted),
+    FIELD(berth_process_setup, cap_ambient), FIELD(berth_process_setup, gids), FIELD(berth_process_setup, rlimits),
+    FIELD(berth_process_setup, seccomp_filter), FIELD(berth_process_setup, cwd),
+    SIZE(berth_rlimit),
+    FIELD(berth_rlimit, resource), FIELD(berth_rlimit, reserved), FIELD(berth_rlimit, cur), FIELD(berth_rlimit, max),
+    SIZE(berth_spawn_error),
+    FIELD(berth_spawn_error, stage), FIELD(berth_spawn_error, error), FIELD(berth_spawn_error, detail),
+    STAGE(STAGE_SETNS), STAGE(STAGE_UNSHARE), STAGE(STAGE_SYNC), STAGE(STAGE_SETID), STAGE(STAGE_CGROUPNS),
+    STAGE(STAGE_FDS), STAGE(STAGE_FORK), STAGE(STAGE_EXEC), STAGE(STAGE_DUMPABLE), STAGE(STAGE_CHROOT),
+    STAGE(STAGE_RLIMIT), STAGE(STAGE_SECCOMP), STAGE(STAGE_BOUNDING), STAGE(STAGE_KEEPCAPS), STAGE(STAGE_SETGROUPS),
+    STAGE(STAGE_SETGID), STAGE(STAGE_SETUID), STAGE(STAGE_CAPSET), STAGE(STAGE_AMBIENT), STAGE(STAGE_NO_NEW_PRIVS),
+    STAGE(STAGE_CWD), STAGE(STAGE_CTTY), STAGE(STAGE_SESSION), STAGE(STAGE_REEXEC), STAGE(STAGE_PARENT),
+    STAGE(STAGE_CLOSE),
+};
+
+// Entry i of the table: its name ("struct.field", a struct's name alone for its size, "stage.NAME") and value;
+// -1 past the end.
+int berth_spawn_layout(int i, const char **name) {
+    if (i < 0 || (size_t)i >= sizeof layout / sizeof layout[0]) return -1;
+    *name = layout[i].name;
+    return layout[i].value;
 }

@@ -92,7 +92,9 @@ public static unsafe class HookRunner
             if (SpawnError.Read(errRead) is { } failed)
             {
                 Libc.waitpid(pid, out _, 0);
-                return $"exec {hook.Path}: {LinuxException.Describe(failed.Errno)}";
+                return failed.Stage == SpawnStage.Exec
+                    ? $"exec {hook.Path}: {LinuxException.Describe(failed.Error)}"
+                    : $"{SpawnFailure.What(failed, [], null)}: {LinuxException.Describe(failed.Error)}";
             }
             try
             {

@@ -50,7 +50,16 @@ public static unsafe class ContainerInit
             TryReport(channel, new InitReport { Type = InitReport.Error, Message = e.Message });
             return 1;
         }
-        channel.Send(new InitReport { Type = InitReport.Ready }, RuntimeJsonContext.Default.InitReport);
+        try
+        {
+            channel.Send(new InitReport { Type = InitReport.Ready }, RuntimeJsonContext.Default.InitReport);
+        }
+        catch (LinuxException e)
+        {
+            // The runtime is gone (killed during create): nobody will start us or know we exist.
+            Console.Error.WriteLine($"berth-runtime init: reporting ready: {e.Message}");
+            return 1;
+        }
 
         if (ownFds is not null)
         {
@@ -83,7 +92,11 @@ public static unsafe class ContainerInit
             }
         }
         // Nothing but stdio and the preserved fds may reach the user's process (CVE-2024-21626).
-        Libc.syscall(Libc.SYS_close_range, 3 + request.PreserveFds, uint.MaxValue, CloseRangeCloexec, 0, 0);
+        if (Libc.berth_cloexec_from(3 + request.PreserveFds) < 0)
+        {
+            Console.Error.WriteLine($"berth-runtime init: {LinuxException.FromLastError("close_range", "the runtime's fds").Message}");
+            return 1;
+        }
         ulong empty = 0;
         Libc.sigprocmask(2 /* SIG_SETMASK */, &empty, null);
         Libc.execve(path, argv, envp);
@@ -91,8 +104,6 @@ public static unsafe class ContainerInit
         Console.Error.WriteLine($"berth-runtime init: exec {request.Spec.Value.Process?.Args?[0]}: {LinuxException.Describe(errno)}");
         return 127;
     }
-
-    const long CloseRangeCloexec = 1 << 2;
 
     static void TryReport(InitChannel channel, InitReport report)
     {
@@ -114,6 +125,7 @@ public static unsafe class ContainerInit
     static Fd? SetUp(ContainerConfig config, InitRequest request, InitChannel channel, out Oci.State? hookState, out byte* path, out byte** argv, out byte** envp, Action<string> warn)
     {
         hookState = null;
+        NativeProcessSetup setup;
         var ownFds = request.FifoFd > 0 ? Sys.Open("/proc/self/fd", Libc.O_PATH | Libc.O_DIRECTORY) : null;
 
         if (request.NewSessionKeyring) JoinSessionKeyring(request.Id);
@@ -144,35 +156,41 @@ public static unsafe class ContainerInit
         rootfs.Finish();
 
         var process = config.Process;
-        ProcessSetup.ApplyRlimits(process);
-        ProcessSetup.SetOomScoreAdj(process.OomScoreAdj);
+        OomScoreAdj.Set(process.OomScoreAdj);
         CreateCwd(process.Cwd);
-        Libc.umask(process.Umask ?? 0x12 /* 0022 */);
-        // Without no_new_privs the kernel takes a filter only from a thread with CAP_SYS_ADMIN, which the user and
-        // capability switch may drop: install it before, as runc does (the profile then also governs the switch).
-        if (config.SeccompFilter is { } earlyFilter && !process.NoNewPrivileges) SeccompInstaller.InstallAndHandOver(earlyFilter, channel);
-        ProcessSetup.SetUserAndCapabilities(process, warn);
+        // As root and before any filter: HOME from the container's /etc/passwd (we are inside its root now), so that
+        // neither the user switch nor a profile that denies newer calls (openat2) can stand in the way, as with runc.
+        var env = HomeDirectory.Ensure(process.Env, process.Uid, () =>
+        {
+            using var root = Sys.Open("/", Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+            return HomeDirectory.ReadPasswd(root);
+        });
+        foreach (var cap in ExecProcessSpec.UnraisableAmbient(process.Capabilities))
+            warn($"can't raise ambient capability {cap} (it must also be permitted and inheritable)");
 
-        if (Libc.chdir(process.Cwd) < 0)
-            throw new ContainerException($"chdir to cwd {process.Cwd} (set in config.json): {LinuxException.FromLastError("chdir").Message}");
-        VerifyCwdInsideRoot(process.Cwd);
+        // rlimits, umask, the filter (here without no_new_privs: the kernel takes it only from a thread with
+        // CAP_SYS_ADMIN, which the switch may drop), the bounding set, groups and ids, capabilities, no_new_privs and
+        // the cwd, on this thread, which execs: the same sequence in C as `exec`'s spawn stage.
+        setup = new NativeProcessSetup(process, config.SeccompFilter,
+            skipSetgroups: ReadSetgroups() == "deny", umask: process.Umask ?? 0x12 /* 0022 */, listenerFd: request.SeccompListenerFd);
+        setup.Apply();
 
-        string executable = ExecutableLookup.Find(process.Args[0], process.Env, process.Cwd);
+        // As the user, as runc's LookPath, so that a missing program or one the user may not run fails `create`.
+        string executable = ExecutableLookup.Find(process.Args[0], env, process.Cwd);
         // Never freed: execve replaces the process image, and a failed execve ends the process.
         var native = new NativeStrings();
         path = native.String(executable);
         argv = native.Array(process.Args);
-        // After pivot_root: /etc/passwd is the container's.
-        envp = native.Array(HomeDirectory.Ensure(process.Env, process.Uid, () =>
-        {
-            using var root = Sys.Open("/", Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
-            return HomeDirectory.ReadPasswd(root);
-        }));
+        envp = native.Array(env);
+
+        // The spawn stage armed a parent-death signal so that a runtime killed during create takes us along; once we
+        // say ready, `create` returns and we must outlive it.
+        if (Libc.prctl(Libc.PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) throw new ContainerException($"clearing the parent-death signal: {LinuxException.FromLastError("prctl").Message}");
 
         // Last, so that the filter does not govern setup. Before "ready", so that a filter the kernel refuses fails
         // `create` with its cause. After it, the profile must allow what is left: sending "ready", opening and
-        // writing exec.fifo, close_range, rt_sigprocmask and execve (runc needs the same after its filter).
-        if (config.SeccompFilter is { } filter && process.NoNewPrivileges) SeccompInstaller.InstallAndHandOver(filter, channel);
+        // writing exec.fifo, closing fds, rt_sigprocmask and execve (runc needs the same after its filter).
+        setup.InstallLateFilter();
 
         return ownFds;
     }
@@ -202,20 +220,15 @@ public static unsafe class ContainerInit
         }
     }
 
-    static void VerifyCwdInsideRoot(string cwd)
+    static string? ReadSetgroups()
     {
-        // getcwd(3) reports a directory outside our root as "(unreachable)/..." (or fails): a leaked fd or a
-        // /proc/self/fd/N cwd would show up here (CVE-2024-21626).
-        string actual;
         try
         {
-            actual = Directory.GetCurrentDirectory();
+            return File.ReadAllText("/proc/self/setgroups").Trim();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (IOException)
         {
-            throw new ContainerException($"cwd {cwd} is not inside the container: {e.Message}");
+            return null;
         }
-        if (!actual.StartsWith('/'))
-            throw new ContainerException($"cwd {cwd} resolves outside the container's root ({actual})");
     }
 }

@@ -6,7 +6,6 @@ namespace Berth.Runtime.Init;
 internal static class ExecutableLookup
 {
     const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    const int X_OK = 1;
 
     public static string Find(string name, IReadOnlyList<string> env, string cwd)
     {
@@ -81,11 +80,23 @@ internal static class ExecutableLookup
         if (Libc.fstatat(Libc.AT_FDCWD, full, out var st, 0) < 0)
             throw new ContainerException($"exec: \"{name}\": {LinuxException.FromLastError("stat").Message}");
         if (st.FileType == Libc.S_IFDIR) throw new ContainerException($"exec: \"{name}\": is a directory");
-        if (access(full, X_OK) < 0) throw new ContainerException($"exec: \"{name}\": permission denied");
+        if (!MayExecute(full, st)) throw new ContainerException($"exec: \"{name}\": permission denied");
     }
 
     static bool IsExecutableFile(string path) =>
-        Libc.fstatat(Libc.AT_FDCWD, path, out var st, 0) == 0 && st.FileType != Libc.S_IFDIR && access(path, X_OK) == 0;
+        Libc.fstatat(Libc.AT_FDCWD, path, out var st, 0) == 0 && st.FileType != Libc.S_IFDIR && MayExecute(path, st);
 
-    static int access(string path, int mode) => Libc.faccessat(Libc.AT_FDCWD, path, mode, 0);
+    /// <summary>
+    /// Whether this thread may execute <paramref name="path"/>, as the kernel decides it: with the effective ids and
+    /// capabilities (AT_EACCESS; plain access(2) uses the real ids and drops a non-root user's capabilities, so a user
+    /// with CAP_DAC_OVERRIDE would be refused a file execve would run). faccessat2 came with Linux 5.8 and older
+    /// seccomp profiles do not name it (they get ENOSYS from the filter, or EPERM from profiles without runc's rule):
+    /// then, as Go's LookPath that runc uses, any execute bit will do and execve has the last word.
+    /// </summary>
+    static bool MayExecute(string path, Libc.Stat st)
+    {
+        if (Libc.faccessat2(Libc.AT_FDCWD, path, Libc.X_OK, Libc.AT_EACCESS) == 0) return true;
+        int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        return errno is Errno.ENOSYS or Errno.EPERM && (st.Mode & 0x49 /* 0111 */) != 0;
+    }
 }

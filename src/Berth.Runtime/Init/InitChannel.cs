@@ -59,6 +59,11 @@ public sealed class InitRequest
     public bool Hooks { get; init; }
     /// <summary>linux.seccomp compiled by the runtime (null without a profile): init installs this, not the spec's profile.</summary>
     public SeccompProgram? Seccomp { get; init; }
+    /// <summary>
+    /// With SCMP_ACT_NOTIFY rules: the inherited fd of a socket of its own on which init sends the filter's listener
+    /// fd the moment it has it (the calls after the filter may already wait for the agent); -1 otherwise.
+    /// </summary>
+    public int SeccompListenerFd { get; init; } = -1;
 }
 
 /// <summary>
@@ -95,8 +100,6 @@ public sealed class InitReport
     public const string Ready = "ready", Error = "error", Warning = "warning";
     /// <summary>init → runtime: mounts are done, run prestart and createRuntime hooks. runtime → init: HooksDone.</summary>
     public const string Hooks = "hooks", HooksDone = "hooks-done";
-    /// <summary>init → runtime: the seccomp notify fd follows on the socket, attached to one byte (SCM_RIGHTS).</summary>
-    public const string SeccompListener = "seccomp-listener";
 }
 
 /// <summary>The filter the runtime compiled, so that init installs it without compiling the profile again.</summary>
