@@ -102,6 +102,25 @@ public sealed class CgroupManager
     }
 
     /// <summary>
+    /// The directories <see cref="Create"/> would make now: the missing ones of every path, parents first. A caller
+    /// records them before it calls Create, so that a process killed halfway through leaves a record of what to remove.
+    /// </summary>
+    public IReadOnlyList<string> MissingDirectories()
+    {
+        var missing = new List<string>();
+        foreach (string dir in Directories)
+        {
+            string current = "";
+            foreach (string segment in dir.Split('/', StringSplitOptions.RemoveEmptyEntries))
+            {
+                current += "/" + segment;
+                if (!missing.Contains(current) && !Directory.Exists(current)) missing.Add(current);
+            }
+        }
+        return missing;
+    }
+
+    /// <summary>
     /// mkdir -p of every directory. Each missing component is made only after its parent is checked to be on a
     /// cgroup filesystem, and each final directory is checked too (an existing plain directory is refused). On
     /// failure, the directories this call made are removed again. A new cpuset cgroup gets its parent's cpus

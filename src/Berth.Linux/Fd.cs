@@ -2,8 +2,12 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Berth.Linux;
 
-/// <summary>An owned file descriptor. Every fd Berth opens is O_CLOEXEC and lives in one of these.</summary>
-public sealed class Fd : SafeHandleZeroOrMinusOneIsInvalid
+/// <summary>
+/// An owned file descriptor. Every fd Berth opens is O_CLOEXEC and lives in one of these. Only -1 is invalid: 0 is a
+/// real fd, which a process started with stdin closed hands out (spawn.c opens /dev/null there before main, but an
+/// Fd must never leak one it was given).
+/// </summary>
+public sealed class Fd : SafeHandleMinusOneIsInvalid
 {
     public Fd() : base(ownsHandle: true) { }
 

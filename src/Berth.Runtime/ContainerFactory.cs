@@ -74,7 +74,6 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         try
         {
             cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
-            cgroups.Create();
             var state = new ContainerState
             {
                 Id = id,
@@ -83,12 +82,15 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Created = DateTimeOffset.UtcNow,
                 Owner = "",
                 CgroupPaths = new Dictionary<string, string>(cgroups.Paths),
-                CreatedCgroups = [.. cgroups.CreatedDirectories],
+                // What Create is about to make: recorded first, so that a create killed halfway through leaves
+                // `delete --force` a list of what to remove (its init pid is still 0: stopped).
+                CreatedCgroups = [.. cgroups.MissingDirectories()],
                 Annotations = spec.Annotations,
                 Hooks = spec.Hooks,
             };
-            // Written before anything runs, so that even a create killed halfway leaves a state that
-            // `delete` can clean up (its init pid is still 0: stopped).
+            Store.Write(state);
+            cgroups.Create();
+            state.CreatedCgroups = [.. cgroups.CreatedDirectories];
             Store.Write(state);
             File.WriteAllBytes(Path.Combine(Store.DirFor(id), StateStore.ConfigFile),
                 System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.Spec));
@@ -127,7 +129,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Id = id,
                 FifoFd = fifo.Value,
                 PreserveFds = preserveFds,
-                ConsoleSocketFd = consoleSender?.Socket.Value ?? 0,
+                ConsoleSocketFd = consoleSender?.Socket.Value ?? -1,
                 Cgroups = CgroupMounts(cgroups),
                 Hooks = spec.Hooks is { } h && (h.Prestart?.Count > 0 || h.CreateRuntime?.Count > 0 || h.CreateContainer?.Count > 0 || h.StartContainer?.Count > 0),
                 Seccomp = config.SeccompFilter is { } filter ? SeccompProgram.From(filter) : null,

@@ -25,7 +25,8 @@ public sealed record SeccompFilter(SockFilter[] Program, uint Flags)
 /// <c>linux.seccomp</c> → a classic BPF program. Layout:
 /// <list type="number">
 /// <item>load the architecture; jump to the section of AUDIT_ARCH_X86_64 or AUDIT_ARCH_I386 when the profile
-///   covers it, otherwise return the bad-architecture action (KILL_THREAD, libseccomp's default);</item>
+///   covers it, otherwise return the bad-architecture action, KILL_PROCESS: a whole process, so that no thread is
+///   left behind holding what the killed one was doing (libseccomp kills the thread);</item>
 /// <item>x86_64: load the number; the x32 bit picks the x32 section or the x86_64 one (an ABI the profile does not
 ///   list gets the bad-architecture action);</item>
 /// <item>each ABI section: runc's ENOSYS stub (a number above the highest the profile names → ENOSYS), then a
@@ -54,6 +55,12 @@ public static class SeccompCompiler
     /// </summary>
     public static readonly IReadOnlyList<string> NotifyForbiddenSyscalls = ["write", "sendmsg"];
     const int ArgCount = 6;
+    /// <summary>
+    /// The action for a call of an architecture the filter does not cover. libseccomp kills the thread; a whole
+    /// process here, because a multi-threaded process (the runtime's init, before it execs) that loses only the
+    /// thread that made the call keeps its other threads, fds and locks, and whoever waits for it waits forever.
+    /// </summary>
+    const uint BadArchitecture = RetKillProcess;
     const int LeafSize = 8; // syscalls tested one after another before the search splits the range again
 
     /// <exception cref="SeccompProfileException">An unknown action, operator, architecture or flag, or a value out
@@ -213,10 +220,9 @@ public static class SeccompCompiler
                         $"unknown architecture \"{architectures[i]}\" (on x86: SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32)");
             }
         }
-        // Only other machines' architectures: nothing here can match, every call gets the bad-architecture action,
-        // as with libseccomp; say so instead of building a filter that kills everything.
-        if (abis.Count == 0)
-            throw new SeccompProfileException($"{Root}.architectures", "names no x86 architecture, so the filter would kill every process on this machine");
+        // libseccomp's filter always covers the native architecture, whatever the profile lists (runc starts from
+        // seccomp_init, which adds it): a profile for x86 and x32 still governs x86_64 calls with its rules.
+        if (!abis.Contains(SyscallAbi.X86_64)) abis.Insert(0, SyscallAbi.X86_64);
         return abis;
     }
 
@@ -285,39 +291,31 @@ public static class SeccompCompiler
         Dictionary<SyscallAbi, uint>? highest, uint defaultRet)
     {
         var a = new Assembler();
-        bool x64 = abis.Contains(SyscallAbi.X86_64), x32 = abis.Contains(SyscallAbi.X32), x86 = abis.Contains(SyscallAbi.X86);
+        // The native ABI is always covered (see ParseArchitectures); x32 and x86 only when the profile lists them.
+        bool x32 = abis.Contains(SyscallAbi.X32), x86 = abis.Contains(SyscallAbi.X86);
         var amd64Section = a.NewLabel();
         var i386Section = a.NewLabel();
 
         a.Load(DataArch);
-        if (x64 || x32) a.JumpIfEqual(AuditArchX86_64, amd64Section);
+        a.JumpIfEqual(AuditArchX86_64, amd64Section);
         if (x86) a.JumpIfEqual(AuditArchI386, i386Section);
-        a.Return(RetKillThread); // libseccomp's default bad-architecture action
+        a.Return(BadArchitecture);
 
-        if (x64 || x32)
+        a.Mark(amd64Section);
+        a.Load(DataNr);
+        if (x32)
         {
-            a.Mark(amd64Section);
-            a.Load(DataNr);
-            if (x64 && x32)
-            {
-                var x32Section = a.NewLabel();
-                a.JumpIfBitsSet(X32SyscallBit, x32Section);
-                EmitAbi(a, rules[SyscallAbi.X86_64], highest?[SyscallAbi.X86_64], defaultRet, is32Bit: false);
-                a.Mark(x32Section);
-                EmitAbi(a, rules[SyscallAbi.X32], highest?[SyscallAbi.X32], defaultRet, is32Bit: false);
-            }
-            else if (x64)
-            {
-                a.Emit(Bpf.JMP | Bpf.JSET | Bpf.K, X32SyscallBit, 0, 1); // an x32 call: not an ABI this filter covers
-                a.Return(RetKillThread);
-                EmitAbi(a, rules[SyscallAbi.X86_64], highest?[SyscallAbi.X86_64], defaultRet, is32Bit: false);
-            }
-            else
-            {
-                a.Emit(Bpf.JMP | Bpf.JSET | Bpf.K, X32SyscallBit, 1, 0); // an x86_64 call in an x32-only filter
-                a.Return(RetKillThread);
-                EmitAbi(a, rules[SyscallAbi.X32], highest?[SyscallAbi.X32], defaultRet, is32Bit: false);
-            }
+            var x32Section = a.NewLabel();
+            a.JumpIfBitsSet(X32SyscallBit, x32Section);
+            EmitAbi(a, rules[SyscallAbi.X86_64], highest?[SyscallAbi.X86_64], defaultRet, is32Bit: false);
+            a.Mark(x32Section);
+            EmitAbi(a, rules[SyscallAbi.X32], highest?[SyscallAbi.X32], defaultRet, is32Bit: false);
+        }
+        else
+        {
+            a.Emit(Bpf.JMP | Bpf.JSET | Bpf.K, X32SyscallBit, 0, 1); // an x32 call: not an ABI this filter covers
+            a.Return(BadArchitecture);
+            EmitAbi(a, rules[SyscallAbi.X86_64], highest?[SyscallAbi.X86_64], defaultRet, is32Bit: false);
         }
         if (x86)
         {

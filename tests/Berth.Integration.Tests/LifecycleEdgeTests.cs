@@ -26,6 +26,34 @@ public sealed class LifecycleEdgeTests(ITestOutputHelper output) : ContainerTest
         Assert.True(create.Succeeded, "create failed: " + create);
     }
 
+    /// <summary>
+    /// A runtime started with its stdio closed (a supervisor's `0<&-`) must not take fd 0, 1 or 2 for files of its own:
+    /// the fd of exec.fifo ended up as 0 there, which init took for "no start barrier" (and 0 was the Fd type's
+    /// "invalid", so such an fd was never closed). The container must wait for `start`, and get /dev/null as stdio.
+    /// </summary>
+    // runc 1.1.5 hands its own fds to the container as stdio then (/sys/fs/cgroup, an epoll fd and a pipe, seen here).
+    [SkippableFact]
+    [Trait("runc-compatible", "false")]
+    public void ACreateWithClosedStdio_StillWaitsForStart_AndGivesTheContainerDevNull()
+    {
+        Bundle.WriteConfig(Specs.Default("sleep", "1000"));
+        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        foreach (var a in new[] { "-c", "exec \"$@\" <&- >&- 2>&-", "sh", RuntimeBinary.Path, "--root", StateRoot, "create", "--bundle", Bundle.Path, Id })
+            start.ArgumentList.Add(a);
+        using (var create = System.Diagnostics.Process.Start(start)!)
+        {
+            Assert.True(create.WaitForExit(TimeSpan.FromSeconds(30)), "create with closed stdio did not finish");
+            Assert.Equal(0, create.ExitCode);
+        }
+
+        Assert.Equal("created", Status());
+        Assert.True(Runtime.Run("start", Id).Succeeded);
+        WaitForStatus("running");
+        var fds = Runtime.Run("exec", Id, "sh", "-c", "for f in 0 1 2; do readlink /proc/1/fd/$f; done");
+        Assert.True(fds.Succeeded, fds.ToString());
+        Assert.Equal(["/dev/null", "/dev/null", "/dev/null"], fds.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
     [SkippableFact]
     public void DeleteWithoutForce_OfACreatedContainer_KillsItsInit()
     {

@@ -27,6 +27,53 @@ public sealed class ProcessTests(ITestOutputHelper output) : ContainerTest(outpu
         Assert.Equal(Capabilities.Mask(caps), Capabilities.ParseStatusValue(status, "CapPrm"));
     }
 
+    /// <summary>
+    /// The executable lookup decides as the kernel's execve will: a user holding CAP_DAC_OVERRIDE may run a program
+    /// that has no execute bit for that user (mode 0700, owned by root), as with runc. access(2) would check the real
+    /// uid without capabilities and refuse it.
+    /// </summary>
+    [SkippableFact]
+    public void ANonRootUserWithDacOverride_RunsAProgramOnlyRootMayExecute()
+    {
+        Bundle.CreateDirectory(Bundle.InRootfs("/opt/bin"));
+        string program = Bundle.InRootfs("/opt/bin/echo");
+        File.Copy("/bin/busybox", program);
+        File.SetUnixFileMode(program, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var spec = Specs.Default("echo", "ran");
+        spec.Process()["env"] = Specs.Strings("PATH=/opt/bin");
+        spec.Process()["user"] = new JsonObject { ["uid"] = 1000, ["gid"] = 1000 };
+        string[] caps = ["CAP_DAC_OVERRIDE"];
+        spec.Process()["capabilities"] = new JsonObject
+        {
+            ["bounding"] = Specs.Strings(caps),
+            ["effective"] = Specs.Strings(caps),
+            ["permitted"] = Specs.Strings(caps),
+        };
+
+        var result = RunContainer(spec);
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal("ran", result.Stdout.Trim());
+    }
+
+    /// <summary>Without the capability the same program is refused at create, naming it (runc: permission denied).</summary>
+    [SkippableFact]
+    public void ANonRootUserWithoutDacOverride_IsRefusedAProgramOnlyRootMayExecute()
+    {
+        Bundle.CreateDirectory(Bundle.InRootfs("/opt/bin"));
+        string program = Bundle.InRootfs("/opt/bin/echo");
+        File.Copy("/bin/busybox", program);
+        File.SetUnixFileMode(program, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var spec = Specs.Default("/opt/bin/echo", "ran");
+        spec.Process()["user"] = new JsonObject { ["uid"] = 1000, ["gid"] = 1000 };
+
+        var result = Create(spec);
+
+        Assert.False(result.Succeeded, result.ToString());
+        Assert.Contains("/opt/bin/echo", result.Stderr);
+        Assert.Contains("permission denied", result.Stderr);
+    }
+
     [SkippableFact]
     public void NonRoot_KeepsAmbientCapabilities_WithinTheBoundingSet()
     {

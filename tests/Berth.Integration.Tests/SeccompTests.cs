@@ -153,6 +153,92 @@ public sealed class SeccompTests(ITestOutputHelper output) : ContainerTest(outpu
         Assert.Contains("ok", stdout);
     }
 
+    /// <summary>
+    /// libseccomp's filter always covers the native architecture: a profile that lists only SCMP_ARCH_X86 and
+    /// SCMP_ARCH_X32 still governs x86_64 calls with its rules (found from outside: every call of init was killed as a
+    /// bad architecture, and `run` hung with a zombie init).
+    /// </summary>
+    [SkippableFact]
+    public void AProfileForX86AndX32Only_StillAppliesItsRulesToNativeCalls()
+    {
+        var profile = Profile("SCMP_ACT_ALLOW", Rule("SCMP_ACT_ERRNO", MkdirCalls));
+        profile["architectures"] = Specs.Strings("SCMP_ARCH_X86", "SCMP_ARCH_X32");
+
+        var result = RunContainer(WithSeccomp(Specs.Shell("echo started; mkdir /dev/shm/x; echo rc=$?"), profile));
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Contains("started", result.Stdout);
+        Assert.Contains("rc=1", result.Stdout);
+        Assert.Contains("Operation not permitted", result.Stderr);
+    }
+
+    /// <summary>
+    /// A profile that kills (SCMP_ACT_KILL: the calling thread only) a call the runtime's own init makes after the
+    /// filter: without no_new_privs the filter comes before the user and capability switch, whose capset it kills.
+    /// The create must end, naming what happened, and leave nothing; the runtime's other threads must not keep a
+    /// dead init alive. runc 1.1.5 answers differently (its Go init dies with the thread).
+    /// </summary>
+    [SkippableTheory]
+    [Trait("runc-compatible", "false")]
+    [InlineData("SCMP_ACT_KILL")]
+    [InlineData("SCMP_ACT_KILL_THREAD")]
+    [InlineData("SCMP_ACT_KILL_PROCESS")]
+    public void KillingACallOfTheRuntimesOwnInit_FailsCreateNamingIt_AndNeverHangs(string action)
+    {
+        var spec = WithSeccomp(Specs.Default("true"), Profile("SCMP_ACT_ALLOW", Rule(action, ["capset"])));
+        spec.Process()["noNewPrivileges"] = false;
+        Bundle.WriteConfig(spec);
+
+        var result = Runtime.Run(["create", "--bundle", Bundle.Path, Id], globalArguments: null, timeout: TimeSpan.FromSeconds(60));
+
+        Assert.False(result.Succeeded, result.ToString());
+        Assert.Contains("container init", result.Stderr);
+        Assert.Matches("SIGSYS|signal 31|seccomp", result.Stderr);
+        Assert.False(Runtime.Run("state", Id).Succeeded, "a failed create left a container behind");
+        Leaks.AssertClean();
+    }
+
+    /// <summary>The names of Docker's default profile whose x86_64 number is at most statx's (332): a profile as old ones are.</summary>
+    static JsonObject ProfileUpToStatx()
+    {
+        var profile = DockerDefault();
+        foreach (var rule in profile["syscalls"]!.AsArray().Select(r => r!.AsObject()))
+        {
+            var kept = rule["names"]!.AsArray().Select(n => (string)n!).Where(n => !Seccomp.Syscalls.TryGetNumber(Seccomp.SyscallAbi.X86_64, n, out uint nr) || nr <= 332).ToArray();
+            rule["names"] = Specs.Strings(kept.Length > 0 ? kept : ["statx"]);
+        }
+        return profile;
+    }
+
+    /// <summary>
+    /// A profile written before the runtime's own newer calls existed (its newest syscall is statx, the default
+    /// SCMP_ACT_ERRNO): runc's ENOSYS rule lets programs fall back from faccessat2 and openat2, and the runtime keeps
+    /// what it does under the filter to the old calls (found from outside: `exec: "/bin/sh": permission denied` from
+    /// faccessat2, EPERM reading /etc/passwd with openat2, and a cwd check failing with a .NET resource key).
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(true, 0)]
+    [InlineData(false, 0)]
+    [InlineData(true, 1000)]
+    [InlineData(false, 1000)]
+    public void AProfileOlderThanTheRuntimesCalls_RunsAsWithRunc(bool noNewPrivileges, int uid)
+    {
+        var spec = WithSeccomp(Specs.Shell("echo ok; echo home=$HOME; pwd"), ProfileUpToStatx());
+        spec.Process()["noNewPrivileges"] = noNewPrivileges;
+        spec.Process()["user"] = new JsonObject { ["uid"] = uid, ["gid"] = uid };
+        spec.Process()["env"] = Specs.Strings("PATH=/bin"); // no HOME: the runtime reads /etc/passwd
+        spec.Process()["cwd"] = "/tmp";
+        File.WriteAllText(Bundle.InRootfs("/etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n");
+
+        var result = RunContainer(spec);
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Contains("ok", result.Stdout);
+        Assert.Contains(uid == 0 ? "home=/root" : "home=/home/u", result.Stdout);
+        Assert.Contains("/tmp", result.Stdout);
+        Assert.DoesNotMatch("[A-Z][a-z]+_[A-Z][A-Za-z]+_", result.Stderr);
+    }
+
     [SkippableFact]
     public void DockerDefaultProfile_DeniesMountAndUnshare()
     {

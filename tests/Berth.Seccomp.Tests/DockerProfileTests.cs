@@ -82,6 +82,6 @@ public class DockerProfileTests
         Assert.Equal(Enosys, Call(SyscallAbi.X86_64, "set_mempolicy_home_node"));
         Assert.Equal(Enosys, BpfInterpreter.Run(Filter.Program, new SeccompData(X64, 451)));
         Assert.Equal(Enosys, BpfInterpreter.Run(Filter.Program, new SeccompData(I386, 1000)));
-        Assert.Equal(RetKillThread, BpfInterpreter.Run(Filter.Program, new SeccompData(0xc00000b7, 0)));
+        Assert.Equal(RetKillProcess, BpfInterpreter.Run(Filter.Program, new SeccompData(0xc00000b7, 0)));
     }
 }

@@ -16,10 +16,10 @@ public class GoldenProgramTests
              0 ld [4]
              1 jeq 0xc000003e 0 1
              2 ja +1
-             3 ret 0x00000000
+             3 ret 0x80000000
              4 ld [0]
              5 jset 0x40000000 0 1
-             6 ret 0x00000000
+             6 ret 0x80000000
              7 jeq 0x53 1 0
              8 ret 0x7fff0000
              9 ret 0x00050001
@@ -40,10 +40,10 @@ public class GoldenProgramTests
              0 ld [4]
              1 jeq 0xc000003e 0 1
              2 ja +1
-             3 ret 0x00000000
+             3 ret 0x80000000
              4 ld [0]
              5 jset 0x40000000 0 1
-             6 ret 0x00000000
+             6 ret 0x80000000
              7 jgt 0x87 0 1
              8 ret 0x00050026
              9 jeq 0x27 2 0
@@ -72,7 +72,7 @@ public class GoldenProgramTests
              2 ja +3
              3 jeq 0x40000003 0 1
              4 ja +10
-             5 ret 0x00000000
+             5 ret 0x80000000
              6 ld [0]
              7 jset 0x40000000 0 1
              8 ja +3
@@ -98,10 +98,10 @@ public class GoldenProgramTests
              0 ld [4]
              1 jeq 0xc000003e 0 1
              2 ja +1
-             3 ret 0x00000000
+             3 ret 0x80000000
              4 ld [0]
              5 jset 0x40000000 0 1
-             6 ret 0x00000000
+             6 ret 0x80000000
              7 jgt 0x3 0 1
              8 ret 0x00050026
              9 jeq 0x0 3 0

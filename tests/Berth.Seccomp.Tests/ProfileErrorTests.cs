@@ -50,13 +50,14 @@ public class ProfileErrorTests
     }
 
     [Fact]
-    public void OtherMachinesArchitectures_AreAccepted_ButNotAlone()
+    public void OtherMachinesArchitectures_AreAccepted_AndTheNativeOneIsCoveredAnyway()
     {
         var profile = Profile("SCMP_ACT_ALLOW");
         profile.Architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"];
-        Assert.NotEmpty(SeccompCompiler.Compile(profile).Program);
+        var withNative = SeccompCompiler.Compile(profile).Program;
+        // As libseccomp, whose filter always covers the native architecture.
         profile.Architectures = ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"];
-        Assert.Equal("$.linux.seccomp.architectures", Fails(profile).Path);
+        Assert.Equal(withNative, SeccompCompiler.Compile(profile).Program);
     }
 
     [Fact]

@@ -476,10 +476,25 @@ static void reexec(const struct berth_spawn_request *r, int block_fd) {
 
 static void child(const struct berth_spawn_request *r, int block_fd);
 
-// In the sealed copy, before main: picks the request up and goes on as the clone would have. Any other start of
-// a binary that links this file (berth-runtime itself, the daemon) passes through untouched.
+// A process started with stdin, stdout or stderr closed gets /dev/null there, before the .NET runtime opens anything:
+// otherwise the first fds of its own take those numbers, to be handed to a container as its stdio, or read as
+// "fd 0" where 0 meant "none" (Go's runtime does the same for runc).
+static void ensure_stdio(void) {
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        int opened = open("/dev/null", O_RDWR);
+        if (opened >= 0 && opened != fd) {
+            dup2(opened, fd);
+            close(opened);
+        }
+    }
+}
+
+// Before main, in every binary that links this file (berth-runtime, the daemon). In the sealed copy of `exec`, it
+// picks the request up and goes on as the clone would have; any other start passes through.
 __attribute__((constructor)) static void reexec_entry(int argc, char **argv, char **envp) {
     (void)envp;
+    ensure_stdio();
     if (argc != 3 || strcmp(argv[1], REEXEC_ARG) != 0) return;
     int fd = 0;
     for (const char *p = argv[2]; *p >= '0' && *p <= '9'; p++) fd = fd * 10 + (*p - '0');

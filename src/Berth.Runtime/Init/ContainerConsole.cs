@@ -12,7 +12,7 @@ internal static class ContainerConsole
 {
     public static void SetUp(int socketFd, ProcessConfig process, Libc.WinSize? size)
     {
-        if (socketFd <= 0 || !Sys.IsOpen(socketFd))
+        if (socketFd < 0 || !Sys.IsOpen(socketFd))
             throw new ContainerException("process.terminal: the runtime passed no console socket to init");
         using var socket = new ConsoleSocket(new Fd(socketFd));
         using Fd root = Sys.Open("/", Libc.O_PATH | Libc.O_DIRECTORY);

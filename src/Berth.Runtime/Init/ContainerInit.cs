@@ -126,7 +126,7 @@ public static unsafe class ContainerInit
     {
         hookState = null;
         NativeProcessSetup setup;
-        var ownFds = request.FifoFd > 0 ? Sys.Open("/proc/self/fd", Libc.O_PATH | Libc.O_DIRECTORY) : null;
+        var ownFds = request.FifoFd >= 0 ? Sys.Open("/proc/self/fd", Libc.O_PATH | Libc.O_DIRECTORY) : null;
 
         if (request.NewSessionKeyring) JoinSessionKeyring(request.Id);
 

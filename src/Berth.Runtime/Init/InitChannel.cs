@@ -49,11 +49,11 @@ public sealed class InitRequest
     public bool NoPivot { get; init; }
     /// <summary>Join a fresh session keyring named after the container (runc's default; --no-new-keyring turns it off).</summary>
     public bool NewSessionKeyring { get; init; }
-    /// <summary>O_PATH fd of exec.fifo inherited by init; 0 for `exec`-like flows without a start barrier.</summary>
-    public int FifoFd { get; init; }
+    /// <summary>O_PATH fd of exec.fifo inherited by init; -1 without a start barrier.</summary>
+    public int FifoFd { get; init; } = -1;
     public int PreserveFds { get; init; }
     /// <summary>With process.terminal: the inherited fd of the connected console socket the pty master is sent on.</summary>
-    public int ConsoleSocketFd { get; init; }
+    public int ConsoleSocketFd { get; init; } = -1;
     public List<Rootfs.CgroupMountSource> Cgroups { get; init; } = [];
     /// <summary>The spec has prestart/createRuntime/createContainer/startContainer hooks: init stops after its mounts to let the runtime run its share.</summary>
     public bool Hooks { get; init; }

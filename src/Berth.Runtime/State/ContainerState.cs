@@ -13,7 +13,7 @@ public sealed class ContainerState
     public string? Owner { get; init; }
     public Dictionary<string, string> CgroupPaths { get; init; } = [];
     /// <summary>The cgroup directories create made (parents included), so delete removes exactly those.</summary>
-    public List<string> CreatedCgroups { get; init; } = [];
+    public List<string> CreatedCgroups { get; set; } = [];
     public Dictionary<string, string>? Annotations { get; init; }
     /// <summary>The spec's hooks: poststart and poststop run from later commands.</summary>
     public Oci.Hooks? Hooks { get; init; }
