@@ -27,6 +27,15 @@ public sealed class ProcessTests(ITestOutputHelper output) : ContainerTest(outpu
         Assert.Equal(Capabilities.Mask(caps), Capabilities.ParseStatusValue(status, "CapPrm"));
     }
 
+    /// <summary>/opt/bin/echo in the rootfs: busybox, mode 0700, owned by root.</summary>
+    void AddRootOnlyEcho()
+    {
+        Bundle.CreateDirectory(Bundle.InRootfs("/opt/bin"));
+        string program = Bundle.InRootfs("/opt/bin/echo");
+        File.Copy("/bin/busybox", program);
+        File.SetUnixFileMode(program, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
     /// <summary>
     /// The executable lookup decides as the kernel's execve will: a user holding CAP_DAC_OVERRIDE may run a program
     /// that has no execute bit for that user (mode 0700, owned by root), as with runc. access(2) would check the real
@@ -35,10 +44,7 @@ public sealed class ProcessTests(ITestOutputHelper output) : ContainerTest(outpu
     [SkippableFact]
     public void ANonRootUserWithDacOverride_RunsAProgramOnlyRootMayExecute()
     {
-        Bundle.CreateDirectory(Bundle.InRootfs("/opt/bin"));
-        string program = Bundle.InRootfs("/opt/bin/echo");
-        File.Copy("/bin/busybox", program);
-        File.SetUnixFileMode(program, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        AddRootOnlyEcho();
         var spec = Specs.Default("echo", "ran");
         spec.Process()["env"] = Specs.Strings("PATH=/opt/bin");
         spec.Process()["user"] = new JsonObject { ["uid"] = 1000, ["gid"] = 1000 };
@@ -60,10 +66,7 @@ public sealed class ProcessTests(ITestOutputHelper output) : ContainerTest(outpu
     [SkippableFact]
     public void ANonRootUserWithoutDacOverride_IsRefusedAProgramOnlyRootMayExecute()
     {
-        Bundle.CreateDirectory(Bundle.InRootfs("/opt/bin"));
-        string program = Bundle.InRootfs("/opt/bin/echo");
-        File.Copy("/bin/busybox", program);
-        File.SetUnixFileMode(program, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        AddRootOnlyEcho();
         var spec = Specs.Default("/opt/bin/echo", "ran");
         spec.Process()["user"] = new JsonObject { ["uid"] = 1000, ["gid"] = 1000 };
 
