@@ -9,6 +9,8 @@ namespace Berth.Images;
 /// to <c>ingest/</c> (same filesystem), hashed while written, verified, fsynced and renamed into place,
 /// so a visible blob is always complete and matches its name. Partial downloads stay in
 /// <c>ingest/HEX.partial</c> so that a cut-off download can resume where it stopped.
+/// A blob an operation relies on is pinned (<see cref="Lease"/>) before the operation checks that it is stored;
+/// garbage collection deletes through <see cref="DeleteIfUnused"/>, which checks the pins in the same step.
 /// </summary>
 public sealed class ContentStore
 {
@@ -17,6 +19,9 @@ public sealed class ContentStore
     private readonly ConcurrentDictionary<Digest, Task> _inflight = new();
     private readonly ConcurrentDictionary<Digest, int> _pins = new();
     private readonly ConcurrentDictionary<Digest, byte> _openWriters = new();
+    // Taking a pin and deleting an unpinned blob exclude each other: between a collection's check of the pins and
+    // its deletion no operation can pin the blob and find it still there.
+    private readonly Lock _pinLock = new();
 
     public ContentStore(string root)
     {
@@ -28,6 +33,9 @@ public sealed class ContentStore
     }
 
     public string Root { get; }
+
+    /// <summary>For tests: called when a write finds its blob already stored, right after that check.</summary>
+    internal Action<Digest>? BlobFound { get; set; }
 
     /// <summary>The file of a blob (for readers that want a path, such as layer unpacking).</summary>
     public string PathOf(Digest digest) => Path.Combine(_blobs, digest.Hex);
@@ -81,12 +89,20 @@ public sealed class ContentStore
                 yield return digest;
     }
 
-    /// <summary>Stores bytes whose digest is computed here; when <paramref name="expected"/> is given it must match.</summary>
-    public Digest Write(ReadOnlySpan<byte> data, Digest? expected = null)
+    /// <summary>
+    /// Stores bytes whose digest is computed here; when <paramref name="expected"/> is given it must match. With a
+    /// <paramref name="lease"/> the blob is pinned before the store checks whether it already holds it.
+    /// </summary>
+    public Digest Write(ReadOnlySpan<byte> data, Digest? expected = null, ContentLease? lease = null)
     {
         var actual = Digest.Compute(data);
         if (expected is { } e && e != actual) throw new DigestMismatchException(e, actual, null);
-        if (Has(actual)) return actual;
+        lease?.Add(actual);
+        if (Has(actual))
+        {
+            BlobFound?.Invoke(actual);
+            return actual;
+        }
         var temp = Path.Combine(_ingest, $"tmp-{Guid.NewGuid():N}");
         try
         {
@@ -104,8 +120,12 @@ public sealed class ContentStore
         return actual;
     }
 
-    /// <summary>Stores a stream of unknown digest (an archive member, an imported tar); returns its digest and size.</summary>
-    public async Task<(Digest Digest, long Size)> WriteAsync(Stream content, Digest? expected = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Stores a stream of unknown digest (an archive member, an imported tar); returns its digest and size. With a
+    /// <paramref name="lease"/> the blob is pinned before the store checks whether it already holds it.
+    /// </summary>
+    public async Task<(Digest Digest, long Size)> WriteAsync(Stream content, Digest? expected = null, ContentLease? lease = null,
+        CancellationToken cancellationToken = default)
     {
         var temp = Path.Combine(_ingest, $"tmp-{Guid.NewGuid():N}");
         try
@@ -127,7 +147,9 @@ public sealed class ContentStore
                 actual = Digest.FromHash(hash.GetHashAndReset());
             }
             if (expected is { } e && e != actual) throw new DigestMismatchException(e, actual, null);
+            lease?.Add(actual);
             if (!Has(actual)) Publish(temp, actual);
+            else BlobFound?.Invoke(actual);
             return (actual, size);
         }
         finally
@@ -206,8 +228,24 @@ public sealed class ContentStore
     /// <summary>Keeps a blob from garbage collection while an operation that will reference it is in progress.</summary>
     public IDisposable Pin(Digest digest)
     {
-        _pins.AddOrUpdate(digest, 1, (_, n) => n + 1);
+        lock (_pinLock) _pins.AddOrUpdate(digest, 1, (_, n) => n + 1);
         return new Unpin(this, digest);
+    }
+
+    /// <summary>A set of pins for one operation: every blob it writes, finds or reads, pinned until it is done.</summary>
+    public ContentLease Lease() => new(this);
+
+    /// <summary>
+    /// Deletes a blob and its partial data unless an operation pins it or is writing it; false when it stays (or
+    /// was not there). The check and the deletion are one step as far as <see cref="Pin"/> is concerned.
+    /// </summary>
+    internal bool DeleteIfUnused(Digest digest)
+    {
+        lock (_pinLock)
+        {
+            if (IsPinned(digest) || IsIngesting(digest)) return false;
+            return Delete(digest);
+        }
     }
 
     internal bool IsPinned(Digest digest) => _pins.TryGetValue(digest, out var n) && n > 0;
@@ -286,8 +324,9 @@ public sealed class ContentWriter : IDisposable
         Expected = expected;
         ExpectedSize = expectedSize;
         _path = path;
-        // FileShare.None takes an flock: a second process cannot write the same partial blob.
-        _file = new FileStream(path, resume ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.Asynchronous);
+        // FileShare.None takes an flock: a second process cannot write the same partial blob. Unbuffered: a write that
+        // fails (a full disk) fails in WriteAsync, where it is reported, and never later in Dispose.
+        _file = new FileStream(path, resume ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.None, 0, FileOptions.Asynchronous);
         if (resume && _file.Length > 0 && (expectedSize is null || _file.Length <= expectedSize))
         {
             // Re-hash what an earlier attempt left, so the new bytes continue the same hash.
@@ -319,7 +358,14 @@ public sealed class ContentWriter : IDisposable
             throw new BlobSizeException(Expected, max, Offset + data.Length, atLeast: true);
         }
         _hash.AppendData(data.Span);
-        await _file.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _file.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw WriteFailed(e);
+        }
         Offset += data.Length;
     }
 
@@ -332,7 +378,14 @@ public sealed class ContentWriter : IDisposable
             throw new BlobSizeException(Expected, max, Offset + data.Length, atLeast: true);
         }
         _hash.AppendData(data);
-        _file.Write(data);
+        try
+        {
+            _file.Write(data);
+        }
+        catch (IOException e)
+        {
+            throw WriteFailed(e);
+        }
         Offset += data.Length;
     }
 
@@ -374,7 +427,14 @@ public sealed class ContentWriter : IDisposable
             Discard();
             throw new DigestMismatchException(Expected, actual, null);
         }
-        _file.Flush(flushToDisk: true);
+        try
+        {
+            _file.Flush(flushToDisk: true);
+        }
+        catch (IOException e)
+        {
+            throw WriteFailed(e);
+        }
         Close();
         try
         {
@@ -402,16 +462,69 @@ public sealed class ContentWriter : IDisposable
     private void Close()
     {
         _closed = true;
-        _file.Dispose();
-        _hash.Dispose();
-        _store.WriterClosed(Expected);
+        try
+        {
+            _file.Dispose();
+        }
+        finally
+        {
+            _hash.Dispose();
+            _store.WriterClosed(Expected);
+        }
     }
 
     private void ThrowIfClosed()
     {
         if (_closed) throw new ObjectDisposedException($"writer of blob {Expected}");
     }
+
+    private ContentWriteException WriteFailed(IOException e) => new($"blob {Expected}: writing it into the content store failed: {e.Message}", e);
 }
+
+/// <summary>
+/// The blobs one operation relies on, each pinned against garbage collection until the lease is disposed. Add a
+/// blob before checking that the store holds it: a collection then either ran before (and the operation sees the
+/// blob missing) or leaves it alone. <see cref="Digests"/> stays readable after disposal, for cleaning up after a
+/// failed operation.
+/// </summary>
+public sealed class ContentLease(ContentStore store) : IDisposable
+{
+    private readonly List<IDisposable> _pins = [];
+    private readonly HashSet<Digest> _digests = [];
+    private bool _disposed;
+
+    public IReadOnlyCollection<Digest> Digests
+    {
+        get { lock (_pins) return [.. _digests]; }
+    }
+
+    public void Add(Digest digest)
+    {
+        lock (_pins)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_digests.Add(digest)) _pins.Add(store.Pin(digest));
+        }
+    }
+
+    public void AddRange(IEnumerable<Digest> digests)
+    {
+        foreach (var digest in digests) Add(digest);
+    }
+
+    public void Dispose()
+    {
+        lock (_pins)
+        {
+            _disposed = true;
+            foreach (var pin in _pins) pin.Dispose();
+            _pins.Clear();
+        }
+    }
+}
+
+/// <summary>Writing to the store's own disk failed (a full disk, an I/O error): not the source's fault, and no retry will help.</summary>
+public sealed class ContentWriteException(string message, Exception inner) : Exception(message, inner);
 
 /// <summary>Content whose sha256 is not the one it was announced with.</summary>
 public sealed class DigestMismatchException(Digest expected, Digest actual, string? source)

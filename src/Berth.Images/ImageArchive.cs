@@ -17,8 +17,11 @@ internal sealed record DockerArchiveEntry
 /// <summary>
 /// Image archives, both ways: <c>docker save</c> tars (manifest.json, legacy or docker 25's) and OCI image
 /// layouts (index.json + blobs/sha256), and <c>import</c> of a rootfs tar as a one-layer image.
-/// Every blob goes through the content store (verified when its name is a digest); a failed load leaves
-/// no blob behind. Saved archives carry both manifest.json and an OCI layout, as docker 25 writes them.
+/// Every blob goes through the content store (verified when its name is a digest) and is pinned while the operation
+/// runs. Load and import are all or nothing: the images are checked, handed to the caller's <c>prepare</c> step
+/// (berthd unpacks their layers there), and only then recorded with their tags, in one step; a failure before that
+/// records nothing and leaves no blob behind. Saved archives carry both manifest.json and an OCI layout, as docker 25
+/// writes them.
 /// </summary>
 public sealed class ImageArchive(ImageStore images)
 {
@@ -27,13 +30,17 @@ public sealed class ImageArchive(ImageStore images)
     private const string RefNameAnnotation = "org.opencontainers.image.ref.name";
     private ContentStore Content => images.Content;
 
-    /// <summary>docker load: returns the images loaded (tagged as the archive says).</summary>
-    public async Task<IReadOnlyList<ImageRecord>> LoadAsync(Stream archive, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// docker load: returns the images loaded (tagged as the archive says). <paramref name="prepare"/> runs for each
+    /// image before any is recorded; when it or anything else fails, no image is recorded and no tag moves.
+    /// </summary>
+    public async Task<IReadOnlyList<ImageRecord>> LoadAsync(Stream archive, Func<ImageRecord, CancellationToken, Task>? prepare = null,
+        CancellationToken cancellationToken = default)
     {
         var files = new Dictionary<string, (Digest Digest, long Size)>();
         var links = new Dictionary<string, string>();
         var metadata = new Dictionary<string, byte[]>();
-        var pins = new List<IDisposable>();
+        using var lease = Content.Lease();
         var succeeded = false;
         try
         {
@@ -61,9 +68,7 @@ public sealed class ImageArchive(ImageStore images)
                     if (name.StartsWith("blobs/sha256/", StringComparison.Ordinal))
                         expected = Digest.TryParseHex(name["blobs/sha256/".Length..], out var d) ? d
                             : throw new ImageFormatException($"archive member {name}: not named by a sha256 digest");
-                    var written = await Content.WriteAsync(entry.DataStream, expected, cancellationToken).ConfigureAwait(false);
-                    pins.Add(Content.Pin(written.Digest));
-                    files[name] = written;
+                    files[name] = await Content.WriteAsync(entry.DataStream, expected, lease, cancellationToken).ConfigureAwait(false);
                 }
             }
             (Digest Digest, long Size) File(string path, string what)
@@ -75,22 +80,25 @@ public sealed class ImageArchive(ImageStore images)
 
             List<ImageRecord> loaded;
             if (metadata.TryGetValue("index.json", out var indexBytes))
-                loaded = LoadOciLayout(indexBytes);
+                loaded = LoadOciLayout(indexBytes, lease);
             else if (metadata.TryGetValue("manifest.json", out var manifestBytes))
-                loaded = LoadDockerManifest(manifestBytes, File);
+                loaded = LoadDockerManifest(manifestBytes, File, lease);
             else
                 throw new ImageFormatException("archive has neither manifest.json (docker save) nor index.json (OCI image layout)");
+            if (prepare is not null)
+                foreach (var image in loaded) await prepare(image, cancellationToken).ConfigureAwait(false);
+            var recorded = images.Add(loaded);
             succeeded = true;
-            return loaded;
+            return recorded;
         }
         finally
         {
-            foreach (var pin in pins) pin.Dispose();
-            if (!succeeded) images.DeleteUnreferenced(files.Values.Select(f => f.Digest));
+            lease.Dispose();
+            if (!succeeded) images.DeleteUnreferenced(lease.Digests);
         }
     }
 
-    private List<ImageRecord> LoadOciLayout(byte[] indexBytes)
+    private List<ImageRecord> LoadOciLayout(byte[] indexBytes, ContentLease lease)
     {
         var indexDigest = Digest.Compute(indexBytes);
         var index = ImageJson.ParseIndex(indexBytes, indexDigest);
@@ -112,13 +120,16 @@ public sealed class ImageArchive(ImageStore images)
             var name = entry.Annotations?.GetValueOrDefault(ContainerdNameAnnotation) ?? entry.Annotations?.GetValueOrDefault(RefNameAnnotation);
             // A bare ref.name ("v1") is only a tag inside the layout: docker loads such images untagged.
             if (name is not null && (name.Contains('/') || name.Contains(':')) && ImageReference.TryParse(name, out var reference) && reference.Digest is null)
+            {
+                ImageStore.CheckTag(reference, name);
                 names.Add(reference.ToString());
-            loaded.Add(Record(descriptor, manifests, manifest, names));
+            }
+            loaded.Add(Record(descriptor, manifests, manifest, names, lease));
         }
         return loaded;
     }
 
-    private List<ImageRecord> LoadDockerManifest(byte[] bytes, Func<string, string, (Digest Digest, long Size)> file)
+    private List<ImageRecord> LoadDockerManifest(byte[] bytes, Func<string, string, (Digest Digest, long Size)> file, ContentLease lease)
     {
         List<DockerArchiveEntry> entries;
         try
@@ -132,6 +143,7 @@ public sealed class ImageArchive(ImageStore images)
         var loaded = new List<ImageRecord>();
         foreach (var entry in entries)
         {
+            var names = (entry.RepoTags ?? []).Select(RepoTag).ToList();
             var config = file(entry.Config, "config");
             var configJson = ImageJson.ParseConfig(ReadBlob(config.Digest, "config"), config.Digest);
             if (configJson.RootFs.DiffIds.Count != entry.Layers.Count)
@@ -156,20 +168,35 @@ public sealed class ImageArchive(ImageStore images)
                 Layers = layers,
             };
             var manifestBytes = ImageJson.Serialize(manifest);
-            var manifestDigest = Content.Write(manifestBytes);
+            var manifestDigest = Content.Write(manifestBytes, lease: lease);
             var descriptor = new Descriptor { MediaType = manifest.MediaType, Digest = manifestDigest, Size = manifestBytes.Length };
-            var names = (entry.RepoTags ?? []).Select(t => ImageReference.Parse(t).ToString()).ToList();
-            loaded.Add(Record(descriptor, [manifestDigest], manifest, names));
+            loaded.Add(Record(descriptor, [manifestDigest], manifest, names, lease));
         }
         return loaded;
     }
 
-    private ImageRecord Record(Descriptor manifestDescriptor, List<Digest> manifests, ImageManifest manifest, List<string> names)
+    /// <summary>
+    /// A RepoTags entry of manifest.json, as dockerd takes it: a name with a tag (else "invalid tag"), then the checks
+    /// of <c>docker tag</c>. dockerd 20.10 lets "name:tag@digest" and "sha256:..." through; berth refuses both.
+    /// </summary>
+    private static string RepoTag(string text)
     {
-        foreach (var blob in manifest.Layers.Select(l => l.Digest).Append(manifest.Config.Digest))
+        var reference = ImageReference.ParseNormalized(text);
+        if (reference.Tag is null) throw new ImageFormatException($"invalid tag \"{text}\"");
+        ImageStore.CheckTag(reference, text);
+        return reference.ToString();
+    }
+
+    /// <summary>The record of an image whose blobs are all stored (pinned first, then checked); not recorded yet.</summary>
+    private ImageRecord Record(Descriptor manifestDescriptor, List<Digest> manifests, ImageManifest manifest, List<string> names, ContentLease lease)
+    {
+        foreach (var blob in manifest.Layers.Select(l => l.Digest).Append(manifest.Config.Digest).Concat(manifests))
+        {
+            lease.Add(blob);
             if (!Content.Has(blob)) throw new ImageFormatException($"archive: blob {blob} of manifest {manifestDescriptor.Digest} is missing");
+        }
         var config = ImageJson.ParseConfig(Content.ReadAllBytes(manifest.Config.Digest), manifest.Config.Digest);
-        return images.Put(new ImageRecord
+        return new ImageRecord
         {
             Id = manifest.Config.Digest,
             ConfigMediaType = manifest.Config.MediaType,
@@ -180,24 +207,23 @@ public sealed class ImageArchive(ImageStore images)
             Created = config.Created,
             Size = manifest.Layers.Sum(l => l.Size),
             Platform = new Platform { Os = config.Os, Architecture = config.Architecture, Variant = config.Variant },
-        });
+        };
     }
 
     /// <summary>docker save: the images the references (or ids) name, as one tar with manifest.json and an OCI layout.</summary>
     public async Task SaveAsync(IReadOnlyList<string> refsOrIds, Stream output, CancellationToken cancellationToken = default)
     {
         var chosen = new List<(ImageRecord Image, List<string> Tags)>();
+        using var lease = Content.Lease();
         foreach (var refOrId in refsOrIds)
         {
-            var image = images.Resolve(refOrId);
+            var image = images.Resolve(refOrId, lease);
             // Saved by name, the image carries that name; saved by id, it carries none (as docker does).
             var tag = ImageReference.TryParse(refOrId, out var r) && image.RepoTags.Contains(r.ToString()) ? r.ToString() : null;
             var existing = chosen.FindIndex(c => c.Image.Id == image.Id);
             if (existing < 0) chosen.Add((image, tag is null ? [] : [tag]));
             else if (tag is not null && !chosen[existing].Tags.Contains(tag)) chosen[existing].Tags.Add(tag);
         }
-        var pins = chosen.SelectMany(c => c.Image.Blobs).Distinct().Select(Content.Pin).ToList();
-        try
         {
             await using var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
             var written = new HashSet<Digest>();
@@ -238,21 +264,21 @@ public sealed class ImageArchive(ImageStore images)
             await WriteFileAsync(writer, "manifest.json",
                 JsonSerializer.SerializeToUtf8Bytes(dockerManifest, ImagesJsonContext.Default.ListDockerArchiveEntry), cancellationToken).ConfigureAwait(false);
         }
-        finally
-        {
-            foreach (var pin in pins) pin.Dispose();
-        }
     }
 
-    /// <summary>docker import: a rootfs tar (plain or gzip) becomes a one-layer image, tagged when a reference is given.</summary>
-    public async Task<ImageRecord> ImportAsync(Stream rootfsTar, string? reference, ImageConfig? template = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// docker import: a rootfs tar (plain or gzip) becomes a one-layer image, tagged when a reference is given.
+    /// <paramref name="prepare"/> runs before the image is recorded; when it or anything else fails, nothing is.
+    /// </summary>
+    public async Task<ImageRecord> ImportAsync(Stream rootfsTar, string? reference, ImageConfig? template = null,
+        Func<ImageRecord, CancellationToken, Task>? prepare = null, CancellationToken cancellationToken = default)
     {
-        var target = reference is null ? null : ImageReference.Parse(reference);
-        var (layerDigest, layerSize) = await Content.WriteAsync(rootfsTar, null, cancellationToken).ConfigureAwait(false);
-        var pin = Content.Pin(layerDigest);
+        var target = reference is null ? null : ImageStore.ParseTag(reference);
+        using var lease = Content.Lease();
         var succeeded = false;
         try
         {
+            var (layerDigest, layerSize) = await Content.WriteAsync(rootfsTar, null, lease, cancellationToken).ConfigureAwait(false);
             var compression = Sniff(layerDigest);
             if (compression == LayerCompression.Zstd) throw new ImageFormatException("import: zstd-compressed tars are not supported; give a plain or gzip tar");
             Digest diffId;
@@ -274,7 +300,7 @@ public sealed class ImageArchive(ImageStore images)
                 History = [new HistoryEntry { Created = now, Comment = "Imported from -", CreatedBy = "" }],
             };
             var configBytes = ImageJson.Serialize(config);
-            var configDigest = Content.Write(configBytes);
+            var configDigest = Content.Write(configBytes, lease: lease);
             var layer = new Descriptor { MediaType = LayerMediaType(compression, oci: false), Digest = layerDigest, Size = layerSize };
             var manifest = new ImageManifest
             {
@@ -283,16 +309,18 @@ public sealed class ImageArchive(ImageStore images)
                 Layers = [layer],
             };
             var manifestBytes = ImageJson.Serialize(manifest);
-            var manifestDigest = Content.Write(manifestBytes);
+            var manifestDigest = Content.Write(manifestBytes, lease: lease);
             var record = Record(new Descriptor { MediaType = MediaTypes.DockerManifest, Digest = manifestDigest, Size = manifestBytes.Length },
-                [manifestDigest], manifest, target is null ? [] : [target.ToString()]);
+                [manifestDigest], manifest, target is null ? [] : [target.ToString()], lease);
+            if (prepare is not null) await prepare(record, cancellationToken).ConfigureAwait(false);
+            var recorded = images.Put(record);
             succeeded = true;
-            return record;
+            return recorded;
         }
         finally
         {
-            pin.Dispose();
-            if (!succeeded) images.DeleteUnreferenced([layerDigest]);
+            lease.Dispose();
+            if (!succeeded) images.DeleteUnreferenced(lease.Digests);
         }
     }
 

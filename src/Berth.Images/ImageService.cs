@@ -58,17 +58,19 @@ public sealed class ImageService : IDisposable
         return records;
     }
 
-    /// <summary>docker load: a docker save or OCI layout tar.</summary>
-    public Task<IReadOnlyList<ImageRecord>> LoadAsync(Stream archive, CancellationToken cancellationToken = default) =>
-        new ImageArchive(Images).LoadAsync(archive, cancellationToken);
+    /// <summary>docker load: a docker save or OCI layout tar; <paramref name="prepare"/> runs for each image before any is recorded.</summary>
+    public Task<IReadOnlyList<ImageRecord>> LoadAsync(Stream archive, Func<ImageRecord, CancellationToken, Task>? prepare = null,
+        CancellationToken cancellationToken = default) =>
+        new ImageArchive(Images).LoadAsync(archive, prepare, cancellationToken);
 
     /// <summary>docker save: one tar with manifest.json and an OCI layout.</summary>
     public Task SaveAsync(IReadOnlyList<string> refsOrIds, Stream output, CancellationToken cancellationToken = default) =>
         new ImageArchive(Images).SaveAsync(refsOrIds, output, cancellationToken);
 
-    /// <summary>docker import: a rootfs tar (plain or gzip) as a one-layer image.</summary>
-    public Task<ImageRecord> ImportAsync(Stream rootfsTar, string? reference, CancellationToken cancellationToken = default) =>
-        new ImageArchive(Images).ImportAsync(rootfsTar, reference, null, cancellationToken);
+    /// <summary>docker import: a rootfs tar (plain or gzip) as a one-layer image; <paramref name="prepare"/> runs before it is recorded.</summary>
+    public Task<ImageRecord> ImportAsync(Stream rootfsTar, string? reference, Func<ImageRecord, CancellationToken, Task>? prepare = null,
+        CancellationToken cancellationToken = default) =>
+        new ImageArchive(Images).ImportAsync(rootfsTar, reference, null, prepare, cancellationToken);
 
     public void Dispose() => _registry.Dispose();
 }

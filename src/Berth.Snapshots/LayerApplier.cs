@@ -12,7 +12,8 @@ public sealed record LayerApplyStats(int Entries, int Whiteouts, int OpaqueDirec
 /// Applies a layer tar (ustar, pax, gnu) into an empty directory that becomes an overlayfs layer: files, dirs,
 /// symlinks, hardlinks within the layer, devices and fifos, owners, modes with setuid/setgid/sticky, mtimes and
 /// SCHILY.xattr / LIBARCHIVE.xattr records. OCI whiteouts become overlayfs ones: ".wh.NAME" a 0:0 char device
-/// NAME, ".wh..wh..opq" the xattr trusted.overlay.opaque=y on its directory.
+/// NAME, ".wh..wh..opq" the xattr trusted.overlay.opaque=y on its directory. The layer's own trusted.overlay.*
+/// xattrs are escaped (<see cref="EscapeOverlayXattr"/>): overlayfs would act on them as on its own.
 /// Paths follow docker: absolute names are confined into the root, a relative ".." above the root rejects the
 /// layer, symlinks resolve inside the root (RESOLVE_IN_ROOT, like docker's chroot), and a hardlink must name a
 /// file this layer already holds. The tar may end without its end-of-archive blocks (<see cref="LayerTarReader"/>).
@@ -22,6 +23,7 @@ public static class LayerApplier
 {
     const string WhiteoutPrefix = ".wh.", WhiteoutMetaPrefix = ".wh..wh.", OpaqueMarker = ".wh..wh..opq";
     const string OpaqueXattr = "trusted.overlay.opaque";
+    const string OverlayXattrPrefix = "trusted.overlay.";
 
     /// <param name="parentLayerDirs">The layers below, top first, whose directories lend their attributes to the
     /// directories this layer creates only implicitly.</param>
@@ -187,14 +189,14 @@ public static class LayerApplier
                 string attr = key["SCHILY.xattr.".Length..];
                 if (raw is not null && raw.TryGetValue(attr, out var bytes))
                 {
-                    yield return (attr, bytes);
+                    yield return (EscapeOverlayXattr(attr), bytes);
                     continue;
                 }
                 // Without the raw bytes, a value that was not valid UTF-8 arrives altered: refused, not written wrong.
                 if (value.Contains('\uFFFD'))
                     throw new InvalidLayerException(
                         $"layer entry \"{entryName}\": xattr {key["SCHILY.xattr.".Length..]} has a binary value that is not valid UTF-8 and its raw bytes are unavailable");
-                yield return (attr, Encoding.UTF8.GetBytes(value));
+                yield return (EscapeOverlayXattr(attr), Encoding.UTF8.GetBytes(value));
             }
             else if (key.StartsWith("LIBARCHIVE.xattr.", StringComparison.Ordinal))
             {
@@ -207,10 +209,20 @@ public static class LayerApplier
                 {
                     throw new InvalidLayerException($"layer entry \"{entryName}\": {key} is not base64");
                 }
-                yield return (Uri.UnescapeDataString(key["LIBARCHIVE.xattr.".Length..]), decoded);
+                yield return (EscapeOverlayXattr(Uri.UnescapeDataString(key["LIBARCHIVE.xattr.".Length..])), decoded);
             }
         }
     }
+
+    /// <summary>
+    /// An xattr of the layer in overlayfs' namespace, written as overlayfs' escape of it: "trusted.overlay.NAME"
+    /// becomes "trusted.overlay.overlay.NAME". Written as it came, it would act on the mount (an opaque directory,
+    /// a redirect, a metacopy) without the layer saying so in OCI terms. overlayfs never acts on the escaped name and
+    /// (since Linux 6.7) shows it through the mount as the plain one, so the container still reads the image's xattr.
+    /// containerd and moby apply these xattrs unchanged; the escape is the kernel's rule for nested overlays.
+    /// </summary>
+    internal static string EscapeOverlayXattr(string name) =>
+        name.StartsWith(OverlayXattrPrefix, StringComparison.Ordinal) ? OverlayXattrPrefix + "overlay." + name[OverlayXattrPrefix.Length..] : name;
 
     static unsafe void SetMtime(Fd parent, string leaf, DateTimeOffset mtime, string name)
     {

@@ -31,8 +31,9 @@ sealed class ParentLayers : IDisposable
                 {
                     var st = Sys.FStat(found);
                     if (st.FileType != Libc.S_IFDIR) return null;
+                    // overlayfs' own marks (an opaque dir) stay with their layer; a layer's escaped xattrs are data and go along.
                     var xattrs = Xattrs.List($"/proc/self/fd/{found.Value}/.")
-                        .Where(x => !x.Key.StartsWith("trusted.overlay.", StringComparison.Ordinal))
+                        .Where(x => !x.Key.StartsWith("trusted.overlay.", StringComparison.Ordinal) || x.Key.StartsWith("trusted.overlay.overlay.", StringComparison.Ordinal))
                         .ToDictionary();
                     return new DirAttributes(st, xattrs);
                 }

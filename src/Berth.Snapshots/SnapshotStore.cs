@@ -129,8 +129,9 @@ public sealed class SnapshotStore
                 {
                     throw new InvalidLayerException($"layer {diffId}: {e.Message}", e);
                 }
-                catch (LinuxException e)
+                catch (Exception e) when (e is LinuxException or IOException)
                 {
+                    // A full disk shows here: say which layer and where, beside the system's words.
                     throw new IOException($"unpacking layer {diffId} into {fs}: {e.Message}", e);
                 }
                 catch (InvalidDataException e)

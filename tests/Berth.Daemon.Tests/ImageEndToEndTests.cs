@@ -107,18 +107,9 @@ public class ImageEndToEndTests(RegistryWithImage image) : IClassFixture<Registr
 {
     const string RootReason = "berthd tests run as root (integration section of scripts/test.sh)";
 
-    static ProcessResult Docker(DaemonInstance daemon, params string[] args)
-    {
-        Skip.If(DaemonTools.Which("docker") is null, "the docker CLI is not installed (apt-get install docker.io)");
-        return DaemonTools.Run("docker", ["-H", daemon.Host, .. args],
-            new Dictionary<string, string> { ["DOCKER_CONFIG"] = Path.Combine(daemon.Root, "docker-config") }, timeoutSeconds: 120);
-    }
+    static ProcessResult Docker(DaemonInstance daemon, params string[] args) => DockerCli.Docker(daemon, args);
 
-    static ProcessResult Ok(ProcessResult result)
-    {
-        Assert.True(result.ExitCode == 0, result.ToString());
-        return result;
-    }
+    static ProcessResult Ok(ProcessResult result) => DockerCli.Ok(result);
 
     static string Sha256(byte[] data) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(data));
 

@@ -69,6 +69,22 @@ public class ImageStoreTests : IDisposable
         Assert.Throws<ImageNotFoundException>(() => _images.Resolve("fff"));
     }
 
+    /// <summary>
+    /// dockerd's order, seen with dockerd 20.10: a full id first, then a name, then an id prefix. So a repository named
+    /// like a hex prefix wins over that prefix (as in dockerd), while "sha256:PREFIX" stays an id: no tag can be named so.
+    /// </summary>
+    [Fact]
+    public void Resolution_takes_full_ids_then_names_then_id_prefixes()
+    {
+        var a = AddImage("a", "app:1");
+        var b = AddImage("b", a.Id.Hex[..12]);
+        Assert.Equal(b.Id, _images.Resolve(a.Id.Hex[..12]).Id);
+        Assert.Equal(a.Id, _images.Resolve("sha256:" + a.Id.Hex[..12]).Id);
+        Assert.Equal(a.Id, _images.Resolve(a.Id.Hex).Id);
+        Assert.Equal(a.Id, _images.Resolve(a.Id.ToString()).Id);
+        Assert.Throws<ReferenceException>(() => _images.Tag(b.Id.ToString(), "sha256:" + a.Id.Hex[..12]));
+    }
+
     [Fact]
     public void An_ambiguous_prefix_is_an_error()
     {
@@ -93,6 +109,39 @@ public class ImageStoreTests : IDisposable
         var reopened = new ImageStore(Path.Combine(_dir.Path, "images"), _content);
         Assert.Equal(b.Id, reopened.Resolve("app:1").Id);
         Assert.Equal(["app:1", "app:2"], reopened.Get(b.Id)!.FamiliarRepoTags.Order());
+    }
+
+    /// <summary>
+    /// A tag or rmi whose save fails (here a directory stands where the temp file goes; the daemon tests fill the
+    /// disk) changes nothing: not the listing, not images.json, and the next successful write persists the right state.
+    /// </summary>
+    [Fact]
+    public void A_change_whose_save_fails_changes_nothing()
+    {
+        var a = AddImage("a", "app:1");
+        var b = AddImage("b", "app:2");
+        var file = Path.Combine(_dir.Path, "images", "images.json");
+        var onDisk = File.ReadAllBytes(file);
+        var blocker = Directory.CreateDirectory(file + ".tmp");
+        File.WriteAllText(Path.Combine(blocker.FullName, "keep"), "");
+
+        var tag = Assert.ThrowsAny<Exception>(() => _images.Tag("app:2", "app:1"));
+        Assert.Contains("saving the image store", tag.Message);
+        var rmi = Assert.ThrowsAny<Exception>(() => _images.Remove("app:1"));
+        Assert.Contains("saving the image store", rmi.Message);
+        Assert.ThrowsAny<Exception>(() => _images.Remove(b.Id.ToString()));
+
+        Assert.Equal(a.Id, _images.Resolve("app:1").Id);
+        Assert.Equal(["app:1"], _images.Get(a.Id)!.FamiliarRepoTags);
+        Assert.Equal(["app:2"], _images.Get(b.Id)!.FamiliarRepoTags);
+        Assert.Equal(onDisk, File.ReadAllBytes(file));
+
+        blocker.Delete(recursive: true);
+        _images.Tag("app:2", "app:3");
+        var reopened = new ImageStore(Path.Combine(_dir.Path, "images"), _content);
+        Assert.Equal(a.Id, reopened.Resolve("app:1").Id);
+        Assert.Equal(["app:2", "app:3"], reopened.Get(b.Id)!.FamiliarRepoTags.Order());
+        Assert.False(File.Exists(file + ".tmp"));
     }
 
     [Fact]

@@ -132,6 +132,39 @@ public sealed class HostileLayerTests : IDisposable
         Assert.Equal(2L, (long)StatOf(Path.Combine(fs, "pw")).Nlink);
     }
 
+    /// <summary>
+    /// overlayfs reads trusted.overlay.* xattrs of its lower dirs as its own: a layer that carries them could make a
+    /// directory opaque, a file a whiteout target or a redirect without saying so in OCI terms. They are written with
+    /// the kernel's escape prefix (trusted.overlay.overlay.NAME), which overlayfs shows as the plain xattr
+    /// trusted.overlay.NAME and never acts on. (containerd and moby write them as they are; docker 20.10 was seen
+    /// to load such an opaque xattr into its overlay2 layer.)
+    /// </summary>
+    [SkippableFact]
+    public async Task Overlay_xattrs_of_a_layer_are_escaped_and_do_not_act_on_the_mount()
+    {
+        var lower = Layer.Plain(new TarBuilder().Dir("d/").File("d/lower", "from below\n").Dir("e/").File("e/lower", "from below\n").Build());
+        var upper = Layer.Plain(new TarBuilder()
+            .Dir("d/", xattrs: new Dictionary<string, string> { ["trusted.overlay.opaque"] = "y" })
+            .File("d/upper", "from above\n")
+            .Dir("e/", xattrs: new Dictionary<string, string> { ["trusted.overlay.overlay.opaque"] = "y", ["trusted.overlay.redirect"] = "/d" })
+            .Build());
+        var bottom = await _store.EnsureLayerAsync(null, lower.DiffId, () => new MemoryStream(lower.Blob));
+        var top = await _store.EnsureLayerAsync(bottom, upper.DiffId, () => new MemoryStream(upper.Blob));
+        AssertNothingEscaped();
+
+        var fs = _store.LayerFsPath(top);
+        Assert.Equal(["trusted.overlay.overlay.opaque"], Xattrs.List(Path.Combine(fs, "d")).Keys);
+        Assert.Equal(["trusted.overlay.overlay.overlay.opaque", "trusted.overlay.overlay.redirect"], Xattrs.List(Path.Combine(fs, "e")).Keys);
+
+        var mnt = _scratch.Mount(_store.View(top), "view");
+        Assert.Equal(["lower", "upper"], Directory.EnumerateFileSystemEntries(Path.Combine(mnt, "d")).Select(Path.GetFileName).Order());
+        Assert.Equal(["lower"], Directory.EnumerateFileSystemEntries(Path.Combine(mnt, "e")).Select(Path.GetFileName));
+        // Through the mount the image's xattrs read back as it wrote them (kernels from 6.7 unescape one level).
+        Assert.Equal("y"u8.ToArray(), Xattrs.Get(Path.Combine(mnt, "d"), "trusted.overlay.opaque"));
+        Assert.Equal("y"u8.ToArray(), Xattrs.Get(Path.Combine(mnt, "e"), "trusted.overlay.overlay.opaque"));
+        _scratch.Unmount(mnt);
+    }
+
     static Libc.Stat StatOf(string path)
     {
         Assert.Equal(0, Libc.fstatat(Libc.AT_FDCWD, path, out var st, Libc.AT_SYMLINK_NOFOLLOW));

@@ -10,7 +10,8 @@ namespace Berth.Daemon.Images;
 /// <summary>
 /// The image endpoints over the image library: content and image store under <c>&lt;data-root&gt;/image</c>,
 /// layer snapshots under <c>&lt;data-root&gt;/snapshots</c>. Pulled, loaded and imported images are unpacked
-/// into snapshots; rmi frees the blobs and snapshots nothing needs any longer.
+/// into snapshots before they are recorded, so an image whose unpack fails is never recorded and its tag never
+/// moves; rmi frees the blobs and snapshots nothing needs any longer.
 /// Registry credentials: the request's X-Registry-Auth when it carries any, else the docker config.json
 /// (<c>$DOCKER_CONFIG/config.json</c> or <c>~/.docker/config.json</c>, read per request so a login applies at once).
 /// </summary>
@@ -41,24 +42,20 @@ public sealed class ImageBackend : IImageBackend, IDisposable
         var wanted = ParsePlatform(platform);
         using var registry = ImageErrors.Map(() => new RegistryClient(RegistryOptions(reference.Domain, auth, wanted)));
         var relay = new ProgressRelay(progress, ct);
-        var holds = new List<IDisposable>();
+        using var session = _snapshots.Session();
         string? parent = null;
         try
         {
             await ImageErrors.Map(() => new ImagePuller(registry, _service.Images).PullAsync(reference, new PullOptions
             {
                 Progress = relay.Report,
-                UnpackLayer = async (layer, _) =>
-                {
-                    holds.Add(_snapshots.Hold([LayerDigests.ChainId(parent, layer.DiffId.ToString())]));
-                    parent = await _snapshots.UnpackAsync(parent, layer.DiffId, layer.BlobPath, layer.ReportProgress);
-                },
+                UnpackLayer = async (layer, _) => parent = await session.UnpackLayerAsync(parent, layer.DiffId, layer.BlobPath, layer.ReportProgress),
             }, ct));
+            session.Complete();
         }
         finally
         {
             await DrainAsync(relay);
-            foreach (var hold in holds) hold.Dispose();
         }
     }
 
@@ -158,9 +155,12 @@ public sealed class ImageBackend : IImageBackend, IDisposable
 
     public async Task LoadAsync(Stream tar, bool quiet, IProgressSink progress, CancellationToken ct)
     {
-        var loaded = await ImageErrors.Map(() => _service.LoadAsync(tar, ct));
-        foreach (var image in loaded)
-            await ImageErrors.Map(async () => { await _snapshots.EnsureImageAsync(image, ct); return true; });
+        IReadOnlyList<ImageRecord> loaded;
+        using (var session = _snapshots.Session())
+        {
+            loaded = await ImageErrors.Map(() => _service.LoadAsync(tar, session.UnpackImageAsync, ct));
+            session.Complete();
+        }
         // dockerd answers each loaded name as a "stream" line, quiet or not (quiet only drops progress bars).
         foreach (var image in loaded)
         {
@@ -185,9 +185,10 @@ public sealed class ImageBackend : IImageBackend, IDisposable
         if (message is not null)
             throw ApiException.NotImplemented("import --message is not supported by berthd");
         string? reference = repository is null ? null : WithTag(repository, tag);
-        if (reference is not null) ImageErrors.Map(() => ImageReference.Parse(reference));
-        var image = await ImageErrors.Map(() => _service.ImportAsync(tar, reference, ct));
-        await ImageErrors.Map(async () => { await _snapshots.EnsureImageAsync(image, ct); return true; });
+        if (reference is not null) ImageErrors.Map(() => ImageStore.ParseTag(reference));
+        using var session = _snapshots.Session();
+        var image = await ImageErrors.Map(() => _service.ImportAsync(tar, reference, session.UnpackImageAsync, ct));
+        session.Complete();
         return image.Id.ToString();
     }
 

@@ -1,4 +1,5 @@
 using Berth.Images;
+using Berth.Linux;
 using Berth.Snapshots;
 
 namespace Berth.Daemon.Images;
@@ -11,6 +12,7 @@ namespace Berth.Daemon.Images;
 /// </summary>
 public sealed class ImageSnapshots(SnapshotStore store, ImageService images)
 {
+    readonly ImageService _images = images;
     readonly object _lock = new();
     readonly Dictionary<string, int> _held = new(StringComparer.Ordinal);
 
@@ -35,31 +37,8 @@ public sealed class ImageSnapshots(SnapshotStore store, ImageService images)
         return new Release(this, list);
     }
 
-    /// <summary>
-    /// Unpacks one layer on top of <paramref name="parentChainId"/> from its blob, reporting the compressed
-    /// bytes read; returns its chain ID. The caller holds the chain.
-    /// </summary>
-    public Task<string> UnpackAsync(string? parentChainId, Digest diffId, string blobPath, Action<long, long>? progress)
-    {
-        long total = new FileInfo(blobPath).Length;
-        return store.EnsureLayerAsync(parentChainId, diffId.ToString(),
-            () => new ProgressReadStream(File.OpenRead(blobPath), read => progress?.Invoke(read, total)));
-    }
-
-    /// <summary>Unpacks every layer of a stored image (load, import) that has no snapshot yet.</summary>
-    public async Task EnsureImageAsync(ImageRecord image, CancellationToken ct)
-    {
-        var config = ImageJson.ParseConfig(images.ReadConfigBytes(image), image.Id);
-        using var hold = Hold(ChainIds(config));
-        string? parent = null;
-        for (int i = 0; i < config.RootFs.DiffIds.Count; i++)
-        {
-            ct.ThrowIfCancellationRequested();
-            if (i >= image.Layers.Count)
-                throw new ImageFormatException($"image {image.Id}: config lists {config.RootFs.DiffIds.Count} diff_ids but the manifest {image.Layers.Count} layers");
-            parent = await UnpackAsync(parent, config.RootFs.DiffIds[i], images.Content.PathOf(image.Layers[i].Digest), null);
-        }
-    }
+    /// <summary>The unpacking of one pull, load or import: see <see cref="UnpackSession"/>.</summary>
+    public UnpackSession Session() => new(this);
 
     /// <summary>Removes the layer snapshots that no image and no running operation needs; returns how many.</summary>
     public int Collect()
@@ -67,8 +46,8 @@ public sealed class ImageSnapshots(SnapshotStore store, ImageService images)
         lock (_lock)
         {
             var needed = new HashSet<string>(_held.Keys, StringComparer.Ordinal);
-            foreach (var image in images.List())
-                needed.UnionWith(ChainIds(ImageJson.ParseConfig(images.ReadConfigBytes(image), image.Id)));
+            foreach (var image in _images.List())
+                needed.UnionWith(ChainIds(ImageJson.ParseConfig(_images.ReadConfigBytes(image), image.Id)));
             int removed = 0;
             // Top layers first: a layer is removable once nothing is stacked on it.
             for (bool progress = true; progress;)
@@ -83,6 +62,65 @@ public sealed class ImageSnapshots(SnapshotStore store, ImageService images)
                 }
             }
             return removed;
+        }
+    }
+
+    /// <summary>
+    /// The snapshots one pull, load or import unpacks before it records its images. Each chain is held from before its
+    /// unpack until the session ends, so an rmi running meanwhile cannot collect it before the image is recorded. A
+    /// session that ends without <see cref="Complete"/> (the operation failed: nothing was recorded) removes the
+    /// snapshots no image needs, so a failure leaves none behind.
+    /// </summary>
+    public sealed class UnpackSession(ImageSnapshots owner) : IDisposable
+    {
+        readonly List<IDisposable> _holds = [];
+        bool _complete;
+
+        /// <summary>
+        /// Unpacks one layer on top of <paramref name="parentChainId"/> from its blob, reporting the compressed bytes
+        /// read; returns its chain ID.
+        /// </summary>
+        public Task<string> UnpackLayerAsync(string? parentChainId, Digest diffId, string blobPath, Action<long, long>? progress)
+        {
+            lock (_holds) _holds.Add(owner.Hold([LayerDigests.ChainId(parentChainId, diffId.ToString())]));
+            long total = new FileInfo(blobPath).Length;
+            return owner.Store.EnsureLayerAsync(parentChainId, diffId.ToString(),
+                () => new ProgressReadStream(File.OpenRead(blobPath), read => progress?.Invoke(read, total)));
+        }
+
+        /// <summary>Unpacks every layer of an image (load, import) that has no snapshot yet.</summary>
+        public async Task UnpackImageAsync(ImageRecord image, CancellationToken ct)
+        {
+            var config = ImageJson.ParseConfig(owner._images.ReadConfigBytes(image), image.Id);
+            string? parent = null;
+            for (int i = 0; i < config.RootFs.DiffIds.Count; i++)
+            {
+                ct.ThrowIfCancellationRequested();
+                if (i >= image.Layers.Count)
+                    throw new ImageFormatException($"image {image.Id}: config lists {config.RootFs.DiffIds.Count} diff_ids but the manifest {image.Layers.Count} layers");
+                parent = await UnpackLayerAsync(parent, config.RootFs.DiffIds[i], owner._images.Content.PathOf(image.Layers[i].Digest), null);
+            }
+        }
+
+        /// <summary>The operation recorded its images: their snapshots stay.</summary>
+        public void Complete() => _complete = true;
+
+        public void Dispose()
+        {
+            lock (_holds)
+            {
+                foreach (var hold in _holds) hold.Dispose();
+                _holds.Clear();
+            }
+            if (_complete) return;
+            try
+            {
+                owner.Collect();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or LinuxException)
+            {
+                // Keep the operation's own error: what is left has no image and goes at the next collection or start.
+            }
         }
     }
 

@@ -21,7 +21,8 @@ public sealed record PullResult(ImageRecord Image, Digest ManifestDigest, Digest
 /// <summary>
 /// Pulls an image into the content store: manifest (through an index for the configured platform),
 /// config and layers, every blob verified as it is written; layers in parallel with resume after a
-/// cut; then records the image in the image store.
+/// cut; then records the image and the blobs' source in the image store, in one step. Every blob is pinned before
+/// the pull looks for it in the store; a pull that fails records nothing and deletes what it fetched.
 /// </summary>
 public sealed class ImagePuller(RegistryClient client, ImageStore images)
 {
@@ -32,8 +33,8 @@ public sealed class ImagePuller(RegistryClient client, ImageStore images)
     {
         options ??= new PullOptions();
         var progress = options.Progress ?? (_ => { });
-        var pins = new List<IDisposable>();
-        var touched = new List<Digest>();
+        if (reference.Digest is null && reference.Tag is not null) ImageStore.CheckTag(reference, reference.FamiliarString);
+        using var lease = Content.Lease();
         var succeeded = false;
         try
         {
@@ -57,9 +58,7 @@ public sealed class ImagePuller(RegistryClient client, ImageStore images)
             Validate(reference, manifest, manifestBlob.Digest);
             progress(new ProgressEvent(reference.Tag ?? reference.Digest?.ToString(), ProgressStatus.PullingFrom(reference.Path)));
 
-            foreach (var digest in manifest.Layers.Select(l => l.Digest).Append(manifest.Config.Digest).Append(manifestBlob.Digest).Append(top.Digest))
-                pins.Add(Content.Pin(digest));
-            touched.AddRange(manifest.Layers.Select(l => l.Digest).Append(manifest.Config.Digest));
+            lease.AddRange(manifest.Layers.Select(l => l.Digest).Append(manifest.Config.Digest).Append(manifestBlob.Digest).Append(top.Digest));
 
             var hadConfig = Content.Has(manifest.Config.Digest);
             var configBytes = hadConfig
@@ -74,10 +73,10 @@ public sealed class ImagePuller(RegistryClient client, ImageStore images)
 
             // Manifests go in last: a stored manifest means its blobs are all there.
             var manifestExisted = Content.Has(manifestBlob.Digest);
-            Content.Write(manifestBlob.Bytes, manifestBlob.Digest);
-            if (indexDigest is { } id) Content.Write(top.Bytes, id);
+            Content.Write(manifestBlob.Bytes, manifestBlob.Digest, lease);
+            if (indexDigest is { } id) Content.Write(top.Bytes, id, lease);
 
-            var image = images.Put(new ImageRecord
+            var image = images.Add([new ImageRecord
             {
                 Id = manifest.Config.Digest,
                 ConfigMediaType = manifest.Config.MediaType,
@@ -89,8 +88,7 @@ public sealed class ImagePuller(RegistryClient client, ImageStore images)
                 Created = config.Created,
                 Size = manifest.Layers.Sum(l => l.Size),
                 Platform = new Platform { Os = config.Os, Architecture = config.Architecture, Variant = config.Variant },
-            });
-            images.AddSources(manifest.Layers.Select(l => l.Digest).Append(manifest.Config.Digest), reference.Name);
+            }], new BlobSources([.. manifest.Layers.Select(l => l.Digest).Append(manifest.Config.Digest)], reference.Name))[0];
 
             var fresh = downloaded || !hadConfig || !manifestExisted;
             progress(new ProgressEvent(null, ProgressStatus.DigestLine(top.Digest)));
@@ -100,9 +98,9 @@ public sealed class ImagePuller(RegistryClient client, ImageStore images)
         }
         finally
         {
-            foreach (var pin in pins) pin.Dispose();
+            lease.Dispose();
             // A failed pull leaves nothing behind: blobs (and partial data) it fetched that no image uses go.
-            if (!succeeded) images.DeleteUnreferenced(touched);
+            if (!succeeded) images.DeleteUnreferenced(lease.Digests);
         }
     }
 

@@ -16,6 +16,9 @@ public sealed class ImagePusher(RegistryClient client, ImageStore images)
         if (target.Digest is not null)
             throw new ReferenceException(target.ToString(), "cannot push to a digest reference");
         var content = images.Content;
+        // Its blobs pinned in the same step as the image is found again: an rmi running now cannot collect them mid-push.
+        using var lease = content.Lease();
+        image = images.Resolve(image.Id.ToString(), lease);
         var manifestBytes = content.ReadAllBytes(image.Manifest.Digest);
         var manifest = ImageJson.ParseManifest(manifestBytes, image.Manifest.Digest);
         progress(new ProgressEvent(null, ProgressStatus.PushRefersTo(target.NameOnly().FamiliarName)));
