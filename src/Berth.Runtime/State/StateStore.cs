@@ -5,8 +5,9 @@ namespace Berth.Runtime.State;
 
 /// <summary>
 /// The runtime's state root (--root, default /run/berth-runtime): one directory per container holding
-/// state.json and exec.fifo. Creating the directory is the atomic claim on an id; an exclusive flock on it
-/// serialises every command on one container.
+/// state.json and exec.fifo. An exclusive flock on it serialises every command on one container, and the claim on
+/// an id is one step: a directory made under a hidden name and locked, then renamed to the id (never over one), so
+/// that nobody ever sees the id's directory unlocked before its create holds it.
 /// </summary>
 public sealed class StateStore(string root)
 {
@@ -24,14 +25,54 @@ public sealed class StateStore(string root)
     public ContainerLock Claim(string id)
     {
         EnsureRoot();
+        SweepAbandonedClaims();
         string dir = DirFor(id);
-        if (Libc.mkdirat(Libc.AT_FDCWD, dir, 0x1c9 /* 0711 */) < 0)
+        if (Directory.Exists(dir)) throw new ContainerException($"container with id exists: {id}");
+        string pending = Path.Combine(Root, $"{PendingPrefix}{id}.{Environment.ProcessId}.{Random.Shared.Next():x8}");
+        if (Libc.mkdirat(Libc.AT_FDCWD, pending, 0x1c9 /* 0711 */) < 0)
+            throw new ContainerException($"creating the state directory {pending}: {LinuxException.FromLastError("mkdir", pending).Message}");
+        ContainerLock? held = null;
+        try
         {
-            var e = LinuxException.FromLastError("mkdir", dir);
-            if (e.Errno == Errno.EEXIST) throw new ContainerException($"container with id exists: {id}");
-            throw new ContainerException($"creating the state directory {dir}: {e.Message}");
+            held = ContainerLock.Acquire(pending, id, TimeSpan.Zero);
+            if (Libc.renameat2(Libc.AT_FDCWD, pending, Libc.AT_FDCWD, dir, Libc.RENAME_NOREPLACE) < 0)
+            {
+                var e = LinuxException.FromLastError("rename", $"{pending} to {dir}");
+                if (e.Errno is Errno.EEXIST or Errno.ENOTEMPTY) throw new ContainerException($"container with id exists: {id}");
+                throw new ContainerException($"claiming the state directory {dir}: {e.Message}");
+            }
+            return held;
         }
-        return ContainerLock.Acquire(dir, id);
+        catch
+        {
+            held?.Dispose();
+            Directory.Delete(pending, recursive: true);
+            throw;
+        }
+    }
+
+    const string PendingPrefix = ".claim-";
+
+    /// <summary>
+    /// Hidden claims whose create died before the rename: their name carries the creator's pid, and only a claim whose
+    /// creator is gone (and whose lock nobody holds) is removed; a live creator may be between its mkdir and its lock.
+    /// </summary>
+    void SweepAbandonedClaims()
+    {
+        foreach (var pending in Directory.EnumerateDirectories(Root, PendingPrefix + "*"))
+        {
+            var parts = Path.GetFileName(pending).Split('.');
+            if (parts.Length < 3 || !int.TryParse(parts[^2], out int creator) || Directory.Exists($"/proc/{creator}")) continue;
+            try
+            {
+                using var orphan = ContainerLock.TryAcquire(pending);
+                if (orphan is not null) Directory.Delete(pending, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or LinuxException or UnauthorizedAccessException)
+            {
+                // Gone meanwhile: the next claim looks again.
+            }
+        }
     }
 
     /// <summary>Locks an existing container's state; fails with "does not exist" when there is none.</summary>
@@ -73,7 +114,8 @@ public sealed class StateStore(string root)
     {
         if (!Directory.Exists(Root)) return [];
         return Directory.EnumerateDirectories(Root).Select(Path.GetFileName).OfType<string>()
-            .Where(id => File.Exists(Path.Combine(Root, id, StateFile))).Order(StringComparer.Ordinal);
+            .Where(id => !id.StartsWith(PendingPrefix, StringComparison.Ordinal) && File.Exists(Path.Combine(Root, id, StateFile)))
+            .Order(StringComparer.Ordinal);
     }
 
     public ContainerState Read(string id)
@@ -112,24 +154,86 @@ public sealed class StateStore(string root)
     }
 }
 
-/// <summary>An exclusive flock on a container's state directory, held for the length of one command.</summary>
+/// <summary>
+/// An exclusive flock on a container's state directory, held for the length of one command. Taking it is bounded
+/// (<see cref="Timeout"/>): a command stuck in a hook must not block `delete --force` forever, and the error names
+/// the process that holds the lock.
+/// </summary>
 public sealed class ContainerLock : IDisposable
 {
     readonly Fd _dir;
 
     ContainerLock(Fd dir) => _dir = dir;
 
-    public static ContainerLock Acquire(string dir, string id)
+    /// <summary>How long a command waits for another one on the same container: BERTH_LOCK_TIMEOUT seconds, else 60.</summary>
+    public static TimeSpan Timeout =>
+        int.TryParse(Environment.GetEnvironmentVariable("BERTH_LOCK_TIMEOUT"), out int s) && s >= 0 ? TimeSpan.FromSeconds(s) : TimeSpan.FromSeconds(60);
+
+    public static ContainerLock Acquire(string dir, string id) => Acquire(dir, id, Timeout);
+
+    public static ContainerLock Acquire(string dir, string id, TimeSpan bound)
     {
         var fd = Sys.Open(dir, Libc.O_RDONLY | Libc.O_DIRECTORY);
-        while (Libc.flock(fd.Value, Libc.LOCK_EX) < 0)
+        var deadline = DateTime.UtcNow + bound;
+        int pause = 5;
+        for (;;)
         {
+            if (Libc.flock(fd.Value, Libc.LOCK_EX | Libc.LOCK_NB) == 0) return new ContainerLock(fd);
             var e = LinuxException.FromLastError("flock", dir);
             if (e.Errno == Errno.EINTR) continue;
-            fd.Dispose();
-            throw new ContainerException($"locking container {id}: {e.Message}");
+            if (e.Errno != Errno.EAGAIN || DateTime.UtcNow >= deadline)
+            {
+                string holder = e.Errno == Errno.EAGAIN ? Holder(fd) : "";
+                fd.Dispose();
+                if (e.Errno == Errno.EAGAIN)
+                    throw new ContainerException($"container {id} is busy: {holder} has held its lock for more than {bound.TotalSeconds:0} s (BERTH_LOCK_TIMEOUT)");
+                throw new ContainerException($"locking container {id}: {e.Message}");
+            }
+            Thread.Sleep(pause);
+            pause = Math.Min(pause * 2, 100);
         }
-        return new ContainerLock(fd);
+    }
+
+    /// <summary>The lock if nobody holds it now, else null.</summary>
+    public static ContainerLock? TryAcquire(string dir)
+    {
+        var fd = Sys.Open(dir, Libc.O_RDONLY | Libc.O_DIRECTORY);
+        if (Libc.flock(fd.Value, Libc.LOCK_EX | Libc.LOCK_NB) == 0) return new ContainerLock(fd);
+        fd.Dispose();
+        return null;
+    }
+
+    /// <summary>"pid N (its command line)" of the process whose flock covers <paramref name="dir"/>, from /proc/locks.</summary>
+    static string Holder(Fd dir)
+    {
+        var st = Sys.FStat(dir);
+        // glibc's encoding of st_dev, as /proc/locks prints it: major:minor in hex, then the inode.
+        ulong major = ((st.Dev >> 8) & 0xfff) | ((st.Dev >> 32) & 0xfffff000), minor = (st.Dev & 0xff) | ((st.Dev >> 12) & 0xffffff00);
+        string device = $"{major:x2}:{minor:x2}:{st.Ino}";
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/locks"))
+            {
+                // "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"
+                var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length < 6 || f[1] != "FLOCK" || !string.Equals(f[5], device, StringComparison.OrdinalIgnoreCase)) continue;
+                string command = "";
+                try
+                {
+                    command = File.ReadAllText($"/proc/{f[4]}/cmdline").Replace('\0', ' ').Trim();
+                }
+                catch (IOException)
+                {
+                    // It exited meanwhile.
+                }
+                return command.Length > 0 ? $"pid {f[4]} ({command})" : $"pid {f[4]}";
+            }
+        }
+        catch (IOException)
+        {
+            // No /proc/locks: say what we can.
+        }
+        return "another process";
     }
 
     public void Dispose() => _dir.Dispose();
