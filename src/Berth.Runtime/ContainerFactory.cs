@@ -50,7 +50,8 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         int preserveFds = options.PreserveFds + options.ListenFds;
         PreservedFds.Check(preserveFds);
         var consoleMode = ConsoleModes.Decide(config.Process.Terminal, options.Foreground, options.ConsoleSocket);
-        if (consoleMode != ConsoleMode.None) ConsoleSize.From(spec.Process?.ConsoleSize); // refused before anything is made
+        // Refused before anything is made.
+        var consoleSize = consoleMode == ConsoleMode.None ? null : ConsoleSize.From(spec.Process?.ConsoleSize);
 
         // The console socket is connected before anything is made, so that a wrong path leaves nothing behind.
         ConsoleSocket? consoleSender = null, consoleReceiver = null;
@@ -122,7 +123,8 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             listener?.B.Dispose();
             init.Configure(new InitRequest
             {
-                Spec = new WireSpec(spec),
+                Config = config,
+                ConsoleSize = consoleSize is { } size ? [size.Rows, size.Columns] : null,
                 Bundle = bundle,
                 NoPivot = options.NoPivot,
                 NewSessionKeyring = !options.NoNewKeyring,

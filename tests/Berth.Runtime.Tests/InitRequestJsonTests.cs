@@ -1,14 +1,15 @@
+using System.Text;
 using System.Text.Json;
 using Berth.Oci;
 using Berth.Runtime.Init;
 
 namespace Berth.Runtime.Tests;
 
-/// <summary>The init request carries the spec with OciJsonContext's metadata (WireSpec): nothing may be lost on the way.</summary>
+/// <summary>The init request carries the config `create` converted: nothing init needs may be lost on the way.</summary>
 public class InitRequestJsonTests
 {
     [Fact]
-    public void Spec_CrossesTheChannel_Unchanged()
+    public void TheConvertedConfig_CrossesTheChannel_Unchanged()
     {
         const string config = """
             {
@@ -21,7 +22,9 @@ public class InitRequestJsonTests
               "mounts": [{ "destination": "/proc", "type": "proc", "source": "proc" },
                          { "destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind", "ro"] }],
               "annotations": { "a": "b" },
-              "linux": { "namespaces": [{ "type": "pid" }, { "type": "network", "path": "/run/netns/x" }],
+              "hooks": { "createContainer": [{ "path": "/bin/h", "args": ["h", "x"], "timeout": 3 }] },
+              "linux": { "namespaces": [{ "type": "pid" }, { "type": "network", "path": "/run/netns/x" }, { "type": "uts" }, { "type": "user" }, { "type": "mount" }],
+                "gidMappings": [{ "containerID": 0, "hostID": 1000, "size": 65536 }],
                 "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 65536 }],
                 "sysctl": { "net.ipv4.ip_forward": "1" },
                 "resources": { "memory": { "limit": 33554432, "swap": 67108864 }, "cpu": { "shares": 512, "cpus": "0" },
@@ -30,22 +33,42 @@ public class InitRequestJsonTests
             }
             """;
         var spec = SpecLoader.Parse(config, "config.json");
-        var request = new InitRequest { Spec = new WireSpec(spec), Bundle = "/b", Id = "c1" };
+        var converted = Configs.ConfigConverter.Convert(spec, "/b");
+        var request = new InitRequest { Config = converted, Bundle = "/b", Id = "c1", ConsoleSize = [24, 80] };
 
         byte[] wire = JsonSerializer.SerializeToUtf8Bytes(request, RuntimeJsonContext.Default.InitRequest);
         var back = JsonSerializer.Deserialize(wire, RuntimeJsonContext.Default.InitRequest)!;
 
-        Assert.Equal(JsonSerializer.Serialize(spec, OciJsonContext.Default.Spec), JsonSerializer.Serialize(back.Spec.Value, OciJsonContext.Default.Spec));
-        Assert.Equal(["sh", "-c", "echo \"hi\""], back.Spec.Value.Process!.Args);
-        Assert.Equal(33554432, back.Spec.Value.Linux!.Resources!.Memory!.Limit);
+        Assert.Equal(Encoding.UTF8.GetString(wire), Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(back, RuntimeJsonContext.Default.InitRequest)));
+        var c = back.Config;
+        Assert.Equal(["sh", "-c", "echo \"hi\""], c.Process.Args);
+        Assert.Equal(["PATH=/bin", "X=ä"], c.Process.Env);
+        Assert.Equal((5u, 6u), (c.Process.Uid, c.Process.Gid));
+        Assert.Equal([7u], c.Process.AdditionalGids);
+        Assert.Equal(converted.Process.Rlimits, c.Process.Rlimits);
+        Assert.Equal(-5, c.Process.OomScoreAdj);
+        Assert.Equal("/b/rootfs", c.Rootfs);
+        Assert.True(c.ReadonlyRootfs);
+        Assert.Equal(converted.Namespaces, c.Namespaces);
+        Assert.Equal("/run/netns/x", c.Get(Configs.NamespaceKind.Network)!.Path);
+        Assert.Equal(converted.UidMappings, c.UidMappings);
+        Assert.Equal(converted.Mounts.Select(m => (m.Destination, m.Flags, m.ClearFlags, m.Data)), c.Mounts.Select(m => (m.Destination, m.Flags, m.ClearFlags, m.Data)));
+        Assert.Equal(converted.Devices, c.Devices);
+        Assert.Equal("1", c.Sysctl["net.ipv4.ip_forward"]);
+        Assert.Equal(["/proc/kcore"], c.MaskedPaths);
+        Assert.Equal(["h", "x"], c.Hooks!.CreateContainer![0].Args);
+        Assert.Equal(3, c.Hooks.CreateContainer[0].Timeout);
+        Assert.Equal(new ushort[] { 24, 80 }, back.ConsoleSize);
         Assert.Equal("c1", back.Id);
+        // What init does not need stays with the runtime.
+        Assert.Null(c.Resources);
+        Assert.DoesNotContain("33554432", Encoding.UTF8.GetString(wire));
     }
 
     [Fact]
-    public void A_null_spec_on_the_wire_is_refused()
+    public void A_request_without_a_config_is_refused()
     {
-        var e = Assert.Throws<JsonException>(() =>
-            JsonSerializer.Deserialize("""{"spec":null,"bundle":"/b","id":"c1"}""", RuntimeJsonContext.Default.InitRequest));
-        Assert.Contains("spec is null", e.Message);
+        Assert.Throws<JsonException>(() =>
+            JsonSerializer.Deserialize("""{"bundle":"/b","id":"c1"}""", RuntimeJsonContext.Default.InitRequest));
     }
 }

@@ -30,9 +30,8 @@ public static class ConfigConverter
     /// <summary>runc's default propagation of "/" inside the container when the spec names none.</summary>
     public const ulong DefaultRootfsPropagation = MS_SLAVE | MS_REC;
 
-    /// <param name="compiledSeccomp">linux.seccomp already compiled (init gets it from the runtime): not compiled again.</param>
     /// <exception cref="SpecException">The spec breaks a rule; the message lists every JSON path at fault.</exception>
-    public static ContainerConfig Convert(Spec spec, string bundleDir, SeccompFilter? compiledSeccomp = null)
+    public static ContainerConfig Convert(Spec spec, string bundleDir)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(bundleDir);
@@ -67,7 +66,7 @@ public static class ConfigConverter
             Bundle = bundle,
             Hooks = spec.Hooks,
             Seccomp = linux.Seccomp,
-            SeccompFilter = linux.Seccomp is null ? null : compiledSeccomp ?? CompileSeccomp(linux.Seccomp, Path.Combine(bundle, SpecLoader.ConfigFileName)),
+            SeccompFilter = linux.Seccomp is null ? null : CompileSeccomp(linux.Seccomp, Path.Combine(bundle, SpecLoader.ConfigFileName)),
         };
     }
 

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Berth.Oci;
 using Berth.Seccomp;
 
@@ -5,7 +7,9 @@ namespace Berth.Runtime.Configs;
 
 // The runtime's validated view of a container (the seed's `configs.Config`). ConfigConverter builds it from an
 // OCI Spec by a pure conversion: every string is parsed here once (namespace types, mount options,
-// capability and rlimit names), so the code that acts on it never parses or guesses.
+// capability and rlimit names), so the code that acts on it never parses or guesses. `create` converts once and
+// hands init this config (JSON over the init channel): what init needs crosses, what only the runtime uses (the
+// cgroup resources, the profile it compiled, annotations) does not.
 
 public sealed record ContainerConfig
 {
@@ -26,17 +30,19 @@ public sealed record ContainerConfig
     public IReadOnlyDictionary<string, string> Sysctl { get; init; } = new Dictionary<string, string>();
     public IReadOnlyDictionary<string, TimeOffset> TimeOffsets { get; init; } = new Dictionary<string, TimeOffset>();
     public string? CgroupsPath { get; init; }
-    public LinuxResources? Resources { get; init; }
+    [JsonIgnore] public LinuxResources? Resources { get; init; }
     public required ProcessConfig Process { get; init; }
-    public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
+    [JsonIgnore] public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
     /// <summary>Absolute path of the bundle directory the spec came from (state output, relative paths).</summary>
     public string Bundle { get; init; } = "";
-    /// <summary>Spec hooks, passed through unchanged.</summary>
+    /// <summary>Spec hooks, passed through unchanged (on the init channel with OciJsonContext's metadata).</summary>
+    [JsonConverter(typeof(OciHooksConverter))]
     public Hooks? Hooks { get; init; }
     /// <summary>Spec seccomp section, passed through unchanged.</summary>
-    public LinuxSeccomp? Seccomp { get; init; }
-    /// <summary><see cref="Seccomp"/> compiled to BPF; null when the spec has no linux.seccomp.</summary>
-    public SeccompFilter? SeccompFilter { get; init; }
+    [JsonIgnore] public LinuxSeccomp? Seccomp { get; init; }
+    /// <summary><see cref="Seccomp"/> compiled to BPF; null when the spec has no linux.seccomp. Crosses to init as
+    /// the request's SeccompProgram.</summary>
+    [JsonIgnore] public SeccompFilter? SeccompFilter { get; init; }
 
     public bool Has(NamespaceKind kind) => Namespaces.Any(n => n.Kind == kind);
     public NamespaceConfig? Get(NamespaceKind kind) => Namespaces.FirstOrDefault(n => n.Kind == kind);
@@ -47,6 +53,7 @@ public enum NamespaceKind { Pid, Network, Ipc, Uts, Mount, Cgroup, User, Time }
 /// <summary>A namespace to create (Path null) or to join (Path set, opened and setns'd).</summary>
 public sealed record NamespaceConfig(NamespaceKind Kind, string? Path)
 {
+    [JsonIgnore]
     public int CloneFlag => Kind switch
     {
         NamespaceKind.Mount => 0x00020000,   // CLONE_NEWNS
@@ -61,6 +68,7 @@ public sealed record NamespaceConfig(NamespaceKind Kind, string? Path)
     };
 
     /// <summary>The name used in /proc/PID/ns and in the spec ("network" is "net" there).</summary>
+    [JsonIgnore]
     public string ProcName => Kind switch
     {
         NamespaceKind.Network => "net",
@@ -89,8 +97,8 @@ public sealed record MountConfig
     /// <summary>mount_setattr(2) attributes to set / clear recursively ("rro", "rnosuid"...); 0 when none.</summary>
     public ulong RecAttrSet { get; init; }
     public ulong RecAttrClr { get; init; }
-    public bool IsBind => (Flags & Berth.Linux.Libc.MS_BIND) != 0;
-    public bool Recursive => (Flags & Berth.Linux.Libc.MS_REC) != 0;
+    [JsonIgnore] public bool IsBind => (Flags & Berth.Linux.Libc.MS_BIND) != 0;
+    [JsonIgnore] public bool Recursive => (Flags & Berth.Linux.Libc.MS_REC) != 0;
 }
 
 public sealed record DeviceConfig(string Path, char Type, long Major, long Minor, uint FileMode, uint Uid, uint Gid);
@@ -116,3 +124,13 @@ public sealed record CapabilitySet(ulong Bounding, ulong Effective, ulong Inheri
 
 /// <summary>Resource is the RLIMIT_* number.</summary>
 public sealed record RlimitConfig(string Name, int Resource, ulong Soft, ulong Hard);
+
+/// <summary>The spec's hooks on the init channel, with OciJsonContext's metadata (no second copy of it here).</summary>
+public sealed class OciHooksConverter : JsonConverter<Hooks>
+{
+    public override Hooks? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        JsonSerializer.Deserialize(ref reader, OciJsonContext.Default.Hooks);
+
+    public override void Write(Utf8JsonWriter writer, Hooks value, JsonSerializerOptions options) =>
+        JsonSerializer.Serialize(writer, value, OciJsonContext.Default.Hooks);
+}

@@ -41,7 +41,8 @@ public static unsafe class ContainerInit
         byte* path;
         try
         {
-            config = ConfigConverter.Convert(request.Spec.Value, request.Bundle, request.Seccomp?.ToFilter());
+            // Validated and converted by `create`; only the compiled filter crosses separately.
+            config = request.Config with { SeccompFilter = request.Seccomp?.ToFilter() };
             ownFds = SetUp(config, request, channel, out hookState, out path, out argv, out envp, warning =>
                 channel.Send(new InitReport { Type = InitReport.Warning, Message = warning }, RuntimeJsonContext.Default.InitReport));
         }
@@ -101,7 +102,7 @@ public static unsafe class ContainerInit
         Libc.sigprocmask(2 /* SIG_SETMASK */, &empty, null);
         Libc.execve(path, argv, envp);
         int errno = Marshal.GetLastPInvokeError();
-        Console.Error.WriteLine($"berth-runtime init: exec {request.Spec.Value.Process?.Args?[0]}: {LinuxException.Describe(errno)}");
+        Console.Error.WriteLine($"berth-runtime init: exec {config.Process.Args[0]}: {LinuxException.Describe(errno)}");
         return 127;
     }
 
@@ -146,7 +147,8 @@ public static unsafe class ContainerInit
         rootfs.EnterRoot();
         // Before the rest of the setup, as runc: the pty comes from the container's devpts, now reachable as /dev/pts.
         if (config.Process.Terminal)
-            ContainerConsole.SetUp(request.ConsoleSocketFd, config.Process, Terminal.ConsoleSize.From(request.Spec.Value.Process?.ConsoleSize));
+            ContainerConsole.SetUp(request.ConsoleSocketFd, config.Process,
+                request.ConsoleSize is [var rows, var columns] ? new Libc.WinSize { Rows = rows, Columns = columns } : null);
 
         if (config.Hostname is { } hostname && Libc.sethostname(hostname, Encoding.UTF8.GetByteCount(hostname)) < 0)
             throw new ContainerException($"sethostname {hostname}: {LinuxException.FromLastError("sethostname").Message}");

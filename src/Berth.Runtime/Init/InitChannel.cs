@@ -40,10 +40,15 @@ public sealed class InitChannel(Fd socket) : IDisposable
     public void Dispose() => Socket.Dispose();
 }
 
-/// <summary>What the runtime tells init: the spec to apply and the runtime-side facts it cannot compute itself.</summary>
+/// <summary>
+/// What the runtime tells init: the config `create` validated and converted (init does not parse or check the spec
+/// again), and the runtime-side facts it cannot compute itself.
+/// </summary>
 public sealed class InitRequest
 {
-    public required WireSpec Spec { get; init; }
+    public required Configs.ContainerConfig Config { get; init; }
+    /// <summary>process.consoleSize with process.terminal: the pty's rows and columns; null for the kernel's default.</summary>
+    public ushort[]? ConsoleSize { get; init; }
     public required string Bundle { get; init; }
     public required string Id { get; init; }
     public bool NoPivot { get; init; }
@@ -64,29 +69,6 @@ public sealed class InitRequest
     /// fd the moment it has it (the calls after the filter may already wait for the agent); -1 otherwise.
     /// </summary>
     public int SeccompListenerFd { get; init; } = -1;
-}
-
-/// <summary>
-/// The spec as it crosses the init channel, written and read with <see cref="Oci.OciJsonContext"/>'s metadata, which
-/// the runtime has already built to parse config.json. A type-level converter, so that RuntimeJsonContext never
-/// builds metadata for the spec's graph of types: System.Text.Json configures each type once per context, on first
-/// use, and a second copy cost about as much as the parse itself.
-/// </summary>
-[JsonConverter(typeof(Converter))]
-public sealed class WireSpec(Oci.Spec value)
-{
-    public Oci.Spec Value { get; } = value;
-
-    public sealed class Converter : JsonConverter<WireSpec>
-    {
-        public override bool HandleNull => true; // a null spec is refused here, not left in a non-nullable property
-
-        public override WireSpec Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            new(JsonSerializer.Deserialize(ref reader, Oci.OciJsonContext.Default.Spec) ?? throw new JsonException("the init request's spec is null"));
-
-        public override void Write(Utf8JsonWriter writer, WireSpec value, JsonSerializerOptions options) =>
-            JsonSerializer.Serialize(writer, value.Value, Oci.OciJsonContext.Default.Spec);
-    }
 }
 
 /// <summary>What init reports back (warnings, a hooks break, then "ready" or "error" with the cause), and the runtime's answer to the hooks break.</summary>
