@@ -67,7 +67,7 @@ internal static class UpdateCommand
     static LinuxResources ReadJson(string source)
     {
         string where = source == "-" ? "stdin" : source;
-        string text = source == "-" ? Console.In.ReadToEnd() : File.ReadAllText(source);
+        string text = source == "-" ? Console.In.ReadToEnd() : SpecLoader.ReadText(source, $"--resources {where}");
         try
         {
             return JsonSerializer.Deserialize(text, OciJsonContext.Default.LinuxResources)
@@ -75,7 +75,7 @@ internal static class UpdateCommand
         }
         catch (JsonException e)
         {
-            throw new ContainerException($"--resources {where}: not LinuxResources JSON: {e.Message}");
+            throw new ContainerException($"--resources {where}: not LinuxResources JSON: {SpecLoader.DescribeJsonError(e)}");
         }
     }
 }
