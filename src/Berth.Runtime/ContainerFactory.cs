@@ -214,14 +214,34 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             MountOptions: p.Key)).ToList();
 }
 
-/// <summary>Writes --pid-file atomically, as runc does.</summary>
+/// <summary>
+/// Writes --pid-file atomically: a new file under a fresh name, created O_EXCL|O_NOFOLLOW in the target's
+/// directory, then renamed over the target. Whoever may write that directory (a container with a bind mount of it) can
+/// plant symlinks, but never make the runtime write through one: O_EXCL fails on any existing name, and rename replaces
+/// a symlink at the target instead of following it.
+/// </summary>
 public static class PidFile
 {
     public static void Write(string path, int pid)
     {
         path = Path.GetFullPath(path);
-        string tmp = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + ".tmp");
-        File.WriteAllText(tmp, pid.ToString());
-        File.Move(tmp, path, overwrite: true);
+        string name = Path.GetFileName(path);
+        string temporary = $".{name}.{Environment.ProcessId}-{Random.Shared.Next():x8}.tmp";
+        try
+        {
+            using var dir = Sys.Open(Path.GetDirectoryName(path)!, Libc.O_RDONLY | Libc.O_DIRECTORY);
+            using (var file = Sys.OpenAt(dir, temporary, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW, 0x1b6 /* 0666 & ~umask */))
+                Sys.WriteAll(file, System.Text.Encoding.ASCII.GetBytes(pid.ToString()));
+            if (Libc.renameat2(dir.Value, temporary, dir.Value, name, 0) < 0)
+            {
+                var e = LinuxException.FromLastError("rename", path);
+                Libc.unlinkat(dir.Value, temporary, 0);
+                throw e;
+            }
+        }
+        catch (LinuxException e)
+        {
+            throw new ContainerException($"writing the pid file {path}: {e.Message}");
+        }
     }
 }
