@@ -147,14 +147,16 @@ public static unsafe class ContainerInit
         ProcessSetup.ApplyRlimits(process);
         ProcessSetup.SetOomScoreAdj(process.OomScoreAdj);
         CreateCwd(process.Cwd);
+        // As root first, as runc: a cwd only root may enter still works; one only the user may enter (root squashed)
+        // is tried again after the switch.
+        bool inCwd = EnterCwd(process.Cwd, retryAsUser: true);
         Libc.umask(process.Umask ?? 0x12 /* 0022 */);
         // Without no_new_privs the kernel takes a filter only from a thread with CAP_SYS_ADMIN, which the user and
         // capability switch may drop: install it before, as runc does (the profile then also governs the switch).
         if (config.SeccompFilter is { } earlyFilter && !process.NoNewPrivileges) SeccompInstaller.InstallAndHandOver(earlyFilter, channel);
         ProcessSetup.SetUserAndCapabilities(process, warn);
 
-        if (Libc.chdir(process.Cwd) < 0)
-            throw new ContainerException($"chdir to cwd {process.Cwd} (set in config.json): {LinuxException.FromLastError("chdir").Message}");
+        if (!inCwd) EnterCwd(process.Cwd, retryAsUser: false);
         VerifyCwdInsideRoot(process.Cwd);
 
         string executable = ExecutableLookup.Find(process.Args[0], process.Env, process.Cwd);
@@ -200,6 +202,15 @@ public static unsafe class ContainerInit
         {
             throw new ContainerException($"creating cwd {cwd}: {e.Message}");
         }
+    }
+
+    /// <summary>chdir to the cwd; false when permission was refused and <paramref name="retryAsUser"/> allows a second try.</summary>
+    static bool EnterCwd(string cwd, bool retryAsUser)
+    {
+        if (Libc.chdir(cwd) == 0) return true;
+        var e = LinuxException.FromLastError("chdir");
+        if (retryAsUser && e.Errno is Errno.EACCES or Errno.EPERM) return false;
+        throw new ContainerException($"chdir to cwd {cwd} (set in config.json): {e.Message}");
     }
 
     static void VerifyCwdInsideRoot(string cwd)
