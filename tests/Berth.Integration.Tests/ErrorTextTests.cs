@@ -22,7 +22,8 @@ public sealed partial class ErrorTextTests(ITestOutputHelper output) : Container
     private static partial Regex ResourceKey();
 
     /// <param name="Log">Run with --log FILE --log-format json (not for cases about those flags).</param>
-    sealed record Case(string Name, string[] Arguments, string? Stdin = null, bool Log = true);
+    /// <param name="RuncAccepts">runc 1.1.5 succeeds here (berth-runtime refuses): only the text is checked on runc.</param>
+    sealed record Case(string Name, string[] Arguments, string? Stdin = null, bool Log = true, bool RuncAccepts = false);
 
     string WriteBundle(string name, Action<JsonObject>? change = null, string? text = null)
     {
@@ -108,7 +109,7 @@ public sealed partial class ErrorTextTests(ITestOutputHelper output) : Container
         // ---- bad flags and arguments ----
         yield return new("unknown flag", ["state", "--bogus", Id]);
         yield return new("unknown command", ["bogus-command"]);
-        yield return new("no command", []);
+        yield return new("no command", [], RuncAccepts: true); // runc prints its help
         yield return new("bad --log-format", ["--log-format", "xml", "state", Id], Log: false);
         yield return new("--log in a missing directory", ["--log", Path.Combine(missing, "log.json"), "state", NewId()], Log: false);
         yield return new("--log is a directory", ["--log", aDirectory, "state", NewId()], Log: false);
@@ -120,17 +121,19 @@ public sealed partial class ErrorTextTests(ITestOutputHelper output) : Container
         yield return new("bad memory size", ["update", "--memory", "lots", Id]);
         yield return new("negative cpu period", ["update", "--cpu-period", "-1", Id]);
         yield return new("bad blkio weight", ["update", "--blkio-weight", "70000", Id]);
-        yield return new("negative --preserve-fds", ["create", "--bundle", good, "--preserve-fds", "-1", TrackId(NewId())]);
+        yield return new("negative --preserve-fds", ["create", "--bundle", good, "--preserve-fds", "-1", TrackId(NewId())], RuncAccepts: true);
         yield return new("--preserve-fds beyond the open fds", ["create", "--bundle", good, "--preserve-fds", "500", TrackId(NewId())]);
         yield return new("bad events interval", ["events", "--interval", "soon", Id]);
         yield return new("exec without a command", ["exec", Id]);
         yield return new("exec --user not a number", ["exec", "--user", "alice", Id, "true"]);
-        yield return new("exec unknown capability", ["exec", "--cap", "CAP_BOGUS", Id, "true"]);
+        yield return new("exec unknown capability", ["exec", "--cap", "CAP_BOGUS", Id, "true"], RuncAccepts: true);
         yield return new("exec env without =", ["exec", "--env", "NOEQUALS", Id, "true"]);
         yield return new("exec relative cwd", ["exec", "--cwd", "relative", Id, "true"]);
         yield return new("exec --apparmor", ["exec", "--apparmor", "x", Id, "true"]);
-        yield return new("--systemd-cgroup", ["--systemd-cgroup", "state", Id]);
+        yield return new("--systemd-cgroup", ["--systemd-cgroup", "state", Id], RuncAccepts: true);
     }
+
+    static bool IsRunc => Path.GetFileName(RuntimeBinary.Path) == "runc";
 
     [SkippableFact]
     public void NoErrorPath_PrintsAResourceKey()
@@ -153,7 +156,7 @@ public sealed partial class ErrorTextTests(ITestOutputHelper output) : Container
             foreach (var (where, text) in new[] { ("stdout", result.Stdout), ("stderr", result.Stderr), ("--log", logged) })
                 foreach (Match m in ResourceKey().Matches(text))
                     offenders.Add($"{c.Name}: {where} has \"{m.Value}\" in: {text.Trim()}");
-            if (result.Succeeded || result.TimedOut) succeeded.Add($"{c.Name}: {result}");
+            if (result.TimedOut || result.Succeeded && !(c.RuncAccepts && IsRunc)) succeeded.Add($"{c.Name}: {result}");
         }
 
         Assert.True(offenders.Count == 0, "resource keys instead of sentences:\n  " + string.Join("\n  ", offenders));
