@@ -35,6 +35,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
 
     public Container Create(string id, string bundle, CreateOptions options)
     {
+        using var phase = DebugLog.Time("create");
         ContainerId.Validate(id);
         bundle = Path.GetFullPath(bundle);
         if (!Directory.Exists(bundle)) throw new ContainerException($"bundle directory {bundle} does not exist");
@@ -44,6 +45,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         var config = ConfigConverter.Convert(spec, bundle);
         if (UnsupportedFeatures.Find(spec) is { Count: > 0 } unsupported)
             throw new ContainerException($"{SpecLoader.ConfigFileName}: {string.Join("; ", unsupported)}");
+        DebugLog.Write($"create {id}: bundle {bundle}, rootfs {config.Rootfs}, namespaces {string.Join(",", config.Namespaces.Select(n => n.Path is null ? n.ProcName : $"{n.ProcName}={n.Path}"))}");
         RequireMountNamespace(config);
         Sysctls.Validate(config);
         CheckRootfs(config.Rootfs);
@@ -73,7 +75,8 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         try
         {
             cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
-            cgroups.Create();
+            using (DebugLog.Time("cgroups")) cgroups.Create();
+            DebugLog.Write($"cgroups: {string.Join(", ", cgroups.Paths.Select(p => $"{p.Key}={p.Value}"))} (created {cgroups.CreatedDirectories.Count} directories)");
             var state = new ContainerState
             {
                 Id = id,
@@ -104,7 +107,9 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 throw LinuxException.FromLastError("chown", fifoPath);
             using var fifo = Sys.Open(fifoPath, Libc.O_PATH);
 
-            init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, consoleSender is null ? [fifo] : [fifo, consoleSender.Socket]);
+            using (DebugLog.Time("spawn"))
+                init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, consoleSender is null ? [fifo] : [fifo, consoleSender.Socket]);
+            var setup = DebugLog.Time("init"); // until "ready"
             init.Configure(new InitRequest
             {
                 Spec = new WireSpec(spec),
@@ -118,6 +123,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Cgroups = CgroupMounts(cgroups),
                 Hooks = spec.Hooks is { } h && (h.Prestart?.Count > 0 || h.CreateRuntime?.Count > 0 || h.CreateContainer?.Count > 0 || h.StartContainer?.Count > 0),
                 Seccomp = config.SeccompFilter is { } filter ? SeccompProgram.From(filter) : null,
+                Debug = DebugLog.Enabled,
             }, warn ?? (_ => { }), () =>
             {
                 // In the runtime's namespaces, after init made its mounts and before it pivots (runc's order).
@@ -127,6 +133,8 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 return creating;
             }, notifyFd => SeccompListenerClient.Send(spec.Linux!.Seccomp!, HookState(state, init!.Pid, ContainerStatus.Creating), notifyFd));
 
+            setup.Dispose();
+            DebugLog.Write($"init {init.Pid} is ready and waits for start on {StateStore.FifoName}");
             state.InitPid = init.Pid;
             state.InitStartTime = ProcStat.Read(init.Pid)?.StartTime ?? 0;
             Store.Write(state);

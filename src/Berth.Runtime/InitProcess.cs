@@ -36,6 +36,7 @@ public sealed class InitProcess : IDisposable
         IReadOnlyList<Fd> inheritFds)
     {
         var plan = CloneFlags.For(config.Namespaces);
+        DebugLog.Write($"spawn init: clone flags 0x{plan.AtClone:x}, then unshare 0x{plan.Unshare:x}{(plan.UnshareCgroup ? " and cgroup" : "")}{string.Concat(plan.Joins.Select(j => $", join {j.ProcName} {j.Path}"))}{(plan.ForkAfter ? ", fork into the PID namespace" : "")}");
         var joinFds = new List<Fd>();
         Fd? exe = null;
         (Fd A, Fd B)? sync = null;
@@ -146,9 +147,10 @@ public sealed class InitProcess : IDisposable
             // init died before reading; its exit status says more below.
         }
         var report = ReceiveReport();
-        while (report?.Type is InitReport.Warning or InitReport.Hooks or InitReport.SeccompListener)
+        while (report?.Type is InitReport.Warning or InitReport.Hooks or InitReport.SeccompListener or InitReport.Debug)
         {
-            if (report.Type == InitReport.Warning) warn(report.Message ?? "");
+            if (report.Type == InitReport.Debug) DebugLog.Forward(report.Message);
+            else if (report.Type == InitReport.Warning) warn(report.Message ?? "");
             else if (report.Type == InitReport.SeccompListener) ReceiveSeccompListener(seccompListener);
             else _channel.Send(new InitReport { Type = InitReport.HooksDone, State = runHooks() }, RuntimeJsonContext.Default.InitReport);
             report = ReceiveReport();

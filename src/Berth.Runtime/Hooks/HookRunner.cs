@@ -23,7 +23,7 @@ public static unsafe class HookRunner
         byte[] input = JsonSerializer.SerializeToUtf8Bytes(state, OciJsonContext.Default.State);
         for (int i = 0; i < hooks.Count; i++)
         {
-            string? failure = RunOne(hooks[i], input);
+            string? failure = RunOne(stage, i, hooks[i], input);
             if (failure is not null) throw new ContainerException($"{stage} hook #{i} ({hooks[i].Path}) failed: {failure}");
         }
     }
@@ -37,7 +37,7 @@ public static unsafe class HookRunner
         {
             try
             {
-                if (RunOne(hooks[i], input) is { } failure) warn($"{stage} hook #{i} ({hooks[i].Path}) failed: {failure}");
+                if (RunOne(stage, i, hooks[i], input) is { } failure) warn($"{stage} hook #{i} ({hooks[i].Path}) failed: {failure}");
             }
             catch (Exception e) when (e is ContainerException or LinuxException or IOException)
             {
@@ -47,8 +47,9 @@ public static unsafe class HookRunner
     }
 
     /// <summary>Null on success, else what went wrong, with the hook's output.</summary>
-    static string? RunOne(Hook hook, byte[] stateJson)
+    static string? RunOne(string stage, int index, Hook hook, byte[] stateJson)
     {
+        DebugLog.Write($"{stage} hook #{index} {hook.Path}{(hook.Timeout is { } t ? $" (timeout {t} s)" : "")}");
         if (!hook.Path.StartsWith('/')) return "the hook path must be absolute";
         var (inRead, inWrite) = Sys.Pipe();
         var (outRead, outWrite) = Sys.Pipe();

@@ -41,6 +41,7 @@ public static unsafe class ContainerInit
         byte* path;
         try
         {
+            if (request.Debug) DebugLog.RouteTo(line => channel.Send(new InitReport { Type = InitReport.Debug, Message = line }, RuntimeJsonContext.Default.InitReport));
             config = ConfigConverter.Convert(request.Spec.Value, request.Bundle, request.Seccomp?.ToFilter());
             ownFds = SetUp(config, request, channel, out hookState, out path, out argv, out envp, warning =>
                 channel.Send(new InitReport { Type = InitReport.Warning, Message = warning }, RuntimeJsonContext.Default.InitReport));
@@ -50,6 +51,7 @@ public static unsafe class ContainerInit
             TryReport(channel, new InitReport { Type = InitReport.Error, Message = e.Message });
             return 1;
         }
+        DebugLog.RouteTo(null); // nobody reads the channel after "ready"
         channel.Send(new InitReport { Type = InitReport.Ready }, RuntimeJsonContext.Default.InitReport);
 
         if (ownFds is not null)

@@ -59,6 +59,8 @@ public sealed class InitRequest
     public bool Hooks { get; init; }
     /// <summary>linux.seccomp compiled by the runtime (null without a profile): init installs this, not the spec's profile.</summary>
     public SeccompProgram? Seccomp { get; init; }
+    /// <summary>The runtime logs debug lines: init sends its own (<see cref="InitReport.Debug"/>) until "ready".</summary>
+    public bool Debug { get; init; }
 }
 
 /// <summary>
@@ -93,6 +95,8 @@ public sealed class InitReport
     public Oci.State? State { get; init; }
 
     public const string Ready = "ready", Error = "error", Warning = "warning";
+    /// <summary>init → runtime: a DebugLog line, sent while the runtime has --debug (InitRequest.Debug).</summary>
+    public const string Debug = "debug";
     /// <summary>init → runtime: mounts are done, run prestart and createRuntime hooks. runtime → init: HooksDone.</summary>
     public const string Hooks = "hooks", HooksDone = "hooks-done";
     /// <summary>init → runtime: the seccomp notify fd follows on the socket, attached to one byte (SCM_RIGHTS).</summary>
