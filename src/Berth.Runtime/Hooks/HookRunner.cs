@@ -176,7 +176,15 @@ public static unsafe class HookRunner
     static bool WaitForExit(int pid, long? deadline)
     {
         if (deadline is null) return true; // waitpid blocks, as without a timeout the spec says to wait
-        using var pidfd = Sys.PidfdOpen(pid);
-        return Sys.WaitReadable(pidfd, Remaining(deadline));
+        Fd pidfd;
+        try
+        {
+            pidfd = Sys.PidfdOpen(pid);
+        }
+        catch (LinuxException)
+        {
+            return true; // startContainer hooks run under the container's seccomp profile, which may deny pidfd_open
+        }
+        using (pidfd) return Sys.WaitReadable(pidfd, Remaining(deadline));
     }
 }
