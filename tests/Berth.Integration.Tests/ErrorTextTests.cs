@@ -21,6 +21,10 @@ public sealed partial class ErrorTextTests(ITestOutputHelper output) : Container
     [GeneratedRegex(@"\b(?=[A-Za-z0-9_]*[a-z])[A-Z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b|\b[A-Z][a-z]+(?:[A-Z][a-z0-9]+){3,}\b")]
     private static partial Regex ResourceKey();
 
+    /// <summary>A .NET type where the user wanted to read what is expected ("System.Nullable`1[System.UInt64]").</summary>
+    [GeneratedRegex(@"\bSystem\.[A-Z]\w+|`\d\[")]
+    private static partial Regex DotnetTypeName();
+
     /// <param name="Log">Run with --log FILE --log-format json (not for cases about those flags).</param>
     /// <param name="RuncAccepts">runc 1.1.5 succeeds here (berth-runtime refuses): only the text is checked on runc.</param>
     sealed record Case(string Name, string[] Arguments, string? Stdin = null, bool Log = true, bool RuncAccepts = false);
@@ -120,6 +124,9 @@ public sealed partial class ErrorTextTests(ITestOutputHelper output) : Container
         yield return new("bad ps format", ["ps", "--format", "yaml", Id]);
         yield return new("bad memory size", ["update", "--memory", "lots", Id]);
         yield return new("negative cpu period", ["update", "--cpu-period", "-1", Id]);
+        yield return new("cpu quota not a number", ["update", "--cpu-quota", "half", Id]);
+        yield return new("pids limit not a number", ["update", "--pids-limit", "many", Id]);
+        yield return new("--preserve-fds not a number", ["exec", "--preserve-fds", "two", Id, "true"]);
         yield return new("bad blkio weight", ["update", "--blkio-weight", "70000", Id]);
         yield return new("negative --preserve-fds", ["create", "--bundle", good, "--preserve-fds", "-1", TrackId(NewId())], RuncAccepts: true);
         yield return new("--preserve-fds beyond the open fds", ["create", "--bundle", good, "--preserve-fds", "500", TrackId(NewId())]);
@@ -154,7 +161,7 @@ public sealed partial class ErrorTextTests(ITestOutputHelper output) : Container
                 : Runtime.Run(c.Arguments, global);
             string logged = File.Exists(log) ? File.ReadAllText(log) : "";
             foreach (var (where, text) in new[] { ("stdout", result.Stdout), ("stderr", result.Stderr), ("--log", logged) })
-                foreach (Match m in ResourceKey().Matches(text))
+                foreach (Match m in ResourceKey().Matches(text).Concat(DotnetTypeName().Matches(text)))
                     offenders.Add($"{c.Name}: {where} has \"{m.Value}\" in: {text.Trim()}");
             if (result.TimedOut || result.Succeeded && !(c.RuncAccepts && IsRunc)) succeeded.Add($"{c.Name}: {result}");
         }
@@ -164,8 +171,10 @@ public sealed partial class ErrorTextTests(ITestOutputHelper output) : Container
     }
 
     [SkippableFact]
-    public void ThePattern_FindsKeys_AndSparesKernelNames()
+    public void ThePatterns_FindKeysAndTypes_AndSpareKernelNames()
     {
+        Assert.Matches(DotnetTypeName(), "as expected type 'System.Nullable`1[System.UInt64]'.");
+        Assert.DoesNotMatch(DotnetTypeName(), "--cpu-period \"-1\": expected a non-negative integer");
         Assert.Matches(ResourceKey(), "cannot read: UnauthorizedAccess_IODenied_Path, /x/config.json");
         Assert.Matches(ResourceKey(), "DeserializeUnableToConvertValue, System.UInt64");
         Assert.Matches(ResourceKey(), "container id must not be empty Arg_ParamName_Name, id");
