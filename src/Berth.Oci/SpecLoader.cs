@@ -21,21 +21,28 @@ public static class SpecLoader
         }
 
         var path = Path.Combine(bundleDir, ConfigFileName);
-        string json;
+        return Parse(ReadText(path, path), path);
+    }
+
+    /// <summary>
+    /// The text of a file the user named (config.json, --process, --resources), or a <see cref="SpecException"/> that
+    /// says why not in words, prefixed by <paramref name="what"/>: a directory is "is a directory", as runc says, not
+    /// the framework's "access denied".
+    /// </summary>
+    public static string ReadText(string path, string what)
+    {
         try
         {
-            json = File.ReadAllText(path);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new SpecException($"{path}: JSON specification file not found");
+            return File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SpecException($"{path}: cannot read: {e.Message}", e);
+            string why = Directory.Exists(path) ? "is a directory"
+                : e is FileNotFoundException or DirectoryNotFoundException ? "no such file or directory"
+                : e is UnauthorizedAccessException ? "permission denied"
+                : e.Message;
+            throw new SpecException($"{what}: cannot read: {why}", e);
         }
-
-        return Parse(json, path);
     }
 
     /// <summary>Parses config.json text; <paramref name="sourceName"/> (usually the file path) prefixes every error.</summary>
@@ -52,15 +59,17 @@ public static class SpecLoader
         }
         catch (JsonException e)
         {
-            throw new SpecException($"{sourceName}: {Describe(e)}", e);
+            throw new SpecException($"{sourceName}: {DescribeJsonError(e)}", e);
         }
 
         return spec ?? throw new SpecException($"{sourceName}: config is null (expected a JSON object)");
     }
 
-    // System.Text.Json puts "Path: ... | LineNumber: ... | BytePositionInLine: ..." into its message and
-    // names .NET types; say it in spec terms instead, with 1-based line and column.
-    private static string Describe(JsonException e)
+    /// <summary>
+    /// A JSON error in spec terms, with 1-based line and column: System.Text.Json puts "Path: ... | LineNumber: ... |
+    /// BytePositionInLine: ..." into its message and names .NET types.
+    /// </summary>
+    public static string DescribeJsonError(JsonException e)
     {
         var where = $"line {(e.LineNumber ?? 0) + 1}, column {(e.BytePositionInLine ?? 0) + 1}";
         var path = string.IsNullOrEmpty(e.Path) ? "$" : e.Path;

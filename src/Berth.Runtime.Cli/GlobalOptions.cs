@@ -48,6 +48,7 @@ public sealed class GlobalOptions
     public int Run(ParseResult p, Func<StateStore, RuntimeLog, int> verb, int failureExitCode = 1, string errorPrefix = "")
     {
         var log = LogFrom(p);
+        if (log.Debug) DebugLog.RouteTo(log.DebugLine);
         try
         {
             if (p.GetValue(SystemdCgroup))

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -5,8 +6,9 @@ namespace Berth.Runtime.Cli;
 
 /// <summary>
 /// runc's logging contract: errors always go to stderr as plain text; with --log they are also appended to that
-/// file, as logrus text lines or, with --log-format json, as {"level","msg","time"} lines that containerd reads
-/// and shows to users. --debug adds debug lines.
+/// file, as logrus text lines (time="..." level=error msg="...") or, with --log-format json, as
+/// {"level","msg","time"} lines that containerd reads and shows to users. --debug adds warnings and the runtime's
+/// steps (<see cref="DebugLog"/>) as such lines: in --log when given, else on stderr, as runc's.
 /// </summary>
 public sealed class RuntimeLog
 {
@@ -17,7 +19,7 @@ public sealed class RuntimeLog
     public void Error(string message)
     {
         Console.Error.WriteLine(message);
-        Append("error", message);
+        if (File is not null) Append(Line("error", message));
     }
 
     /// <summary>
@@ -26,25 +28,37 @@ public sealed class RuntimeLog
     /// </summary>
     public void Warn(string message)
     {
-        if (File is null && Debug) Console.Error.WriteLine($"warning: {message}");
-        Append("warning", message);
+        if (File is not null || Debug) Emit("warning", message);
     }
 
     public void DebugLine(string message)
     {
-        if (!Debug) return;
-        if (File is null) Console.Error.WriteLine($"debug: {message}");
-        Append("debug", message);
+        if (Debug) Emit("debug", message);
     }
 
-    void Append(string level, string message)
+    void Emit(string level, string message)
     {
-        if (File is null) return;
-        string time = DateTimeOffset.Now.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffffzzz");
-        string line = Json ? JsonLine(level, message, time) : $"time=\"{time}\" level={level} msg={Quote(message)}\n";
+        string line = Line(level, message);
+        if (File is null) Console.Error.Write(line);
+        else Append(line);
+    }
+
+    string Line(string level, string message)
+    {
+        string time = Rfc3339(DateTimeOffset.Now);
+        return Json ? JsonLine(level, message, time) : $"time=\"{time}\" level={level} msg={Quote(message)}\n";
+    }
+
+    /// <summary>logrus's timestamps: seconds, and "Z" for UTC (Go's RFC3339); phases carry their own durations.</summary>
+    static string Rfc3339(DateTimeOffset now) => now.Offset == TimeSpan.Zero
+        ? now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)
+        : now.ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
+
+    void Append(string line)
+    {
         try
         {
-            System.IO.File.AppendAllText(File, line);
+            System.IO.File.AppendAllText(File!, line);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -67,5 +81,23 @@ public sealed class RuntimeLog
         return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
 
-    static string Quote(string s) => JsonSerializer.Serialize(s, CliJsonContext.Default.String);
+    /// <summary>A double-quoted value as logrus writes one (Go's strconv.Quote for the characters that need it).</summary>
+    static string Quote(string s)
+    {
+        var quoted = new StringBuilder(s.Length + 2).Append('"');
+        foreach (char c in s)
+        {
+            _ = c switch
+            {
+                '"' => quoted.Append("\\\""),
+                '\\' => quoted.Append("\\\\"),
+                '\n' => quoted.Append("\\n"),
+                '\r' => quoted.Append("\\r"),
+                '\t' => quoted.Append("\\t"),
+                < ' ' or '\x7f' => quoted.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}"),
+                _ => quoted.Append(c),
+            };
+        }
+        return quoted.Append('"').ToString();
+    }
 }

@@ -123,6 +123,8 @@ public sealed class Container : IDisposable
     /// <summary>Releases init from its exec.fifo barrier so it execs the user's process, then runs poststart hooks.</summary>
     public void Start(Action<string> warn)
     {
+        using var phase = DebugLog.Time("start");
+        DebugLog.Write($"start {Id}: release init {State.InitPid} through {StateStore.FifoName}");
         var status = Status();
         if (!Lifecycle.CanStart(status))
             throw new ContainerException($"cannot start a container that is {status.ToOci()}: {Id}");
@@ -170,7 +172,9 @@ public sealed class Container : IDisposable
     /// <summary>Deletes a stopped or created container (with force, kills a running one first), then runs poststop hooks.</summary>
     public void Delete(bool force, Action<string> warn)
     {
+        using var phase = DebugLog.Time("delete");
         var status = Status();
+        DebugLog.Write($"delete {Id} ({status.ToOci()}{(force ? ", forced" : "")}): cgroups {string.Join(", ", State.CreatedCgroups)}");
         if (!force && !Lifecycle.CanDeleteWithoutForce(status))
             throw new ContainerException($"cannot delete container {Id} that is not stopped: {status.ToOci()}");
         if (Lifecycle.NeedsKillBeforeDelete(status)) KillAndWait();

@@ -35,6 +35,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
 
     public Container Create(string id, string bundle, CreateOptions options)
     {
+        using var phase = DebugLog.Time("create");
         ContainerId.Validate(id);
         bundle = Path.GetFullPath(bundle);
         if (!Directory.Exists(bundle)) throw new ContainerException($"bundle directory {bundle} does not exist");
@@ -44,6 +45,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         var config = ConfigConverter.Convert(spec, bundle);
         if (UnsupportedFeatures.Find(spec) is { Count: > 0 } unsupported)
             throw new ContainerException($"{SpecLoader.ConfigFileName}: {string.Join("; ", unsupported)}");
+        DebugLog.Write($"create {id}: bundle {bundle}, rootfs {config.Rootfs}, namespaces {string.Join(",", config.Namespaces.Select(n => n.Path is null ? n.ProcName : $"{n.ProcName}={n.Path}"))}");
         RequireMountNamespace(config);
         Sysctls.Validate(config);
         CheckRootfs(config.Rootfs);
@@ -90,7 +92,8 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Hooks = spec.Hooks,
             };
             Store.Write(state);
-            cgroups.Create();
+            using (DebugLog.Time("cgroups")) cgroups.Create();
+            DebugLog.Write($"cgroups: {string.Join(", ", cgroups.Paths.Select(p => $"{p.Key}={p.Value}"))} (created {cgroups.CreatedDirectories.Count} directories)");
             state.CreatedCgroups = [.. cgroups.CreatedDirectories];
             Store.Write(state);
             File.WriteAllBytes(Path.Combine(Store.DirFor(id), StateStore.ConfigFile),
@@ -113,14 +116,16 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             if (consoleSender is not null) inherited.Add(consoleSender.Socket);
             if (listener is { } pair) inherited.Add(pair.B);
 
-            init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, inherited, started: pid =>
-            {
-                // Recorded before init is configured: a create killed from here on leaves `delete --force` a pid to kill.
-                state.InitPid = pid;
-                state.InitStartTime = ProcStat.Read(pid)?.StartTime ?? 0;
-                Store.Write(state);
-            });
+            using (DebugLog.Time("spawn"))
+                init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, inherited, started: pid =>
+                {
+                    // Recorded before init is configured: a create killed from here on leaves `delete --force` a pid to kill.
+                    state.InitPid = pid;
+                    state.InitStartTime = ProcStat.Read(pid)?.StartTime ?? 0;
+                    Store.Write(state);
+                });
             listener?.B.Dispose();
+            var setup = DebugLog.Time("init"); // until "ready"
             init.Configure(new InitRequest
             {
                 Config = config,
@@ -136,6 +141,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Hooks = spec.Hooks is { } h && (h.Prestart?.Count > 0 || h.CreateRuntime?.Count > 0 || h.CreateContainer?.Count > 0 || h.StartContainer?.Count > 0),
                 Seccomp = config.SeccompFilter is { } filter ? SeccompProgram.From(filter) : null,
                 SeccompListenerFd = listener?.B.Value ?? -1,
+                Debug = DebugLog.Enabled,
             }, warn ?? (_ => { }), () =>
             {
                 // In the runtime's namespaces, after init made its mounts and before it pivots (runc's order).
@@ -144,6 +150,9 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 HookRunner.Run("createRuntime", spec.Hooks?.CreateRuntime, creating);
                 return creating;
             }, listener is { } l ? (l.A, notifyFd => SeccompListenerClient.Send(spec.Linux!.Seccomp!, HookState(state, init!.Pid, ContainerStatus.Creating), notifyFd)) : null);
+
+            setup.Dispose();
+            DebugLog.Write($"init {init.Pid} is ready and waits for start on {StateStore.FifoName}");
             if (options.PidFile is not null) PidFile.Write(options.PidFile, init.Pid);
             return new Container(Store, state, claim, init) { ConsoleReceiver = consoleReceiver };
         }
@@ -230,14 +239,34 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             MountOptions: p.Key)).ToList();
 }
 
-/// <summary>Writes --pid-file atomically, as runc does.</summary>
+/// <summary>
+/// Writes --pid-file atomically: a new file under a fresh name, created O_EXCL|O_NOFOLLOW in the target's
+/// directory, then renamed over the target. Whoever may write that directory (a container with a bind mount of it) can
+/// plant symlinks, but never make the runtime write through one: O_EXCL fails on any existing name, and rename replaces
+/// a symlink at the target instead of following it.
+/// </summary>
 public static class PidFile
 {
     public static void Write(string path, int pid)
     {
         path = Path.GetFullPath(path);
-        string tmp = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + ".tmp");
-        File.WriteAllText(tmp, pid.ToString());
-        File.Move(tmp, path, overwrite: true);
+        string name = Path.GetFileName(path);
+        string temporary = $".{name}.{Environment.ProcessId}-{Random.Shared.Next():x8}.tmp";
+        try
+        {
+            using var dir = Sys.Open(Path.GetDirectoryName(path)!, Libc.O_RDONLY | Libc.O_DIRECTORY);
+            using (var file = Sys.OpenAt(dir, temporary, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW, 0x1b6 /* 0666 & ~umask */))
+                Sys.WriteAll(file, System.Text.Encoding.ASCII.GetBytes(pid.ToString()));
+            if (Libc.renameat2(dir.Value, temporary, dir.Value, name, 0) < 0)
+            {
+                var e = LinuxException.FromLastError("rename", path);
+                Libc.unlinkat(dir.Value, temporary, 0);
+                throw e;
+            }
+        }
+        catch (LinuxException e)
+        {
+            throw new ContainerException($"writing the pid file {path}: {e.Message}");
+        }
     }
 }

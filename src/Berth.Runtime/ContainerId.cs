@@ -13,7 +13,7 @@ public static class ContainerId
     public static void Validate(string? id)
     {
         if (Problem(id) is { } problem)
-            throw new ArgumentException(problem, nameof(id));
+            throw new ArgumentException(problem); // no parameter name: the message is for the user
     }
 
     private static string? Problem(string? id)

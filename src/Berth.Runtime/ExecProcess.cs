@@ -68,6 +68,7 @@ public sealed class ExecProcess
     /// <summary>Starts the process; returns once it exec'd its program (or throws with the cause, leaving nothing).</summary>
     public static unsafe ExecProcess Start(Container container, StateStore store, ExecOptions options, Action<string> warn)
     {
+        using var phase = DebugLog.Time("exec");
         var status = container.Status();
         if (status == ContainerStatus.Stopped) throw new ContainerException($"cannot exec in a stopped container: {container.Id}");
         if (status == ContainerStatus.Paused && !options.IgnorePaused)
@@ -110,6 +111,7 @@ public sealed class ExecProcess
                 joinNames.Add(name);
                 if (kind is NamespaceKind.Pid or NamespaceKind.Time) forkAfter = true;
             }
+            DebugLog.Write($"exec in {container.Id}: join {string.Join(", ", joinNames.Select(n => $"/proc/{initPid}/ns/{n}"))}, root /proc/{initPid}/root, user {process.Uid}:{process.Gid}, cwd {process.Cwd}, {process.Args[0]}");
             root = Sys.Open($"/proc/{initPid}/root", Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
             bool setgroupsDenied = ReadTrimmed($"/proc/{initPid}/setgroups") == "deny";
             // The files above are init's only if init still lives (its pid cannot have been reused while it does).

@@ -41,6 +41,7 @@ public sealed class InitProcess : IDisposable
         IReadOnlyList<Fd> inheritFds, Action<int>? started = null)
     {
         var plan = CloneFlags.For(config.Namespaces);
+        DebugLog.Write($"spawn init: clone flags 0x{plan.AtClone:x}, then unshare 0x{plan.Unshare:x}{(plan.UnshareCgroup ? " and cgroup" : "")}{string.Concat(plan.Joins.Select(j => $", join {j.ProcName} {j.Path}"))}{(plan.ForkAfter ? ", fork into the PID namespace" : "")}");
         var joinFds = new List<Fd>();
         Fd? exe = null;
         (Fd A, Fd B)? sync = null;
@@ -188,6 +189,9 @@ public sealed class InitProcess : IDisposable
                         throw new ContainerException(report.Message ?? "container init failed");
                     case InitReport.Warning:
                         warn(report.Message ?? "");
+                        break;
+                    case InitReport.Debug:
+                        DebugLog.Forward(report.Message);
                         break;
                     case InitReport.Hooks:
                         _channel.Send(new InitReport { Type = InitReport.HooksDone, State = runHooks() }, RuntimeJsonContext.Default.InitReport);

@@ -1,6 +1,9 @@
 namespace Berth.Runtime;
 
-/// <summary>Signal names and numbers as `kill` accepts them: "KILL", "SIGKILL", "9".</summary>
+/// <summary>
+/// Signal names and numbers as `kill` accepts them: "KILL", "SIGKILL", "9", and "0", which as with kill(2) only checks
+/// that the process exists (runc passes it on too).
+/// </summary>
 public static class Signals
 {
     static readonly string[] Names =
@@ -16,8 +19,8 @@ public static class Signals
     {
         if (int.TryParse(text, out int n))
         {
-            if (n is >= 1 and <= SigRtMax && (n < Names.Length || n >= SigRtMin)) return n;
-            throw new ArgumentException($"unknown signal {text}: numbers are 1-31 and {SigRtMin}-{SigRtMax}");
+            if (n is >= 0 and <= SigRtMax && (n < Names.Length || n >= SigRtMin)) return n;
+            throw new ArgumentException($"unknown signal {text}: numbers are 0-31 and {SigRtMin}-{SigRtMax}");
         }
         string name = text.ToUpperInvariant();
         if (name.StartsWith("SIG", StringComparison.Ordinal)) name = name[3..];

@@ -534,4 +534,19 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
             """);
         Bundle.RunTool("cc", "-O2", "-static", "-o", output, source);
     }
+
+    /// <summary>As for init (ProcessTests): `exec --user 1000 --cwd DIR` with a DIR only root may enter starts there.</summary>
+    [SkippableFact]
+    public void ACwdOnlyRootCanEnter_IsEnteredBeforeTheUserSwitch()
+    {
+        string dir = Bundle.InRootfs("/root-only");
+        Directory.CreateDirectory(dir);
+        File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        StartSleeper();
+
+        var result = Exec("--user", "1000:1000", "--cwd", "/root-only", Id, "sh", "-c", "pwd; id -u; ls >/dev/null 2>&1 || echo cannot-list");
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal("/root-only\n1000\ncannot-list\n", result.Stdout);
+    }
 }

@@ -146,6 +146,39 @@ public sealed class HookTests(ITestOutputHelper output) : ContainerTest(output)
         Leaks.AssertClean();
     }
 
+    /// <summary>
+    /// The timeout covers the hook's stdin too: with a state larger than a pipe holds (200 KB of annotations) and a hook
+    /// that never reads it, writing the state blocks; the deadline still ends the hook and fails create, as runc's
+    /// "hook ran past specified timeout" does.
+    /// </summary>
+    [SkippableFact]
+    public void AHookThatNeverReadsALargeState_IsStillKilledAtItsTimeout()
+    {
+        var spec = Specs.Default("true");
+        var annotations = new JsonObject();
+        for (int i = 0; i < 200; i++) annotations[$"bt.large.{i}"] = new string('x', 1000);
+        spec["annotations"] = annotations;
+        string seconds = Random.Shared.Next(100000, 999999).ToString();
+        spec["hooks"] = new JsonObject
+        {
+            ["prestart"] = new JsonArray(new JsonObject { ["path"] = "/bin/sleep", ["args"] = Specs.Strings("sleep", seconds), ["timeout"] = 2 }),
+        };
+
+        var create = Create(spec);
+
+        Assert.False(create.TimedOut, "create hung on a hook that never reads its stdin: " + create);
+        Assert.False(create.Succeeded, "create succeeded although its hook ran past its timeout");
+        Assert.False(State().Succeeded, "the container exists after its create failed");
+        Assert.DoesNotContain(Directory.EnumerateDirectories("/proc"), d => File.Exists(Path.Combine(d, "cmdline"))
+            && SafeRead(Path.Combine(d, "cmdline")) == $"sleep\0{seconds}\0");
+    }
+
+    static string SafeRead(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (IOException) { return ""; }
+    }
+
     // runc 1.1.5 fails `run` on a failing poststart hook; config.md says a poststart failure only warns.
     [Trait("runc-compatible", "false")]
     [SkippableFact]

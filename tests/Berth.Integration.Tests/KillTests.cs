@@ -63,4 +63,26 @@ public sealed class KillTests(ITestOutputHelper output) : ContainerTest(output)
         WaitForStatus("stopped");
         Eventually(() => HostPidsWithCmdline(children).Count == 0, "every child to die");
     }
+
+    /// <summary>Signal 0 checks that the container's init exists, as kill(2) does; runc 1.1.5 accepts it.</summary>
+    [SkippableFact]
+    public void SignalZero_ChecksThatTheContainerRuns_WithoutSignallingIt()
+    {
+        Bundle.WriteConfig(Specs.Shell(LongRunning));
+        Assert.True(Runtime.Run("run", "-d", "--bundle", Bundle.Path, Id).Succeeded);
+
+        var zero = Runtime.Run("kill", Id, "0");
+        var allZero = Runtime.Run("kill", "--all", Id, "0");
+
+        Assert.True(zero.Succeeded, "kill ID 0 of a running container failed: " + zero);
+        Assert.True(allZero.Succeeded, "kill --all ID 0 of a running container failed: " + allZero);
+        Assert.Equal("running", Status());
+
+        Assert.True(Runtime.Run("kill", Id, "KILL").Succeeded);
+        WaitForStatus("stopped");
+        var stopped = Runtime.Run("kill", Id, "0");
+        Assert.False(stopped.Succeeded, "kill ID 0 of a stopped container succeeded: " + stopped);
+        // As runc: --all of a stopped container has nothing to signal, and that is no error.
+        Assert.True(Runtime.Run("kill", "--all", Id, "0").Succeeded);
+    }
 }

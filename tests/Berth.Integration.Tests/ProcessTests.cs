@@ -204,4 +204,22 @@ public sealed class ProcessTests(ITestOutputHelper output) : ContainerTest(outpu
 
         Assert.Equal([0, 1, 2, 3], fds);
     }
+
+    /// <summary>
+    /// A cwd the process's user cannot enter (0700, owned by root): runc enters it as root before it switches to the
+    /// user, so the process starts there (and can then not list it). A cwd the user may enter but root may not (a
+    /// root-squashed volume) would be entered after the switch; that case needs such a file system.
+    /// </summary>
+    [SkippableFact]
+    public void ACwdOnlyRootCanEnter_IsEnteredBeforeTheUserSwitch()
+    {
+        string dir = Bundle.InRootfs("/root-only");
+        Directory.CreateDirectory(dir);
+        File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var spec = Specs.Shell("pwd; id -u; ls >/dev/null 2>&1 || echo cannot-list");
+        spec.Process()["user"] = new JsonObject { ["uid"] = 1000, ["gid"] = 1000 };
+        spec.Process()["cwd"] = "/root-only";
+
+        Assert.Equal("/root-only\n1000\ncannot-list\n", RunShell(spec));
+    }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Berth.Integration.Tests.Infrastructure;
@@ -570,6 +571,88 @@ public sealed class SecurityAttackTests(ITestOutputHelper output) : ContainerTes
             Assert.False(result.Succeeded);
             Assert.Contains(path, result.Stderr);
             Assert.Contains("is not enabled on this host", result.Stderr);
+        }
+    }
+
+    // ---- Files the runtime writes or reads on the container's behalf ----
+
+    /// <summary>
+    /// --pid-file in a directory the container can write (a bind mount): the container plants a symlink at the name the
+    /// runtime writes first (runc's ".NAME.tmp"), aiming at a host file. Neither `exec -d --pid-file` nor `create
+    /// --pid-file` may write through it; runc creates the file O_EXCL and fails instead.
+    /// </summary>
+    [SkippableFact]
+    public void PidFile_ASymlinkPlantedInItsDirectory_IsNeverWrittenThrough()
+    {
+        string victim = Path.Combine(HostDirectory("victim"), "host-file");
+        File.WriteAllText(victim, "host-secret\n");
+        string shared = HostDirectory("pid-dir");
+        var spec = Specs.Default("sleep", "1000");
+        spec.Mounts().Add(Specs.Mount("/shared", "bind", shared, "rbind", "rw"));
+        Bundle.WriteConfig(spec);
+        Assert.True(Runtime.Run("run", "-d", "--bundle", Bundle.Path, Id).Succeeded, "run -d failed");
+        // From inside the container, with every name a runtime might pick for its temporary file.
+        var plant = Runtime.Run("exec", Id, "sh", "-c",
+            $"for n in exec init; do ln -s {victim} /shared/.$n.pid.tmp; ln -s {victim} /shared/$n.pid.tmp; done; ls -la /shared");
+        Assert.True(plant.Succeeded, "planting the symlinks failed: " + plant);
+
+        var exec = Runtime.Run("exec", "-d", "--pid-file", Path.Combine(shared, "exec.pid"), Id, "sleep", "1000");
+        string second = TrackId(NewId());
+        var create = Runtime.Run("create", "--bundle", Bundle.Path, "--pid-file", Path.Combine(shared, "init.pid"), second);
+
+        Assert.Equal("host-secret\n", File.ReadAllText(victim));
+        foreach (var (result, name) in new[] { (exec, "exec.pid"), (create, "init.pid") })
+        {
+            string pidFile = Path.Combine(shared, name);
+            if (!result.Succeeded) continue; // refusing, as runc does, is fine
+            Assert.False(new FileInfo(pidFile).LinkTarget is not null, $"{name} is a symlink");
+            Assert.Matches(@"^\d+$", File.ReadAllText(pidFile).Trim());
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    static extern int klogctl(int type, IntPtr buffer, int length);
+
+    const int SyslogActionSizeUnread = 9;
+
+    /// <summary>
+    /// exec fills in HOME from the container's /etc/passwd when the process env lacks it. The container controls that
+    /// file: a symlink to /proc/kmsg (which the runtime, unlike the container, may read: CAP_SYSLOG), a symlink loop, a
+    /// symlink to a socket, or a FIFO must neither be read through the runtime's privileges nor block or fail the exec:
+    /// HOME is then "/". runc 1.1.5 hangs on /proc/kmsg (its init reads it as root), so the test is berth-runtime's.
+    /// </summary>
+    [SkippableFact]
+    [Trait("runc-compatible", "false")]
+    public void Exec_APasswdFileTheContainerTurnedHostile_IsNotRead_AndHomeIsSlash()
+    {
+        var spec = Specs.Default("sleep", "1000");
+        spec["root"]!["readonly"] = false;
+        Bundle.WriteConfig(spec);
+        Assert.True(Runtime.Run("run", "-d", "--bundle", Bundle.Path, Id).Succeeded, "run -d failed");
+        // A socket for the last case: busybox syslogd listens on /dev/log.
+        Assert.True(Runtime.Run("exec", "-d", "--env", "HOME=/", Id, "syslogd", "-n", "-O", "/dev/null").Succeeded, "syslogd failed");
+        Eventually(() => Runtime.Run("exec", "--env", "HOME=/", Id, "test", "-S", "/dev/log").Succeeded, "syslogd's socket /dev/log");
+
+        foreach (var (what, plant) in new[]
+        {
+            ("a symlink to /proc/kmsg", "ln -s /proc/kmsg /etc/passwd"),
+            ("a symlink loop", "ln -s /etc/passwd /etc/passwd"),
+            ("a symlink to a socket", "ln -s /dev/log /etc/passwd"),
+            ("a FIFO", "mkfifo /etc/passwd"),
+        })
+        {
+            // The attacker's own execs carry HOME, so they never read the file.
+            var planted = Runtime.Run("exec", "--env", "HOME=/", Id, "sh", "-c", "rm -f /etc/passwd; " + plant);
+            Assert.True(planted.Succeeded, $"planting {what} failed: {planted}");
+            // Something unread in the kernel log that a read of /proc/kmsg would consume.
+            File.WriteAllText("/dev/kmsg", $"<6>berth-test {Id}: exec with {what} as /etc/passwd\n");
+            int unread = klogctl(SyslogActionSizeUnread, IntPtr.Zero, 0);
+
+            var exec = Runtime.Run("exec", Id, "sh", "-c", "echo HOME=$HOME");
+
+            Assert.True(exec.Succeeded, $"exec with {what} as /etc/passwd failed: {exec}");
+            Assert.Equal("HOME=/", exec.Stdout.Trim());
+            Assert.True(klogctl(SyslogActionSizeUnread, IntPtr.Zero, 0) >= unread, $"with {what}, the host's kernel log was consumed");
         }
     }
 }

@@ -11,11 +11,13 @@ public class SignalsTests
     [InlineData("SIGRTMIN+2", 36)]
     [InlineData("RTMAX-1", 63)]
     [InlineData("64", 64)]
+    [InlineData("0", 0)] // kill(2)'s existence check, which `kill ID 0` passes on as runc does
     public void ParsesNamesAndNumbers(string text, int expected) => Assert.Equal(expected, Signals.Parse(text));
 
     [Theory]
     [InlineData("NOPE")]
-    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("SIG0")]
     [InlineData("65")]
     [InlineData("32")]
     [InlineData("")]

@@ -138,7 +138,7 @@ public static unsafe partial class Libc
         public short Revents;
     }
 
-    public const short POLLIN = 1, POLLHUP = 0x10;
+    public const short POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 0x10;
     public const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000;
 }
 

@@ -252,8 +252,8 @@ static int install_filter(const struct berth_process_setup *s, int detail, struc
 // The steps between entering the container and the last exec, in the order the kernel needs: limits first (they
 // may need CAP_SYS_RESOURCE), the filter before capabilities are dropped unless no_new_privs lets an unprivileged
 // thread install it (then berth_install_late_filter puts it in last, so that it does not govern the setup), the
-// bounding set while we still hold CAP_SETPCAP, ids with KEEPCAPS so that the permitted set survives setresuid,
-// then the sets themselves, no_new_privs, and the cwd, entered as the user. Raw syscalls throughout: glibc's
+// bounding set while we still hold CAP_SETPCAP, the cwd (as root, or else as the user), ids with KEEPCAPS so that
+// the permitted set survives setresuid, then the sets themselves, no_new_privs, and the check of the cwd. Raw syscalls throughout: glibc's
 // set*id and setgroups signal every thread of the process, and the ids must change on this thread only (the one
 // that execs; in the spawn stage it is the only one).
 int berth_process_setup(const struct berth_process_setup *s, struct berth_spawn_error *e) {
@@ -269,6 +269,11 @@ int berth_process_setup(const struct berth_process_setup *s, struct berth_spawn_
         for (int cap = 0; cap <= s->cap_last_cap; cap++)
             if (!(s->cap_bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
                 return failed(e, STAGE_BOUNDING, cap);
+
+    // The cwd as root first, as runc: a directory only root may enter still works; one only the user may enter
+    // (root squashed on a network filesystem) is tried again after the switch.
+    int in_cwd = chdir(s->cwd) == 0;
+    if (!in_cwd && errno != EACCES && errno != EPERM) return failed(e, STAGE_CWD, 0);
 
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return failed(e, STAGE_KEEPCAPS, 1);
     if (!s->skip_setgroups && syscall(SYS_setgroups, s->gid_count, s->gids) < 0) return failed(e, STAGE_SETGROUPS, 0);
@@ -293,10 +298,9 @@ int berth_process_setup(const struct berth_process_setup *s, struct berth_spawn_
     if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return failed(e, STAGE_KEEPCAPS, 0);
     if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return failed(e, STAGE_NO_NEW_PRIVS, 0);
 
-    // As the user, so that a directory the user may not enter fails here. A cwd such as /proc/self/fd/N names a
-    // directory through an fd this process still holds and leaves the root: the kernel's getcwd then reports a
-    // path that does not start with '/' ("(unreachable)/...", CVE-2024-21626).
-    if (chdir(s->cwd) < 0) return failed(e, STAGE_CWD, 0);
+    // A cwd such as /proc/self/fd/N names a directory through an fd this process still holds and leaves the root:
+    // the kernel's getcwd then reports a path that does not start with '/' ("(unreachable)/...", CVE-2024-21626).
+    if (!in_cwd && chdir(s->cwd) < 0) return failed(e, STAGE_CWD, 0);
     char buf[4096];
     long n = syscall(SYS_getcwd, buf, sizeof buf);
     if (n < 0) return failed(e, STAGE_CWD, 1);

@@ -14,7 +14,8 @@ internal sealed class CreateOptionsSet
     public Option<string?> PidFile { get; } = new("--pid-file") { Description = "specify the file to write the process id to" };
     public Option<bool> NoPivot { get; } = new("--no-pivot") { Description = "do not use pivot root to jail process inside rootfs" };
     public Option<bool> NoNewKeyring { get; } = new("--no-new-keyring") { Description = "do not create a new session keyring for the container" };
-    public Option<int> PreserveFds { get; } = new("--preserve-fds") { Description = "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)" };
+    public Option<int> PreserveFds { get; } = NumberOption.Int("--preserve-fds",
+        "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)", "a number of file descriptors");
     public Option<string?> ConsoleSocket { get; } = new("--console-socket") { Description = "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" };
 
     public void AddTo(Command c)

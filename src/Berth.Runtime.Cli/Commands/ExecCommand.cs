@@ -35,7 +35,7 @@ internal static class ExecCommand
         var apparmor = new Option<string?>("--apparmor") { Description = "set the AppArmor profile of the process (refused: no AppArmor here)" };
         var noNewPrivs = new Option<bool>("--no-new-privs") { Description = "set the no new privileges value for the process" };
         var cap = new Option<string[]>("--cap", "-c") { Description = "add a capability to the bounding, effective and permitted sets of the process" };
-        var preserveFds = new Option<int>("--preserve-fds") { Description = "pass N additional file descriptors to the process (stdio + N in total)" };
+        var preserveFds = NumberOption.Int("--preserve-fds", "pass N additional file descriptors to the process (stdio + N in total)", "a number of file descriptors");
         var cgroup = new Option<string[]>("--cgroup") { Description = "run the process in an (existing) sub-cgroup(s). Format is [<controller>[,<controller>]:]<cgroup>." };
         var ignorePaused = new Option<bool>("--ignore-paused") { Description = "allow exec in a paused container" };
 

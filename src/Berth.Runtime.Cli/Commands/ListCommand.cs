@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
-using Berth.Oci;
 
 namespace Berth.Runtime.Cli.Commands;
 
@@ -17,16 +15,16 @@ internal static class ListCommand
         c.Options.Add(quiet);
         c.SetAction(p => g.Run(p, (store, log) =>
         {
-            var states = new List<Oci.State>();
+            var states = new List<StateOutput>();
             var factory = new ContainerFactory(store, log.Warn);
             foreach (var id in store.Ids())
             {
                 try
                 {
                     using var container = factory.Load(id);
-                    states.Add(container.OciState());
+                    states.Add(StateOutput.From(container.OciState(), StateOutput.OwnerOf(store.DirFor(id))));
                 }
-                catch (ContainerException e)
+                catch (Exception e) when (e is ContainerException or Berth.Linux.LinuxException)
                 {
                     log.DebugLine($"skipping {id}: {e.Message}"); // deleted while we listed
                 }
@@ -37,7 +35,7 @@ internal static class ListCommand
             }
             else if (p.GetValue(format) == "json")
             {
-                Console.WriteLine(JsonSerializer.Serialize(states, OciJsonContext.Default.ListState));
+                StateOutput.WriteList(states);
             }
             else
             {
@@ -48,13 +46,12 @@ internal static class ListCommand
         return c;
     }
 
-    static void PrintTable(List<Oci.State> states)
+    static void PrintTable(List<StateOutput> states)
     {
         string[] header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"];
         var rows = states.Select(s => new[]
         {
-            s.Id, s.Pid.ToString(), s.Status, s.Bundle,
-            s.Created?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'") ?? "", string.IsNullOrEmpty(s.Owner) ? "root" : s.Owner,
+            s.Id, s.Pid.ToString(), s.Status, s.Bundle, s.Created, s.Owner,
         }).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
         void Print(string[] cells) =>

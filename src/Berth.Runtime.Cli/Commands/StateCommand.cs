@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
-using Berth.Oci;
 
 namespace Berth.Runtime.Cli.Commands;
 
@@ -14,7 +12,7 @@ internal static class StateCommand
         c.SetAction(p => g.Run(p, (store, log) =>
         {
             using var container = new ContainerFactory(store, log.Warn).Load(p.GetValue(id)!);
-            Console.WriteLine(JsonSerializer.Serialize(container.OciState(), OciJsonContext.Default.State));
+            StateOutput.WriteIndented(StateOutput.From(container.OciState(), owner: ""));
             return 0;
         }));
         return c;

@@ -14,13 +14,14 @@ internal static class UpdateCommand
     {
         var id = new Argument<string>("container-id");
         var resources = new Option<string?>("--resources", "-r") { Description = "path to a file with LinuxResources JSON, or - for stdin; other options are then ignored" };
-        var blkioWeight = new Option<ushort?>("--blkio-weight") { Description = "block IO weight (10 to 1000)" };
-        var cpuPeriod = new Option<ulong?>("--cpu-period") { Description = "CPU CFS period (microseconds)" };
-        var cpuQuota = new Option<long?>("--cpu-quota") { Description = "CPU CFS quota within the period (microseconds)" };
-        var cpuBurst = new Option<ulong?>("--cpu-burst") { Description = "CPU CFS burst (microseconds)" };
-        var cpuRtPeriod = new Option<ulong?>("--cpu-rt-period") { Description = "CPU realtime period (microseconds)" };
-        var cpuRtRuntime = new Option<long?>("--cpu-rt-runtime") { Description = "CPU realtime runtime (microseconds)" };
-        var cpuShare = new Option<ulong?>("--cpu-share", "--cpu-shares") { Description = "CPU shares (relative weight)" };
+        const string Unsigned = "a non-negative integer", Signed = "an integer";
+        var blkioWeight = NumberOption.Optional<ushort>("--blkio-weight", "block IO weight (10 to 1000)", "an integer from 10 to 1000");
+        var cpuPeriod = NumberOption.Optional<ulong>("--cpu-period", "CPU CFS period (microseconds)", Unsigned);
+        var cpuQuota = NumberOption.Optional<long>("--cpu-quota", "CPU CFS quota within the period (microseconds)", Signed);
+        var cpuBurst = NumberOption.Optional<ulong>("--cpu-burst", "CPU CFS burst (microseconds)", Unsigned);
+        var cpuRtPeriod = NumberOption.Optional<ulong>("--cpu-rt-period", "CPU realtime period (microseconds)", Unsigned);
+        var cpuRtRuntime = NumberOption.Optional<long>("--cpu-rt-runtime", "CPU realtime runtime (microseconds)", Signed);
+        var cpuShare = NumberOption.Optional<ulong>("--cpu-share", "CPU shares (relative weight)", Unsigned, "--cpu-shares");
         var cpusetCpus = new Option<string?>("--cpuset-cpus") { Description = "CPUs to use (0-3, 0,1)" };
         var cpusetMems = new Option<string?>("--cpuset-mems") { Description = "memory nodes to use (0-3, 0,1)" };
         var memory = new Option<string?>("--memory") { Description = "memory limit (bytes, or with a unit: 512m; -1 for unlimited)" };
@@ -28,7 +29,7 @@ internal static class UpdateCommand
         var memorySwap = new Option<string?>("--memory-swap") { Description = "memory plus swap limit (-1 for unlimited)" };
         var kernelMemory = new Option<string?>("--kernel-memory") { Description = "deprecated: refused" };
         var kernelMemoryTcp = new Option<string?>("--kernel-memory-tcp") { Description = "deprecated: refused" };
-        var pidsLimit = new Option<long?>("--pids-limit") { Description = "maximum number of processes (-1 for unlimited)" };
+        var pidsLimit = NumberOption.Optional<long>("--pids-limit", "maximum number of processes (-1 for unlimited)", "an integer (-1 for unlimited)");
         var c = new Command("update", "update the resource limits of a container");
         c.Arguments.Add(id);
         foreach (var o in (Option[])[resources, blkioWeight, cpuPeriod, cpuQuota, cpuBurst, cpuRtPeriod, cpuRtRuntime, cpuShare,
@@ -67,7 +68,7 @@ internal static class UpdateCommand
     static LinuxResources ReadJson(string source)
     {
         string where = source == "-" ? "stdin" : source;
-        string text = source == "-" ? Console.In.ReadToEnd() : File.ReadAllText(source);
+        string text = source == "-" ? Console.In.ReadToEnd() : SpecLoader.ReadText(source, $"--resources {where}");
         try
         {
             return JsonSerializer.Deserialize(text, OciJsonContext.Default.LinuxResources)
@@ -75,7 +76,7 @@ internal static class UpdateCommand
         }
         catch (JsonException e)
         {
-            throw new ContainerException($"--resources {where}: not LinuxResources JSON: {e.Message}");
+            throw new ContainerException($"--resources {where}: not LinuxResources JSON: {SpecLoader.DescribeJsonError(e)}");
         }
     }
 }

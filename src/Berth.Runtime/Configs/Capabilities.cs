@@ -18,7 +18,7 @@ public static class Capabilities
         foreach (var name in names ?? [])
         {
             if (!TryParse(name, out var cap))
-                throw new ArgumentException($"unknown capability \"{name}\"", nameof(names));
+                throw new ArgumentException($"unknown capability \"{name}\"");
             mask |= 1UL << cap;
         }
         return mask;

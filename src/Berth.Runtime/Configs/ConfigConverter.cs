@@ -129,7 +129,7 @@ public static class ConfigConverter
         "user" => NamespaceKind.User,
         "cgroup" => NamespaceKind.Cgroup,
         "time" => NamespaceKind.Time,
-        _ => throw new ArgumentException($"unknown namespace type \"{type}\"", nameof(type)),
+        _ => throw new ArgumentException($"unknown namespace type \"{type}\""),
     };
 
     private static MountConfig ToMount(Mount m, string bundle)

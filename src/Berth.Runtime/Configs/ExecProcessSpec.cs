@@ -98,15 +98,7 @@ public static class ExecProcessSpec
     /// <summary>Reads an OCI process JSON (`exec --process FILE`); errors name the file.</summary>
     public static Process Load(string path)
     {
-        string json;
-        try
-        {
-            json = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SpecException($"--process {path}: cannot read: {e.Message}", e);
-        }
+        string json = SpecLoader.ReadText(path, $"--process {path}");
         try
         {
             return JsonSerializer.Deserialize(json, OciJsonContext.Default.Process)
@@ -114,7 +106,7 @@ public static class ExecProcessSpec
         }
         catch (JsonException e)
         {
-            throw new SpecException($"--process {path}: invalid JSON{(e.Path is { } p ? $" at {p}" : "")}: {e.Message}", e);
+            throw new SpecException($"--process {path}: {SpecLoader.DescribeJsonError(e)}", e);
         }
     }
 

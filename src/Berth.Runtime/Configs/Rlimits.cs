@@ -9,7 +9,7 @@ public static class Rlimits
 
     /// <exception cref="ArgumentException">The name is not an RLIMIT_* the kernel knows.</exception>
     public static int ResourceOf(string name) =>
-        TryGetResource(name, out var r) ? r : throw new ArgumentException($"unknown rlimit type \"{name}\"", nameof(name));
+        TryGetResource(name, out var r) ? r : throw new ArgumentException($"unknown rlimit type \"{name}\"");
 
     public static string NameOf(int resource) =>
         resource >= 0 && resource < LinuxNames.Rlimits.Count

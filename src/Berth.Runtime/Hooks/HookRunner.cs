@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Berth.Linux;
@@ -22,7 +23,7 @@ public static unsafe class HookRunner
         byte[] input = JsonSerializer.SerializeToUtf8Bytes(state, OciJsonContext.Default.State);
         for (int i = 0; i < hooks.Count; i++)
         {
-            string? failure = RunOne(hooks[i], input);
+            string? failure = RunOne(stage, i, hooks[i], input);
             if (failure is not null) throw new ContainerException($"{stage} hook #{i} ({hooks[i].Path}) failed: {failure}");
         }
     }
@@ -36,7 +37,7 @@ public static unsafe class HookRunner
         {
             try
             {
-                if (RunOne(hooks[i], input) is { } failure) warn($"{stage} hook #{i} ({hooks[i].Path}) failed: {failure}");
+                if (RunOne(stage, i, hooks[i], input) is { } failure) warn($"{stage} hook #{i} ({hooks[i].Path}) failed: {failure}");
             }
             catch (Exception e) when (e is ContainerException or LinuxException or IOException)
             {
@@ -46,8 +47,9 @@ public static unsafe class HookRunner
     }
 
     /// <summary>Null on success, else what went wrong, with the hook's output.</summary>
-    static string? RunOne(Hook hook, byte[] stateJson)
+    static string? RunOne(string stage, int index, Hook hook, byte[] stateJson)
     {
+        DebugLog.Write($"{stage} hook #{index} {hook.Path}{(hook.Timeout is { } t ? $" (timeout {t} s)" : "")}");
         if (!hook.Path.StartsWith('/')) return "the hook path must be absolute";
         var (inRead, inWrite) = Sys.Pipe();
         var (outRead, outWrite) = Sys.Pipe();
@@ -96,18 +98,11 @@ public static unsafe class HookRunner
                     ? $"exec {hook.Path}: {LinuxException.Describe(failed.Error)}"
                     : $"{SpawnFailure.What(failed, [], null)}: {LinuxException.Describe(failed.Error)}";
             }
-            try
-            {
-                Sys.WriteAll(inWrite, stateJson);
-            }
-            catch (LinuxException e) when (e.Errno == Errno.EPIPE)
-            {
-                // The hook did not read its stdin: its business.
-            }
-            inWrite.Dispose();
-
-            var deadline = hook.Timeout is > 0 ? DateTime.UtcNow.AddSeconds(hook.Timeout.Value) : (DateTime?)null;
-            string output = ReadOutput(outRead, deadline, out bool timedOut);
+            // The timeout runs from here: writing the state is part of the hook's time, and a hook that never reads a state
+            // larger than a pipe holds must not block us before the clock starts (runc's deadline covers it too).
+            long? deadline = hook.Timeout is > 0 ? Environment.TickCount64 + hook.Timeout.Value * 1000L : null;
+            string output = Exchange(inWrite, stateJson, outRead, deadline, out bool timedOut);
+            if (!timedOut) timedOut = !WaitForExit(pid, deadline);
             if (timedOut) Libc.kill(pid, Libc.SIGKILL);
             Libc.waitpid(pid, out int status, 0);
             if (timedOut) return $"timed out after {hook.Timeout} s{Describe(output)}";
@@ -118,23 +113,80 @@ public static unsafe class HookRunner
 
     static string Describe(string output) => output.Length == 0 ? "" : $": {output.Trim()}";
 
-    static string ReadOutput(Fd fd, DateTime? deadline, out bool timedOut)
+    static int Remaining(long? deadline) => deadline is { } d ? (int)Math.Clamp(d - Environment.TickCount64, 0, int.MaxValue) : -1;
+
+    /// <summary>
+    /// Writes the state to the hook's stdin as the pipe takes it and reads its output, both until the hook closes its
+    /// output or the deadline passes (false in <paramref name="timedOut"/> otherwise). A hook that stops reading only
+    /// loses the rest of its stdin.
+    /// </summary>
+    static string Exchange(Fd stdin, byte[] input, Fd output, long? deadline, out bool timedOut)
     {
         var text = new MemoryStream();
         Span<byte> buffer = stackalloc byte[4096];
+        Fd? writing = input.Length > 0 ? stdin : null;
+        if (writing is not null && Libc.fcntl(stdin.Value, Libc.F_SETFL, Libc.fcntl(stdin.Value, Libc.F_GETFL, 0) | Libc.O_NONBLOCK) < 0)
+            throw LinuxException.FromLastError("fcntl(F_SETFL, O_NONBLOCK)", "the hook's stdin");
+        if (writing is null) stdin.Dispose();
+        int written = 0;
         timedOut = false;
+        var fds = stackalloc Libc.PollFd[2];
         for (;;)
         {
-            int wait = deadline is { } d ? (int)Math.Max(0, (d - DateTime.UtcNow).TotalMilliseconds) : -1;
-            if (!Sys.WaitReadable(fd, wait))
+            fds[0] = new Libc.PollFd { Fd = output.Value, Events = Libc.POLLIN };
+            fds[1] = new Libc.PollFd { Fd = writing?.Value ?? -1, Events = Libc.POLLOUT }; // a negative fd is skipped
+            int n = Libc.poll(fds, 2, Remaining(deadline));
+            if (n < 0)
+            {
+                var e = LinuxException.FromLastError("poll", "the hook's stdio");
+                if (e.Errno == Errno.EINTR) continue;
+                throw e;
+            }
+            if (n == 0)
             {
                 timedOut = true;
                 break;
             }
-            int n = Sys.Read(fd, buffer);
-            if (n == 0) break;
-            if (text.Length < OutputLimit) text.Write(buffer[..n]);
+            if (fds[1].Revents != 0 && writing is not null)
+            {
+                fixed (byte* p = input)
+                {
+                    nint w = (fds[1].Revents & Libc.POLLOUT) != 0 ? Libc.write(writing.Value, p + written, input.Length - written) : -1;
+                    if (w > 0) written += (int)w;
+                    // EPIPE or POLLERR: the hook closed its stdin without reading it all, which is its business.
+                    else if (w < 0 && Marshal.GetLastPInvokeError() is not (Errno.EAGAIN or Errno.EINTR) || fds[1].Revents != Libc.POLLOUT)
+                        written = input.Length;
+                }
+                if (written == input.Length)
+                {
+                    writing.Dispose(); // EOF for the hook
+                    writing = null;
+                }
+            }
+            if (fds[0].Revents != 0)
+            {
+                int r = Sys.Read(output, buffer);
+                if (r == 0) break;
+                if (text.Length < OutputLimit) text.Write(buffer[..r]);
+            }
         }
+        writing?.Dispose();
         return Encoding.UTF8.GetString(text.ToArray());
+    }
+
+    /// <summary>Waits for the hook to exit (it closed its output, but may still run); false at the deadline.</summary>
+    static bool WaitForExit(int pid, long? deadline)
+    {
+        if (deadline is null) return true; // waitpid blocks, as without a timeout the spec says to wait
+        Fd pidfd;
+        try
+        {
+            pidfd = Sys.PidfdOpen(pid);
+        }
+        catch (LinuxException)
+        {
+            return true; // startContainer hooks run under the container's seccomp profile, which may deny pidfd_open
+        }
+        using (pidfd) return Sys.WaitReadable(pidfd, Remaining(deadline));
     }
 }

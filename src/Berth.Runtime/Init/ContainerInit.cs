@@ -41,6 +41,7 @@ public static unsafe class ContainerInit
         byte* path;
         try
         {
+            if (request.Debug) DebugLog.RouteTo(line => channel.Send(new InitReport { Type = InitReport.Debug, Message = line }, RuntimeJsonContext.Default.InitReport));
             // Validated and converted by `create`; only the compiled filter crosses separately.
             config = request.Config with { SeccompFilter = request.Seccomp?.ToFilter() };
             ownFds = SetUp(config, request, channel, out hookState, out path, out argv, out envp, warning =>
@@ -51,6 +52,7 @@ public static unsafe class ContainerInit
             TryReport(channel, new InitReport { Type = InitReport.Error, Message = e.Message });
             return 1;
         }
+        DebugLog.RouteTo(null); // nobody reads the channel after "ready"
         try
         {
             channel.Send(new InitReport { Type = InitReport.Ready }, RuntimeJsonContext.Default.InitReport);

@@ -69,6 +69,8 @@ public sealed class InitRequest
     /// fd the moment it has it (the calls after the filter may already wait for the agent); -1 otherwise.
     /// </summary>
     public int SeccompListenerFd { get; init; } = -1;
+    /// <summary>The runtime logs debug lines: init sends its own (<see cref="InitReport.Debug"/>) until "ready".</summary>
+    public bool Debug { get; init; }
 }
 
 /// <summary>What init reports back (warnings, a hooks break, then "ready" or "error" with the cause), and the runtime's answer to the hooks break.</summary>
@@ -80,6 +82,8 @@ public sealed class InitReport
     public Oci.State? State { get; init; }
 
     public const string Ready = "ready", Error = "error", Warning = "warning";
+    /// <summary>init → runtime: a DebugLog line, sent while the runtime has --debug (InitRequest.Debug).</summary>
+    public const string Debug = "debug";
     /// <summary>init → runtime: mounts are done, run prestart and createRuntime hooks. runtime → init: HooksDone.</summary>
     public const string Hooks = "hooks", HooksDone = "hooks-done";
 }

@@ -77,6 +77,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     {
         Fd newRoot = root ?? throw new InvalidOperationException("Prepare must run before EnterRoot");
         if (fchdir(newRoot.Value) != 0) throw LinuxException.FromLastError("fchdir", rootPath);
+        DebugLog.Write($"enter rootfs {rootPath} with {(options.NoPivot ? "MS_MOVE and chroot" : "pivot_root")}");
         if (options.NoPivot)
         {
             HideHostProcAndSys();
@@ -174,6 +175,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     {
         string dest = InRoot.Clean(m.Destination);
         string subject = $"{m.Source} on {dest} (type {m.Type})";
+        DebugLog.Write($"mount {subject}, flags 0x{m.Flags:x}{(m.Data.Length > 0 ? ", data " + m.Data : "")}");
         try
         {
             if (m.IsBind || m.Type is "bind" or "rbind")
@@ -577,6 +579,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
 
     static void Mount(string? source, string target, string? type, ulong flags, string? data, string call, string subject)
     {
+        DebugLog.Write($"{call} {subject}");
         int errno = TryMount(source, target, type, flags, data);
         if (errno != 0) throw new RootfsException(call, subject, errno);
     }
