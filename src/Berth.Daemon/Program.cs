@@ -2,6 +2,11 @@ using System.CommandLine;
 using Berth.Api;
 using Berth.Daemon.Hosting;
 
+if (Berth.Linux.SupportedPlatform.Refusal("berthd") is { } refusal)
+{
+    Console.Error.WriteLine(refusal);
+    return 1;
+}
 var dataRoot = new Option<string>("--data-root") { Description = "where images and state are kept", DefaultValueFactory = _ => DaemonOptions.DefaultDataRoot };
 var execRoot = new Option<string>("--exec-root") { Description = "runtime state (pid file)", DefaultValueFactory = _ => DaemonOptions.DefaultExecRoot };
 var host = new Option<string>("--host", "-H") { Description = "the socket to listen on, unix://PATH", DefaultValueFactory = _ => DaemonHost.Default.ToString() };

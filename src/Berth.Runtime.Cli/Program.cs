@@ -5,6 +5,11 @@ using Berth.Runtime.Cli;
 using Berth.Runtime.Cli.Commands;
 using Berth.Runtime.Init;
 
+if (Berth.Linux.SupportedPlatform.Refusal("berth-runtime") is { } refusal)
+{
+    Console.Error.WriteLine(refusal);
+    return 1;
+}
 // `init` runs inside the container on every create: skip the command-line parser on that path.
 if (args is ["init"]) return ContainerInit.Run();
 

@@ -74,3 +74,10 @@ public unsafe class SpawnLayoutTests
         Assert.Equal([-1, -1, -1, -1, -1], new[] { request.ExecFd, request.StdinFd, request.StdoutFd, request.StderrFd, request.ReexecFd });
     }
 }
+
+public class SupportedPlatformTests
+{
+    [Fact]
+    public void ThisX86_64LinuxMachine_IsSupported() =>
+        Assert.Null(SupportedPlatform.Refusal("berth-runtime"));
+}

@@ -32,6 +32,10 @@ internal static class RunCommand
             if (!background) Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
             int pid;
             TerminalRelay? relay = null;
+            // In the foreground, from the start: a SIGTERM that arrives while the container is being created must not
+            // end the runtime and leave a running container behind; it reaches the container once it runs (runc's
+            // signal handler is installed before its create too).
+            using var forwarder = background ? null : new SignalForwarder(Forwarded);
             try
             {
                 using (var container = factory.Create(id, p.GetValue(o.Bundle)!, o.From(p, foreground: !background)))
@@ -48,14 +52,8 @@ internal static class RunCommand
                 if (background) return 0;
 
                 // With a relayed terminal, SIGWINCH becomes a resize of the pty (the relay's), not a signal.
-                var registrations = Forwarded.Where(sig => relay is null || sig != Libc.SIGWINCH)
-                    .Select(sig => PosixSignalRegistration.Create((PosixSignal)sig, ctx =>
-                    {
-                        ctx.Cancel = true;
-                        Libc.kill(pid, sig);
-                    })).ToList();
+                forwarder!.Started(pid, resizeIsTheRelays: relay is not null);
                 status = WaitFor(pid);
-                foreach (var r in registrations) r.Dispose();
                 if (relay is not null && !relay.WaitForOutput(TimeSpan.FromSeconds(5)))
                     log.DebugLine($"{id}: the terminal stayed open after the container exited; output after this is lost");
             }
@@ -90,5 +88,52 @@ internal static class RunCommand
             var e = LinuxException.FromLastError("waitpid", $"pid {pid}");
             if (e.Errno != Errno.EINTR) throw e;
         }
+    }
+}
+
+/// <summary>
+/// Forwards signals to the container's init: those that arrive before it runs are kept and delivered once it does,
+/// so that the runtime itself never dies of them halfway through a foreground `run`.
+/// </summary>
+internal sealed class SignalForwarder : IDisposable
+{
+    readonly object _gate = new();
+    readonly List<PosixSignalRegistration> _registrations;
+    readonly List<int> _pending = [];
+    int _pid;
+    bool _resizeIsTheRelays;
+
+    public SignalForwarder(IEnumerable<int> signals) =>
+        _registrations = signals.Select(sig => PosixSignalRegistration.Create((PosixSignal)sig, ctx =>
+        {
+            ctx.Cancel = true;
+            Deliver(sig);
+        })).ToList();
+
+    void Deliver(int sig)
+    {
+        lock (_gate)
+        {
+            if (_pid == 0) _pending.Add(sig);
+            else if (sig != Libc.SIGWINCH || !_resizeIsTheRelays) Libc.kill(_pid, sig);
+        }
+    }
+
+    /// <summary>From now on signals go to <paramref name="pid"/>, the kept ones first, in the order they came.</summary>
+    public void Started(int pid, bool resizeIsTheRelays)
+    {
+        lock (_gate)
+        {
+            _pid = pid;
+            _resizeIsTheRelays = resizeIsTheRelays;
+            foreach (int sig in _pending)
+                if (sig != Libc.SIGWINCH || !resizeIsTheRelays) Libc.kill(pid, sig);
+            _pending.Clear();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var r in _registrations) r.Dispose();
     }
 }
