@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # bench/runtime.sh [--warmup N] [--runs N] [--rss-runs N]
-# Benchmarks berth-runtime against runc and crun with hyperfine, pair by pair:
+# Benchmarks berth-runtime against runc and crun, pair by pair, in both orders:
 #   run    `<rt> --root R run --bundle B <fresh id>` of /bin/true
 #   cycle  create, start, wait for the process to exit, delete
 #   RSS    peak resident set of one `run` (GNU time, max over --rss-runs runs)
+# run and cycle are timed twice: with hyperfine (all runs of A, then all of B) and alternating A B A B
+# (bench/lib/alternate.sh, which also reports each command's CPU time): a runtime that waits idly shows only
+# in the second, where each pair meets the machine in the same state.
 # On a hybrid cgroup host where crun refuses to run, crun runs with the cgroup2 mount hidden
 # (bench/lib/hide-cgroup2.sh); runc and berth-runtime are measured both plain and through the same
 # wrapper, so berth/runc compares plain figures and berth/crun compares wrapped ones.
@@ -142,6 +145,32 @@ for scenario in run cycle; do
     fi
 done
 
+# The same pairs alternating, with CPU time: berth-runtime against each other runtime in turn.
+alternate() {
+    local scenario=$1 script=$2 rows_name=$3 row label rt wrapper root berth_row=''
+    local -n rows=$rows_name
+    for row in "${rows[@]}"; do [[ ${row%%|*} == berth-runtime* ]] && berth_row=$row; done
+    [[ -n $berth_row ]] || return 0
+    for row in "${rows[@]}"; do
+        [[ $row == "$berth_row" ]] && continue
+        local args=()
+        for pair in "$berth_row" "$row"; do
+            IFS='|' read -r label rt wrapper <<<"$pair"
+            root=$(state_root "alt-$scenario-${label//[^a-z]/}" "$rt")
+            args+=("$label" "$lib/$script $root $bundle ${wrapper:+$wrapper }$rt")
+        done
+        note "$scenario, alternating: ${berth_row%%|*} / ${row%%|*} ($runs rounds)"
+        "$lib/alternate.sh" "$warmup" "$runs" "${args[@]}" | awk -v p="${row%%|*}" -F'\t' '{print p "\t" $0}' >>"$work/alt-$scenario.tsv" \
+            || note "$scenario, alternating: a run failed"
+    done
+}
+for scenario in run cycle; do
+    script=run-once.sh
+    [[ $scenario == cycle ]] && script=cycle.sh
+    alternate "$scenario" "$script" plain
+    ! $hybrid || alternate "$scenario" "$script" wrapped
+done
+
 # Peak RSS: GNU time reports ru_maxrss of the process it starts, which covers that process and the
 # descendants it waited for (the runtime's init stage and the container's /bin/true). With the wrapper,
 # time runs inside it, so unshare and sh are not counted. Max over rss_runs runs, in MiB.
@@ -215,6 +244,15 @@ report=$BERTH_ROOT/bench/results/$(date +%Y-%m-%d-%H%M).md
     timing_table run
     printf '\n## create, start, wait, delete\n\n'
     timing_table cycle
+    for scenario in run cycle; do
+        [[ -e $work/alt-$scenario.tsv ]] || continue
+        printf '\n## %s, alternating A B A B (%s rounds)\n\n' "$scenario" "$runs"
+        printf '| pair | runtime | wall mean ± sd (ms) | wall median (ms) | CPU mean (ms) |\n|---|---|---|---|---|\n'
+        awk -F'\t' '{printf "| vs %s | %s | %.1f ± %.1f | %.1f | %.1f |\n", $1, $2, $3, $4, $5, $6}' "$work/alt-$scenario.tsv"
+        # Ratios of berth-runtime to the other runtime of each pair (rows come in pairs: berth first).
+        awk -F'\t' 'NR % 2 == 1 {b = $3; bc = $6; bm = $5} NR % 2 == 0 {printf "\nberth/%s: wall %.2f (median %.2f), CPU %.2f", $2, b / $3, bm / $5, bc / $6}' "$work/alt-$scenario.tsv"
+        printf '\n'
+    done
     printf '\n## peak RSS of one run (max over %s runs)\n\n| runtime | max RSS (MiB) |\n|---|---|\n' "$rss_runs"
     [[ ! -e $work/rss.tsv ]] || awk -F'\t' '{printf "| %s | %s |\n", $1, $2}' "$work/rss.tsv"
     $berth_ok || printf '| berth-runtime | pending |\n'
