@@ -67,5 +67,12 @@ public sealed class RuntimeLog
         return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
 
-    static string Quote(string s) => JsonSerializer.Serialize(s, CliJsonContext.Default.String);
+    /// <summary>A quoted message as logrus' text format writes it: "container's", not "container\u0027s".</summary>
+    static string Quote(string s)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            w.WriteStringValue(s);
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
 }
