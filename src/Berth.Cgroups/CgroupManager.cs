@@ -123,18 +123,24 @@ public sealed class CgroupManager
     /// <summary>
     /// mkdir -p of every directory. Each missing component is made only after its parent is checked to be on a
     /// cgroup filesystem, and each final directory is checked too (an existing plain directory is refused). On
-    /// failure, the directories this call made are removed again. A new cpuset cgroup gets its parent's cpus
-    /// and mems, since v1 refuses tasks in a cpuset with none.
+    /// failure, the directories this call made are removed again. Before anything is made, a frozen cgroup (or
+    /// a frozen parent of one to be made) is refused, as runc refuses it: a process placed there would stop
+    /// before it could report back. Every v1 cpuset ancestor of the container's cgroup, made here or found, gets
+    /// its parent's cpus and mems where it has none (v1 refuses tasks below a cpuset without them); the
+    /// container's own cpuset gets them in <see cref="AddProcess"/>, after <see cref="Apply"/> wrote its own.
     /// </summary>
     public void Create()
     {
+        RefuseFrozen();
         var made = new List<string>();
         try
         {
             foreach (var (key, dir) in _paths)
             {
-                MakeDirectories(dir, made, initCpuset: key == CpusetKey);
+                MakeDirectories(dir, made);
                 RequireCgroupFs(dir, $"cgroup directory {dir}");
+                if (key == CpusetKey)
+                    FillCpusetAncestors(dir);
             }
         }
         catch
@@ -158,11 +164,11 @@ public sealed class CgroupManager
     /// (joined for tracking only), as with runc: the kernel would check a second copy of the same policy on every
     /// open, and each container would pay a program load for nothing.
     /// </remarks>
-    public void Apply(LinuxResources? resources)
+    public void Apply(LinuxResources? resources, Action<string>? warn = null)
     {
         var rules = resources?.Devices;
         var filter = Mode == CgroupMode.V2 ? DeviceFilter.Compile(rules) : null; // validates every rule
-        var plan = PlanWrites(resources, update: false);
+        var plan = PlanWrites(resources, update: false, warn);
         if (Mode != CgroupMode.V2)
         {
             if (!_paths.TryGetValue(DevicesKey, out string? dir))
@@ -192,10 +198,16 @@ public sealed class CgroupManager
     /// Changes the limits of an existing container (`update`). Device rules are not touched (as runc's update);
     /// memory.checkBeforeUpdate refuses a limit below the current usage.
     /// </summary>
-    public void Update(LinuxResources resources) => Execute(PlanWrites(resources, update: true));
+    public void Update(LinuxResources resources, Action<string>? warn = null) => Execute(PlanWrites(resources, update: true, warn));
 
-    List<ResourceWrite> PlanWrites(LinuxResources? resources, bool update)
+    List<ResourceWrite> PlanWrites(LinuxResources? resources, bool update, Action<string>? warn)
     {
+        // Ignored, as runc 1.1 ignores them (with its words): configs from older generators carry them, and kernels
+        // since 5.16 have deprecated kmem limits (cgroup v2 never had them).
+        if (resources?.Memory is { } memory && (memory.Kernel is not null || memory.KernelTCP is not null))
+            warn?.Invoke("Kernel memory settings are ignored and will be removed " +
+                $"(linux.resources.memory.kernel {memory.Kernel?.ToString(CultureInfo.InvariantCulture) ?? "unset"}, " +
+                $"kernelTCP {memory.KernelTCP?.ToString(CultureInfo.InvariantCulture) ?? "unset"})");
         if (Mode != CgroupMode.V2)
         {
             var v1 = V1ResourcePlan.Plan(resources, _paths, update);
@@ -405,15 +417,34 @@ public sealed class CgroupManager
         return true;
     }
 
-    /// <summary>Moves <paramref name="pid"/> (the whole thread group) into every directory.</summary>
+    /// <summary>
+    /// Moves <paramref name="pid"/> (the whole thread group) into every directory. A v1 cpuset directory whose cpus or
+    /// mems are still empty gets its parent's first (as runc does before it writes a pid): v1 refuses tasks there.
+    /// </summary>
     public void AddProcess(int pid)
     {
         string value = pid.ToString(CultureInfo.InvariantCulture);
+        _paths.TryGetValue(CpusetKey, out string? cpuset);
         foreach (string dir in Directories)
         {
             RequireCgroupFs(dir, $"cgroup directory {dir}");
+            if (dir == cpuset)
+                FillCpusetFromParent(dir);
             WriteFile(Path.Combine(dir, "cgroup.procs"), value);
         }
+    }
+
+    /// <summary>
+    /// The processes in the container's directories (and below them) before the container put any there: a
+    /// cgroupsPath may name a cgroup that others use. Every hierarchy is read, not one (a process may have been
+    /// placed in some of them only).
+    /// </summary>
+    public IReadOnlyList<int> ProcessesAlreadyThere()
+    {
+        var pids = new SortedSet<int>();
+        foreach (string dir in Directories)
+            CollectPids(dir, pids);
+        return [.. pids];
     }
 
     /// <summary>
@@ -432,28 +463,35 @@ public sealed class CgroupManager
     }
 
     /// <summary>
-    /// Removes the container's directories, nested cgroups first. A directory that stays busy has its processes
-    /// killed (cgroup.kill on v2, else SIGKILL to each pid in cgroup.procs, after thawing a v1 freezer) and is
-    /// retried for up to about a second. Parents that <see cref="Create"/> made are removed too when empty.
-    /// A directory that is not on a cgroup filesystem is left alone. Throws, listing every directory that could
-    /// not be removed, after trying them all; a missing directory is not an error.
+    /// Removes the container's directories, nested cgroups first. A directory that <see cref="Create"/> made and
+    /// that stays busy has its processes killed (cgroup.kill on v2, else SIGKILL to each pid in cgroup.procs, after
+    /// thawing a v1 freezer) and is retried for up to about a second. A directory that existed before the container
+    /// (a cgroupsPath naming a shared cgroup) is only removed if it empties: what is left there is not the
+    /// container's to kill (its own processes went with its init, or <c>Container</c> killed them by mount
+    /// namespace), and staying busy is not an error, as with runc. Parents that <see cref="Create"/> made are
+    /// removed too when empty. A directory that is not on a cgroup filesystem is left alone. Throws, listing every
+    /// directory that could not be removed, after trying them all; a missing directory is not an error.
     /// </summary>
     public void Destroy()
     {
         var clock = Stopwatch.StartNew();
         var failures = new Dictionary<string, (string Reason, int Errno)>(StringComparer.Ordinal);
         var leaves = Directories;
+        var ours = leaves.Where(_created.Contains).ToList();
+        bool InShared(string dir) => !ours.Any(o => dir == o || dir.StartsWith(o + "/", StringComparison.Ordinal));
         while (true)
         {
             failures.Clear();
             foreach (string dir in leaves)
                 RemoveTree(dir, failures);
-            bool busy = failures.Values.Any(f => f.Errno == Errno.EBUSY);
+            bool busy = failures.Any(f => f.Value.Errno == Errno.EBUSY && !InShared(f.Key));
             if (!busy || clock.Elapsed > DestroyBudget)
                 break;
-            KillAll();
+            KillAll(ours);
             Thread.Sleep(20);
         }
+        foreach (string dir in failures.Keys.Where(d => failures[d].Errno is Errno.EBUSY or Errno.ENOTEMPTY && InShared(d)).ToList())
+            failures.Remove(dir);
 
         // Parents we made, deepest first; others may still use them (a shared "/berth" parent), so busy is fine.
         foreach (string dir in _created.Where(d => !leaves.Contains(d)).OrderByDescending(d => d.Length))
@@ -480,7 +518,7 @@ public sealed class CgroupManager
             { Errno = failures.Values.First().Errno };
     }
 
-    void MakeDirectories(string dir, List<string> made, bool initCpuset)
+    void MakeDirectories(string dir, List<string> made)
     {
         string current = "";
         foreach (string segment in dir.Split('/', StringSplitOptions.RemoveEmptyEntries))
@@ -498,18 +536,80 @@ public sealed class CgroupManager
                 throw new CgroupException($"mkdir {current}: {LinuxException.Describe(errno)}") { Errno = errno };
             }
             made.Add(current);
-            if (initCpuset)
-                InheritCpuset(current, parent);
         }
     }
 
-    void InheritCpuset(string dir, string parent)
+    /// <summary>
+    /// Refuses a container directory that is frozen (v1 freezer.state FROZEN or FREEZING, cgroup2 cgroup.freeze 1),
+    /// or, when it does not exist yet, whose nearest existing ancestor is (a child of a frozen cgroup is born frozen).
+    /// runc 1.1.5 checks the container's own cgroup ("container's cgroup unexpectedly frozen").
+    /// </summary>
+    void RefuseFrozen()
     {
+        foreach (var (key, leaf) in _paths)
+        {
+            bool v1 = key == FreezerKey, v2 = key is V2Key or HybridUnifiedKey;
+            if (!v1 && !v2)
+                continue;
+            string? dir = leaf;
+            while (dir is not null && !Directory.Exists(dir))
+                dir = Path.GetDirectoryName(dir);
+            if (dir is null || !_fs.IsCgroupFs(dir))
+                continue;
+            string? why = v1 ? FrozenV1(dir) : FrozenV2(dir, dir == leaf);
+            if (why is null)
+                continue;
+            throw new CgroupException(dir == leaf
+                ? $"the container's cgroup {dir} is frozen ({why}): a process placed there could not run; thaw it or give another linux.cgroupsPath"
+                : $"the container's cgroup {leaf} would be made below the frozen cgroup {dir} ({why}), where a process could not run; " +
+                  "thaw it or give another linux.cgroupsPath");
+        }
+    }
+
+    static string? FrozenV1(string dir)
+    {
+        string file = Path.Combine(dir, "freezer.state");
+        string state = File.Exists(file) ? ReadFile(file).Trim() : "";
+        return state is "FROZEN" or "FREEZING" ? $"freezer.state {state}" : null;
+    }
+
+    /// <summary>The container's own directory is frozen once cgroup.freeze asks for it; any other by what cgroup.events reports.</summary>
+    static string? FrozenV2(string dir, bool own)
+    {
+        string freeze = Path.Combine(dir, "cgroup.freeze"), events = Path.Combine(dir, "cgroup.events");
+        if (own && File.Exists(freeze) && ReadFile(freeze).Trim() == "1")
+            return "cgroup.freeze 1";
+        return File.Exists(events) && ReadFile(events).Split('\n').Any(l => l.Trim() == "frozen 1") ? "cgroup.events: frozen 1" : null;
+    }
+
+    /// <summary>
+    /// Fills, top-down from the hierarchy's root, each ancestor of <paramref name="leaf"/> whose cpus or mems are
+    /// empty with its parent's (runc's cpusetEnsureParent): a pod-style parent someone else made with
+    /// cgroup.clone_children off has none, and no task could then run anywhere below it.
+    /// </summary>
+    void FillCpusetAncestors(string leaf)
+    {
+        var ancestors = new List<string>();
+        for (string? dir = Path.GetDirectoryName(leaf); dir is not null && Path.GetDirectoryName(dir) is { } parent && _fs.IsCgroupFs(parent); dir = parent)
+            ancestors.Add(dir);
+        ancestors.Reverse();
+        foreach (string dir in ancestors)
+            FillCpusetFromParent(dir);
+    }
+
+    void FillCpusetFromParent(string dir)
+    {
+        string parent = Path.GetDirectoryName(dir)!;
         foreach (string file in (string[])["cpuset.cpus", "cpuset.mems"])
         {
             string own = Path.Combine(dir, file);
-            if (File.Exists(own) && ReadFile(own).Trim().Length == 0)
-                WriteFile(own, ReadFile(Path.Combine(parent, file)).Trim());
+            if (!File.Exists(own) || ReadFile(own).Trim().Length > 0)
+                continue;
+            string from = Path.Combine(parent, file);
+            string value = ReadFile(from).Trim();
+            if (value.Length == 0)
+                throw new CgroupException($"{own} is empty and so is its parent's {from}: no task can run in that cpuset");
+            WriteFile(own, value);
         }
     }
 
@@ -612,18 +712,19 @@ public sealed class CgroupManager
         }
     }
 
-    /// <summary>Kills whatever still keeps a directory busy. Never signals the calling process itself.</summary>
-    void KillAll()
+    /// <summary>Kills whatever still keeps one of <paramref name="dirs"/> (directories the container made) busy.
+    /// Never signals the calling process itself.</summary>
+    void KillAll(IReadOnlyList<string> dirs)
     {
-        if (_paths.TryGetValue(FreezerKey, out string? freezer) && File.Exists(Path.Combine(freezer, "freezer.state")))
+        if (_paths.TryGetValue(FreezerKey, out string? freezer) && dirs.Contains(freezer) && File.Exists(Path.Combine(freezer, "freezer.state")))
             TryWrite(Path.Combine(freezer, "freezer.state"), "THAWED"); // a frozen v1 task cannot act on SIGKILL
-        foreach (string dir in Directories)
+        foreach (string dir in dirs)
         {
             if (File.Exists(Path.Combine(dir, "cgroup.kill")))
                 TryWrite(Path.Combine(dir, "cgroup.kill"), "1");
         }
         var pids = new SortedSet<int>();
-        foreach (string dir in Directories)
+        foreach (string dir in dirs)
             CollectPids(dir, pids);
         int self = Environment.ProcessId;
         foreach (int pid in pids)

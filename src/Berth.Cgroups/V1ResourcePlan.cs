@@ -6,8 +6,8 @@ namespace Berth.Cgroups;
 /// <summary>
 /// linux.resources → writes into cgroup v1 controller files (v1 and hybrid hosts; devices are separate). Every
 /// field is checked, and every refusal made, before the first write: a controller that is not mounted, a file
-/// the kernel does not offer (memsw without swap accounting, blkio.weight without BFQ), deprecated kernel
-/// memory limits. On a hybrid host `unified` goes to the cgroup2 directory, only for files that exist there.
+/// the kernel does not offer (memsw without swap accounting, blkio.weight without BFQ), `unified` (as runc refuses
+/// it on v1 and hybrid hosts). Kernel memory limits are ignored, as by runc.
 /// </summary>
 public static class V1ResourcePlan
 {
@@ -20,6 +20,7 @@ public static class V1ResourcePlan
         var plan = new Planner(paths);
         if (r is null)
             return plan.Writes;
+        Unified(r.Unified, paths);
         Memory(plan, r.Memory, update);
         Cpu(plan, r.Cpu);
         if (r.Pids is { Limit: not 0 } p) // 0 is unset, as in runc
@@ -28,7 +29,6 @@ public static class V1ResourcePlan
         Hugetlb(plan, r.HugepageLimits, paths);
         Network(plan, r.Network);
         Rdma(plan, r.Rdma);
-        Unified(plan, r.Unified, paths);
         return plan.Writes;
     }
 
@@ -36,12 +36,7 @@ public static class V1ResourcePlan
     {
         if (m is null)
             return;
-        // 0 is unset, as in runc: dockerd's `docker update` sends kernel 0 and kernelTCP 0.
-        if (m.Kernel is not (null or 0))
-            throw new CgroupException($"{R}.memory.kernel ({m.Kernel}) is deprecated: kernel memory limits are not supported by current kernels; remove the field");
-        if (m.KernelTCP is not (null or 0))
-            throw new CgroupException($"{R}.memory.kernelTCP ({m.KernelTCP}) is deprecated: kernel TCP memory limits are not supported; remove the field");
-
+        // kernel and kernelTCP are ignored (CgroupManager warns), as by runc 1.1.
         long limit = m.Limit ?? 0, swap = m.Swap ?? 0;
         if (limit == -1 && swap == 0)
             swap = -1; // "unlimited memory" means unlimited memory+swap too, as runc reads it
@@ -193,20 +188,20 @@ public static class V1ResourcePlan
         return line;
     }
 
-    static void Unified(Planner plan, Dictionary<string, string>? unified, IReadOnlyDictionary<string, string> paths)
+    /// <summary>
+    /// Refused whenever it asks for anything, with runc's words: runc 1.1's cgroup v1 manager, which it uses on hybrid
+    /// hosts too, refuses unified at create and at update. On a hybrid host the cgroup2 hierarchy is for tracking;
+    /// the v1 hierarchies carry the controllers, and a limit written there would not be one runc would set.
+    /// </summary>
+    static void Unified(Dictionary<string, string>? unified, IReadOnlyDictionary<string, string> paths)
     {
         if (unified is not { Count: > 0 })
             return;
-        if (!paths.ContainsKey(CgroupManager.HybridUnifiedKey))
-            throw new CgroupException($"{R}.unified is for cgroup v2, and this host has no cgroup2 hierarchy mounted");
-        foreach (var (file, value) in unified)
-        {
-            string field = $"{R}.unified[\"{file}\"]";
-            V2ResourcePlan.CheckUnifiedKey(file, field);
-            plan.RequireFile(CgroupManager.HybridUnifiedKey, file, field,
-                "on this hybrid host the cgroup2 hierarchy carries no controller for it (the v1 hierarchies do)");
-            plan.Add(CgroupManager.HybridUnifiedKey, file, value, field);
-        }
+        string where = paths.ContainsKey(CgroupManager.HybridUnifiedKey)
+            ? "this hybrid host's controllers are on cgroup v1 hierarchies (its cgroup2 hierarchy only tracks processes)"
+            : "this host has only cgroup v1 hierarchies";
+        throw new CgroupException($"{R}.unified: invalid configuration: cannot use unified on cgroup v1: {where}; " +
+            $"remove {string.Join(", ", unified.Keys.Select(k => $"\"{k}\""))} or give the v1 field");
     }
 
     /// <summary>Collects writes and checks that their controllers and files exist.</summary>

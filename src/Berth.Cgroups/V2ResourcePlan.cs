@@ -7,7 +7,8 @@ namespace Berth.Cgroups;
 /// linux.resources → writes into a pure cgroup v2 directory, with crun's v1 → v2 conversions: shares → cpu.weight,
 /// quota/period → cpu.max, memory+swap → memory.swap.max, blkio weights → io.bfq.weight as they are or io.weight
 /// converted, throttles → io.max. Fields v2 has no file for (swappiness, disableOOMKiller, realtime, leaf
-/// weights, kernel memory) are refused rather than dropped. `unified` entries go last, so they win.
+/// weights) are refused rather than dropped; kernel memory limits are ignored with a warning, as runc ignores
+/// them. `unified` entries go last, so they win.
 /// </summary>
 public static class V2ResourcePlan
 {
@@ -30,8 +31,7 @@ public static class V2ResourcePlan
 
         if (r.Memory is { } m)
         {
-            if (m.Kernel is not (null or 0) || m.KernelTCP is not (null or 0)) // 0 is unset (docker update sends it)
-                throw new CgroupException($"{R}.memory.{(m.Kernel is not (null or 0) ? "kernel" : "kernelTCP")} is deprecated: kernel memory limits do not exist on cgroup v2; remove the field");
+            // kernel and kernelTCP do not exist on cgroup v2: ignored (CgroupManager warns), as by runc.
             if (m.Swappiness is not null)
                 throw new CgroupException($"{R}.memory.swappiness ({m.Swappiness}) has no cgroup v2 equivalent; remove it");
             if (m.DisableOOMKiller == true)
@@ -133,7 +133,7 @@ public static class V2ResourcePlan
     }
 
     /// <summary>A unified key names one file in the container's own directory.</summary>
-    internal static void CheckUnifiedKey(string file, string field)
+    static void CheckUnifiedKey(string file, string field)
     {
         if (file.Length == 0 || file.Contains('/') || file is "." or ".." || file.Any(char.IsControl))
             throw new CgroupException($"{field}: \"{file}\" is not a cgroup file name");

@@ -61,13 +61,20 @@ public sealed class Container : IDisposable
     }
 
     /// <summary>Changes the container's resource limits (`update`).</summary>
-    public void Update(Oci.LinuxResources resources)
+    public void Update(Oci.LinuxResources resources, Action<string>? warn = null)
     {
         var status = Status();
         if (status == ContainerStatus.Stopped)
             throw new ContainerException($"cannot update container {Id}: it is stopped");
-        Cgroups().Update(resources);
+        Cgroups().Update(resources, warn);
     }
+
+    /// <summary>
+    /// Lets other commands on this container proceed while this instance goes on (a foreground exec waiting for its
+    /// process). flock(LOCK_UN) frees the lock for every copy of its fd, including the one a spawn stage inherited:
+    /// a stage frozen in a paused container's cgroup would otherwise hold it until the resume that it blocks.
+    /// </summary>
+    public void ReleaseLock() => _lock.Release();
 
     /// <summary>The container's cgroup statistics (for `events`).</summary>
     public Cgroups.CgroupStats Stats()
@@ -194,9 +201,12 @@ public sealed class Container : IDisposable
         {
             return;
         }
+        (ulong Dev, ulong Ino)? mountNamespace;
         using (pidfd)
         {
             if (!InitAlive()) return;
+            // Read while init lives: every process of the container shares its mount namespace (exec joins it).
+            mountNamespace = MountNamespaceOf(State.InitPid);
             Libc.syscall(Libc.SYS_pidfd_send_signal, pidfd.Value, Libc.SIGKILL, 0, 0, 0);
             // A frozen process cannot act on SIGKILL: a paused container is thawed so that it dies.
             var cgroups = Cgroups();
@@ -205,9 +215,16 @@ public sealed class Container : IDisposable
             if (!Sys.WaitReadable(pidfd, 10_000))
                 throw new ContainerException($"container {Id} init (pid {State.InitPid}) did not exit after SIGKILL");
         }
-        // Processes left in the container's cgroups when init did not have a PID namespace of its own.
-        foreach (var pid in Cgroups().Pids()) Libc.kill(pid, Libc.SIGKILL);
+        // Processes left in the container's cgroups when init did not have a PID namespace of its own: only the
+        // container's, since a cgroupsPath may name a cgroup that other processes share (Destroy kills whatever is
+        // left in cgroups the container made).
+        if (mountNamespace is null) return;
+        foreach (var pid in Cgroups().Pids())
+            if (MountNamespaceOf(pid) == mountNamespace) Libc.kill(pid, Libc.SIGKILL);
     }
+
+    static (ulong Dev, ulong Ino)? MountNamespaceOf(int pid) =>
+        Libc.fstatat(Libc.AT_FDCWD, $"/proc/{pid}/ns/mnt", out var st, 0) == 0 ? (st.Dev, st.Ino) : null;
 
     /// <summary>Removes the container's cgroups and state; its processes must be gone.</summary>
     public void Destroy()

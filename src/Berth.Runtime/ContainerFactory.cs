@@ -72,11 +72,16 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             throw;
         }
         CgroupManager? cgroups = null;
+        bool cgroupsMade = false;
         InitProcess? init = null;
         (Fd A, Fd B)? listener = null;
         try
         {
             cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
+            // runc 1.1 says the same (and 1.2 refuses): the container's processes will live beside these.
+            if (cgroups.ProcessesAlreadyThere() is { Count: > 0 } others)
+                warn?.Invoke($"container's cgroup is not empty: {others.Count} process(es) found " +
+                    $"(pids {string.Join(", ", others.Take(10))}{(others.Count > 10 ? ", ..." : "")} in {string.Join(", ", cgroups.Directories.Where(Directory.Exists))})");
             var state = new ContainerState
             {
                 Id = id,
@@ -92,13 +97,15 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Hooks = spec.Hooks,
             };
             Store.Write(state);
+            // Refuses a frozen cgroup before it makes anything, and then leaves it as it was.
             using (DebugLog.Time("cgroups")) cgroups.Create();
+            cgroupsMade = true;
             DebugLog.Write($"cgroups: {string.Join(", ", cgroups.Paths.Select(p => $"{p.Key}={p.Value}"))} (created {cgroups.CreatedDirectories.Count} directories)");
             state.CreatedCgroups = [.. cgroups.CreatedDirectories];
             Store.Write(state);
             File.WriteAllBytes(Path.Combine(Store.DirFor(id), StateStore.ConfigFile),
                 System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.Spec));
-            cgroups.Apply(DeviceCgroupRules.WithDefaults(config.Resources));
+            cgroups.Apply(DeviceCgroupRules.WithDefaults(config.Resources), warn);
 
             string dir = Store.DirFor(id);
             string fifoPath = Path.Combine(dir, StateStore.FifoName);
@@ -161,7 +168,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             consoleReceiver?.Dispose();
             init?.Kill();
             init?.Dispose();
-            try { cgroups?.Destroy(); } catch (Exception) { /* the original error matters more */ }
+            try { if (cgroupsMade) cgroups!.Destroy(); } catch (Exception) { /* the original error matters more */ }
             Store.Remove(id);
             claim.Dispose();
             throw;

@@ -26,6 +26,8 @@ public sealed record ExecOptions
     public bool Foreground { get; init; }
     /// <summary>--console-socket: where the pty master of a process with terminal=true goes.</summary>
     public string? ConsoleSocket { get; init; }
+    /// <summary>The caller writes <see cref="ExecProcess.Pid"/> somewhere (--pid-file): it must be the exec'd process's.</summary>
+    public bool ReportsPid { get; init; }
 }
 
 /// <summary>
@@ -112,6 +114,8 @@ public sealed class ExecProcess
                 if (kind is NamespaceKind.Pid or NamespaceKind.Time) forkAfter = true;
             }
             DebugLog.Write($"exec in {container.Id}: join {string.Join(", ", joinNames.Select(n => $"/proc/{initPid}/ns/{n}"))}, root /proc/{initPid}/root, user {process.Uid}:{process.Gid}, cwd {process.Cwd}, {process.Args[0]}");
+            bool paused = status == ContainerStatus.Paused;
+            if (paused && !options.Foreground) RefuseDetachedIntoPaused(container.Id, options, forkAfter, config.SeccompFilter is { NewListener: true });
             root = Sys.Open($"/proc/{initPid}/root", Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
             bool setgroupsDenied = ReadTrimmed($"/proc/{initPid}/setgroups") == "deny";
             // The files above are init's only if init still lives (its pid cannot have been reused while it does).
@@ -141,6 +145,7 @@ public sealed class ExecProcess
                 var request = new SpawnRequest
                 {
                     ReexecFd = sealedSelf.Value,
+                    OutlivesParent = paused && !options.Foreground ? 1 : 0,
                     ForkAfter = forkAfter ? 1 : 0,
                     SyncFd = childSync,
                     ErrorFd = errors.Value.Write.Value,
@@ -173,6 +178,21 @@ public sealed class ExecProcess
             if (process.OomScoreAdj is { } oom) Sys.WriteFile($"/proc/{pid}/oom_score_adj", oom.ToString());
             one[0] = (byte)'g';
             Sys.WriteAll(sync.Value.A, one);
+            if (paused)
+            {
+                // --ignore-paused: the stage froze as it joined the frozen cgroup, before its exec (as runc's does), and
+                // goes on when the container resumes. Unlock now: a foreground exec waits for its process, and the
+                // resume would wait for our lock while the process waits for the resume.
+                container.ReleaseLock();
+                if (!options.Foreground)
+                {
+                    // Nothing more comes from the stage before the resume; its later reports find no reader (SIGPIPE).
+                    // Without a fork after the joins, the stage is the process that execs (see RefuseDetachedIntoPaused).
+                    peer?.Dispose();
+                    if (consoleSocket is not null) consoleSocket.SendMaster(pty!.Master, Pty.MasterName);
+                    return new ExecProcess(pid, null);
+                }
+            }
 
             execPid = pid;
             if (forkAfter)
@@ -234,6 +254,22 @@ public sealed class ExecProcess
             errors?.Read.Dispose();
             errors?.Write.Dispose();
         }
+    }
+
+    /// <summary>
+    /// `exec -d --ignore-paused` into a paused container returns once its process is placed, frozen, in the
+    /// container's cgroups. What it cannot do then is refused before anything runs: report the pid of a process that a
+    /// fork into the container's PID (or time) namespace makes only after the resume (--pid-file), or hand a seccomp
+    /// listener to its agent, which the stage sends only once it runs.
+    /// </summary>
+    static void RefuseDetachedIntoPaused(string id, ExecOptions options, bool forkAfter, bool wantsListener)
+    {
+        if (options.ReportsPid && forkAfter)
+            throw new ContainerException($"cannot exec -d with --pid-file in paused container {id}: the process gets its pid in the " +
+                "container's PID namespace only when the container resumes; resume it first, or run the exec in the foreground");
+        if (wantsListener)
+            throw new ContainerException($"cannot exec -d in paused container {id}: its seccomp profile hands a listener to " +
+                "linux.seccomp.listenerPath as the process starts, which it can only do once the container resumes; resume it first");
     }
 
     /// <summary>
@@ -365,19 +401,37 @@ public static class CgroupSubPaths
     public static Dictionary<string, string> Apply(IReadOnlyDictionary<string, string> containerPaths, IReadOnlyList<string> values)
     {
         var result = new Dictionary<string, string>(containerPaths, StringComparer.Ordinal);
+        var given = new Dictionary<string, string>(StringComparer.Ordinal); // key → sub-path, as runc parses them
         foreach (var value in values)
         {
-            int colon = value.IndexOf(':');
-            string sub = colon < 0 ? value : value[(colon + 1)..];
+            string[] parts = value.Split(':');
+            if (parts.Length > 2)
+                throw new ContainerException($"--cgroup {value}: not [<controller>[,<controller>]:]<cgroup>");
+            string sub = parts[^1];
             if (sub.Length == 0 || sub.Split('/').Contains(".."))
                 throw new ContainerException($"--cgroup {value}: the sub-cgroup must be a non-empty path without \"..\"");
-            IEnumerable<string> keys = colon < 0 ? containerPaths.Keys : value[..colon].Split(',');
-            foreach (var key in keys)
+            // No controller, or an empty list (":path"), means every controller; runc takes that form only alone.
+            bool all = parts.Length == 1 || parts[0].Length == 0;
+            if (all && values.Count > 1)
+                throw new ContainerException($"--cgroup {value}: a sub-cgroup without a controller must be the only --cgroup (give <controller>: prefixes)");
+            foreach (var key in all ? containerPaths.Keys : parts[0].Split(','))
             {
-                if (!containerPaths.TryGetValue(key, out var basePath))
+                if (!containerPaths.ContainsKey(key))
                     throw new ContainerException($"--cgroup {value}: the container has no cgroup for controller \"{key}\" (it has: {string.Join(", ", containerPaths.Keys.Order())})");
-                result[key] = basePath.TrimEnd('/') + "/" + sub.Trim('/');
+                given[key] = sub.Trim('/');
             }
+        }
+        // Co-mounted controllers (cpu,cpuacct) share one directory, and a process is in one cgroup of a hierarchy: a
+        // sub-cgroup given for one of them moves the hierarchy, and different ones for them are a contradiction.
+        foreach (var hierarchy in containerPaths.GroupBy(p => p.Value, p => p.Key))
+        {
+            var subs = hierarchy.Where(given.ContainsKey).Select(k => given[k]).Distinct().ToList();
+            if (subs.Count > 1)
+                throw new ContainerException($"--cgroup: {string.Join(" and ", hierarchy.Order())} share one hierarchy ({hierarchy.Key}), " +
+                    $"so they cannot go to different sub-cgroups ({string.Join(", ", subs)})");
+            if (subs.Count == 1)
+                foreach (var key in hierarchy)
+                    result[key] = subs[0].Length == 0 ? hierarchy.Key : hierarchy.Key.TrimEnd('/') + "/" + subs[0];
         }
         return result;
     }

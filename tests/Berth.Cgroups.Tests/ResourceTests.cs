@@ -138,10 +138,7 @@ public class V1ResourceTests
             var e = Assert.Throws<CgroupException>(() => tree.Manager.Apply(r));
             Assert.Contains(message, e.Message);
         }
-        Refused(new LinuxResources { Pids = new LinuxPids { Limit = 5 }, Memory = new LinuxMemory { Kernel = 1 } },
-            "linux.resources.memory.kernel (1) is deprecated");
-        Refused(new LinuxResources { Memory = new LinuxMemory { KernelTCP = 1 } }, "linux.resources.memory.kernelTCP (1) is deprecated");
-        Refused(new LinuxResources { Memory = new LinuxMemory { Swappiness = 101 } }, "swappiness 101 is outside 0-100");
+        Refused(new LinuxResources { Pids = new LinuxPids { Limit = 5 }, Memory = new LinuxMemory { Swappiness = 101 } }, "swappiness 101 is outside 0-100");
         // No v1 hugetlb: the cgroup2 directory of this hybrid layout, where the controller's file is missing.
         Refused(new LinuxResources { HugepageLimits = [new LinuxHugepageLimit { PageSize = "2MB", Limit = 1 }] },
             $"linux.resources.hugepageLimits[0]: {tree.Root}/unified/c1/hugetlb.2MB.max does not exist");
@@ -155,20 +152,10 @@ public class V1ResourceTests
             "linux.resources.rdma.mlx4_0: the rdma cgroup controller is not mounted");
         Refused(new LinuxResources { BlockIO = new LinuxBlockIo { Weight = 500 } },
             "linux.resources.blockIO.weight: none of blkio.weight, blkio.bfq.weight exists");
-        Refused(new LinuxResources { Unified = new() { ["memory.high"] = "1G" } },
-            $"linux.resources.unified[\"memory.high\"]: {tree.Root}/unified/c1/memory.high does not exist");
-        Refused(new LinuxResources { Unified = new() { ["../x"] = "1" } }, "\"../x\" is not a cgroup file name");
+        Refused(new LinuxResources { Unified = new() { ["memory.high"] = "1G" } }, "cannot use unified on cgroup v1");
         // The first refusal came before the pids write.
         Assert.Equal("", tree.Read("pids/pids.max"));
         Assert.Equal("", tree.Read("devices/devices.deny"));
-    }
-
-    [Fact]
-    public void UnifiedOnAHybridHostWritesFilesThatExistThere()
-    {
-        using var tree = new V1Tree([.. CommonFiles, "unified/cgroup.max.depth"]);
-        tree.Manager.Apply(new LinuxResources { Unified = new() { ["cgroup.max.depth"] = "3" } });
-        Assert.Equal("3", tree.Read("unified/cgroup.max.depth"));
     }
 
     [Fact]
@@ -304,7 +291,7 @@ public class V2ResourceTests
     [Fact]
     public void ZeroKernelMemoryLimitsAreUnset()
     {
-        // `docker update` sends memory {kernel: 0, kernelTCP: 0}; runc treats 0 as unset, other values are refused.
+        // `docker update` sends memory {kernel: 0, kernelTCP: 0}; runc ignores kernel memory settings altogether.
         var zero = new LinuxResources { Memory = new LinuxMemory { Kernel = 0, KernelTCP = 0 } };
         using var v1 = new V1Tree("devices/devices.allow", "devices/devices.deny");
         v1.Manager.Apply(zero);
@@ -330,7 +317,6 @@ public class V2ResourceTests
             Assert.Contains(message, Assert.Throws<CgroupException>(() => tree.Manager.Update(r)).Message);
         Refused(new LinuxResources { Pids = new LinuxPids { Limit = 3 }, Memory = new LinuxMemory { Swappiness = 10 } }, "swappiness (10) has no cgroup v2 equivalent");
         Refused(new LinuxResources { Memory = new LinuxMemory { DisableOOMKiller = true } }, "disableOOMKiller has no cgroup v2 equivalent");
-        Refused(new LinuxResources { Memory = new LinuxMemory { Kernel = 1 } }, "memory.kernel is deprecated");
         Refused(new LinuxResources { Cpu = new LinuxCpu { RealtimeRuntime = 1 } }, "realtime CPU scheduling is not available on cgroup v2");
         Refused(new LinuxResources { BlockIO = new LinuxBlockIo { LeafWeight = 100 } }, "leafWeight has no cgroup v2 equivalent");
         Refused(new LinuxResources { Network = new LinuxNetwork { ClassID = 1 } }, "net_cls and net_prio do not exist on cgroup v2");

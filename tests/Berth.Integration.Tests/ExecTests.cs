@@ -262,6 +262,105 @@ public sealed class ExecTests(ITestOutputHelper output) : ContainerTest(output)
         Directory.Delete(sub);
     }
 
+    /// <summary>A sleeper whose cgroup namespace is its own and whose /sys/fs/cgroup is writable, so that it can make
+    /// sub-cgroups of its own cgroups (runc's exec.bats: set_cgroup_mount_writable).</summary>
+    private void StartSleeperWithWritableCgroups()
+    {
+        var spec = Specs.Default("sleep", "1000").WithNamespace("cgroup");
+        var cgroupMount = spec.Mounts().Select(m => m!.AsObject()).Single(m => (string?)m["destination"] == "/sys/fs/cgroup");
+        cgroupMount["options"] = Specs.Strings("nosuid", "noexec", "nodev", "relatime");
+        StartSleeper(spec);
+    }
+
+    /// <summary>The v1 lines of /proc/self/cgroup of a process exec'd with <paramref name="cgroupArgs"/>, as
+    /// controller list → path.</summary>
+    private Dictionary<string, string> CgroupsOfExec(params string[] cgroupArgs)
+    {
+        var result = Exec([.. cgroupArgs, Id, "cat", "/proc/self/cgroup"]);
+        Assert.True(result.Succeeded, result.ToString());
+        return result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(':', 3))
+            .Where(f => f[0] != "0").ToDictionary(f => f[1], f => f[2]);
+    }
+
+    // runc's exec.bats "runc exec [--cgroup sub-cgroups [v1]]": sub-cgroups made from inside the container, joined per
+    // controller; "/" is the container's own cgroup; runc's parse errors and unknown controllers fail.
+    [SkippableFact]
+    public void CgroupFlag_JoinsV1SubCgroupsMadeInsideTheContainer_AsRunc()
+    {
+        Skip.IfNot(Directory.Exists("/sys/fs/cgroup/memory") && Directory.Exists("/sys/fs/cgroup/cpu"), "no cgroup v1 memory and cpu hierarchies");
+        StartSleeperWithWritableCgroups();
+        var mkdir = ExecIn("sh", "-euc", "mkdir -p /sys/fs/cgroup/memory/submem /sys/fs/cgroup/cpu/subcpu /sys/fs/cgroup/cpuacct/subcpu");
+        Assert.True(mkdir.Succeeded, mkdir.ToString());
+
+        var plain = CgroupsOfExec();
+        var explicitRoot = CgroupsOfExec("--cgroup", "/");
+        var emptyControllerList = CgroupsOfExec("--cgroup", ":/"); // runc: an empty controller list means all of them
+        var sub = CgroupsOfExec("--cgroup", "memory:submem", "--cgroup", "cpu,cpuacct:subcpu");
+        var parent = Exec("--cgroup", "..", Id, "true");
+        var missing = Exec("--cgroup", "cpu:nonexistent", Id, "true");
+        var unknown = Exec("--cgroup", "whaaat:/", Id, "true");
+        var twoColons = Exec("--cgroup", "memory:a:b", Id, "true");
+        var unprefixedWithOthers = Exec("--cgroup", "memory:submem", "--cgroup", "submem", Id, "true");
+
+        Assert.All(plain.Values, p => Assert.Equal("/", p));
+        Assert.Equal(plain, explicitRoot);
+        Assert.Equal(plain, emptyControllerList);
+        Assert.Equal("/submem", sub["memory"]);
+        Assert.Equal("/subcpu", sub["cpu"]);
+        Assert.Equal("/subcpu", sub["cpuacct"]);
+        Assert.Equal("/", sub["pids"]);
+        foreach (var failed in new[] { parent, missing, unknown, twoColons, unprefixedWithOthers })
+            Assert.True(failed.ExitCode == 255 && !failed.TimedOut, "should fail: " + failed);
+        Assert.Contains("nonexistent", missing.Stderr);
+        Assert.Contains("whaaat", unknown.Stderr);
+    }
+
+    private int ProcessesInTheContainersFreezerCgroup() =>
+        File.ReadAllLines(Path.Combine(Assert.Single(LeakCheck.CgroupDirectoriesNamed(Id), d => d.StartsWith("/sys/fs/cgroup/freezer/", StringComparison.Ordinal)), "cgroup.procs"))
+            .Count(l => l.Trim().Length > 0);
+
+    // runc 1.1.5 places the process in the frozen cgroup, where it stops before its exec, and then waits for it:
+    // `runc exec -d --ignore-paused` hangs until the container is resumed (and ignores SIGTERM meanwhile).
+    [SkippableFact]
+    [Trait("runc-compatible", "false")]
+    public void IgnorePaused_DetachedExecReturns_AndItsProcessStartsFrozen()
+    {
+        Skip.IfNot(Directory.Exists("/sys/fs/cgroup/freezer"), "no cgroup v1 freezer hierarchy on this host");
+        int init = StartSleeper();
+        Assert.True(Runtime.Run("pause", Id).Succeeded);
+        var marker = $"/proc/{init}/root/dev/shm/ran";
+
+        var exec = Runtime.Run(["exec", "-d", "--ignore-paused", Id, "sh", "-c", "echo ran > /dev/shm/ran"], globalArguments: null, timeout: TimeSpan.FromSeconds(60));
+
+        Assert.True(exec.Succeeded, "exec -d --ignore-paused did not return: " + exec);
+        Assert.Equal("paused", Status());
+        Assert.Equal(2, ProcessesInTheContainersFreezerCgroup()); // init and the new process, both frozen
+        Thread.Sleep(300);
+        Assert.False(File.Exists(marker), "the process ran in a paused container");
+        var resume = Runtime.Run("resume", Id);
+        Assert.True(resume.Succeeded, "resume failed: " + resume);
+        Eventually(() => File.Exists(marker), "the process to run once the container resumed");
+    }
+
+    // A foreground exec into a paused container waits for its process, which runs once the container resumes: the
+    // resume must not wait for the exec (the exec's command and its frozen stage held the container's lock).
+    [SkippableFact]
+    public async Task IgnorePaused_ForegroundExecRunsOnceTheContainerResumes()
+    {
+        StartSleeper();
+        Assert.True(Runtime.Run("pause", Id).Succeeded);
+
+        var exec = Runtime.RunAsync(["exec", "--ignore-paused", Id, "sh", "-c", "echo ran-after-resume"], timeout: TimeSpan.FromSeconds(60));
+        Eventually(() => Runtime.Run("ps", "--format", "json", Id) is { Succeeded: true } ps && ps.Stdout.Split(',').Length >= 2,
+            "the exec'd process to join the paused container", TimeSpan.FromSeconds(20));
+        var resume = Runtime.Run("resume", Id);
+        var result = await exec;
+
+        Assert.True(resume.Succeeded, "resume failed: " + resume);
+        Assert.True(result.Succeeded, "exec failed: " + result);
+        Assert.Equal("ran-after-resume\n", result.Stdout);
+    }
+
     // ---- sessions: runc's C stage calls setsid for every process it starts, init and each exec ----
 
     /// <summary>The shell's own "sid=S pid=P", from /proc/$$/stat (field 6 is the session) inside the container.</summary>

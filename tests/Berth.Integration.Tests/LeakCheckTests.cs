@@ -20,7 +20,10 @@ public sealed class LeakCheckTests(ITestOutputHelper output) : ContainerTest(out
         // The runtime puts the container in cgroups named after it; runc nests the memory one under the caller's.
         Assert.Contains(leaks, l => l.StartsWith("cgroup: /sys/fs/cgroup/pids/", StringComparison.Ordinal));
         Assert.Contains(leaks, l => l.StartsWith("cgroup: /sys/fs/cgroup/memory/", StringComparison.Ordinal));
-        Assert.Contains(leaks, l => l.StartsWith($"process: {Pid()} `sleep 1000`", StringComparison.Ordinal) && l.Contains("rootfs=True"));
+        // `run -d` returns once init passed the exec.fifo; its exec of `sleep 1000` may come a moment later.
+        int pid = Pid();
+        Eventually(() => Leaks.FindLeaks().Any(l => l.StartsWith($"process: {pid} `sleep 1000`", StringComparison.Ordinal) && l.Contains("rootfs=True")),
+            () => "no leak line for the container's `sleep 1000`:\n  " + string.Join("\n  ", Leaks.FindLeaks()));
 
         Assert.True(Runtime.Run("delete", "--force", Id).Succeeded);
         Leaks.AssertClean();

@@ -57,6 +57,9 @@ public sealed class PsEventsTests(ITestOutputHelper output) : ContainerTest(outp
             ["memory"] = new JsonObject { ["limit"] = 33554432 },
             ["pids"] = new JsonObject { ["limit"] = 16 },
         });
+        // The shell forks its two sleeps after `run -d` returned: count them once they are there.
+        Eventually(() => Runtime.Run("ps", "--format", "json", Id) is { Succeeded: true } ps && JsonNode.Parse(ps.Stdout)!.AsArray().Count == 3,
+            "the container's shell to start its two sleeps");
 
         var events = Runtime.Run("events", "--stats", Id);
 

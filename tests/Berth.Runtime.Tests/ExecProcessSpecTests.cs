@@ -174,6 +174,33 @@ public class ExecProcessSpecTests
         Assert.Equal("/sys/fs/cgroup/pids/c1/x", two["pids"]);
     }
 
+    [Fact]
+    public void CgroupSubPathsAreParsedAsRuncParsesThem()
+    {
+        var paths = new Dictionary<string, string> { ["memory"] = "/m/c1", ["pids"] = "/p/c1", ["unified"] = "/u/c1" };
+        // An empty controller list, as a value without one, means every controller (runc: SubCgroupPaths[""]).
+        Assert.Equal(CgroupSubPaths.Apply(paths, ["sub"]), CgroupSubPaths.Apply(paths, [":sub"]));
+        Assert.Equal("/u/c1/sub", CgroupSubPaths.Apply(paths, [":sub"])["unified"]);
+        var e = Assert.Throws<ContainerException>(() => CgroupSubPaths.Apply(paths, ["memory:a", "b"]));
+        Assert.Contains("--cgroup b: a sub-cgroup without a controller must be the only --cgroup", e.Message);
+        e = Assert.Throws<ContainerException>(() => CgroupSubPaths.Apply(paths, ["memory:a:b"]));
+        Assert.Contains("--cgroup memory:a:b: not [<controller>[,<controller>]:]<cgroup>", e.Message);
+    }
+
+    [Fact]
+    public void ASubCgroupOfOneOfCoMountedControllersMovesTheirHierarchy()
+    {
+        // cpu and cpuacct mounted together: one directory, one key each. Writing the pid to the sub-cgroup for "cpu"
+        // and to the container's cgroup for "cpuacct" would leave the process wherever the last write put it.
+        var paths = new Dictionary<string, string> { ["cpu"] = "/sys/fs/cgroup/cpu,cpuacct/c1", ["cpuacct"] = "/sys/fs/cgroup/cpu,cpuacct/c1", ["memory"] = "/m/c1" };
+        var one = CgroupSubPaths.Apply(paths, ["cpu:sub"]);
+        Assert.Equal("/sys/fs/cgroup/cpu,cpuacct/c1/sub", one["cpu"]);
+        Assert.Equal("/sys/fs/cgroup/cpu,cpuacct/c1/sub", one["cpuacct"]);
+        Assert.Equal("/m/c1", one["memory"]);
+        var e = Assert.Throws<ContainerException>(() => CgroupSubPaths.Apply(paths, ["cpu:a", "cpuacct:b"]));
+        Assert.Contains("cpu and cpuacct share one hierarchy", e.Message);
+    }
+
     [Theory]
     [InlineData("../escape")]
     [InlineData("memory:a/../../b")]

@@ -43,7 +43,9 @@ public unsafe struct SpawnRequest
     /// so that /proc/self/exe never names the host's binary there (CVE-2019-5736; see spawn.c).
     /// </summary>
     public int ReexecFd;
-    public int Reserved;
+    /// <summary>1: the parent returns before the handshake ends (`exec -d` into a paused container, whose stage
+    /// freezes as it is placed): the child must not die with it.</summary>
+    public int OutlivesParent;
 }
 
 /// <summary>Mirror of <c>struct berth_rlimit</c> in native/spawn.c.</summary>

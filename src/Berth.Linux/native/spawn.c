@@ -119,7 +119,8 @@ struct berth_spawn_request {
     const char *exec_path;       // used when exec_fd < 0: scripts cannot be run from a close-on-exec fd
     const struct berth_process_setup *setup; // NULL except for `exec`
     int32_t reexec_fd;           // >= 0: a sealed copy of this binary, re-executed before entering the container (see reexec)
-    int32_t reserved;
+    int32_t outlives_parent;     // the parent returns before the handshake ends (`exec -d` into a paused container,
+                                 // where we freeze as we are placed): do not die with it
 };
 
 // What a failed step reports: to the parent over error_fd (the spawn stage), or to init's managed code.
@@ -512,11 +513,10 @@ __attribute__((constructor)) static void reexec_entry(int argc, char **argv, cha
     child(r, -1);
 }
 
-// A runtime killed mid-way must not leave this clone behind holding what the runtime held. It dies with the
-// parent (the signal survives the re-exec, not a fork nor a change of credentials: init and `exec` clear it
-// themselves before they carry on alone), and it closes every fd the request does not name, so that neither the
-// state directory's lock nor the parent's end of the sync socket outlives the parent: a read of the sync socket
-// then ends in EOF, and the child exits.
+// A runtime killed mid-way must not leave this clone behind holding what the runtime held. It dies with the parent
+// until the parent's part of the handshake is done (the signal survives the re-exec), and it closes every fd the
+// request does not name, so that neither the state directory's lock nor the parent's end of the sync socket
+// outlives the parent: a read of the sync socket then ends in EOF, and the child exits.
 static void close_unnamed_fds(const struct berth_spawn_request *r, int block_fd) {
     const struct berth_process_setup *s = r->setup;
     int keep[16 + r->join_count + r->pass_count];
@@ -542,6 +542,8 @@ static void close_unnamed_fds(const struct berth_spawn_request *r, int block_fd)
 }
 
 static void guard_parent(const struct berth_spawn_request *r, int block_fd, long parent) {
+    close_unnamed_fds(r, block_fd);
+    if (r->outlives_parent) return;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail(r, STAGE_PARENT, 0);
     // The parent may have died before the signal was armed. In a new PID namespace the parent is outside it and
     // getppid says 0 either way: there the sync socket's EOF tells.
@@ -550,7 +552,6 @@ static void guard_parent(const struct berth_spawn_request *r, int block_fd, long
         errno = ESRCH;
         fail(r, STAGE_PARENT, 1);
     }
-    close_unnamed_fds(r, block_fd);
 }
 
 // The kernel's struct sigaction (rt_sigaction), which is not glibc's: handler, flags, restorer, then the mask.
@@ -595,6 +596,10 @@ static void child(const struct berth_spawn_request *r, int block_fd) {
         if (n == 0) syscall(SYS_exit_group, 127); // the parent gave up: nothing to report to
         fail(r, STAGE_SYNC, (int)n);
     }
+    // The parent has done its part (maps, cgroups): from here on we go on alone, and must outlive it. `exec -d`
+    // and `create` return while we run (an exec into a paused container even before we exec), and a parent that
+    // dies now leaves init to read EOF on its channel and exit.
+    if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) fail(r, STAGE_PARENT, 0);
 
     if (r->become_root) {
         // Raw syscalls on purpose: glibc's set*id wrappers signal every thread of the (cloned) parent.
@@ -648,12 +653,8 @@ static void child(const struct berth_spawn_request *r, int block_fd) {
         if (fcntl(r->pass_fds[i], F_SETFD, 0) < 0) fail(r, STAGE_FDS, r->pass_fds[i]);
     if (fcntl(r->error_fd, F_SETFD, FD_CLOEXEC) < 0) fail(r, STAGE_FDS, r->error_fd);
 
-    if (setup != NULL) {
-        // `exec -d` returns once we exec: the process must outlive the runtime from here on.
-        if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) fail(r, STAGE_PARENT, 0);
-        // With no_new_privs the filter comes last, so that only execve runs under it (the profile must allow that).
-        if (berth_install_late_filter(setup, &e) < 0) report(r, &e);
-    }
+    // With no_new_privs the filter comes last, so that only execve runs under it (the profile must allow that).
+    if (setup != NULL && berth_install_late_filter(setup, &e) < 0) report(r, &e);
 
     if (r->exec_fd >= 0)
         syscall(SYS_execveat, r->exec_fd, "", r->argv, r->envp, AT_EMPTY_PATH);
@@ -705,7 +706,7 @@ static const struct { const char *name; int value; } layout[] = {
     FIELD(berth_spawn_request, stdout_fd), FIELD(berth_spawn_request, stderr_fd), FIELD(berth_spawn_request, new_session),
     FIELD(berth_spawn_request, join_fds), FIELD(berth_spawn_request, pass_fds), FIELD(berth_spawn_request, argv),
     FIELD(berth_spawn_request, envp), FIELD(berth_spawn_request, exec_path), FIELD(berth_spawn_request, setup),
-    FIELD(berth_spawn_request, reexec_fd), FIELD(berth_spawn_request, reserved),
+    FIELD(berth_spawn_request, reexec_fd), FIELD(berth_spawn_request, outlives_parent),
     SIZE(berth_process_setup),
     FIELD(berth_process_setup, root_fd), FIELD(berth_process_setup, uid), FIELD(berth_process_setup, gid),
     FIELD(berth_process_setup, gid_count), FIELD(berth_process_setup, skip_setgroups), FIELD(berth_process_setup, rlimit_count),

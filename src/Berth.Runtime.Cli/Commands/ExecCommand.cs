@@ -88,6 +88,7 @@ internal static class ExecCommand
                 IgnorePaused = p.GetValue(ignorePaused),
                 Foreground = !p.GetValue(detach),
                 ConsoleSocket = p.GetValue(consoleSocket),
+                ReportsPid = p.GetValue(pidFile) is not null,
             };
 
             var started = ExecProcess.Start(container, store, options, log.Warn);

@@ -27,8 +27,8 @@ internal static class UpdateCommand
         var memory = new Option<string?>("--memory") { Description = "memory limit (bytes, or with a unit: 512m; -1 for unlimited)" };
         var memoryReservation = new Option<string?>("--memory-reservation") { Description = "memory reservation (soft limit)" };
         var memorySwap = new Option<string?>("--memory-swap") { Description = "memory plus swap limit (-1 for unlimited)" };
-        var kernelMemory = new Option<string?>("--kernel-memory") { Description = "deprecated: refused" };
-        var kernelMemoryTcp = new Option<string?>("--kernel-memory-tcp") { Description = "deprecated: refused" };
+        var kernelMemory = new Option<string?>("--kernel-memory") { Description = "deprecated: ignored with a warning, as by runc" };
+        var kernelMemoryTcp = new Option<string?>("--kernel-memory-tcp") { Description = "deprecated: ignored with a warning, as by runc" };
         var pidsLimit = NumberOption.Optional<long>("--pids-limit", "maximum number of processes (-1 for unlimited)", "an integer (-1 for unlimited)");
         var c = new Command("update", "update the resource limits of a container");
         c.Arguments.Add(id);
@@ -42,12 +42,14 @@ internal static class UpdateCommand
                 r = ReadJson(source);
             else
             {
-                if (p.GetValue(kernelMemory) is not null || p.GetValue(kernelMemoryTcp) is not null)
-                    throw new ContainerException("--kernel-memory and --kernel-memory-tcp are deprecated: kernel memory limits are not supported");
                 long? Bytes(Option<string?> o) => p.GetValue(o) is { } v ? ByteSize.Parse(v, o.Name) : null;
                 r = new LinuxResources
                 {
-                    Memory = new LinuxMemory { Limit = Bytes(memory), Reservation = Bytes(memoryReservation), Swap = Bytes(memorySwap) },
+                    Memory = new LinuxMemory
+                    {
+                        Limit = Bytes(memory), Reservation = Bytes(memoryReservation), Swap = Bytes(memorySwap),
+                        Kernel = Bytes(kernelMemory), KernelTCP = Bytes(kernelMemoryTcp), // ignored with a warning
+                    },
                     Cpu = new LinuxCpu
                     {
                         Shares = p.GetValue(cpuShare), Quota = p.GetValue(cpuQuota), Period = p.GetValue(cpuPeriod), Burst = p.GetValue(cpuBurst),
@@ -59,7 +61,7 @@ internal static class UpdateCommand
                 };
             }
             using var container = new ContainerFactory(store, log.Warn).Load(p.GetValue(id)!);
-            container.Update(r);
+            container.Update(r, log.Warn);
             return 0;
         }));
         return c;

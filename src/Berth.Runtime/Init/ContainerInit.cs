@@ -187,10 +187,6 @@ public static unsafe class ContainerInit
         argv = native.Array(process.Args);
         envp = native.Array(env);
 
-        // The spawn stage armed a parent-death signal so that a runtime killed during create takes us along; once we
-        // say ready, `create` returns and we must outlive it.
-        if (Libc.prctl(Libc.PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) throw new ContainerException($"clearing the parent-death signal: {LinuxException.FromLastError("prctl").Message}");
-
         // Last, so that the filter does not govern setup. Before "ready", so that a filter the kernel refuses fails
         // `create` with its cause. After it, the profile must allow what is left: sending "ready", opening and
         // writing exec.fifo, closing fds, rt_sigprocmask and execve (runc needs the same after its filter).

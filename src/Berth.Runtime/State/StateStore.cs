@@ -236,5 +236,15 @@ public sealed class ContainerLock : IDisposable
         return "another process";
     }
 
-    public void Dispose() => _dir.Dispose();
+    /// <summary>Unlocks for every copy of the fd (a child that inherited it holds the same open file); idempotent.</summary>
+    public void Release()
+    {
+        if (!_dir.IsInvalid && !_dir.IsClosed) Libc.flock(_dir.Value, Libc.LOCK_UN);
+    }
+
+    public void Dispose()
+    {
+        Release();
+        _dir.Dispose();
+    }
 }
