@@ -73,7 +73,7 @@ public sealed class InitProcess : IDisposable
                 UnshareFlags = plan.Unshare,
                 UnshareCgroup = plan.UnshareCgroup ? 1 : 0,
                 ForkAfter = plan.ForkAfter ? 1 : 0,
-                BecomeRoot = plan.NewUserNamespace ? 1 : 0,
+                BecomeRoot = plan.BecomeRoot ? 1 : 0,
                 SyncFd = childSync,
                 ErrorFd = errors.Value.Write.Value,
                 KeepBelow = 3 + preserveFds,
