@@ -39,7 +39,10 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     string rootPath = "";   // the rootfs as the kernel names it (symlinks in config.Rootfs resolved)
     bool remountDevReadonly;
 
-    /// <summary>Propagation, the rootfs self-bind, every spec mount, and /dev. Runs before the root is entered.</summary>
+    /// <summary>
+    /// Propagation, the rootfs self-bind, every spec mount, and /dev. Runs before the root is entered, and leaves the
+    /// rootfs as the working directory, where runc runs the createContainer hooks that come next.
+    /// </summary>
     public void Prepare()
     {
         // Modes given for directories and device nodes are meant exactly.
@@ -65,6 +68,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
                 using Fd dev = Reopen("/dev", "/dev");
                 RemountBind(dev, MS_RDONLY, 0, "remount read-only", "/dev", keepCurrent: true);
             }
+            if (fchdir(Root.Value) != 0) throw LinuxException.FromLastError("fchdir", rootPath);
         }
         finally
         {
