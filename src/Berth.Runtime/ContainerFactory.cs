@@ -44,7 +44,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         var config = ConfigConverter.Convert(spec, bundle);
         if (UnsupportedFeatures.Find(spec) is { Count: > 0 } unsupported)
             throw new ContainerException($"{SpecLoader.ConfigFileName}: {string.Join("; ", unsupported)}");
-        RequireMountNamespace(config);
+        HostMountNamespace.Check(spec, config);
         Sysctls.Validate(config);
         CheckRootfs(config.Rootfs);
         int preserveFds = options.PreserveFds + options.ListenFds;
@@ -192,19 +192,13 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
     static uint HostIdOfRoot(IReadOnlyList<IdMap> maps) =>
         maps.FirstOrDefault(m => m.ContainerId == 0 && m.Size > 0)?.HostId ?? 0;
 
-    static void RequireMountNamespace(ContainerConfig config)
-    {
-        if (!config.Has(NamespaceKind.Mount))
-            throw new ContainerException("linux.namespaces: a mount namespace is required (the rootfs is set up inside it)");
-    }
-
     /// <summary>As runc: the rootfs must be a directory reached without symlinks, so what we checked is what we mount.</summary>
     static void CheckRootfs(string rootfs)
     {
         var info = new DirectoryInfo(rootfs);
         if (!info.Exists) throw new ContainerException($"rootfs {rootfs} (root.path in config.json) does not exist or is not a directory");
         string? real = RealPath(rootfs);
-        if (real != rootfs.TrimEnd('/'))
+        if (real != Path.TrimEndingDirectorySeparator(rootfs))
             throw new ContainerException($"rootfs {rootfs} (root.path in config.json) must not be reached through a symlink (it resolves to {real})");
     }
 

@@ -6,10 +6,12 @@ using static Berth.Linux.Libc;
 namespace Berth.Runtime.Rootfs;
 
 /// <summary>
-/// Builds the container's root filesystem inside its new mount namespace, in three steps the init process calls
+/// Builds the container's root filesystem inside its mount namespace, in three steps the init process calls
 /// in order: <see cref="Prepare"/> (still seeing the host's tree), <see cref="EnterRoot"/>, and <see cref="Finish"/>
 /// (after hostname and sysctls). Every mount target inside the rootfs is resolved with <see cref="InRoot"/> and
-/// mounted through its fd, so a symlink in the image can never redirect a mount to the host.
+/// mounted through its fd, so a symlink in the image can never redirect a mount to the host. Without a mount
+/// namespace (the host's mount table) nothing is mounted: the process is only chrooted into the rootfs, and
+/// <see cref="Configs.HostMountNamespace"/> has refused every config that asks for more.
 /// </summary>
 public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options) : IDisposable
 {
@@ -35,6 +37,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     ];
 
     readonly bool inUserNamespace = config.Has(NamespaceKind.User);
+    readonly bool ownMountNamespace = config.Has(NamespaceKind.Mount);
     Fd? root;               // O_PATH fd of the rootfs after its self-bind
     string rootPath = "";   // the rootfs as the kernel names it (symlinks in config.Rootfs resolved)
     bool remountDevReadonly;
@@ -51,23 +54,10 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         {
             using (Fd given = OpenHostDir(config.Rootfs, "open rootfs"))
                 rootPath = InRoot.PathOf(given);
-
-            ulong propagation = config.RootfsPropagation & PropagationFlags;
-            Mount(null, "/", null, (propagation != 0 ? propagation : MS_SLAVE) | MS_REC, null,
-                "set propagation of", "/ (before entering the rootfs)");
-            MakeParentMountPrivate(rootPath);
-            Mount(rootPath, rootPath, "bind", MS_BIND | MS_REC, null, "bind-mount rootfs", $"{rootPath} on itself");
-            root = OpenHostDir(rootPath, "open rootfs");
-
-            foreach (MountConfig mount in config.Mounts)
-                MountOne(mount);
-
-            SetupDev();
-            if (remountDevReadonly)
-            {
-                using Fd dev = Reopen("/dev", "/dev");
-                RemountBind(dev, MS_RDONLY, 0, "remount read-only", "/dev", keepCurrent: true);
-            }
+            if (ownMountNamespace)
+                PrepareMounts();
+            else
+                root = OpenHostDir(rootPath, "open rootfs");
             if (fchdir(Root.Value) != 0) throw LinuxException.FromLastError("fchdir", rootPath);
         }
         finally
@@ -76,11 +66,38 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         }
     }
 
+    void PrepareMounts()
+    {
+        ulong propagation = config.RootfsPropagation & PropagationFlags;
+        Mount(null, "/", null, (propagation != 0 ? propagation : MS_SLAVE) | MS_REC, null,
+            "set propagation of", "/ (before entering the rootfs)");
+        MakeParentMountPrivate(rootPath);
+        Mount(rootPath, rootPath, "bind", MS_BIND | MS_REC, null, "bind-mount rootfs", $"{rootPath} on itself");
+        root = OpenHostDir(rootPath, "open rootfs");
+
+        foreach (MountConfig mount in config.Mounts)
+            MountOne(mount);
+
+        SetupDev();
+        if (remountDevReadonly)
+        {
+            using Fd dev = Reopen("/dev", "/dev");
+            RemountBind(dev, MS_RDONLY, 0, "remount read-only", "/dev", keepCurrent: true);
+        }
+    }
+
     /// <summary>Makes the rootfs "/" (pivot_root, or MS_MOVE + chroot with NoPivot) and changes to it.</summary>
     public void EnterRoot()
     {
         Fd newRoot = root ?? throw new InvalidOperationException("Prepare must run before EnterRoot");
         if (fchdir(newRoot.Value) != 0) throw LinuxException.FromLastError("fchdir", rootPath);
+        if (!ownMountNamespace)
+        {
+            // The host's mount table: neither pivot_root nor MS_MOVE, which would change it for every process.
+            if (chroot(".") != 0) throw LinuxException.FromLastError("chroot", rootPath);
+            if (chdir("/") != 0) throw LinuxException.FromLastError("chdir", "/");
+            return;
+        }
         if (options.NoPivot)
         {
             HideHostProcAndSys();
