@@ -71,6 +71,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         CgroupManager? cgroups = null;
         InitProcess? init = null;
         (Fd A, Fd B)? listener = null;
+        BindSources? bindSources = null;
         try
         {
             cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
@@ -108,7 +109,9 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             using var fifo = Sys.Open(fifoPath, Libc.O_PATH);
             // With SCMP_ACT_NOTIFY rules init sends its filter's listener fd on a socket of its own.
             listener = config.SeccompFilter is { NewListener: true } ? Sys.SocketPair() : null;
-            List<Fd> inherited = [fifo];
+            // Opened as the host's root, before the container's namespaces exist (a user namespace's root may not reach them).
+            bindSources = BindSources.Open(config);
+            List<Fd> inherited = [fifo, .. bindSources.Fds];
             if (consoleSender is not null) inherited.Add(consoleSender.Socket);
             if (listener is { } pair) inherited.Add(pair.B);
 
@@ -134,6 +137,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Hooks = spec.Hooks is { } h && (h.Prestart?.Count > 0 || h.CreateRuntime?.Count > 0 || h.CreateContainer?.Count > 0 || h.StartContainer?.Count > 0),
                 Seccomp = config.SeccompFilter is { } filter ? SeccompProgram.From(filter) : null,
                 SeccompListenerFd = listener?.B.Value ?? -1,
+                BindSourceFds = bindSources.FdNumbers,
             }, warn ?? (_ => { }), () =>
             {
                 // In the runtime's namespaces, after init made its mounts and before it pivots (runc's order).
@@ -161,6 +165,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             consoleSender?.Dispose();
             listener?.A.Dispose();
             listener?.B.Dispose();
+            bindSources?.Dispose();
         }
     }
 

@@ -130,7 +130,7 @@ public static unsafe class ContainerInit
 
         if (request.NewSessionKeyring) JoinSessionKeyring(request.Id);
 
-        var rootfs = new RootfsBuilder(config, new RootfsOptions(request.NoPivot, request.Cgroups, config.Has(NamespaceKind.Cgroup)));
+        var rootfs = new RootfsBuilder(config, new RootfsOptions(request.NoPivot, request.Cgroups, config.Has(NamespaceKind.Cgroup), request.BindSourceFds));
         rootfs.Prepare();
         if (request.Hooks)
         {

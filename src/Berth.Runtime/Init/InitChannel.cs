@@ -64,6 +64,8 @@ public sealed class InitRequest
     /// fd the moment it has it (the calls after the filter may already wait for the agent); -1 otherwise.
     /// </summary>
     public int SeccompListenerFd { get; init; } = -1;
+    /// <summary>Per spec mount, the inherited fd of a detached copy of its bind source the runtime opened (-1: none; see BindSources).</summary>
+    public List<int> BindSourceFds { get; init; } = [];
 }
 
 /// <summary>

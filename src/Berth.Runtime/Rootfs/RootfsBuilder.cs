@@ -38,8 +38,11 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
 
     readonly bool inUserNamespace = config.Has(NamespaceKind.User);
     readonly bool ownMountNamespace = config.Has(NamespaceKind.Mount);
+    // Per spec mount, the detached tree of its bind source that the runtime opened (null: bind by path).
+    readonly Fd?[] bindSources = (options.BindSourceFds ?? []).Select(fd => fd >= 0 ? new Fd(fd) : null).ToArray();
     Fd? root;               // O_PATH fd of the rootfs after its self-bind
     string rootPath = "";   // the rootfs as the kernel names it (symlinks in config.Rootfs resolved)
+    ulong rootPropagation;  // what "/" was set to before the spec mounts (MS_REC included)
     bool remountDevReadonly;
 
     /// <summary>
@@ -69,14 +72,14 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     void PrepareMounts()
     {
         ulong propagation = config.RootfsPropagation & PropagationFlags;
-        Mount(null, "/", null, (propagation != 0 ? propagation : MS_SLAVE) | MS_REC, null,
-            "set propagation of", "/ (before entering the rootfs)");
+        rootPropagation = (propagation != 0 ? propagation : MS_SLAVE) | MS_REC;
+        Mount(null, "/", null, rootPropagation, null, "set propagation of", "/ (before entering the rootfs)");
         MakeParentMountPrivate(rootPath);
         Mount(rootPath, rootPath, "bind", MS_BIND | MS_REC, null, "bind-mount rootfs", $"{rootPath} on itself");
         root = OpenHostDir(rootPath, "open rootfs");
 
-        foreach (MountConfig mount in config.Mounts)
-            MountOne(mount);
+        for (int i = 0; i < config.Mounts.Count; i++)
+            MountOne(config.Mounts[i], i < bindSources.Length ? bindSources[i] : null);
 
         SetupDev();
         if (remountDevReadonly)
@@ -187,18 +190,22 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         Dispose();
     }
 
-    public void Dispose() => root?.Dispose();
+    public void Dispose()
+    {
+        root?.Dispose();
+        foreach (Fd? tree in bindSources) tree?.Dispose();
+    }
 
     // ---- spec mounts ----
 
-    void MountOne(MountConfig m)
+    void MountOne(MountConfig m, Fd? bindSource)
     {
         string dest = InRoot.Clean(m.Destination);
         string subject = $"{m.Source} on {dest} (type {m.Type})";
         try
         {
             if (m.IsBind || m.Type is "bind" or "rbind")
-                MountBind(m, dest, subject);
+                MountBind(m, dest, subject, bindSource);
             else if (m.Type == "cgroup")
                 MountCgroup(m, dest, subject);
             else if (m.Type == "sysfs")
@@ -216,7 +223,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     int MountFresh(MountConfig m, string dest, string subject, bool throwOnError)
     {
         using Fd target = InRoot.MkdirAll(Root, dest, 0x1ED);
-        CheckTarget(m, dest, target, subject);
+        CheckTarget(m, dest, target, subject, source: null);
         ulong flags = m.Flags & ~(PropagationFlags | MS_REC);
         if (dest == "/dev" && (flags & MS_RDONLY) != 0)
         {
@@ -235,15 +242,30 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         return 0;
     }
 
-    void MountBind(MountConfig m, string dest, string subject)
+    /// <param name="tree">The source's mount tree, detached, as the runtime opened it (see BindSources); null: bind by path.</param>
+    void MountBind(MountConfig m, string dest, string subject, Fd? tree = null)
     {
-        if (fstatat(AT_FDCWD, m.Source, out Stat source, 0) != 0)
+        Stat source;
+        if (tree is not null) source = StatFd(tree, m.Source);
+        else if (fstatat(AT_FDCWD, m.Source, out source, 0) != 0)
             throw new RootfsException("stat bind source of", subject, Marshal.GetLastPInvokeError());
         using Fd target = source.FileType == S_IFDIR
             ? InRoot.MkdirAll(Root, dest, 0x1ED)
             : InRoot.CreateFile(Root, dest, 0x1A4);
-        CheckTarget(m, dest, target, subject);
-        Mount(m.Source, InRoot.FdPath(target), null, MS_BIND | (m.Flags & MS_REC), null, "mount", subject);
+        CheckTarget(m, dest, target, subject, tree);
+        if (tree is not null)
+        {
+            if (move_mount(tree.Value, target.Value) != 0) throw new RootfsException("move_mount", subject, Marshal.GetLastPInvokeError());
+            // A copy of a shared host mount can be a peer of it (6.18 makes it a slave as it moves in; older kernels
+            // need not): give it the propagation "/" got before any mount, or what is mounted inside it later would
+            // propagate back to the host.
+            using Fd moved = Reopen(dest, subject);
+            Mount(null, InRoot.FdPath(moved), null, rootPropagation, null, "set propagation of", subject);
+        }
+        else
+        {
+            Mount(m.Source, InRoot.FdPath(target), null, MS_BIND | (m.Flags & MS_REC), null, "mount", subject);
+        }
         using Fd mounted = Reopen(dest, subject);
         ulong extra = m.Flags & ~(MS_BIND | MS_REC | MS_REMOUNT | PropagationFlags);
         if (extra != 0)
@@ -284,7 +306,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         // v1 or hybrid: a tmpfs holding one directory per hierarchy, read-only once they are all in place.
         using (Fd target = InRoot.MkdirAll(Root, dest, 0x1ED))
         {
-            CheckTarget(m, dest, target, subject);
+            CheckTarget(m, dest, target, subject, source: null);
             Mount("tmpfs", InRoot.FdPath(target), "tmpfs", flags, "mode=755", "mount", $"tmpfs on {dest} (type tmpfs, for cgroups)");
         }
         using Fd tmpfs = Reopen(dest, subject);
@@ -411,20 +433,25 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     Fd Root => root ?? throw new InvalidOperationException("the rootfs is not open");
 
     /// <summary>The mount target must resolve inside the rootfs; proc and sysfs only where they belong.</summary>
-    void CheckTarget(MountConfig m, string dest, Fd target, string subject)
+    void CheckTarget(MountConfig m, string dest, Fd target, string subject, Fd? source)
     {
         string resolved = PathInRoot(target, subject);
         if (m.Type is "proc" or "sysfs" && resolved != dest)
             throw new RootfsException($"mount {subject}: the destination is a symlink (to {resolved}), refused for {m.Type}");
         if (resolved != "/proc" && !resolved.StartsWith("/proc/", StringComparison.Ordinal)) return;
-        if (resolved == "/proc" && (m.Type == "proc" || SourceIsProcfs(m))) return;
+        if (resolved == "/proc" && (m.Type == "proc" || (m.IsBind || m.Type == "bind") && SourceFsType(m, source) == ProcSuperMagic)) return;
         if (ProcMountTargets.Contains(resolved)) return;
         throw new RootfsException($"mount {subject}: {resolved} is inside /proc, where only procfs itself and " +
             $"these files may be mounted: {string.Join(", ", ProcMountTargets)}");
     }
 
-    static bool SourceIsProcfs(MountConfig m) =>
-        (m.IsBind || m.Type == "bind") && statfs(m.Source, out StatFs st) == 0 && st.Type == ProcSuperMagic;
+    /// <summary>The filesystem magic of a bind's source (its detached tree's when there is one); 0 when unknown.</summary>
+    static long SourceFsType(MountConfig m, Fd? tree)
+    {
+        StatFs st;
+        int r = tree is not null ? fstatfs(tree.Value, out st) : statfs(m.Source, out st);
+        return r == 0 ? st.Type : 0;
+    }
 
     /// <summary>Where the fd is, relative to the rootfs; throws when it is not inside it.</summary>
     string PathInRoot(Fd fd, string subject)
