@@ -159,4 +159,52 @@ public sealed class RootfsTests(ITestOutputHelper output) : ContainerTest(output
         Assert.Equal("untouched", File.ReadAllText(Path.Combine(hostDir, "keep")));
         Assert.DoesNotContain(File.ReadAllLines("/proc/self/mountinfo"), l => l.Contains(hostDir, StringComparison.Ordinal));
     }
+
+    /// <summary>Replaces the rootfs's <paramref name="dir"/> by a symlink to a directory beside it.</summary>
+    private void MakeSymlinkedDirectory(string dir)
+    {
+        Directory.Delete(Bundle.InRootfs(dir));
+        Bundle.CreateDirectory(Bundle.InRootfs(dir + "-real"));
+        File.CreateSymbolicLink(Bundle.InRootfs(dir), dir.TrimStart('/') + "-real");
+    }
+
+    private void AssertRefusedNaming(JsonObject spec, string dir)
+    {
+        var create = Create(spec);
+
+        Assert.False(create.Succeeded, $"create with {dir} a symlink succeeded: " + create);
+        Assert.Contains(dir, create.Stderr);
+        Assert.False(State().Succeeded, "the container exists after its create failed");
+        Leaks.AssertClean();
+    }
+
+    // runc 1.1.5 refuses these too: filesystem "proc" must be mounted on ordinary directory.
+    [SkippableTheory]
+    [InlineData("/proc")]
+    [InlineData("/sys")]
+    public void ProcOrSysfs_OnASymlinkedDirectory_IsRefused(string dir)
+    {
+        MakeSymlinkedDirectory(dir);
+        AssertRefusedNaming(Specs.Default("true"), dir);
+    }
+
+    // The host's /proc or /sys bound there instead (as berth-runtime does itself for /sys in a user namespace that may
+    // not mount sysfs): the same filesystem, so the same rule. runc 1.1.5 follows the symlink and mounts it there.
+    [SkippableTheory]
+    [Trait("runc-compatible", "false")]
+    [InlineData("/proc")]
+    [InlineData("/sys")]
+    public void HostProcOrSysBound_OntoASymlinkedDirectory_IsRefused(string dir)
+    {
+        MakeSymlinkedDirectory(dir);
+        var spec = Specs.Default("true");
+        var mount = spec.Mounts().Single(m => (string?)m!["destination"] == dir)!.AsObject();
+        mount["type"] = "bind";
+        mount["source"] = dir;
+        mount["options"] = Specs.Strings("rbind", "nosuid", "noexec", "nodev", "ro");
+        if (dir == "/sys")
+            spec.Mounts().Remove(spec.Mounts().Single(m => (string?)m!["destination"] == "/sys/fs/cgroup"));
+
+        AssertRefusedNaming(spec, dir);
+    }
 }

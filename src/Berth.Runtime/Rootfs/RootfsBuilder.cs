@@ -16,7 +16,7 @@ namespace Berth.Runtime.Rootfs;
 public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options) : IDisposable
 {
     const ulong PropagationFlags = MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE;
-    const long ProcSuperMagic = 0x9fa0;
+    const long ProcSuperMagic = 0x9fa0, SysfsMagic = 0x62656572;
 
     // Bind targets inside /proc that are allowed (lxcfs and friends); anything else there could shadow procfs files.
     static readonly string[] ProcMountTargets =
@@ -432,14 +432,20 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
 
     Fd Root => root ?? throw new InvalidOperationException("the rootfs is not open");
 
-    /// <summary>The mount target must resolve inside the rootfs; proc and sysfs only where they belong.</summary>
+    /// <summary>
+    /// The mount target must resolve inside the rootfs; proc and sysfs only where they belong, and never through a
+    /// symlink, fresh or bound from the host alike (a rootfs whose /proc or /sys is a symlink is refused).
+    /// </summary>
     void CheckTarget(MountConfig m, string dest, Fd target, string subject, Fd? source)
     {
         string resolved = PathInRoot(target, subject);
-        if (m.Type is "proc" or "sysfs" && resolved != dest)
-            throw new RootfsException($"mount {subject}: the destination is a symlink (to {resolved}), refused for {m.Type}");
+        long sourceType = m.IsBind || m.Type == "bind" ? SourceFsType(m, source) : 0;
+        string? special = m.Type is "proc" or "sysfs" ? m.Type
+            : sourceType == ProcSuperMagic ? "procfs" : sourceType == SysfsMagic ? "sysfs" : null;
+        if (special is not null && resolved != dest)
+            throw new RootfsException($"mount {subject}: the destination is a symlink (to {resolved}), refused for {special}");
         if (resolved != "/proc" && !resolved.StartsWith("/proc/", StringComparison.Ordinal)) return;
-        if (resolved == "/proc" && (m.Type == "proc" || (m.IsBind || m.Type == "bind") && SourceFsType(m, source) == ProcSuperMagic)) return;
+        if (resolved == "/proc" && special is "proc" or "procfs") return;
         if (ProcMountTargets.Contains(resolved)) return;
         throw new RootfsException($"mount {subject}: {resolved} is inside /proc, where only procfs itself and " +
             $"these files may be mounted: {string.Join(", ", ProcMountTargets)}");
