@@ -222,24 +222,57 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     /// <summary>A new filesystem instance (proc, tmpfs, devpts, mqueue, ...). Returns the mount's errno.</summary>
     int MountFresh(MountConfig m, string dest, string subject, bool throwOnError)
     {
-        using Fd target = InRoot.MkdirAll(Root, dest, 0x1ED);
-        CheckTarget(m, dest, target, subject, source: null);
-        ulong flags = m.Flags & ~(PropagationFlags | MS_REC);
-        if (dest == "/dev" && (flags & MS_RDONLY) != 0)
+        string data = m.Data;
+        Fd? covered = null; // tmpcopyup: the directory the tmpfs covers, opened before it is covered
+        try
         {
-            // Devices and symlinks are created in /dev after the mounts; it becomes read-only at the end.
-            flags &= ~MS_RDONLY;
-            remountDevReadonly = true;
+            bool existed = false;
+            if (m.Type == "tmpfs")
+                using (Fd? before = InRoot.OpenIfExists(Root, dest, O_PATH)) existed = before is not null;
+            using Fd target = InRoot.MkdirAll(Root, dest, 0x1ED);
+            CheckTarget(m, dest, target, subject, source: null);
+            if (m.Type == "tmpfs" && existed)
+            {
+                data = TmpfsData(StatFd(target, dest).Mode, data);
+                if (m.CopyUp) covered = Sys.OpenAt(target, ".", O_RDONLY | O_DIRECTORY);
+            }
+            ulong flags = m.Flags & ~(PropagationFlags | MS_REC);
+            if (dest == "/dev" && (flags & MS_RDONLY) != 0)
+            {
+                // Devices and symlinks are created in /dev after the mounts; it becomes read-only at the end.
+                flags &= ~MS_RDONLY;
+                remountDevReadonly = true;
+            }
+            int errno = TryMount(m.Source, InRoot.FdPath(target), m.Type, flags, data.Length > 0 ? data : null);
+            if (errno != 0)
+            {
+                if (throwOnError) throw new RootfsException("mount", subject, errno);
+                return errno;
+            }
+            using Fd mounted = Reopen(dest, subject);
+            if (covered is not null)
+            {
+                // A read-only tmpfs is filled too: MS_RDONLY and the like are applied by the remount below.
+                using Fd into = Sys.OpenAt(mounted, ".", O_RDONLY | O_DIRECTORY);
+                DirectoryCopy.Contents(covered, into, dest);
+            }
+            FinishMount(m, mounted, subject);
+            return 0;
         }
-        int errno = TryMount(m.Source, InRoot.FdPath(target), m.Type, flags, m.Data.Length > 0 ? m.Data : null);
-        if (errno != 0)
+        finally
         {
-            if (throwOnError) throw new RootfsException("mount", subject, errno);
-            return errno;
+            covered?.Dispose();
         }
-        using Fd mounted = Reopen(dest, subject);
-        FinishMount(m, mounted, subject);
-        return 0;
+    }
+
+    /// <summary>
+    /// A tmpfs over an existing directory keeps its mode (as runc: "mode=" of the directory first, so that a mode the
+    /// options give wins).
+    /// </summary>
+    internal static string TmpfsData(uint directoryMode, string data)
+    {
+        string mode = "mode=" + Convert.ToString(directoryMode & 0xFFF, 8).PadLeft(4, '0');
+        return data.Length == 0 ? mode : mode + "," + data;
     }
 
     /// <param name="tree">The source's mount tree, detached, as the runtime opened it (see BindSources); null: bind by path.</param>
