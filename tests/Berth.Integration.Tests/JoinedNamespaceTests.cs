@@ -209,4 +209,38 @@ public sealed class JoinedNamespaceTests(ITestOutputHelper output) : ContainerTe
         Assert.Contains("pid=1\n", stdout);
         Assert.Contains("/bin/busybox\n", stdout);
     }
+
+    // Another running container's own namespaces: its mount namespace is rooted in its rootfs (busybox here), where
+    // init, exec'd after the joins, finds no dynamic loader. runc 1.1.5 fails too, preparing the rootfs in it ("open
+    // /proc/self/mountinfo: no such file or directory"; with the other's PID namespace too, root.path is not found
+    // there); the error says why, and nothing is left.
+    [SkippableFact]
+    [Trait("runc-compatible", "false")]
+    public void JoiningAContainersOwnMountNamespace_FailsSayingWhy_AndLeavesNothing()
+    {
+        const int hostId = 100000;
+        Bundle.ChownRootfs(hostId, hostId);
+        var mapping = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = hostId, ["size"] = 65536 });
+        var first = Specs.Default("sleep", "1000").WithNamespace("user");
+        first.Linux()["uidMappings"] = mapping;
+        first.Linux()["gidMappings"] = mapping.DeepClone();
+        Bundle.WriteConfig(first);
+        Assert.True(Runtime.Run("run", "-d", "--bundle", Bundle.Path, Id).Succeeded);
+        int pid = Pid();
+        var second = TrackId(NewId());
+        var spec = Specs.Default("true").WithNamespaces("pid")
+            .WithNamespace("user", $"/proc/{pid}/ns/user")
+            .WithNamespace("mount", $"/proc/{pid}/ns/mnt");
+        spec.Linux()["uidMappings"] = mapping.DeepClone();
+        spec.Linux()["gidMappings"] = mapping.DeepClone();
+        spec.Remove("hostname");
+        Bundle.WriteConfig(spec);
+
+        var create = Runtime.Run("create", "--bundle", Bundle.Path, second);
+
+        Assert.False(create.Succeeded, "create in another container's mount namespace succeeded: " + create);
+        Assert.Contains($"/proc/{pid}/ns/mnt", create.Stderr);
+        Assert.Contains("dynamic loader", create.Stderr);
+        Assert.False(State(second).Succeeded, "the container exists after its create failed");
+    }
 }
