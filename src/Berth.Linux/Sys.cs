@@ -19,6 +19,36 @@ public static unsafe class Sys
         return new Fd(fd);
     }
 
+    /// <summary>The names in the directory <paramref name="dir"/> (opened O_RDONLY|O_DIRECTORY), without "." and "..".</summary>
+    public static List<string> ReadDirectory(Fd dir)
+    {
+        var names = new List<string>();
+        byte[] buffer = new byte[32 << 10];
+        fixed (byte* p = buffer)
+        {
+            for (;;)
+            {
+                long n = Libc.syscall(Libc.SYS_getdents64, dir.Value, (long)p, buffer.Length, 0, 0);
+                if (n < 0)
+                {
+                    var e = LinuxException.FromLastError("getdents64");
+                    if (e.Errno == Errno.EINTR) continue;
+                    throw e;
+                }
+                if (n == 0) return names;
+                // struct linux_dirent64: u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, char d_name[] (NUL-terminated).
+                for (long at = 0; at < n;)
+                {
+                    int length = *(ushort*)(p + at + 16);
+                    var name = new ReadOnlySpan<byte>(p + at + 19, length - 19);
+                    name = name[..name.IndexOf((byte)0)];
+                    if (!(name.SequenceEqual("."u8) || name.SequenceEqual(".."u8))) names.Add(Encoding.UTF8.GetString(name));
+                    at += length;
+                }
+            }
+        }
+    }
+
     public static (Fd Read, Fd Write) Pipe()
     {
         int* fds = stackalloc int[2];

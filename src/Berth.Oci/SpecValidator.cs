@@ -151,8 +151,10 @@ public static class SpecValidator
                     continue;
                 if (o is "bind" or "rbind")
                     isBind = true;
-                else if (o is "idmap" or "ridmap" or "tmpcopyup")
+                else if (o is "idmap" or "ridmap")
                     errors.Add(new($"{at}.options[{j}]", $"mount option \"{o}\" is not supported yet"));
+                else if (o == "tmpcopyup" && m.Type != "tmpfs")
+                    errors.Add(new($"{at}.options[{j}]", "mount option \"tmpcopyup\" applies to tmpfs mounts only"));
             }
             if (m.UidMappings is not null || m.GidMappings is not null)
                 errors.Add(new(m.UidMappings is not null ? $"{at}.uidMappings" : $"{at}.gidMappings",

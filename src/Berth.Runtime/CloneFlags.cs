@@ -17,6 +17,13 @@ public sealed record CloneFlags(
     bool NewUserNamespace,
     bool NewTimeNamespace)
 {
+    /// <summary>
+    /// Become uid 0 and gid 0 of the user namespace once the maps are written: a new one, or a joined one, where the
+    /// runtime's uid may be unmapped (another container's, whose root is an unprivileged host uid). Without the switch
+    /// the exec'd init would lose the capabilities that setns gave, as runc's last stage, which always switches, avoids.
+    /// </summary>
+    public bool BecomeRoot => NewUserNamespace || Joins.Any(n => n.Kind == NamespaceKind.User);
+
     const int NewTime = 0x80, NewCgroup = 0x02000000, NewPid = 0x20000000;
 
     public static CloneFlags For(IReadOnlyList<NamespaceConfig> namespaces)

@@ -46,7 +46,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         if (UnsupportedFeatures.Find(spec) is { Count: > 0 } unsupported)
             throw new ContainerException($"{SpecLoader.ConfigFileName}: {string.Join("; ", unsupported)}");
         DebugLog.Write($"create {id}: bundle {bundle}, rootfs {config.Rootfs}, namespaces {string.Join(",", config.Namespaces.Select(n => n.Path is null ? n.ProcName : $"{n.ProcName}={n.Path}"))}");
-        RequireMountNamespace(config);
+        HostMountNamespace.Check(spec, config);
         Sysctls.Validate(config);
         CheckRootfs(config.Rootfs);
         int preserveFds = options.PreserveFds + options.ListenFds;
@@ -75,6 +75,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         bool cgroupsMade = false;
         InitProcess? init = null;
         (Fd A, Fd B)? listener = null;
+        BindSources? bindSources = null;
         try
         {
             cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
@@ -119,7 +120,9 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             using var fifo = Sys.Open(fifoPath, Libc.O_PATH);
             // With SCMP_ACT_NOTIFY rules init sends its filter's listener fd on a socket of its own.
             listener = config.SeccompFilter is { NewListener: true } ? Sys.SocketPair() : null;
-            List<Fd> inherited = [fifo];
+            // Opened as the host's root, before the container's namespaces exist (a user namespace's root may not reach them).
+            bindSources = BindSources.Open(config);
+            List<Fd> inherited = [fifo, .. bindSources.Fds];
             if (consoleSender is not null) inherited.Add(consoleSender.Socket);
             if (listener is { } pair) inherited.Add(pair.B);
 
@@ -149,6 +152,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Seccomp = config.SeccompFilter is { } filter ? SeccompProgram.From(filter) : null,
                 SeccompListenerFd = listener?.B.Value ?? -1,
                 Debug = DebugLog.Enabled,
+                BindSourceFds = bindSources.FdNumbers,
             }, warn ?? (_ => { }), () =>
             {
                 // In the runtime's namespaces, after init made its mounts and before it pivots (runc's order).
@@ -179,6 +183,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             consoleSender?.Dispose();
             listener?.A.Dispose();
             listener?.B.Dispose();
+            bindSources?.Dispose();
         }
     }
 
@@ -210,19 +215,13 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
     static uint HostIdOfRoot(IReadOnlyList<IdMap> maps) =>
         maps.FirstOrDefault(m => m.ContainerId == 0 && m.Size > 0)?.HostId ?? 0;
 
-    static void RequireMountNamespace(ContainerConfig config)
-    {
-        if (!config.Has(NamespaceKind.Mount))
-            throw new ContainerException("linux.namespaces: a mount namespace is required (the rootfs is set up inside it)");
-    }
-
     /// <summary>As runc: the rootfs must be a directory reached without symlinks, so what we checked is what we mount.</summary>
     static void CheckRootfs(string rootfs)
     {
         var info = new DirectoryInfo(rootfs);
         if (!info.Exists) throw new ContainerException($"rootfs {rootfs} (root.path in config.json) does not exist or is not a directory");
         string? real = RealPath(rootfs);
-        if (real != rootfs.TrimEnd('/'))
+        if (real != Path.TrimEndingDirectorySeparator(rootfs))
             throw new ContainerException($"rootfs {rootfs} (root.path in config.json) must not be reached through a symlink (it resolves to {real})");
     }
 

@@ -74,7 +74,7 @@ public sealed class InitProcess : IDisposable
                 UnshareFlags = plan.Unshare,
                 UnshareCgroup = plan.UnshareCgroup ? 1 : 0,
                 ForkAfter = plan.ForkAfter ? 1 : 0,
-                BecomeRoot = plan.NewUserNamespace ? 1 : 0,
+                BecomeRoot = plan.BecomeRoot ? 1 : 0,
                 SyncFd = childSync,
                 ErrorFd = errors.Value.Write.Value,
                 KeepBelow = 3 + preserveFds,
@@ -338,8 +338,15 @@ public sealed class InitProcess : IDisposable
         return new ContainerException($"the spawn stage exited {when} without reporting a cause");
     }
 
-    static Exception DescribeStage(SpawnError error, CloneFlags plan) =>
-        Runtime.SpawnFailure.Describe("starting container init", error, plan.Joins.Select(j => $"the {j.ProcName} namespace {j.Path}").ToList(), cwd: null);
+    static Exception DescribeStage(SpawnError error, CloneFlags plan)
+    {
+        var failure = Runtime.SpawnFailure.Describe("starting container init", error, plan.Joins.Select(j => $"the {j.ProcName} namespace {j.Path}").ToList(), cwd: null);
+        // init is exec'd after the joins: the kernel looks for its dynamic loader in the joined mount namespace.
+        if (error.Stage == SpawnStage.Exec && error.Error == Errno.ENOENT && plan.Joins.FirstOrDefault(j => j.Kind == NamespaceKind.Mount) is { } mount)
+            return new ContainerException($"{failure.Message}; init starts inside the joined mount namespace {mount.Path}, which must hold " +
+                "the runtime's dynamic loader and libraries at the host's paths (another container's, rooted in its own rootfs, does not)");
+        return failure;
+    }
 }
 
 /// <summary>Environment variables by which the runtime tells `berth-runtime init` where its fds are.</summary>

@@ -21,6 +21,7 @@ public sealed class FeaturesAndMountAttributeTests(ITestOutputHelper output) : C
         Assert.Contains("rro", options);
         Assert.Contains("rbind", options);
         Assert.DoesNotContain("idmap", options);
+        Assert.Contains("tmpcopyup", options);
         var seccomp = f["linux"]!["seccomp"]!;
         Assert.True((bool)seccomp["enabled"]!);
         Assert.Contains("SCMP_ACT_NOTIFY", seccomp["actions"]!.AsArray().Select(a => (string)a!));

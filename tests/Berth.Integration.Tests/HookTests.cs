@@ -250,4 +250,27 @@ public sealed class HookTests(ITestOutputHelper output) : ContainerTest(output)
         WaitForStatus("stopped");
         Assert.False(File.Exists(Bundle.InRootfs("process-ran")), "the user's process ran although its startContainer hook failed");
     }
+
+    // runc 1.1.5 changes to the rootfs before these hooks (and is in the container's mount namespace, before pivot_root):
+    // a hook may prepare the image with relative paths.
+    [SkippableFact]
+    public void CreateContainerHooks_RunWithTheRootfsAsTheirWorkingDirectory()
+    {
+        string outDir = HostDirectory("cwd");
+        var spec = Specs.Shell("cat /lib/bt-hook");
+        spec["hooks"] = new JsonObject
+        {
+            ["createContainer"] = new JsonArray(new JsonObject
+            {
+                ["path"] = "/bin/sh",
+                ["args"] = Specs.Strings("sh", "-c", $"pwd > {outDir}/cwd; mkdir -p lib && echo from-hook > lib/bt-hook"),
+            }),
+        };
+
+        var stdout = RunShell(spec);
+
+        Assert.Equal("from-hook\n", stdout);
+        Assert.Equal(Bundle.Rootfs, File.ReadAllText(Path.Combine(outDir, "cwd")).Trim());
+        Assert.Equal("from-hook\n", File.ReadAllText(Bundle.InRootfs("/lib/bt-hook")));
+    }
 }

@@ -178,4 +178,69 @@ public sealed class JoinedNamespaceTests(ITestOutputHelper output) : ContainerTe
 
         AssertJoinedUserNamespace(holder);
     }
+
+    // Another container's user namespace maps its root to an unprivileged host uid, and its mount namespace belongs to
+    // that user namespace. The joined process starts as host root, which is unmapped there (uid 65534): unless it
+    // becomes root of the joined namespace before init execs, init runs without capabilities and cannot even set the
+    // propagation of "/". runc 1.1.5 runs this container (its last stage always switches to uid 0 and gid 0).
+    [SkippableFact]
+    public void JoinedUserAndMountNamespaces_WhoseRootIsAnotherHostUid()
+    {
+        const int hostId = 100000;
+        var holder = StartNamespaceHolder("user", "--user", "--mount");
+        File.WriteAllText($"/proc/{holder}/uid_map", $"0 {hostId} 65536\n");
+        File.WriteAllText($"/proc/{holder}/gid_map", $"0 {hostId} 65536\n");
+        Bundle.ChownRootfs(hostId, hostId);
+        var spec = Specs.Shell("echo user=$(readlink /proc/self/ns/user); echo mnt=$(readlink /proc/self/ns/mnt); " +
+                               "echo uid_map $(cat /proc/self/uid_map); echo id=$(id -u):$(id -g); echo pid=$$; ls /bin/busybox")
+            .WithNamespaces("pid", "uts", "ipc", "network")
+            .WithNamespace("user", $"/proc/{holder}/ns/user")
+            .WithNamespace("mount", $"/proc/{holder}/ns/mnt");
+        var mapping = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = hostId, ["size"] = 65536 });
+        spec.Linux()["uidMappings"] = mapping;
+        spec.Linux()["gidMappings"] = mapping.DeepClone();
+
+        var stdout = RunShell(spec);
+
+        Assert.Contains($"user={HostReadLink($"/proc/{holder}/ns/user")}\n", stdout);
+        Assert.Contains($"mnt={HostReadLink($"/proc/{holder}/ns/mnt")}\n", stdout);
+        Assert.Contains($"uid_map 0 {hostId} 65536\n", stdout);
+        Assert.Contains("id=0:0\n", stdout);
+        Assert.Contains("pid=1\n", stdout);
+        Assert.Contains("/bin/busybox\n", stdout);
+    }
+
+    // Another running container's own namespaces: its mount namespace is rooted in its rootfs (busybox here), where
+    // init, exec'd after the joins, finds no dynamic loader. runc 1.1.5 fails too, preparing the rootfs in it ("open
+    // /proc/self/mountinfo: no such file or directory"; with the other's PID namespace too, root.path is not found
+    // there); the error says why, and nothing is left.
+    [SkippableFact]
+    [Trait("runc-compatible", "false")]
+    public void JoiningAContainersOwnMountNamespace_FailsSayingWhy_AndLeavesNothing()
+    {
+        const int hostId = 100000;
+        Bundle.ChownRootfs(hostId, hostId);
+        var mapping = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = hostId, ["size"] = 65536 });
+        var first = Specs.Default("sleep", "1000").WithNamespace("user");
+        first.Linux()["uidMappings"] = mapping;
+        first.Linux()["gidMappings"] = mapping.DeepClone();
+        Bundle.WriteConfig(first);
+        Assert.True(Runtime.Run("run", "-d", "--bundle", Bundle.Path, Id).Succeeded);
+        int pid = Pid();
+        var second = TrackId(NewId());
+        var spec = Specs.Default("true").WithNamespaces("pid")
+            .WithNamespace("user", $"/proc/{pid}/ns/user")
+            .WithNamespace("mount", $"/proc/{pid}/ns/mnt");
+        spec.Linux()["uidMappings"] = mapping.DeepClone();
+        spec.Linux()["gidMappings"] = mapping.DeepClone();
+        spec.Remove("hostname");
+        Bundle.WriteConfig(spec);
+
+        var create = Runtime.Run("create", "--bundle", Bundle.Path, second);
+
+        Assert.False(create.Succeeded, "create in another container's mount namespace succeeded: " + create);
+        Assert.Contains($"/proc/{pid}/ns/mnt", create.Stderr);
+        Assert.Contains("dynamic loader", create.Stderr);
+        Assert.False(State(second).Succeeded, "the container exists after its create failed");
+    }
 }

@@ -159,4 +159,118 @@ public sealed class RootfsTests(ITestOutputHelper output) : ContainerTest(output
         Assert.Equal("untouched", File.ReadAllText(Path.Combine(hostDir, "keep")));
         Assert.DoesNotContain(File.ReadAllLines("/proc/self/mountinfo"), l => l.Contains(hostDir, StringComparison.Ordinal));
     }
+
+    private static UnixFileMode Octal(string mode) => (UnixFileMode)Convert.ToInt32(mode, 8);
+
+    /// <summary>Replaces the rootfs's <paramref name="dir"/> by a symlink to a directory beside it.</summary>
+    private void MakeSymlinkedDirectory(string dir)
+    {
+        Directory.Delete(Bundle.InRootfs(dir));
+        Bundle.CreateDirectory(Bundle.InRootfs(dir + "-real"));
+        File.CreateSymbolicLink(Bundle.InRootfs(dir), dir.TrimStart('/') + "-real");
+    }
+
+    private void AssertRefusedNaming(JsonObject spec, string dir)
+    {
+        var create = Create(spec);
+
+        Assert.False(create.Succeeded, $"create with {dir} a symlink succeeded: " + create);
+        Assert.Contains(dir, create.Stderr);
+        Assert.False(State().Succeeded, "the container exists after its create failed");
+        Leaks.AssertClean();
+    }
+
+    // runc 1.1.5 refuses these too: filesystem "proc" must be mounted on ordinary directory.
+    [SkippableTheory]
+    [InlineData("/proc")]
+    [InlineData("/sys")]
+    public void ProcOrSysfs_OnASymlinkedDirectory_IsRefused(string dir)
+    {
+        MakeSymlinkedDirectory(dir);
+        AssertRefusedNaming(Specs.Default("true"), dir);
+    }
+
+    // The host's /proc or /sys bound there instead (as berth-runtime does itself for /sys in a user namespace that may
+    // not mount sysfs): the same filesystem, so the same rule. runc 1.1.5 follows the symlink and mounts it there.
+    [SkippableTheory]
+    [Trait("runc-compatible", "false")]
+    [InlineData("/proc")]
+    [InlineData("/sys")]
+    public void HostProcOrSysBound_OntoASymlinkedDirectory_IsRefused(string dir)
+    {
+        MakeSymlinkedDirectory(dir);
+        var spec = Specs.Default("true");
+        var mount = spec.Mounts().Single(m => (string?)m!["destination"] == dir)!.AsObject();
+        mount["type"] = "bind";
+        mount["source"] = dir;
+        mount["options"] = Specs.Strings("rbind", "nosuid", "noexec", "nodev", "ro");
+        if (dir == "/sys")
+            spec.Mounts().Remove(spec.Mounts().Single(m => (string?)m!["destination"] == "/sys/fs/cgroup"));
+
+        AssertRefusedNaming(spec, dir);
+    }
+
+    // As runc 1.1.5 (which sets the tmpfs's root to the directory's mode after mounting).
+    [SkippableFact]
+    public void TmpfsOnAnExistingDirectory_KeepsItsMode()
+    {
+        foreach (var (dir, mode) in new[] { ("m700", "700"), ("m1750", "1750") })
+        {
+            Directory.CreateDirectory(Bundle.InRootfs(dir));
+            File.SetUnixFileMode(Bundle.InRootfs(dir), Octal(mode));
+        }
+        var spec = Specs.Shell("stat -c '%n %a' /m700 /m1750 /new");
+        spec.Mounts().Add(Specs.Mount("/m700", "tmpfs", "tmpfs"));
+        spec.Mounts().Add(Specs.Mount("/m1750", "tmpfs", "tmpfs", "size=1m", "nosuid"));
+        spec.Mounts().Add(Specs.Mount("/new", "tmpfs", "tmpfs"));
+        spec["root"]!["readonly"] = false;
+
+        var stdout = RunShell(spec);
+
+        Assert.Contains("/m700 700\n", stdout);
+        Assert.Contains("/m1750 1750\n", stdout);
+        Assert.Contains("/new 1777\n", stdout); // a directory made for the mount: tmpfs's own default
+    }
+
+    // The mount's own mode= wins, as with runc 1.2 and crun, which put the directory's mode first in the options.
+    // runc 1.1.5 chmods the tmpfs's root to the directory's mode after mounting, over the mode= given (seen: 700).
+    [SkippableFact]
+    [Trait("runc-compatible", "false")]
+    public void TmpfsOnAnExistingDirectory_TakesTheModeGiven()
+    {
+        Directory.CreateDirectory(Bundle.InRootfs("given"));
+        File.SetUnixFileMode(Bundle.InRootfs("given"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var spec = Specs.Shell("stat -c '%n %a' /given");
+        spec.Mounts().Add(Specs.Mount("/given", "tmpfs", "tmpfs", "mode=755"));
+
+        Assert.Equal("/given 755\n", RunShell(spec));
+    }
+
+    // podman's option (runc 1.1.5 and crun have it): the tmpfs starts with what the image had in the directory.
+    [SkippableFact]
+    public void TmpCopyUp_FillsTheTmpfsWithTheDirectorysContents()
+    {
+        var cu = Bundle.InRootfs("/cu");
+        Directory.CreateDirectory(Path.Combine(cu, "sub"));
+        File.WriteAllText(Path.Combine(cu, "a"), "a-content");
+        File.WriteAllText(Path.Combine(cu, "sub", "b"), "b-content");
+        File.CreateSymbolicLink(Path.Combine(cu, "link"), "a");
+        File.SetUnixFileMode(Path.Combine(cu, "a"), Octal("604"));
+        Bundle.RunTool("chown", "1000:1001", Path.Combine(cu, "a"));
+        File.SetUnixFileMode(cu, Octal("750"));
+        var spec = Specs.Shell("stat -c '%n %a %u:%g' /cu /cu/a /cu/sub; cat /cu/a /cu/sub/b; echo; echo link=$(readlink /cu/link); " +
+                               "echo new > /cu/new && echo written; grep ' /cu ' /proc/self/mountinfo");
+        spec.Mounts().Add(Specs.Mount("/cu", "tmpfs", "tmpfs", "tmpcopyup", "nosuid"));
+
+        var stdout = RunShell(spec);
+
+        Assert.Contains("/cu 750 0:0\n", stdout);
+        Assert.Contains("/cu/a 604 1000:1001\n", stdout);
+        Assert.Contains("/cu/sub 755 0:0\n", stdout);
+        Assert.Contains("a-contentb-content\n", stdout);
+        Assert.Contains("link=a\n", stdout);
+        Assert.Contains("written\n", stdout);
+        Assert.Contains(" - tmpfs ", stdout);
+        Assert.False(File.Exists(Path.Combine(cu, "new")), "the write went to the image's directory, not the tmpfs");
+    }
 }

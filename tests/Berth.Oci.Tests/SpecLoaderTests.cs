@@ -38,7 +38,7 @@ public sealed class SpecLoaderTests : IDisposable
     {
         var e = Assert.Throws<SpecException>(() => SpecLoader.Load(_dir));
         Assert.Contains(Path.Combine(_dir, "config.json"), e.Message);
-        Assert.Contains("not found", e.Message);
+        Assert.Contains("no such file or directory", e.Message);
     }
 
     [Theory]

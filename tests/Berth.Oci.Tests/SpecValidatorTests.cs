@@ -66,12 +66,20 @@ public class SpecValidatorTests
     [Theory]
     [InlineData("idmap")]
     [InlineData("ridmap")]
-    [InlineData("tmpcopyup")]
     public void UnsupportedMountOptionsAreRefused(string option)
     {
         var e = Single(s => s.Mounts![1].Options!.Add(option));
         Assert.Equal("$.mounts[1].options[4]", e.Path);
         Assert.Contains($"\"{option}\" is not supported yet", e.Message);
+    }
+
+    [Fact]
+    public void TmpCopyUpIsForTmpfsOnly()
+    {
+        var e = Single(s => s.Mounts![2].Options!.Add("tmpcopyup")); // devpts
+        Assert.Equal("$.mounts[2].options[6]", e.Path);
+        Assert.Contains("tmpfs mounts only", e.Message);
+        Assert.Empty(Errors(s => s.Mounts![1].Options!.Add("tmpcopyup"))); // the /dev tmpfs
     }
 
     [Fact]

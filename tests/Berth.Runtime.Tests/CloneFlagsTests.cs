@@ -51,6 +51,15 @@ public class CloneFlagsTests
         var plan = CloneFlags.For([Join(NamespaceKind.Network, "/n"), Join(NamespaceKind.Mount, "/m"), Join(NamespaceKind.User, "/u")]);
         Assert.Equal(["/u", "/n", "/m"], plan.Joins.Select(j => j.Path!));
         Assert.False(plan.NewUserNamespace);
+        // Its root may be another host uid than ours: init switches to it, or it would exec without capabilities.
+        Assert.True(plan.BecomeRoot);
+    }
+
+    [Fact]
+    public void OnlyAUserNamespaceMakesTheChildBecomeRoot()
+    {
+        Assert.True(CloneFlags.For([New(NamespaceKind.User), New(NamespaceKind.Mount)]).BecomeRoot);
+        Assert.False(CloneFlags.For([New(NamespaceKind.Mount), Join(NamespaceKind.Network)]).BecomeRoot);
     }
 
     [Fact]

@@ -108,12 +108,21 @@ public class MountOptionsTests
     [Theory]
     [InlineData("idmap")]
     [InlineData("ridmap")]
-    [InlineData("tmpcopyup")]
     public void UnsupportedExtensionsAreRefused(string word)
     {
         var e = Assert.Throws<SpecException>(() => MountOptions.Parse(["bind", word]));
         Assert.Contains(word, e.Message);
         Assert.Contains("not supported", e.Message);
+    }
+
+    [Fact]
+    public void TmpCopyUpIsAnExtension_NotFilesystemData()
+    {
+        var p = MountOptions.Parse(["tmpcopyup", "mode=700"]);
+        Assert.True(p.CopyUp);
+        Assert.Equal("mode=700", p.Data);
+        Assert.False(MountOptions.Parse(["mode=700"]).CopyUp);
+        Assert.Contains("tmpcopyup", MountOptions.Known);
     }
 
     [Fact]

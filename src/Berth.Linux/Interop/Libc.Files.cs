@@ -16,7 +16,7 @@ public static unsafe partial class Libc
         S_IFIFO = 0x1000, S_IFLNK = 0xA000, S_IFSOCK = 0xC000;
     public const long SYS_openat2 = 437, SYS_close_range = 436, SYS_pidfd_open = 434, SYS_pidfd_send_signal = 424,
         SYS_pivot_root = 155, SYS_capget = 125, SYS_capset = 126, SYS_setresuid = 117, SYS_setresgid = 119,
-        SYS_setgroups = 116, SYS_faccessat2 = 439;
+        SYS_setgroups = 116, SYS_faccessat2 = 439, SYS_getdents64 = 217;
     public const int X_OK = 1, AT_EACCESS = 0x200;
 
     [StructLayout(LayoutKind.Sequential)]

@@ -10,7 +10,7 @@
 // the sync socket held here would outlive a killed runtime) -> [`exec`: re-execute a sealed copy of this binary,
 // see reexec] -> reset signals -> setns(joined namespaces, in the order given) -> unshare(new
 // namespaces that clone could not create) -> tell the parent and wait for it (it writes uid/gid maps,
-// time offsets and cgroup placement) -> become root of a new user namespace -> unshare(cgroup) so the
+// time offsets and cgroup placement) -> become root of the user namespace, new or joined -> unshare(cgroup) so the
 // cgroup namespace is rooted at the container's cgroup -> fork once more when the PID namespace only
 // applies to children -> setsid (init and `exec`) -> fix up fds -> execveat. Any failure is written to
 // error_fd as three ints (stage, errno, detail) and the child exits 127; a successful exec closes error_fd
@@ -102,7 +102,7 @@ struct berth_spawn_request {
     int32_t unshare_flags;       // CLONE_NEW* flags unshared after the joins (e.g. user after joining)
     int32_t unshare_cgroup;      // unshare(CLONE_NEWCGROUP) after the parent placed us in cgroups
     int32_t fork_after;          // fork again so the exec'd process is inside a joined/unshared PID ns
-    int32_t become_root;         // setresgid/setresuid(0) once the parent wrote the maps
+    int32_t become_root;         // setresgid/setresuid(0) once the parent wrote the maps (a new or joined user ns)
     int32_t sync_fd;             // socket to the parent: we write 'r', it answers 'g'
     int32_t error_fd;            // CLOEXEC pipe for (stage, errno)
     int32_t keep_below;          // fds below this (stdio + preserved fds) are left alone

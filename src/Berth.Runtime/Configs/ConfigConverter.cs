@@ -158,6 +158,7 @@ public static class ConfigConverter
             Data = options.Data,
             RecAttrSet = options.RecAttrSet,
             RecAttrClr = options.RecAttrClr,
+            CopyUp = options.CopyUp,
         };
     }
 

@@ -97,6 +97,8 @@ public sealed record MountConfig
     /// <summary>mount_setattr(2) attributes to set / clear recursively ("rro", "rnosuid"...); 0 when none.</summary>
     public ulong RecAttrSet { get; init; }
     public ulong RecAttrClr { get; init; }
+    /// <summary>"tmpcopyup" (tmpfs only): the new tmpfs gets a copy of the covered directory's contents.</summary>
+    public bool CopyUp { get; init; }
     [JsonIgnore] public bool IsBind => (Flags & Berth.Linux.Libc.MS_BIND) != 0;
     [JsonIgnore] public bool Recursive => (Flags & Berth.Linux.Libc.MS_REC) != 0;
 }

@@ -16,8 +16,9 @@ public static class MountOptions
     /// <param name="Data">Filesystem-specific options ("mode=755,size=65536k").</param>
     /// <param name="RecAttrSet">MOUNT_ATTR_* to set recursively ("rro", "rnosuid", ...), 0 if none.</param>
     /// <param name="RecAttrClr">MOUNT_ATTR_* to clear recursively ("rrw", "rsuid", ...), 0 if none.</param>
+    /// <param name="CopyUp">"tmpcopyup": a tmpfs starts with a copy of what the directory it covers held.</param>
     public sealed record Parsed(ulong Flags, ulong ClearFlags, IReadOnlyList<ulong> Propagation, string Data,
-        ulong RecAttrSet, ulong RecAttrClr)
+        ulong RecAttrSet, ulong RecAttrClr, bool CopyUp = false)
     {
         public bool Bind => (Flags & MS_BIND) != 0;
         public bool Recursive => (Flags & MS_REC) != 0;
@@ -95,16 +96,20 @@ public static class MountOptions
     };
 
     /// <summary>Options runc knows that Berth does not implement yet; refused rather than passed to the fs as data.</summary>
-    public static readonly IReadOnlyList<string> Unsupported = ["idmap", "ridmap", "tmpcopyup"];
+    public static readonly IReadOnlyList<string> Unsupported = ["idmap", "ridmap"];
+
+    /// <summary>podman's extension (runc and crun have it): copy the covered directory's contents into a new tmpfs.</summary>
+    public const string TmpCopyUp = "tmpcopyup";
 
     /// <summary>Every option word this parser gives a meaning to (for `features`).</summary>
     public static IEnumerable<string> Known =>
-        Flags.Keys.Concat(PropagationFlags.Keys).Concat(RecAttrs.Keys).Append("defaults").Order(StringComparer.Ordinal);
+        Flags.Keys.Concat(PropagationFlags.Keys).Concat(RecAttrs.Keys).Append("defaults").Append(TmpCopyUp).Order(StringComparer.Ordinal);
 
     /// <exception cref="SpecException">An option in <see cref="Unsupported"/>.</exception>
     public static Parsed Parse(IEnumerable<string>? options)
     {
         ulong flags = 0, clear = 0, attrSet = 0, attrClr = 0;
+        bool copyUp = false;
         var propagation = new List<ulong>();
         var data = new List<string>();
         foreach (var o in options ?? [])
@@ -130,6 +135,10 @@ public static class MountOptions
                         attrClr |= MountAttr.ATIME_MASK;
                 }
             }
+            else if (o == TmpCopyUp)
+            {
+                copyUp = true;
+            }
             else if (Unsupported.Contains(o))
             {
                 throw new SpecException($"mount option \"{o}\" is not supported yet");
@@ -140,7 +149,7 @@ public static class MountOptions
                 data.Add(o);
             }
         }
-        return new Parsed(flags, clear, propagation, string.Join(",", data), attrSet, attrClr);
+        return new Parsed(flags, clear, propagation, string.Join(",", data), attrSet, attrClr, copyUp);
     }
 
     /// <summary>A propagation word ("rslave", ...) to its MS_* flags.</summary>

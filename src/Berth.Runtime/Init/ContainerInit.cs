@@ -133,12 +133,13 @@ public static unsafe class ContainerInit
 
         if (request.NewSessionKeyring) JoinSessionKeyring(request.Id);
 
-        var rootfs = new RootfsBuilder(config, new RootfsOptions(request.NoPivot, request.Cgroups, config.Has(NamespaceKind.Cgroup)));
+        var rootfs = new RootfsBuilder(config, new RootfsOptions(request.NoPivot, request.Cgroups, config.Has(NamespaceKind.Cgroup), request.BindSourceFds));
         rootfs.Prepare();
         if (request.Hooks)
         {
             // The runtime runs prestart and createRuntime hooks now, in its own namespaces; then ours run here, in
-            // the container's mount namespace before pivot_root, so their paths resolve as on the host.
+            // the container's mount namespace before pivot_root, so their paths resolve as on the host, with the
+            // rootfs as their working directory (Prepare left us there), as in runc.
             channel.Send(new InitReport { Type = InitReport.Hooks }, RuntimeJsonContext.Default.InitReport);
             var answer = channel.Receive(RuntimeJsonContext.Default.InitReport);
             if (answer?.Type != InitReport.HooksDone || answer.State is null)

@@ -71,6 +71,8 @@ public sealed class InitRequest
     public int SeccompListenerFd { get; init; } = -1;
     /// <summary>The runtime logs debug lines: init sends its own (<see cref="InitReport.Debug"/>) until "ready".</summary>
     public bool Debug { get; init; }
+    /// <summary>Per spec mount, the inherited fd of a detached copy of its bind source the runtime opened (-1: none; see BindSources).</summary>
+    public List<int> BindSourceFds { get; init; } = [];
 }
 
 /// <summary>What init reports back (warnings, a hooks break, then "ready" or "error" with the cause), and the runtime's answer to the hooks break.</summary>

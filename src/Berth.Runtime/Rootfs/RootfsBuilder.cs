@@ -6,15 +6,17 @@ using static Berth.Linux.Libc;
 namespace Berth.Runtime.Rootfs;
 
 /// <summary>
-/// Builds the container's root filesystem inside its new mount namespace, in three steps the init process calls
+/// Builds the container's root filesystem inside its mount namespace, in three steps the init process calls
 /// in order: <see cref="Prepare"/> (still seeing the host's tree), <see cref="EnterRoot"/>, and <see cref="Finish"/>
 /// (after hostname and sysctls). Every mount target inside the rootfs is resolved with <see cref="InRoot"/> and
-/// mounted through its fd, so a symlink in the image can never redirect a mount to the host.
+/// mounted through its fd, so a symlink in the image can never redirect a mount to the host. Without a mount
+/// namespace (the host's mount table) nothing is mounted: the process is only chrooted into the rootfs, and
+/// <see cref="Configs.HostMountNamespace"/> has refused every config that asks for more.
 /// </summary>
 public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options) : IDisposable
 {
     const ulong PropagationFlags = MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE;
-    const long ProcSuperMagic = 0x9fa0;
+    const long ProcSuperMagic = 0x9fa0, SysfsMagic = 0x62656572;
 
     // Bind targets inside /proc that are allowed (lxcfs and friends); anything else there could shadow procfs files.
     static readonly string[] ProcMountTargets =
@@ -35,11 +37,18 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     ];
 
     readonly bool inUserNamespace = config.Has(NamespaceKind.User);
+    readonly bool ownMountNamespace = config.Has(NamespaceKind.Mount);
+    // Per spec mount, the detached tree of its bind source that the runtime opened (null: bind by path).
+    readonly Fd?[] bindSources = (options.BindSourceFds ?? []).Select(fd => fd >= 0 ? new Fd(fd) : null).ToArray();
     Fd? root;               // O_PATH fd of the rootfs after its self-bind
     string rootPath = "";   // the rootfs as the kernel names it (symlinks in config.Rootfs resolved)
+    ulong rootPropagation;  // what "/" was set to before the spec mounts (MS_REC included)
     bool remountDevReadonly;
 
-    /// <summary>Propagation, the rootfs self-bind, every spec mount, and /dev. Runs before the root is entered.</summary>
+    /// <summary>
+    /// Propagation, the rootfs self-bind, every spec mount, and /dev. Runs before the root is entered, and leaves the
+    /// rootfs as the working directory, where runc runs the createContainer hooks that come next.
+    /// </summary>
     public void Prepare()
     {
         // Modes given for directories and device nodes are meant exactly.
@@ -48,27 +57,35 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         {
             using (Fd given = OpenHostDir(config.Rootfs, "open rootfs"))
                 rootPath = InRoot.PathOf(given);
-
-            ulong propagation = config.RootfsPropagation & PropagationFlags;
-            Mount(null, "/", null, (propagation != 0 ? propagation : MS_SLAVE) | MS_REC, null,
-                "set propagation of", "/ (before entering the rootfs)");
-            MakeParentMountPrivate(rootPath);
-            Mount(rootPath, rootPath, "bind", MS_BIND | MS_REC, null, "bind-mount rootfs", $"{rootPath} on itself");
-            root = OpenHostDir(rootPath, "open rootfs");
-
-            foreach (MountConfig mount in config.Mounts)
-                MountOne(mount);
-
-            SetupDev();
-            if (remountDevReadonly)
-            {
-                using Fd dev = Reopen("/dev", "/dev");
-                RemountBind(dev, MS_RDONLY, 0, "remount read-only", "/dev", keepCurrent: true);
-            }
+            if (ownMountNamespace)
+                PrepareMounts();
+            else
+                root = OpenHostDir(rootPath, "open rootfs");
+            if (fchdir(Root.Value) != 0) throw LinuxException.FromLastError("fchdir", rootPath);
         }
         finally
         {
             umask(oldMask);
+        }
+    }
+
+    void PrepareMounts()
+    {
+        ulong propagation = config.RootfsPropagation & PropagationFlags;
+        rootPropagation = (propagation != 0 ? propagation : MS_SLAVE) | MS_REC;
+        Mount(null, "/", null, rootPropagation, null, "set propagation of", "/ (before entering the rootfs)");
+        MakeParentMountPrivate(rootPath);
+        Mount(rootPath, rootPath, "bind", MS_BIND | MS_REC, null, "bind-mount rootfs", $"{rootPath} on itself");
+        root = OpenHostDir(rootPath, "open rootfs");
+
+        for (int i = 0; i < config.Mounts.Count; i++)
+            MountOne(config.Mounts[i], i < bindSources.Length ? bindSources[i] : null);
+
+        SetupDev();
+        if (remountDevReadonly)
+        {
+            using Fd dev = Reopen("/dev", "/dev");
+            RemountBind(dev, MS_RDONLY, 0, "remount read-only", "/dev", keepCurrent: true);
         }
     }
 
@@ -78,6 +95,13 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         Fd newRoot = root ?? throw new InvalidOperationException("Prepare must run before EnterRoot");
         if (fchdir(newRoot.Value) != 0) throw LinuxException.FromLastError("fchdir", rootPath);
         DebugLog.Write($"enter rootfs {rootPath} with {(options.NoPivot ? "MS_MOVE and chroot" : "pivot_root")}");
+        if (!ownMountNamespace)
+        {
+            // The host's mount table: neither pivot_root nor MS_MOVE, which would change it for every process.
+            if (chroot(".") != 0) throw LinuxException.FromLastError("chroot", rootPath);
+            if (chdir("/") != 0) throw LinuxException.FromLastError("chdir", "/");
+            return;
+        }
         if (options.NoPivot)
         {
             HideHostProcAndSys();
@@ -167,11 +191,15 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         Dispose();
     }
 
-    public void Dispose() => root?.Dispose();
+    public void Dispose()
+    {
+        root?.Dispose();
+        foreach (Fd? tree in bindSources) tree?.Dispose();
+    }
 
     // ---- spec mounts ----
 
-    void MountOne(MountConfig m)
+    void MountOne(MountConfig m, Fd? bindSource)
     {
         string dest = InRoot.Clean(m.Destination);
         string subject = $"{m.Source} on {dest} (type {m.Type})";
@@ -179,7 +207,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         try
         {
             if (m.IsBind || m.Type is "bind" or "rbind")
-                MountBind(m, dest, subject);
+                MountBind(m, dest, subject, bindSource);
             else if (m.Type == "cgroup")
                 MountCgroup(m, dest, subject);
             else if (m.Type == "sysfs")
@@ -196,35 +224,83 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
     /// <summary>A new filesystem instance (proc, tmpfs, devpts, mqueue, ...). Returns the mount's errno.</summary>
     int MountFresh(MountConfig m, string dest, string subject, bool throwOnError)
     {
-        using Fd target = InRoot.MkdirAll(Root, dest, 0x1ED);
-        CheckTarget(m, dest, target, subject);
-        ulong flags = m.Flags & ~(PropagationFlags | MS_REC);
-        if (dest == "/dev" && (flags & MS_RDONLY) != 0)
+        string data = m.Data;
+        Fd? covered = null; // tmpcopyup: the directory the tmpfs covers, opened before it is covered
+        try
         {
-            // Devices and symlinks are created in /dev after the mounts; it becomes read-only at the end.
-            flags &= ~MS_RDONLY;
-            remountDevReadonly = true;
+            bool existed = false;
+            if (m.Type == "tmpfs")
+                using (Fd? before = InRoot.OpenIfExists(Root, dest, O_PATH)) existed = before is not null;
+            using Fd target = InRoot.MkdirAll(Root, dest, 0x1ED);
+            CheckTarget(m, dest, target, subject, source: null);
+            if (m.Type == "tmpfs" && existed)
+            {
+                data = TmpfsData(StatFd(target, dest).Mode, data);
+                if (m.CopyUp) covered = Sys.OpenAt(target, ".", O_RDONLY | O_DIRECTORY);
+            }
+            ulong flags = m.Flags & ~(PropagationFlags | MS_REC);
+            if (dest == "/dev" && (flags & MS_RDONLY) != 0)
+            {
+                // Devices and symlinks are created in /dev after the mounts; it becomes read-only at the end.
+                flags &= ~MS_RDONLY;
+                remountDevReadonly = true;
+            }
+            int errno = TryMount(m.Source, InRoot.FdPath(target), m.Type, flags, data.Length > 0 ? data : null);
+            if (errno != 0)
+            {
+                if (throwOnError) throw new RootfsException("mount", subject, errno);
+                return errno;
+            }
+            using Fd mounted = Reopen(dest, subject);
+            if (covered is not null)
+            {
+                // A read-only tmpfs is filled too: MS_RDONLY and the like are applied by the remount below.
+                using Fd into = Sys.OpenAt(mounted, ".", O_RDONLY | O_DIRECTORY);
+                DirectoryCopy.Contents(covered, into, dest);
+            }
+            FinishMount(m, mounted, subject);
+            return 0;
         }
-        int errno = TryMount(m.Source, InRoot.FdPath(target), m.Type, flags, m.Data.Length > 0 ? m.Data : null);
-        if (errno != 0)
+        finally
         {
-            if (throwOnError) throw new RootfsException("mount", subject, errno);
-            return errno;
+            covered?.Dispose();
         }
-        using Fd mounted = Reopen(dest, subject);
-        FinishMount(m, mounted, subject);
-        return 0;
     }
 
-    void MountBind(MountConfig m, string dest, string subject)
+    /// <summary>
+    /// A tmpfs over an existing directory keeps its mode (as runc: "mode=" of the directory first, so that a mode the
+    /// options give wins).
+    /// </summary>
+    internal static string TmpfsData(uint directoryMode, string data)
     {
-        if (fstatat(AT_FDCWD, m.Source, out Stat source, 0) != 0)
+        string mode = "mode=" + Convert.ToString(directoryMode & 0xFFF, 8).PadLeft(4, '0');
+        return data.Length == 0 ? mode : mode + "," + data;
+    }
+
+    /// <param name="tree">The source's mount tree, detached, as the runtime opened it (see BindSources); null: bind by path.</param>
+    void MountBind(MountConfig m, string dest, string subject, Fd? tree = null)
+    {
+        Stat source;
+        if (tree is not null) source = StatFd(tree, m.Source);
+        else if (fstatat(AT_FDCWD, m.Source, out source, 0) != 0)
             throw new RootfsException("stat bind source of", subject, Marshal.GetLastPInvokeError());
         using Fd target = source.FileType == S_IFDIR
             ? InRoot.MkdirAll(Root, dest, 0x1ED)
             : InRoot.CreateFile(Root, dest, 0x1A4);
-        CheckTarget(m, dest, target, subject);
-        Mount(m.Source, InRoot.FdPath(target), null, MS_BIND | (m.Flags & MS_REC), null, "mount", subject);
+        CheckTarget(m, dest, target, subject, tree);
+        if (tree is not null)
+        {
+            if (move_mount(tree.Value, target.Value) != 0) throw new RootfsException("move_mount", subject, Marshal.GetLastPInvokeError());
+            // A copy of a shared host mount can be a peer of it (6.18 makes it a slave as it moves in; older kernels
+            // need not): give it the propagation "/" got before any mount, or what is mounted inside it later would
+            // propagate back to the host.
+            using Fd moved = Reopen(dest, subject);
+            Mount(null, InRoot.FdPath(moved), null, rootPropagation, null, "set propagation of", subject);
+        }
+        else
+        {
+            Mount(m.Source, InRoot.FdPath(target), null, MS_BIND | (m.Flags & MS_REC), null, "mount", subject);
+        }
         using Fd mounted = Reopen(dest, subject);
         ulong extra = m.Flags & ~(MS_BIND | MS_REC | MS_REMOUNT | PropagationFlags);
         if (extra != 0)
@@ -265,7 +341,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         // v1 or hybrid: a tmpfs holding one directory per hierarchy, read-only once they are all in place.
         using (Fd target = InRoot.MkdirAll(Root, dest, 0x1ED))
         {
-            CheckTarget(m, dest, target, subject);
+            CheckTarget(m, dest, target, subject, source: null);
             Mount("tmpfs", InRoot.FdPath(target), "tmpfs", flags, "mode=755", "mount", $"tmpfs on {dest} (type tmpfs, for cgroups)");
         }
         using Fd tmpfs = Reopen(dest, subject);
@@ -391,21 +467,32 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
 
     Fd Root => root ?? throw new InvalidOperationException("the rootfs is not open");
 
-    /// <summary>The mount target must resolve inside the rootfs; proc and sysfs only where they belong.</summary>
-    void CheckTarget(MountConfig m, string dest, Fd target, string subject)
+    /// <summary>
+    /// The mount target must resolve inside the rootfs; proc and sysfs only where they belong, and never through a
+    /// symlink, fresh or bound from the host alike (a rootfs whose /proc or /sys is a symlink is refused).
+    /// </summary>
+    void CheckTarget(MountConfig m, string dest, Fd target, string subject, Fd? source)
     {
         string resolved = PathInRoot(target, subject);
-        if (m.Type is "proc" or "sysfs" && resolved != dest)
-            throw new RootfsException($"mount {subject}: the destination is a symlink (to {resolved}), refused for {m.Type}");
+        long sourceType = m.IsBind || m.Type == "bind" ? SourceFsType(m, source) : 0;
+        string? special = m.Type is "proc" or "sysfs" ? m.Type
+            : sourceType == ProcSuperMagic ? "procfs" : sourceType == SysfsMagic ? "sysfs" : null;
+        if (special is not null && resolved != dest)
+            throw new RootfsException($"mount {subject}: the destination is a symlink (to {resolved}), refused for {special}");
         if (resolved != "/proc" && !resolved.StartsWith("/proc/", StringComparison.Ordinal)) return;
-        if (resolved == "/proc" && (m.Type == "proc" || SourceIsProcfs(m))) return;
+        if (resolved == "/proc" && special is "proc" or "procfs") return;
         if (ProcMountTargets.Contains(resolved)) return;
         throw new RootfsException($"mount {subject}: {resolved} is inside /proc, where only procfs itself and " +
             $"these files may be mounted: {string.Join(", ", ProcMountTargets)}");
     }
 
-    static bool SourceIsProcfs(MountConfig m) =>
-        (m.IsBind || m.Type == "bind") && statfs(m.Source, out StatFs st) == 0 && st.Type == ProcSuperMagic;
+    /// <summary>The filesystem magic of a bind's source (its detached tree's when there is one); 0 when unknown.</summary>
+    static long SourceFsType(MountConfig m, Fd? tree)
+    {
+        StatFs st;
+        int r = tree is not null ? fstatfs(tree.Value, out st) : statfs(m.Source, out st);
+        return r == 0 ? st.Type : 0;
+    }
 
     /// <summary>Where the fd is, relative to the rootfs; throws when it is not inside it.</summary>
     string PathInRoot(Fd fd, string subject)

@@ -8,5 +8,9 @@ namespace Berth.Runtime.Rootfs;
 /// </summary>
 public sealed record CgroupMountSource(string Name, string HostPath, bool IsV2, string MountOptions);
 
-/// <summary>What the rootfs setup needs to know beyond the config: how to enter the root and the cgroup layout.</summary>
-public sealed record RootfsOptions(bool NoPivot, IReadOnlyList<CgroupMountSource> Cgroups, bool CgroupNamespace);
+/// <summary>
+/// What the rootfs setup needs to know beyond the config: how to enter the root, the cgroup layout, and per spec
+/// mount the fd of its bind source's tree when the runtime opened one (-1 or missing: bind by path).
+/// </summary>
+public sealed record RootfsOptions(bool NoPivot, IReadOnlyList<CgroupMountSource> Cgroups, bool CgroupNamespace,
+    IReadOnlyList<int>? BindSourceFds = null);

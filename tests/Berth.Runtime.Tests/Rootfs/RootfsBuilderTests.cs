@@ -26,6 +26,13 @@ public sealed class RootfsBuilderTests
         Assert.Equal((4097u, 300u), (major(big), minor(big)));
     }
 
+    [Theory]
+    [InlineData(0x41C0u, "", "mode=0700")]                       // S_IFDIR | 0700
+    [InlineData(0x43E8u, "size=1m", "mode=1750,size=1m")]        // S_IFDIR | 01750: the sticky bit too
+    [InlineData(0x41EDu, "mode=700", "mode=0755,mode=700")]      // the options' own mode comes last and wins
+    public void ATmpfsOverADirectoryStartsWithItsMode(uint mode, string data, string expected) =>
+        Assert.Equal(expected, RootfsBuilder.TmpfsData(mode, data));
+
     static readonly string[] Mountinfo =
     [
         "26 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw",
