@@ -33,15 +33,14 @@ public sealed class InitProcess : IDisposable
     public static TimeSpan ReadyTimeout =>
         int.TryParse(Environment.GetEnvironmentVariable("BERTH_INIT_TIMEOUT"), out int s) && s > 0 ? TimeSpan.FromSeconds(s) : TimeSpan.FromMinutes(5);
 
-    /// <param name="placeInCgroups">Called with the child's pid before it may unshare its cgroup namespace.</param>
     /// <param name="inheritFds">Runtime fds init must inherit (exec.fifo); their numbers go into the request.</param>
     /// <param name="started">Called with init's pid as soon as it is known, before init is configured (the caller
     /// records it, so that a runtime killed from here on leaves a pid `delete --force` can find).</param>
-    public static unsafe InitProcess Start(ContainerConfig config, int preserveFds, Action<int> placeInCgroups,
-        IReadOnlyList<Fd> inheritFds, Action<int>? started = null)
+    public static unsafe InitProcess Start(ContainerConfig config, int preserveFds, IReadOnlyList<Fd> inheritFds,
+        Action<int>? started = null)
     {
         var plan = CloneFlags.For(config.Namespaces);
-        DebugLog.Write($"spawn init: clone flags 0x{plan.AtClone:x}, then unshare 0x{plan.Unshare:x}{(plan.UnshareCgroup ? " and cgroup" : "")}{string.Concat(plan.Joins.Select(j => $", join {j.ProcName} {j.Path}"))}{(plan.ForkAfter ? ", fork into the PID namespace" : "")}");
+        DebugLog.Write($"spawn init: clone flags 0x{plan.AtClone:x}, then unshare 0x{plan.Unshare:x}{(plan.UnshareCgroup ? " and cgroup (in init, once placed)" : "")}{string.Concat(plan.Joins.Select(j => $", join {j.ProcName} {j.Path}"))}{(plan.ForkAfter ? ", fork into the PID namespace" : "")}");
         var joinFds = new List<Fd>();
         Fd? exe = null;
         (Fd A, Fd B)? sync = null;
@@ -72,7 +71,6 @@ public sealed class InitProcess : IDisposable
                 ExecFd = exe.Value,
                 CloneFlags = plan.AtClone,
                 UnshareFlags = plan.Unshare,
-                UnshareCgroup = plan.UnshareCgroup ? 1 : 0,
                 ForkAfter = plan.ForkAfter ? 1 : 0,
                 BecomeRoot = plan.BecomeRoot ? 1 : 0,
                 SyncFd = childSync,
@@ -104,7 +102,6 @@ public sealed class InitProcess : IDisposable
 
             if (plan.NewUserNamespace) WriteIdMaps(child, config);
             if (plan.NewTimeNamespace) WriteTimeOffsets(child, config);
-            placeInCgroups(child);
             one[0] = (byte)'g';
             Sys.WriteAll(channel.Socket, one);
 
@@ -154,11 +151,18 @@ public sealed class InitProcess : IDisposable
     /// <param name="runHooks">Runs prestart and createRuntime hooks when init stops for them; returns the state it gave them.</param>
     /// <param name="seccompListener">With SCMP_ACT_NOTIFY rules: the socket init sends its filter's listener fd on,
     /// and what to do with that fd (it is closed after the call returns).</param>
-    public void Configure(InitRequest request, Action<string> warn, Func<Oci.State> runHooks, (Fd Socket, Action<Fd> Forward)? seccompListener = null)
+    /// <param name="placeInCgroups">Places init in the container's cgroups: done here, while init starts and reads its
+    /// request, because the first write to a cgroup.procs waits for an RCU grace period (~10 ms here) during which
+    /// the handshake used to stand still. init waits for "placed" before anything that needs it (the cgroup
+    /// namespace, cgroup mounts, the user's process).</param>
+    public void Configure(InitRequest request, Action<int> placeInCgroups, Action<string> warn, Func<Oci.State> runHooks,
+        (Fd Socket, Action<Fd> Forward)? seccompListener = null)
     {
         try
         {
             _channel.Send(request, RuntimeJsonContext.Default.InitRequest);
+            placeInCgroups(Pid);
+            _channel.Send(new InitReport { Type = InitReport.Placed }, RuntimeJsonContext.Default.InitReport);
         }
         catch (LinuxException e) when (e.Errno is Errno.EPIPE or Errno.ECONNRESET)
         {

@@ -21,7 +21,6 @@ internal static class SpawnFailure
             SpawnStage.Unshare => $"unshare(0x{detail:x})",
             SpawnStage.Sync => "namespace handshake with the runtime",
             SpawnStage.SetId => detail == 1 ? "setresgid(0) in the user namespace" : "setresuid(0) in the user namespace",
-            SpawnStage.CgroupNs => "unshare(CLONE_NEWCGROUP)",
             SpawnStage.Fds => detail == -1 ? "marking fds close-on-exec" : $"passing fd {detail}",
             SpawnStage.Fork => "fork into the PID namespace",
             SpawnStage.Exec => "exec",

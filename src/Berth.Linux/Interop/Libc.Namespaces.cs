@@ -9,6 +9,13 @@ public static unsafe partial class Libc
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int ioctl(int fd, ulong request, nint arg);
+
+    public const int CLONE_NEWCGROUP = 0x02000000;
+
+    /// <summary>unshare(2). In a multi-threaded process only the flags that need no single thread work (the cgroup
+    /// namespace does), and they change the calling thread only.</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int unshare(int flags);
 }
 
 public static unsafe partial class Libc

@@ -18,7 +18,6 @@ public unsafe struct SpawnRequest
     public int ExecFd;
     public int CloneFlags;
     public int UnshareFlags;
-    public int UnshareCgroup;
     public int ForkAfter;
     public int BecomeRoot;
     public int SyncFd;
@@ -108,7 +107,6 @@ public enum SpawnStage
     Unshare = 2,
     Sync = 3,
     SetId = 4,
-    CgroupNs = 5,
     Fds = 6,
     Fork = 7,
     Exec = 8,

@@ -100,7 +100,6 @@ struct berth_spawn_request {
     int32_t exec_fd;             // fd of the binary to run, executed with AT_EMPTY_PATH; -1: exec_path
     int32_t clone_flags;         // CLONE_NEW* flags given to clone itself
     int32_t unshare_flags;       // CLONE_NEW* flags unshared after the joins (e.g. user after joining)
-    int32_t unshare_cgroup;      // unshare(CLONE_NEWCGROUP) after the parent placed us in cgroups
     int32_t fork_after;          // fork again so the exec'd process is inside a joined/unshared PID ns
     int32_t become_root;         // setresgid/setresuid(0) once the parent wrote the maps (a new or joined user ns)
     int32_t sync_fd;             // socket to the parent: we write 'r', it answers 'g'
@@ -137,7 +136,7 @@ enum berth_spawn_stage {
     STAGE_UNSHARE = 2,
     STAGE_SYNC = 3,
     STAGE_SETID = 4,
-    STAGE_CGROUPNS = 5,
+    // 5 was unshare(CLONE_NEWCGROUP), which init does now.
     STAGE_FDS = 6,
     STAGE_FORK = 7,
     STAGE_EXEC = 8,
@@ -607,7 +606,6 @@ static void child(const struct berth_spawn_request *r, int block_fd) {
         if (syscall(SYS_setresuid, 0, 0, 0) < 0) fail(r, STAGE_SETID, 0);
     }
 
-    if (r->unshare_cgroup && unshare(CLONE_NEWCGROUP) < 0) fail(r, STAGE_CGROUPNS, 0);
 
     if (setup != NULL) {
         // setns(mnt) left us at the namespace's root, which is not the container's root after pivot_root
@@ -700,7 +698,7 @@ _Static_assert(sizeof(struct kernel_sigaction) == 32, "the kernel's struct sigac
 static const struct { const char *name; int value; } layout[] = {
     SIZE(berth_spawn_request),
     FIELD(berth_spawn_request, exec_fd), FIELD(berth_spawn_request, clone_flags), FIELD(berth_spawn_request, unshare_flags),
-    FIELD(berth_spawn_request, unshare_cgroup), FIELD(berth_spawn_request, fork_after), FIELD(berth_spawn_request, become_root),
+    FIELD(berth_spawn_request, fork_after), FIELD(berth_spawn_request, become_root),
     FIELD(berth_spawn_request, sync_fd), FIELD(berth_spawn_request, error_fd), FIELD(berth_spawn_request, keep_below),
     FIELD(berth_spawn_request, join_count), FIELD(berth_spawn_request, pass_count), FIELD(berth_spawn_request, stdin_fd),
     FIELD(berth_spawn_request, stdout_fd), FIELD(berth_spawn_request, stderr_fd), FIELD(berth_spawn_request, new_session),
@@ -720,7 +718,7 @@ static const struct { const char *name; int value; } layout[] = {
     FIELD(berth_rlimit, resource), FIELD(berth_rlimit, reserved), FIELD(berth_rlimit, cur), FIELD(berth_rlimit, max),
     SIZE(berth_spawn_error),
     FIELD(berth_spawn_error, stage), FIELD(berth_spawn_error, error), FIELD(berth_spawn_error, detail),
-    STAGE(STAGE_SETNS), STAGE(STAGE_UNSHARE), STAGE(STAGE_SYNC), STAGE(STAGE_SETID), STAGE(STAGE_CGROUPNS),
+    STAGE(STAGE_SETNS), STAGE(STAGE_UNSHARE), STAGE(STAGE_SYNC), STAGE(STAGE_SETID),
     STAGE(STAGE_FDS), STAGE(STAGE_FORK), STAGE(STAGE_EXEC), STAGE(STAGE_DUMPABLE), STAGE(STAGE_CHROOT),
     STAGE(STAGE_RLIMIT), STAGE(STAGE_SECCOMP), STAGE(STAGE_BOUNDING), STAGE(STAGE_KEEPCAPS), STAGE(STAGE_SETGROUPS),
     STAGE(STAGE_SETGID), STAGE(STAGE_SETUID), STAGE(STAGE_CAPSET), STAGE(STAGE_AMBIENT), STAGE(STAGE_NO_NEW_PRIVS),

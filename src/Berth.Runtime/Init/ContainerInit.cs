@@ -132,6 +132,7 @@ public static unsafe class ContainerInit
         var ownFds = request.FifoFd >= 0 ? Sys.Open("/proc/self/fd", Libc.O_PATH | Libc.O_DIRECTORY) : null;
 
         if (request.NewSessionKeyring) JoinSessionKeyring(request.Id);
+        AwaitPlacement(channel, request.NewCgroupNamespace);
 
         var rootfs = new RootfsBuilder(config, new RootfsOptions(request.NoPivot, request.Cgroups, config.Has(NamespaceKind.Cgroup), request.BindSourceFds));
         rootfs.Prepare();
@@ -194,6 +195,21 @@ public static unsafe class ContainerInit
         setup.InstallLateFilter();
 
         return ownFds;
+    }
+
+    /// <summary>
+    /// The runtime places us in the container's cgroups while we start (InitProcess.Configure) and says "placed"
+    /// right after our request: from then on what we do is accounted there, and a new cgroup namespace is rooted
+    /// at the container's cgroup. On this thread, the one that mounts and execs (unshare of a cgroup namespace
+    /// changes the calling thread only).
+    /// </summary>
+    static void AwaitPlacement(InitChannel channel, bool newCgroupNamespace)
+    {
+        var placed = channel.Receive(RuntimeJsonContext.Default.InitReport);
+        if (placed?.Type != InitReport.Placed)
+            throw new ContainerException($"the runtime went away before it placed init in the container's cgroups{(placed is null ? "" : $" (it sent \"{placed.Type}\")")}");
+        if (newCgroupNamespace && Libc.unshare(Libc.CLONE_NEWCGROUP) < 0)
+            throw new ContainerException($"unshare(CLONE_NEWCGROUP): {LinuxException.FromLastError("unshare").Message}");
     }
 
     /// <summary>
