@@ -132,10 +132,15 @@ public static unsafe class ContainerInit
         var ownFds = request.FifoFd >= 0 ? Sys.Open("/proc/self/fd", Libc.O_PATH | Libc.O_DIRECTORY) : null;
 
         if (request.NewSessionKeyring) JoinSessionKeyring(request.Id);
-        AwaitPlacement(channel, request.NewCgroupNamespace);
 
-        var rootfs = new RootfsBuilder(config, new RootfsOptions(request.NoPivot, request.Cgroups, config.Has(NamespaceKind.Cgroup), request.BindSourceFds));
+        // The runtime places us in the container's cgroups while we start and build the rootfs: the first write to a
+        // cgroup.procs waits for an RCU grace period. We wait for its "placed" only before the first thing that needs
+        // it: a cgroup mount, the hooks (their processes are ours), or at the latest the end of the setup.
+        var placement = new PlacementGate(channel, request.NewCgroupNamespace);
+        var rootfs = new RootfsBuilder(config, new RootfsOptions(request.NoPivot, request.Cgroups, config.Has(NamespaceKind.Cgroup),
+            request.BindSourceFds, placement.Await));
         rootfs.Prepare();
+        placement.Await();
         if (request.Hooks)
         {
             // The runtime runs prestart and createRuntime hooks now, in its own namespaces; then ours run here, in
@@ -198,21 +203,6 @@ public static unsafe class ContainerInit
     }
 
     /// <summary>
-    /// The runtime places us in the container's cgroups while we start (InitProcess.Configure) and says "placed"
-    /// right after our request: from then on what we do is accounted there, and a new cgroup namespace is rooted
-    /// at the container's cgroup. On this thread, the one that mounts and execs (unshare of a cgroup namespace
-    /// changes the calling thread only).
-    /// </summary>
-    static void AwaitPlacement(InitChannel channel, bool newCgroupNamespace)
-    {
-        var placed = channel.Receive(RuntimeJsonContext.Default.InitReport);
-        if (placed?.Type != InitReport.Placed)
-            throw new ContainerException($"the runtime went away before it placed init in the container's cgroups{(placed is null ? "" : $" (it sent \"{placed.Type}\")")}");
-        if (newCgroupNamespace && Libc.unshare(Libc.CLONE_NEWCGROUP) < 0)
-            throw new ContainerException($"unshare(CLONE_NEWCGROUP): {LinuxException.FromLastError("unshare").Message}");
-    }
-
-    /// <summary>
     /// A keyring of its own, so the container cannot read the keys of the session that started the runtime.
     /// Kernels without keyrings (ENOSYS) just go without, as with runc.
     /// </summary>
@@ -247,5 +237,27 @@ public static unsafe class ContainerInit
         {
             return null;
         }
+    }
+}
+
+/// <summary>
+/// init's wait for the runtime's "placed" (InitProcess.Configure), which comes right after the request: from then on
+/// what init does is accounted in the container's cgroups, and a new cgroup namespace is rooted at the container's
+/// cgroup. The namespace is unshared on the calling thread, the one that mounts and execs (in a multi-threaded process
+/// unshare of a cgroup namespace changes the calling thread only).
+/// </summary>
+internal sealed class PlacementGate(InitChannel channel, bool newCgroupNamespace)
+{
+    bool _placed;
+
+    public void Await()
+    {
+        if (_placed) return;
+        var placed = channel.Receive(RuntimeJsonContext.Default.InitReport);
+        if (placed?.Type != InitReport.Placed)
+            throw new ContainerException($"the runtime went away before it placed init in the container's cgroups{(placed is null ? "" : $" (it sent \"{placed.Type}\")")}");
+        if (newCgroupNamespace && Libc.unshare(Libc.CLONE_NEWCGROUP) < 0)
+            throw new ContainerException($"unshare(CLONE_NEWCGROUP): {LinuxException.FromLastError("unshare").Message}");
+        _placed = true;
     }
 }
