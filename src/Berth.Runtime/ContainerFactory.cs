@@ -127,7 +127,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             if (listener is { } pair) inherited.Add(pair.B);
 
             using (DebugLog.Time("spawn"))
-                init = InitProcess.Start(config, preserveFds, inherited, started: pid =>
+                init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, inherited, started: pid =>
                 {
                     // Recorded before init is configured: a create killed from here on leaves `delete --force` a pid to kill.
                     state.InitPid = pid;
@@ -154,7 +154,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Debug = DebugLog.Enabled,
                 BindSourceFds = bindSources.FdNumbers,
                 NewCgroupNamespace = CloneFlags.For(config.Namespaces).UnshareCgroup,
-            }, cgroups.AddProcess, warn ?? (_ => { }), () =>
+            }, warn ?? (_ => { }), () =>
             {
                 // In the runtime's namespaces, after init made its mounts and before it pivots (runc's order).
                 var creating = HookState(state, init!.Pid, ContainerStatus.Creating);

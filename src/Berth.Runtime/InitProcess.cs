@@ -15,12 +15,14 @@ namespace Berth.Runtime;
 public sealed class InitProcess : IDisposable
 {
     readonly InitChannel _channel;
+    readonly CgroupPlacement _placement;
     bool _reaped;
 
-    InitProcess(int pid, InitChannel channel)
+    InitProcess(int pid, InitChannel channel, CgroupPlacement placement)
     {
         Pid = pid;
         _channel = channel;
+        _placement = placement;
     }
 
     /// <summary>The pid of init in the runtime's PID namespace.</summary>
@@ -33,11 +35,15 @@ public sealed class InitProcess : IDisposable
     public static TimeSpan ReadyTimeout =>
         int.TryParse(Environment.GetEnvironmentVariable("BERTH_INIT_TIMEOUT"), out int s) && s > 0 ? TimeSpan.FromSeconds(s) : TimeSpan.FromMinutes(5);
 
+    /// <param name="placeInCgroups">Places a pid in the container's cgroups. It starts on a thread of its own as soon as
+    /// the child exists: the first write to a cgroup.procs waits for an RCU grace period (10-16 ms here), which then
+    /// overlaps the handshake, init's start and its mounts; <see cref="Configure"/> waits for it before init may
+    /// need it.</param>
     /// <param name="inheritFds">Runtime fds init must inherit (exec.fifo); their numbers go into the request.</param>
     /// <param name="started">Called with init's pid as soon as it is known, before init is configured (the caller
     /// records it, so that a runtime killed from here on leaves a pid `delete --force` can find).</param>
-    public static unsafe InitProcess Start(ContainerConfig config, int preserveFds, IReadOnlyList<Fd> inheritFds,
-        Action<int>? started = null)
+    public static unsafe InitProcess Start(ContainerConfig config, int preserveFds, Action<int> placeInCgroups,
+        IReadOnlyList<Fd> inheritFds, Action<int>? started = null)
     {
         var plan = CloneFlags.For(config.Namespaces);
         DebugLog.Write($"spawn init: clone flags 0x{plan.AtClone:x}, then unshare 0x{plan.Unshare:x}{(plan.UnshareCgroup ? " and cgroup (in init, once placed)" : "")}{string.Concat(plan.Joins.Select(j => $", join {j.ProcName} {j.Path}"))}{(plan.ForkAfter ? ", fork into the PID namespace" : "")}");
@@ -48,6 +54,7 @@ public sealed class InitProcess : IDisposable
         using var native = new NativeStrings();
         int child = -1, initPid = -1;
         bool handedOver = false;
+        CgroupPlacement? placement = null;
         try
         {
             foreach (var ns in plan.Joins) joinFds.Add(OpenNamespace(ns));
@@ -90,6 +97,8 @@ public sealed class InitProcess : IDisposable
             if (plan.ForkAfter) Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
             child = Libc.berth_spawn(&request);
             if (child < 0) throw new LinuxException($"clone (flags 0x{plan.AtClone:x})", -child);
+            // The child is init unless it forks once more into a PID namespace (and exits): then init is placed below.
+            if (!plan.ForkAfter) placement = CgroupPlacement.Begin(child, placeInCgroups);
 
             // Only the child may hold its ends now: EOF on either tells us it is gone.
             sync.Value.B.Dispose();
@@ -114,16 +123,19 @@ public sealed class InitProcess : IDisposable
                 initPid = BitConverter.ToInt32(record[4..]);
                 Libc.waitpid(child, out _, 0); // the intermediate exits at once
                 child = -1; // reaped: its pid is no longer ours to signal
+                placement = CgroupPlacement.Begin(initPid, placeInCgroups);
             }
             started?.Invoke(initPid);
 
             // EOF on the error pipe means execve succeeded.
             if (SpawnError.Read(errors.Value.Read) is { } failed) throw DescribeStage(failed, plan);
             handedOver = true;
-            return new InitProcess(initPid, channel);
+            return new InitProcess(initPid, channel, placement!);
         }
         catch
         {
+            // Whatever the placement thread is doing, it ends before our caller removes the cgroups.
+            placement?.WaitQuietly();
             // A stage that failed has exited (127) or is about to: make sure, and reap what is ours.
             foreach (int p in new[] { child, initPid }.Where(p => p > 0).Distinct())
             {
@@ -151,17 +163,13 @@ public sealed class InitProcess : IDisposable
     /// <param name="runHooks">Runs prestart and createRuntime hooks when init stops for them; returns the state it gave them.</param>
     /// <param name="seccompListener">With SCMP_ACT_NOTIFY rules: the socket init sends its filter's listener fd on,
     /// and what to do with that fd (it is closed after the call returns).</param>
-    /// <param name="placeInCgroups">Places init in the container's cgroups: done here, while init starts and reads its
-    /// request, because the first write to a cgroup.procs waits for an RCU grace period (~10 ms here) during which
-    /// the handshake used to stand still. init waits for "placed" before anything that needs it (the cgroup
-    /// namespace, cgroup mounts, the user's process).</param>
-    public void Configure(InitRequest request, Action<int> placeInCgroups, Action<string> warn, Func<Oci.State> runHooks,
+    public void Configure(InitRequest request, Action<string> warn, Func<Oci.State> runHooks,
         (Fd Socket, Action<Fd> Forward)? seccompListener = null)
     {
         try
         {
             _channel.Send(request, RuntimeJsonContext.Default.InitRequest);
-            placeInCgroups(Pid);
+            _placement.Wait();
             _channel.Send(new InitReport { Type = InitReport.Placed }, RuntimeJsonContext.Default.InitReport);
         }
         catch (LinuxException e) when (e.Errno is Errno.EPIPE or Errno.ECONNRESET)
@@ -375,3 +383,48 @@ public static class WaitStatus
 
 /// <summary>An error in the container's lifecycle, with a message meant for the user.</summary>
 public sealed class ContainerException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Init's placement in the container's cgroups, on a thread of its own from the moment the child exists: the first
+/// write to a cgroup.procs waits for an RCU grace period, and nothing else needs to wait for it until init mounts a
+/// cgroup or runs anything. <see cref="Wait"/> rethrows what the placement threw.
+/// </summary>
+internal sealed class CgroupPlacement
+{
+    readonly Thread _thread;
+    Exception? _failure;
+
+    CgroupPlacement(int pid, Action<int> place)
+    {
+        _thread = new Thread(() =>
+        {
+            try
+            {
+                place(pid);
+            }
+            catch (Exception e)
+            {
+                _failure = e;
+            }
+        }) { IsBackground = true, Name = "cgroup placement" };
+    }
+
+    public static CgroupPlacement Begin(int pid, Action<int> place)
+    {
+        var placement = new CgroupPlacement(pid, place);
+        placement._thread.Start();
+        return placement;
+    }
+
+    /// <summary>A cgroup write does not block for long; a minute means something is wrong with the host's cgroups.</summary>
+    static readonly TimeSpan Bound = TimeSpan.FromMinutes(1);
+
+    public void Wait()
+    {
+        if (!_thread.Join(Bound))
+            throw new ContainerException($"placing init in the container's cgroups did not finish within {Bound.TotalSeconds:0} s");
+        if (_failure is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+    }
+
+    public void WaitQuietly() => _thread.Join(Bound);
+}
