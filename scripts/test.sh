@@ -12,6 +12,7 @@ unit_projects=(
     tests/Berth.Oci.Tests
     tests/Berth.Cgroups.Tests
     tests/Berth.Runtime.Tests
+    tests/Berth.Engine.Tests
     tests/Berth.Seccomp.Tests
     tests/Berth.Snapshots.Tests
     tests/Berth.Images.Tests

@@ -29,10 +29,10 @@ public sealed class ImageInspect
     /// <summary>RFC 3339 with nanoseconds, as dockerd writes it.</summary>
     public string Created { get; set; } = "";
     public string Container { get; set; } = "";
-    public ImageConfig ContainerConfig { get; set; } = new();
+    public ContainerConfig ContainerConfig { get; set; } = new();
     public string DockerVersion { get; set; } = "";
     public string Author { get; set; } = "";
-    public ImageConfig Config { get; set; } = new();
+    public ContainerConfig Config { get; set; } = new();
     public string Architecture { get; set; } = "";
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Variant { get; set; }
@@ -42,32 +42,6 @@ public sealed class ImageInspect
     public GraphDriverData GraphDriver { get; set; } = new();
     public ImageRootFs RootFS { get; set; } = new();
     public ImageMetadata Metadata { get; set; } = new();
-}
-
-/// <summary>The container config an image carries (Config and ContainerConfig of an inspect).</summary>
-public sealed class ImageConfig
-{
-    public string Hostname { get; set; } = "";
-    public string Domainname { get; set; } = "";
-    public string User { get; set; } = "";
-    public bool AttachStdin { get; set; }
-    public bool AttachStdout { get; set; }
-    public bool AttachStderr { get; set; }
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public Dictionary<string, EmptyObject>? ExposedPorts { get; set; }
-    public bool Tty { get; set; }
-    public bool OpenStdin { get; set; }
-    public bool StdinOnce { get; set; }
-    public List<string>? Env { get; set; }
-    public List<string>? Cmd { get; set; }
-    public string Image { get; set; } = "";
-    public Dictionary<string, EmptyObject>? Volumes { get; set; }
-    public string WorkingDir { get; set; } = "";
-    public List<string>? Entrypoint { get; set; }
-    public List<string>? OnBuild { get; set; }
-    public Dictionary<string, string>? Labels { get; set; }
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? StopSignal { get; set; }
 }
 
 /// <summary>Docker's <c>{}</c> set members (ExposedPorts, Volumes).</summary>

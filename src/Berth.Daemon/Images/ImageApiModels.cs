@@ -1,5 +1,5 @@
 using ApiEmptyObject = Berth.Api.EmptyObject;
-using ApiImageConfig = Berth.Api.ImageConfig;
+using ApiImageConfig = Berth.Api.ContainerConfig;
 using System.Globalization;
 using Berth.Api;
 using Berth.Images;
@@ -67,7 +67,7 @@ public static class ImageApiModels
         return items;
     }
 
-    static ApiImageConfig ContainerConfig(ContainerConfig? c)
+    static ApiImageConfig ContainerConfig(Berth.Images.ContainerConfig? c)
     {
         var config = new ApiImageConfig();
         if (c is null) return config;
