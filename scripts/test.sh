@@ -21,6 +21,8 @@ unit_projects=(
 )
 integration_projects=(
     tests/Berth.Integration.Tests
+    # cycles with leak accounting, the runtime killed at each phase, racing commands, config.json fuzzing (~N min)
+    tests/Berth.Reliability.Tests
     tests/Berth.Snapshots.RootTests
     tests/Berth.Clients.Tests
     tests/Berth.Daemon.Tests
