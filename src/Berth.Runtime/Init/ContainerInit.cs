@@ -77,6 +77,8 @@ public static unsafe class ContainerInit
             using var fifo = new Fd(fd);
             Span<byte> zero = [(byte)'0'];
             Sys.WriteAll(fifo, zero);
+            // Past the barrier: holding no fd of exec.fifo any more is how `state` knows (Container.InitAtBarrier).
+            Libc.close(request.FifoFd);
         }
         // startContainer hooks run under the seccomp filter (installed before "ready"), as in runc 1.1, whose
         // standard_init_linux.go loads the filter before it signals the parent and runs these hooks after the fifo.
