@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Berth.Integration.Tests.Infrastructure;
 using Berth.Reliability.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -78,25 +77,7 @@ public sealed class KilledAtPhaseTests(ITestOutputHelper output) : ContainerTest
         return result;
     }
 
-    /// <summary>`state` and `list` agree: both know the container with one status, or neither does.</summary>
-    string? AssertStateAndListAgree()
-    {
-        var state = Bounded("state", Id);
-        var list = Bounded("list", "--format", "json");
-        Assert.True(list.Succeeded, list.ToString());
-        var listed = (JsonNode.Parse(list.Stdout) as JsonArray ?? []).Select(n => n!.AsObject())
-            .FirstOrDefault(s => (string?)s["id"] == Id);
-        if (!state.Succeeded)
-        {
-            Assert.Contains("does not exist", state.Stderr);
-            Assert.Null(listed);
-            return null;
-        }
-        var status = (string)JsonNode.Parse(state.Stdout)!["status"]!;
-        Assert.True(listed is not null, $"state knows {Id} ({status}), list does not: {list.Stdout}");
-        Assert.Equal(status, (string)listed!["status"]!);
-        return status;
-    }
+    string? AssertStateAndListAgree() => StateAndList.Agree(Runtime, Id, Bound);
 
     void AssertDeleteForceLeavesNothing()
     {
