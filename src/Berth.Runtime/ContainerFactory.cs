@@ -175,10 +175,13 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         }
     }
 
-    public Container Load(string id)
+    public Container Load(string id) => TryLoad(id) ?? throw new ContainerException($"container does not exist: {id}");
+
+    /// <summary>The container, locked; null when there is none (also when it was deleted while we waited for its lock).</summary>
+    public Container? TryLoad(string id)
     {
         ContainerId.Validate(id);
-        var claim = Store.Lock(id);
+        if (Store.TryLock(id) is not { } claim) return null;
         try
         {
             return new Container(Store, Store.Read(id), claim, null);
