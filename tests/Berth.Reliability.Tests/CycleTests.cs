@@ -7,8 +7,8 @@ using Xunit.Abstractions;
 namespace Berth.Reliability.Tests;
 
 /// <summary>
-/// Create/start/delete, over and over (BERTH_RELIABILITY_CYCLES times, 200 by default; the hardening issue's full
-/// run is 1000), with the books checked after every 100: no mount, no cgroup in any hierarchy, no state entry, no
+/// Create/start/delete, over and over (BERTH_RELIABILITY_CYCLES times, 1000 by default, the hardening issue's count),
+/// with the books checked after every 100: no mount, no cgroup in any hierarchy, no state entry, no
 /// process and no session keyring may be left of the containers deleted so far, and the fds of two runtime processes
 /// that live through the whole run (a foreground `run` and an `events` stream) must not grow.
 /// Odd cycles end with `kill KILL`, a wait for "stopped" and a plain `delete`; even ones with `delete --force`.
