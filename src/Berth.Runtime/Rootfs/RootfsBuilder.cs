@@ -56,8 +56,18 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
             Mount(rootPath, rootPath, "bind", MS_BIND | MS_REC, null, "bind-mount rootfs", $"{rootPath} on itself");
             root = OpenHostDir(rootPath, "open rootfs");
 
-            foreach (MountConfig mount in config.Mounts)
-                MountOne(mount);
+            for (int i = 0; i < config.Mounts.Count; i++)
+            {
+                try
+                {
+                    MountOne(config.Mounts[i]);
+                }
+                catch (RootfsException e)
+                {
+                    // Which entry of config.json failed: its destination may say little (" ", or one of two alike).
+                    throw new RootfsException($"mounts[{i}]: {e.Message}");
+                }
+            }
 
             SetupDev();
             if (remountDevReadonly)
