@@ -74,6 +74,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         CgroupManager? cgroups = null;
         InitProcess? init = null;
         (Fd A, Fd B)? listener = null;
+        (ulong Oom, ulong Pids) limitsBefore = default;
         try
         {
             cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
@@ -93,6 +94,8 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             };
             Store.Write(state);
             using (DebugLog.Time("cgroups")) cgroups.Create();
+            // A cgroupsPath may name a cgroup that exists already, with counts of its own.
+            limitsBefore = (LimitEvents.OomKills(cgroups.Paths), LimitEvents.PidsLimitHits(cgroups.Paths));
             DebugLog.Write($"cgroups: {string.Join(", ", cgroups.Paths.Select(p => $"{p.Key}={p.Value}"))} (created {cgroups.CreatedDirectories.Count} directories)");
             state.CreatedCgroups = [.. cgroups.CreatedDirectories];
             Store.Write(state);
@@ -156,14 +159,21 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             if (options.PidFile is not null) PidFile.Write(options.PidFile, init.Pid);
             return new Container(Store, state, claim, init) { ConsoleReceiver = consoleReceiver };
         }
-        catch
+        catch (Exception e)
         {
+            // An init that the OOM killer ended, or that could not start its threads, cannot say so itself; its cgroups
+            // can (runc: "container init was OOM-killed (memory limit too low?)"). Read before they go.
+            string? limit = cgroups is null ? null
+                : LimitEvents.OomKills(cgroups.Paths) > limitsBefore.Oom ? $"the OOM killer ended it (linux.resources.memory.limit is {config.Resources?.Memory?.Limit?.ToString() ?? "not set"})"
+                : LimitEvents.PidsLimitHits(cgroups.Paths) > limitsBefore.Pids ? $"it hit linux.resources.pids.limit ({config.Resources?.Pids?.Limit}), and init needs a few threads"
+                : null;
             consoleReceiver?.Dispose();
             init?.Kill();
             init?.Dispose();
             try { cgroups?.Destroy(); } catch (Exception) { /* the original error matters more */ }
             Store.Remove(id);
             claim.Dispose();
+            if (limit is not null) throw new ContainerException($"{e.Message}: {limit}", e);
             throw;
         }
         finally
