@@ -19,8 +19,11 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : ConfigCaseTest(o
     [SkippableFact]
     public void RandomAndMutatedConfigs_RunOrAreRefusedClearly_AndLeaveNothing()
     {
-        var sanity = RunCase(BaseSpec.ToJsonString());
-        Assert.True(sanity.Result.Succeeded && sanity.Why is null, $"the unmutated base spec does not run cleanly ({sanity.Why}): {sanity.Result}");
+        foreach (var (name, spec) in new[] { ("base spec", BaseSpec), ("base spec in a user namespace", ConfigMutations.WithUserNamespace(BaseSpec)) })
+        {
+            var sanity = RunCase(spec.ToJsonString());
+            Assert.True(sanity.Result.Succeeded && sanity.Why is null, $"the unmutated {name} does not run cleanly ({sanity.Why}): {sanity.Result}");
+        }
 
         int seed = Settings.Seed ?? Environment.TickCount & int.MaxValue;
         int cases = Settings.FuzzCases;

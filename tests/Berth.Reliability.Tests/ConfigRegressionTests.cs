@@ -35,6 +35,9 @@ public sealed class ConfigRegressionTests(ITestOutputHelper output) : ConfigCase
         ["an oomScoreAdj below the runtime's"] = s => s["process"]!["oomScoreAdj"] = -1,
         // "container init exited before it was ready (exit status 255)": it could not start its threads.
         ["a pids limit of 1"] = s => s["linux"]!["resources"]!["pids"]!["limit"] = 1,
+        // "Null character in path.", .NET's words, naming nothing.
+        ["a NUL in root.path"] = s => s["root"]!["path"] = "a\u0000b",
+        ["a NUL in an annotation's key"] = s => s["annotations"]!["a\u0000b"] = "c",
         ["a hostname of 302 bytes"] = s => s["hostname"] = new string('a', 302),
         // "mount tmpfs on /  (type tmpfs): Invalid argument": which mount, with an option tmpfs does not know?
         ["a tmpfs mount on \" \" with an unknown option"] = s =>

@@ -81,11 +81,27 @@ public static class ConfigMutations
         return spec;
     }
 
-    public static Gen<FuzzCase> Cases(JsonObject baseSpec) =>
-        Gen.Frequency(
-            (85, Mutated(baseSpec)),
+    /// <summary>The base in a user namespace of its own, container root mapped to host uid and gid 100000.</summary>
+    public static JsonObject WithUserNamespace(JsonObject baseSpec)
+    {
+        var spec = baseSpec.DeepClone().AsObject();
+        var linux = spec["linux"]!.AsObject();
+        linux["namespaces"]!.AsArray().Add(new JsonObject { ["type"] = "user" });
+        linux["uidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = 100000, ["size"] = 65536 });
+        linux["gidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = 100000, ["size"] = 65536 });
+        return spec;
+    }
+
+    /// <summary>Cases made from <paramref name="baseSpec"/>, and from it in a user namespace (a fifth of the mutated ones).</summary>
+    public static Gen<FuzzCase> Cases(JsonObject baseSpec)
+    {
+        var inUserNamespace = WithUserNamespace(baseSpec);
+        return Gen.Frequency(
+            (68, Mutated(baseSpec)),
+            (17, Mutated(inUserNamespace).Select(c => c with { How = "in a user namespace: " + c.How })),
             (8, RandomValue(3).Select(v => new FuzzCase("a random JSON document", v?.ToJsonString() ?? "null"))),
             (7, DamagedText(baseSpec)));
+    }
 
     enum Kind { Replace, Remove, Duplicate, AddUnknownKey }
 

@@ -10,8 +10,11 @@ namespace Berth.Reliability.Tests.Infrastructure;
 /// </summary>
 public static partial class FuzzOracle
 {
-    /// <summary>Where in the config or on disk: a JSON path ($.process.args[0]), config.json, a spec section, or a path.</summary>
-    [GeneratedRegex(@"config\.json|\$[.\[]|\b(process|linux|root|mounts|hooks|hostname|domainname|annotations|ociVersion)\b|/[\w.-]")]
+    /// <summary>
+    /// Where in the config or on disk: a JSON path ($.process.args[0]), config.json, a spec section, a path, or the
+    /// program named in runc's words (exec: "NAME": ..., which docker turns into exit 127).
+    /// </summary>
+    [GeneratedRegex(@"config\.json|\$[.\[]|\b(process|linux|root|mounts|hooks|hostname|domainname|annotations|ociVersion)\b|/[\w.-]|^exec: """)]
     private static partial Regex NamesWhere();
 
     /// <summary>A double-quoted value, with its escapes.</summary>
