@@ -22,6 +22,8 @@ unit_projects=(
 )
 integration_projects=(
     tests/Berth.Integration.Tests
+    # 1000 cycles with leak accounting, the runtime killed at each phase, racing commands, config.json fuzzing
+    tests/Berth.Reliability.Tests
     tests/Berth.Snapshots.RootTests
     tests/Berth.Clients.Tests
     tests/Berth.Daemon.Tests

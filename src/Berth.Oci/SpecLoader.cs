@@ -62,7 +62,52 @@ public static class SpecLoader
             throw new SpecException($"{sourceName}: {DescribeJsonError(e)}", e);
         }
 
-        return spec ?? throw new SpecException($"{sourceName}: config is null (expected a JSON object)");
+        if (spec is null)
+            throw new SpecException($"{sourceName}: config is null (expected a JSON object)");
+        if (json.Contains("\\u0000", StringComparison.Ordinal))
+        {
+            // The deserializer took the text, under the same (default) reader options.
+            using var document = JsonDocument.Parse(json);
+            if (NulAt(document.RootElement, "$") is { } at)
+                throw new SpecException($"{sourceName}: {at}: contains a NUL character, which no path, argument or name the kernel takes can hold");
+        }
+        return spec;
+    }
+
+    /// <summary>
+    /// The JSON path of the first string or key holding a NUL, outside the annotations (opaque to the runtime); null
+    /// when there is none. A NUL would cut a path or argument short on its way to the kernel, or make .NET refuse it
+    /// later with "Null character in path." and no word of where.
+    /// </summary>
+    private static string? NulAt(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                return element.GetString()!.Contains('\0') ? path : null;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (NulAt(item, $"{path}[{i++}]") is { } found)
+                        return found;
+                }
+                return null;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    var at = $"{path}.{property.Name.Replace("\0", "\\0", StringComparison.Ordinal)}";
+                    if (at == "$.annotations")
+                        continue;
+                    if (property.Name.Contains('\0'))
+                        return at;
+                    if (NulAt(property.Value, at) is { } found)
+                        return found;
+                }
+                return null;
+            default:
+                return null;
+        }
     }
 
     /// <summary>

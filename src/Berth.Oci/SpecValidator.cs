@@ -34,8 +34,13 @@ public static class SpecValidator
             errors.Add(new("$.hostname", $"cannot set hostname \"{spec.Hostname}\" without a private UTS namespace (add {{\"type\": \"uts\"}} to linux.namespaces)"));
         if (!string.IsNullOrEmpty(spec.Domainname) && !ns.Has("uts"))
             errors.Add(new("$.domainname", $"cannot set domainname \"{spec.Domainname}\" without a private UTS namespace (add {{\"type\": \"uts\"}} to linux.namespaces)"));
+        // The kernel's __NEW_UTS_LEN: sethostname and setdomainname refuse longer names with EINVAL.
+        foreach (var (field, name) in new[] { ("hostname", spec.Hostname), ("domainname", spec.Domainname) })
+            if (name is not null && System.Text.Encoding.UTF8.GetByteCount(name) is var bytes and > 64)
+                errors.Add(new($"$.{field}", $"{field} is {bytes} bytes long; the kernel takes at most 64"));
 
         ValidateMounts(spec.Mounts, errors);
+        ValidateHooks(spec.Hooks, errors);
         if (spec.Linux is not null)
             ValidateLinux(spec.Linux, ns, errors);
         return errors;
@@ -60,8 +65,9 @@ public static class SpecValidator
 
         if (process.Args is null || process.Args.Count == 0)
             errors.Add(new($"{path}.args", "args must not be empty"));
-        else if (process.Args.IndexOf(null!) is var nullArg and >= 0)
-            errors.Add(new($"{path}.args[{nullArg}]", "must be a string, not null"));
+        else
+            NullStrings(process.Args, $"{path}.args", errors);
+        NullStrings(process.Env, $"{path}.env", errors);
         if (process.User is null)
             errors.Add(new($"{path}.user", "user is required"));
         if (string.IsNullOrEmpty(process.Cwd))
@@ -164,6 +170,41 @@ public static class SpecValidator
         }
     }
 
+    // Hooks run on the host, by path, from the runtime's cwd: a relative path would be looked up there.
+    private static void ValidateHooks(Hooks? hooks, List<ValidationError> errors)
+    {
+        if (hooks is null)
+            return;
+        (string Name, List<Hook>? List)[] stages =
+        [
+            ("prestart", hooks.Prestart), ("createRuntime", hooks.CreateRuntime), ("createContainer", hooks.CreateContainer),
+            ("startContainer", hooks.StartContainer), ("poststart", hooks.Poststart), ("poststop", hooks.Poststop),
+        ];
+        foreach (var (name, list) in stages)
+        {
+            for (var i = 0; i < (list?.Count ?? 0); i++)
+            {
+                var at = $"$.hooks.{name}[{i}]";
+                if (IsNull(list![i], at, errors))
+                    continue;
+                NullStrings(list[i].Args, $"{at}.args", errors);
+                NullStrings(list[i].Env, $"{at}.env", errors);
+                var path = list[i].Path;
+                if (string.IsNullOrEmpty(path))
+                    errors.Add(new($"{at}.path", "a hook needs a path"));
+                else if (!path.StartsWith('/'))
+                    errors.Add(new($"{at}.path", $"hook path \"{path}\" must be absolute"));
+            }
+        }
+    }
+
+    // A JSON null in a list of strings (args, env) would reach the process's argv or envp as nothing, or a crash.
+    private static void NullStrings(List<string>? list, string path, List<ValidationError> errors)
+    {
+        if (list?.IndexOf(null!) is var at and >= 0)
+            errors.Add(new($"{path}[{at}]", "must be a string, not null"));
+    }
+
     // JSON null inside an array or map deserialises to a null element; report it instead of failing later.
     private static bool IsNull(object? item, string path, List<ValidationError> errors)
     {
@@ -232,10 +273,12 @@ public static class SpecValidator
             }
         }
 
-        foreach (var (key, _) in linux.Sysctl ?? [])
+        foreach (var (key, value) in linux.Sysctl ?? [])
         {
             if (SysctlProblem(key, ns) is { } problem)
                 errors.Add(new($"$.linux.sysctl.{key}", problem));
+            else if (value is null)
+                errors.Add(new($"$.linux.sysctl.{key}", "must be a string, not null"));
         }
 
         if (!string.IsNullOrEmpty(linux.RootfsPropagation) && !LinuxNames.PropagationNames.Contains(linux.RootfsPropagation))

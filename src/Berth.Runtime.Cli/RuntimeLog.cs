@@ -18,7 +18,8 @@ public sealed class RuntimeLog
 
     public void Error(string message)
     {
-        Console.Error.WriteLine(message);
+        // One line, whatever the message quotes (a newline in a value of config.json).
+        Console.Error.WriteLine(message.Any(char.IsControl) ? Escape(message, quotes: false) : message);
         if (File is not null) Append(Line("error", message));
     }
 
@@ -82,22 +83,25 @@ public sealed class RuntimeLog
     }
 
     /// <summary>A double-quoted value as logrus writes one (Go's strconv.Quote for the characters that need it).</summary>
-    static string Quote(string s)
+    static string Quote(string s) => $"\"{Escape(s, quotes: true)}\"";
+
+    /// <summary>Control characters as Go escapes them; with <paramref name="quotes"/>, '"' and '\\' too.</summary>
+    static string Escape(string s, bool quotes)
     {
-        var quoted = new StringBuilder(s.Length + 2).Append('"');
+        var escaped = new StringBuilder(s.Length + 2);
         foreach (char c in s)
         {
             _ = c switch
             {
-                '"' => quoted.Append("\\\""),
-                '\\' => quoted.Append("\\\\"),
-                '\n' => quoted.Append("\\n"),
-                '\r' => quoted.Append("\\r"),
-                '\t' => quoted.Append("\\t"),
-                < ' ' or '\x7f' => quoted.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}"),
-                _ => quoted.Append(c),
+                '"' when quotes => escaped.Append("\\\""),
+                '\\' when quotes => escaped.Append("\\\\"),
+                '\n' => escaped.Append("\\n"),
+                '\r' => escaped.Append("\\r"),
+                '\t' => escaped.Append("\\t"),
+                < ' ' or '\x7f' => escaped.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}"),
+                _ => escaped.Append(c),
             };
         }
-        return quoted.Append('"').ToString();
+        return escaped.ToString();
     }
 }

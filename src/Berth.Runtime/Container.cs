@@ -38,8 +38,29 @@ public sealed class Container : IDisposable
     /// <summary>The OCI status; "paused" when its processes are alive and its cgroup is frozen, as runc reports it.</summary>
     public ContainerStatus Status()
     {
-        var status = Lifecycle.Derive(State.InitPid > 0 ? ProcStat.Read(State.InitPid) : null, State.InitStartTime, File.Exists(FifoPath));
+        var status = Lifecycle.Derive(State.InitPid > 0 ? ProcStat.Read(State.InitPid) : null, State.InitStartTime, InitAtBarrier());
         return status is ContainerStatus.Running or ContainerStatus.Created && Cgroups().IsFrozen() ? ContainerStatus.Paused : status;
+    }
+
+    /// <summary>
+    /// Whether init still waits for `start`: exec.fifo exists and init holds it open (it closes it once it wrote its
+    /// byte). The file alone does not tell: a `start` killed after it opened the fifo, which releases init, and before
+    /// it removed the file left a running container that read "created", and a second `start` then waited for a
+    /// byte that never came, as long as the container ran.
+    /// </summary>
+    bool InitAtBarrier()
+    {
+        if (State.InitPid <= 0 || Libc.fstatat(Libc.AT_FDCWD, FifoPath, out var fifo, 0) < 0) return false;
+        try
+        {
+            foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{State.InitPid}/fd"))
+                if (Libc.fstatat(Libc.AT_FDCWD, fd, out var st, 0) == 0 && st.Dev == fifo.Dev && st.Ino == fifo.Ino) return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // init is gone: Derive says stopped whatever this returns.
+        }
+        return false;
     }
 
     /// <summary>Freezes every process of a running (or created) container.</summary>

@@ -76,6 +76,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         InitProcess? init = null;
         (Fd A, Fd B)? listener = null;
         BindSources? bindSources = null;
+        (ulong Oom, ulong Pids) limitsBefore = default;
         try
         {
             cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
@@ -101,6 +102,8 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             // Refuses a frozen cgroup before it makes anything, and then leaves it as it was.
             using (DebugLog.Time("cgroups")) cgroups.Create();
             cgroupsMade = true;
+            // A cgroupsPath may name a cgroup that exists already, with counts of its own.
+            limitsBefore = (LimitEvents.OomKills(cgroups.Paths), LimitEvents.PidsLimitHits(cgroups.Paths));
             DebugLog.Write($"cgroups: {string.Join(", ", cgroups.Paths.Select(p => $"{p.Key}={p.Value}"))} (created {cgroups.CreatedDirectories.Count} directories)");
             state.CreatedCgroups = [.. cgroups.CreatedDirectories];
             Store.Write(state);
@@ -168,14 +171,21 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             if (options.PidFile is not null) PidFile.Write(options.PidFile, init.Pid);
             return new Container(Store, state, claim, init) { ConsoleReceiver = consoleReceiver };
         }
-        catch
+        catch (Exception e)
         {
+            // An init that the OOM killer ended, or that could not start its threads, cannot say so itself; its cgroups
+            // can (runc: "container init was OOM-killed (memory limit too low?)"). Read before they go.
+            string? limit = cgroups is null ? null
+                : LimitEvents.OomKills(cgroups.Paths) > limitsBefore.Oom ? $"the OOM killer ended it (linux.resources.memory.limit is {config.Resources?.Memory?.Limit?.ToString() ?? "not set"})"
+                : LimitEvents.PidsLimitHits(cgroups.Paths) > limitsBefore.Pids ? $"it hit linux.resources.pids.limit ({config.Resources?.Pids?.Limit}), and init needs a few threads"
+                : null;
             consoleReceiver?.Dispose();
             init?.Kill();
             init?.Dispose();
             try { if (cgroupsMade) cgroups!.Destroy(); } catch (Exception) { /* the original error matters more */ }
             Store.Remove(id);
             claim.Dispose();
+            if (limit is not null) throw new ContainerException($"{e.Message}: {limit}", e);
             throw;
         }
         finally
@@ -188,10 +198,13 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         }
     }
 
-    public Container Load(string id)
+    public Container Load(string id) => TryLoad(id) ?? throw new ContainerException($"container does not exist: {id}");
+
+    /// <summary>The container, locked; null when there is none (also when it was deleted while we waited for its lock).</summary>
+    public Container? TryLoad(string id)
     {
         ContainerId.Validate(id);
-        var claim = Store.Lock(id);
+        if (Store.TryLock(id) is not { } claim) return null;
         try
         {
             return new Container(Store, Store.Read(id), claim, null);

@@ -8,7 +8,7 @@ public static class Lifecycle
 {
     /// <param name="init">/proc/PID/stat of the recorded init pid, null when there is no such process.</param>
     /// <param name="recordedStartTime">The start time saved at create; 0 when unknown.</param>
-    /// <param name="fifoExists">exec.fifo is still there: start has not released init yet.</param>
+    /// <param name="fifoExists">exec.fifo is still there and init holds it: start has not released init yet.</param>
     public static ContainerStatus Derive(ProcStat? init, ulong recordedStartTime, bool fifoExists)
     {
         if (init is not { } s) return ContainerStatus.Stopped;

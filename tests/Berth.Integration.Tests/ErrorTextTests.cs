@@ -11,20 +11,8 @@ namespace Berth.Integration.Tests;
 /// with UseSystemResourceKeys prints "UnauthorizedAccess_IODenied_Path" or "DeserializeUnableToConvertValue,
 /// System.UInt64" instead of the framework's message.
 /// </summary>
-public sealed partial class ErrorTextTests(ITestOutputHelper output) : ContainerTest(output)
+public sealed class ErrorTextTests(ITestOutputHelper output) : ContainerTest(output)
 {
-    /// <summary>
-    /// A resource key: identifiers joined by underscores with a lower-case letter somewhere (Arg_ParamName_Name,
-    /// IO_PathNotFound_Path; not RLIMIT_NOFILE or CAP_SYS_ADMIN), or one CamelCase word of four humps or more
-    /// (DeserializeUnableToConvertValue).
-    /// </summary>
-    [GeneratedRegex(@"\b(?=[A-Za-z0-9_]*[a-z])[A-Z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b|\b[A-Z][a-z]+(?:[A-Z][a-z0-9]+){3,}\b")]
-    private static partial Regex ResourceKey();
-
-    /// <summary>A .NET type where the user wanted to read what is expected ("System.Nullable`1[System.UInt64]").</summary>
-    [GeneratedRegex(@"\bSystem\.[A-Z]\w+|`\d\[")]
-    private static partial Regex DotnetTypeName();
-
     /// <param name="Log">Run with --log FILE --log-format json (not for cases about those flags).</param>
     /// <param name="RuncAccepts">runc 1.1.5 succeeds here (berth-runtime refuses): only the text is checked on runc.</param>
     sealed record Case(string Name, string[] Arguments, string? Stdin = null, bool Log = true, bool RuncAccepts = false);
@@ -161,7 +149,7 @@ public sealed partial class ErrorTextTests(ITestOutputHelper output) : Container
                 : Runtime.Run(c.Arguments, global);
             string logged = File.Exists(log) ? File.ReadAllText(log) : "";
             foreach (var (where, text) in new[] { ("stdout", result.Stdout), ("stderr", result.Stderr), ("--log", logged) })
-                foreach (Match m in ResourceKey().Matches(text).Concat(DotnetTypeName().Matches(text)))
+                foreach (Match m in ErrorText.ResourceKey().Matches(text).Concat(ErrorText.DotnetTypeName().Matches(text)))
                     offenders.Add($"{c.Name}: {where} has \"{m.Value}\" in: {text.Trim()}");
             if (result.TimedOut || result.Succeeded && !(c.RuncAccepts && IsRunc)) succeeded.Add($"{c.Name}: {result}");
         }
@@ -173,13 +161,13 @@ public sealed partial class ErrorTextTests(ITestOutputHelper output) : Container
     [SkippableFact]
     public void ThePatterns_FindKeysAndTypes_AndSpareKernelNames()
     {
-        Assert.Matches(DotnetTypeName(), "as expected type 'System.Nullable`1[System.UInt64]'.");
-        Assert.DoesNotMatch(DotnetTypeName(), "--cpu-period \"-1\": expected a non-negative integer");
-        Assert.Matches(ResourceKey(), "cannot read: UnauthorizedAccess_IODenied_Path, /x/config.json");
-        Assert.Matches(ResourceKey(), "DeserializeUnableToConvertValue, System.UInt64");
-        Assert.Matches(ResourceKey(), "container id must not be empty Arg_ParamName_Name, id");
-        Assert.Matches(ResourceKey(), "IO_PathNotFound_Path");
-        Assert.DoesNotMatch(ResourceKey(), "RLIMIT_NOFILE hard limit 30000 above ours; CAP_SYS_RESOURCE; SCMP_ACT_ERRNO; memory.limit_in_bytes");
-        Assert.DoesNotMatch(ResourceKey(), "UnauthorizedAccessException at /proc/self/fd/3: Permission denied");
+        Assert.Matches(ErrorText.DotnetTypeName(), "as expected type 'System.Nullable`1[System.UInt64]'.");
+        Assert.DoesNotMatch(ErrorText.DotnetTypeName(), "--cpu-period \"-1\": expected a non-negative integer");
+        Assert.Matches(ErrorText.ResourceKey(), "cannot read: UnauthorizedAccess_IODenied_Path, /x/config.json");
+        Assert.Matches(ErrorText.ResourceKey(), "DeserializeUnableToConvertValue, System.UInt64");
+        Assert.Matches(ErrorText.ResourceKey(), "container id must not be empty Arg_ParamName_Name, id");
+        Assert.Matches(ErrorText.ResourceKey(), "IO_PathNotFound_Path");
+        Assert.DoesNotMatch(ErrorText.ResourceKey(), "RLIMIT_NOFILE hard limit 30000 above ours; CAP_SYS_RESOURCE; SCMP_ACT_ERRNO; memory.limit_in_bytes");
+        Assert.DoesNotMatch(ErrorText.ResourceKey(), "UnauthorizedAccessException at /proc/self/fd/3: Permission denied");
     }
 }

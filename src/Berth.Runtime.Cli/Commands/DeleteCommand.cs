@@ -15,10 +15,18 @@ internal static class DeleteCommand
         {
             string name = p.GetValue(id)!;
             ContainerId.Validate(name);
-            // runc: `delete --force` of a container that does not exist succeeds (the shim's second cleanup call).
-            if (p.GetValue(force) && (!Directory.Exists(store.DirFor(name)) || store.RemoveStaleClaim(name))) return 0;
-            using var container = new ContainerFactory(store, log.Warn).Load(name);
-            container.Delete(p.GetValue(force), log.Warn);
+            var factory = new ContainerFactory(store, log.Warn);
+            if (!p.GetValue(force))
+            {
+                using var container = factory.Load(name);
+                container.Delete(force: false, log.Warn);
+                return 0;
+            }
+            // runc: `delete --force` of a container that does not exist succeeds (the shim's second cleanup call),
+            // also when another delete removed it while we waited for its lock.
+            if (!Directory.Exists(store.DirFor(name)) || store.RemoveStaleClaim(name)) return 0;
+            using var existing = factory.TryLoad(name);
+            existing?.Delete(force: true, log.Warn);
             return 0;
         }));
         return c;

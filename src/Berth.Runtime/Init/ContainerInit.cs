@@ -77,6 +77,8 @@ public static unsafe class ContainerInit
             using var fifo = new Fd(fd);
             Span<byte> zero = [(byte)'0'];
             Sys.WriteAll(fifo, zero);
+            // Past the barrier: holding no fd of exec.fifo any more is how `state` knows (Container.InitAtBarrier).
+            Libc.close(request.FifoFd);
         }
         // startContainer hooks run under the seccomp filter (installed before "ready"), as in runc 1.1, whose
         // standard_init_linux.go loads the filter before it signals the parent and runs these hooks after the fifo.
@@ -185,6 +187,9 @@ public static unsafe class ContainerInit
         setup = new NativeProcessSetup(process, config.SeccompFilter,
             skipSetgroups: ReadSetgroups() == "deny", umask: process.Umask ?? 0x12 /* 0022 */, listenerFd: request.SeccompListenerFd);
         setup.Apply();
+        // exec.fifo is opened after "ready", under the container's rlimits, where a failure reaches nobody: a
+        // RLIMIT_NOFILE soft limit that leaves no fd free must fail create here (runc's init fails at its first open).
+        if (ownFds is not null) RequireFreeFd(ownFds);
 
         // As the user, as runc's LookPath, so that a missing program or one the user may not run fails `create`.
         string executable = ExecutableLookup.Find(process.Args[0], env, process.Cwd);
@@ -200,6 +205,22 @@ public static unsafe class ContainerInit
         setup.InstallLateFilter();
 
         return ownFds;
+    }
+
+    static void RequireFreeFd(Fd any)
+    {
+        int probe = Libc.fcntl(any.Value, Libc.F_DUPFD_CLOEXEC, 0);
+        if (probe >= 0)
+        {
+            Libc.close(probe);
+            return;
+        }
+        var e = LinuxException.FromLastError("fcntl(F_DUPFD_CLOEXEC)");
+        // EINVAL: the soft limit is 0, below any fd number.
+        if (e.Errno is not (Errno.EMFILE or Errno.EINVAL)) throw new ContainerException($"checking for a free file descriptor: {e.Message}");
+        Libc.RLimit limit;
+        string soft = Libc.prlimit(0, 7 /* RLIMIT_NOFILE */, null, &limit) == 0 ? limit.Cur.ToString() : "?";
+        throw new ContainerException($"process.rlimits: the RLIMIT_NOFILE soft limit {soft} leaves the container's init no file descriptor to open exec.fifo with (it needs a few until it execs the process)");
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ internal static class OomScoreAdj
         catch (LinuxException e)
         {
             string hint = e.Errno == Errno.EACCES || e.Errno == Errno.EPERM ? " (lowering it needs CAP_SYS_RESOURCE)" : "";
-            throw new ContainerException($"setting oomScoreAdj to {value}: {LinuxException.Describe(e.Errno)}{hint}");
+            throw new ContainerException($"process.oomScoreAdj: setting it to {value}: {LinuxException.Describe(e.Errno)}{hint}");
         }
     }
 }

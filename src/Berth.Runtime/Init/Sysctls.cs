@@ -73,7 +73,7 @@ internal static class Sysctls
             }
             catch (LinuxException e)
             {
-                throw new ContainerException($"setting sysctl {key}={value}: {LinuxException.Describe(e.Errno)}");
+                throw new ContainerException($"linux.sysctl: setting {key}={value}: {LinuxException.Describe(e.Errno)}");
             }
         }
     }

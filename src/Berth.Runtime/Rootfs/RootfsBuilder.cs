@@ -79,7 +79,17 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
         root = OpenHostDir(rootPath, "open rootfs");
 
         for (int i = 0; i < config.Mounts.Count; i++)
-            MountOne(config.Mounts[i], i < bindSources.Length ? bindSources[i] : null);
+        {
+            try
+            {
+                MountOne(config.Mounts[i], i < bindSources.Length ? bindSources[i] : null);
+            }
+            catch (RootfsException e)
+            {
+                // Which entry of config.json failed: its destination may say little (" ", or one of two alike).
+                throw new RootfsException($"mounts[{i}]: {e.Message}");
+            }
+        }
 
         SetupDev();
         if (remountDevReadonly)

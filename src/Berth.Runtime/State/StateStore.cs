@@ -76,38 +76,65 @@ public sealed class StateStore(string root)
     }
 
     /// <summary>Locks an existing container's state; fails with "does not exist" when there is none.</summary>
-    public ContainerLock Lock(string id)
+    public ContainerLock Lock(string id) => TryLock(id) ?? throw new ContainerException($"container does not exist: {id}");
+
+    /// <summary>
+    /// Locks an existing container's state, or returns null when there is none. The wait may outlast the container:
+    /// a delete that held the lock removes the directory, and a create may claim the id again meanwhile; the lock is
+    /// then taken on the directory that holds the id now, never kept on the removed one.
+    /// </summary>
+    public ContainerLock? TryLock(string id)
     {
         string dir = DirFor(id);
-        try
+        for (;;)
         {
-            var l = ContainerLock.Acquire(dir, id);
-            // A claim whose create failed removes its dir while we waited for the lock: nothing is there.
-            if (!File.Exists(Path.Combine(dir, StateFile)))
+            ContainerLock held;
+            try
             {
-                l.Dispose();
-                throw new ContainerException($"container does not exist: {id}");
+                held = ContainerLock.Acquire(dir, id);
             }
-            return l;
-        }
-        catch (LinuxException e) when (e.Errno == Errno.ENOENT)
-        {
-            throw new ContainerException($"container does not exist: {id}");
+            catch (LinuxException e) when (e.Errno == Errno.ENOENT)
+            {
+                return null;
+            }
+            if (!held.Holds(dir))
+            {
+                held.Dispose();
+                continue;
+            }
+            // A claim whose create failed removes its dir while we waited for the lock: nothing is there.
+            if (File.Exists(Path.Combine(dir, StateFile))) return held;
+            held.Dispose();
+            return null;
         }
     }
 
     /// <summary>
     /// Removes a claimed directory that never got a state.json (a create killed right after its claim). Holding
-    /// the lock proves no create is still running on it. Returns false when there is nothing of the kind.
+    /// the lock proves no create is still running on it. Returns false when there is nothing of the kind; true also
+    /// when the directory went while we waited for its lock (another delete removed it).
     /// </summary>
     public bool RemoveStaleClaim(string id)
     {
         string dir = DirFor(id);
         if (!Directory.Exists(dir) || File.Exists(Path.Combine(dir, StateFile))) return false;
-        using var held = ContainerLock.Acquire(dir, id);
-        if (File.Exists(Path.Combine(dir, StateFile))) return false;
-        Directory.Delete(dir, recursive: true);
-        return true;
+        ContainerLock held;
+        try
+        {
+            held = ContainerLock.Acquire(dir, id);
+        }
+        catch (LinuxException e) when (e.Errno == Errno.ENOENT)
+        {
+            return true;
+        }
+        using (held)
+        {
+            // Whoever held the lock before us may have removed the directory, and a create claimed the id anew.
+            if (!held.Holds(dir)) return !Directory.Exists(dir);
+            if (File.Exists(Path.Combine(dir, StateFile))) return false;
+            Directory.Delete(dir, recursive: true);
+            return true;
+        }
     }
 
     public IEnumerable<string> Ids()
@@ -192,6 +219,14 @@ public sealed class ContainerLock : IDisposable
             Thread.Sleep(pause);
             pause = Math.Min(pause * 2, 100);
         }
+    }
+
+    /// <summary>Whether <paramref name="dir"/> still names the directory this lock is on (a command that held the lock
+    /// before us may have removed it).</summary>
+    public bool Holds(string dir)
+    {
+        var locked = Sys.FStat(_dir);
+        return Libc.fstatat(Libc.AT_FDCWD, dir, out var now, 0) == 0 && now.Dev == locked.Dev && now.Ino == locked.Ino;
     }
 
     /// <summary>The lock if nobody holds it now, else null.</summary>

@@ -32,6 +32,15 @@ public sealed class LeakCheck
     /// <summary>Other ids this test created (e.g. a second container) whose cgroups must be gone too.</summary>
     public List<string> ExtraIds { get; } = [];
 
+    /// <summary>
+    /// Also look for the cgroups and processes of every id "&lt;container id&gt;-SUFFIX": a test that makes hundreds of
+    /// containers names them so, instead of tracking each one (one walk of /sys/fs/cgroup finds them all).
+    /// </summary>
+    public bool IncludeDerivedIds { get; set; }
+
+    bool IsOurs(string name) =>
+        name == _containerId || ExtraIds.Contains(name) || IncludeDerivedIds && name.StartsWith(_containerId + "-", StringComparison.Ordinal);
+
     /// <summary>Polls briefly (teardown may be asynchronous), then fails listing every leak found.</summary>
     public void AssertClean(TimeSpan? grace = null)
     {
@@ -101,8 +110,7 @@ public sealed class LeakCheck
     {
         var leaks = new List<string>();
         leaks.AddRange(MountsMentioningWorkDirectory().Where(m => !_baselineMounts.Contains(m)).Select(m => "mount: " + m));
-        foreach (var id in ExtraIds.Prepend(_containerId))
-            leaks.AddRange(CgroupDirectoriesNamed(id).Select(d => "cgroup: " + d));
+        leaks.AddRange(CgroupDirectories(IsOurs).Select(d => "cgroup: " + d));
         if (Directory.Exists(_stateRoot))
             leaks.AddRange(Directory.EnumerateFileSystemEntries(_stateRoot).Select(e => "state: " + e));
         leaks.AddRange(ProcessesOfTheTest().Select(p => "process: " + p.Description));
@@ -119,7 +127,10 @@ public sealed class LeakCheck
         File.ReadAllLines("/proc/self/mountinfo").Where(line => line.Contains(_workDirectory, StringComparison.Ordinal));
 
     /// <summary>Every directory named <paramref name="id"/> under /sys/fs/cgroup, in any hierarchy (or the tmpfs itself).</summary>
-    public static List<string> CgroupDirectoriesNamed(string id)
+    public static List<string> CgroupDirectoriesNamed(string id) => CgroupDirectories(name => name == id);
+
+    /// <summary>Every directory under /sys/fs/cgroup, in any hierarchy, whose name satisfies <paramref name="isOurs"/>.</summary>
+    public static List<string> CgroupDirectories(Func<string, bool> isOurs)
     {
         var found = new List<string>();
         Search(new DirectoryInfo(CgroupRoot), CgroupSearchDepth + 1);
@@ -142,7 +153,7 @@ public sealed class LeakCheck
             {
                 if (child.LinkTarget is not null)
                     continue; // cpu,cpuacct-style aliases point at a hierarchy we walk anyway
-                if (child.Name == id)
+                if (isOurs(child.Name))
                     found.Add(child.FullName);
                 Search(child, depthLeft - 1);
             }
@@ -170,25 +181,21 @@ public sealed class LeakCheck
             }
         }
         Thread.Sleep(200); // let the kernel release the cgroups of the killed processes
-        foreach (var id in ExtraIds.Prepend(_containerId))
+        foreach (var dir in CgroupDirectories(IsOurs).OrderByDescending(d => d.Length))
         {
-            foreach (var dir in CgroupDirectoriesNamed(id).OrderByDescending(d => d.Length))
+            try
             {
-                try
-                {
-                    Directory.Delete(dir, recursive: false); // rmdir: cgroupfs allows it once empty
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    // still busy or has children; the failure message already names it
-                }
+                Directory.Delete(dir, recursive: false); // rmdir: cgroupfs allows it once empty
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // still busy or has children; the failure message already names it
             }
         }
     }
 
     private IEnumerable<(int Pid, string Description)> ProcessesOfTheTest()
     {
-        var cgroupSuffixes = ExtraIds.Prepend(_containerId).Select(id => "/" + id).ToList();
         var self = Environment.ProcessId.ToString();
         foreach (var procDir in Directory.EnumerateDirectories("/proc"))
         {
@@ -210,8 +217,7 @@ public sealed class LeakCheck
             var root = TryReadLink(Path.Combine(procDir, "root"));
             // A pivoted container's root shows as "/" by name; its inode is still the bundle's rootfs.
             var rootedInRootfs = _rootfs is not null && FileIdentity.Of(Path.Combine(procDir, "root") + "/") == _rootfs;
-            var inContainerCgroup = TryReadLines(Path.Combine(procDir, "cgroup"))
-                .Any(line => cgroupSuffixes.Any(suffix => line.EndsWith(suffix, StringComparison.Ordinal)));
+            var inContainerCgroup = TryReadLines(Path.Combine(procDir, "cgroup")).Any(line => IsOurs(line[(line.LastIndexOf('/') + 1)..]));
             if (cmdline.Contains(_workDirectory, StringComparison.Ordinal) ||
                 cwd.StartsWith(_workDirectory, StringComparison.Ordinal) ||
                 root.StartsWith(_workDirectory, StringComparison.Ordinal) ||
