@@ -38,6 +38,7 @@ public sealed class Container : IDisposable
     /// <summary>The OCI status; "paused" when its processes are alive and its cgroup is frozen, as runc reports it.</summary>
     public ContainerStatus Status()
     {
+        if (State.Ready == false) return ContainerStatus.Stopped;
         var status = Lifecycle.Derive(State.InitPid > 0 ? ProcStat.Read(State.InitPid) : null, State.InitStartTime, InitAtBarrier());
         return status is ContainerStatus.Running or ContainerStatus.Created && Cgroups().IsFrozen() ? ContainerStatus.Paused : status;
     }
@@ -205,7 +206,8 @@ public sealed class Container : IDisposable
         DebugLog.Write($"delete {Id} ({status.ToOci()}{(force ? ", forced" : "")}): cgroups {string.Join(", ", State.CreatedCgroups)}");
         if (!force && !Lifecycle.CanDeleteWithoutForce(status))
             throw new ContainerException($"cannot delete container {Id} that is not stopped: {status.ToOci()}");
-        if (Lifecycle.NeedsKillBeforeDelete(status)) KillAndWait();
+        // A create that died before init was ready leaves a "stopped" container whose init may still be ending.
+        if (Lifecycle.NeedsKillBeforeDelete(status) || State.Ready == false) KillAndWait();
         Destroy();
         HookRunner.RunAll("poststop", State.Hooks?.Poststop, ContainerFactory.HookState(State, 0, ContainerStatus.Stopped), warn);
     }

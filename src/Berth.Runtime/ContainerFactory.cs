@@ -135,6 +135,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                     // Recorded before init is configured: a create killed from here on leaves `delete --force` a pid to kill.
                     state.InitPid = pid;
                     state.InitStartTime = ProcStat.Read(pid)?.StartTime ?? 0;
+                    state.Ready = false;
                     Store.Write(state);
                 });
             listener?.B.Dispose();
@@ -168,6 +169,8 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
 
             setup.Dispose();
             DebugLog.Write($"init {init.Pid} is ready and waits for start on {StateStore.FifoName}");
+            state.Ready = true;
+            Store.Write(state);
             if (options.PidFile is not null) PidFile.Write(options.PidFile, init.Pid);
             return new Container(Store, state, claim, init) { ConsoleReceiver = consoleReceiver };
         }
