@@ -61,6 +61,8 @@ public class ContainerStateJsonTests
     [InlineData("{\"id\":\"c1\",\"bundle\":\"/b\",\"rootfs\":\"/r\",\"hooks\":{\"poststop\":[{\"path\":1}]}}")]
     [InlineData("{\"id\":\"c1\",\"bundle\":\"/b\",\"rootfs\":\"/r\"")]
     [InlineData("{\"id\":\"c1\",\"bundle\":\"/b\",\"rootfs\":\"/r\"} x")]
+    [InlineData("{\"id\":\"\\ud800\",\"bundle\":\"/b\",\"rootfs\":\"/r\"}")]
+    [InlineData("{\"id\":\"c1\",\"bundle\":\"/b\",\"rootfs\":\"/r\",\"cgroupPaths\":{\"\\udc00\":\"x\"}}")]
     public void Refuses_what_is_not_a_state(string json)
     {
         Assert.ThrowsAny<JsonException>(() => ContainerStateJson.Read(Encoding.UTF8.GetBytes(json)));

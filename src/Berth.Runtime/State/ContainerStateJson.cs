@@ -86,6 +86,19 @@ internal static class ContainerStateJson
     /// <summary>The state in <paramref name="json"/>; a <see cref="JsonException"/> says what is wrong with it.</summary>
     public static ContainerState Read(byte[] json)
     {
+        try
+        {
+            return ReadState(json);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A string escape that is no valid UTF-16 (a lone surrogate): the serializer called that a JsonException too.
+            throw new JsonException(e.Message, e);
+        }
+    }
+
+    static ContainerState ReadState(byte[] json)
+    {
         var r = new Utf8JsonReader(json);
         r.Read();
         if (r.TokenType != JsonTokenType.StartObject) throw new JsonException("not a JSON object");
