@@ -1,0 +1,165 @@
+using System.Runtime.InteropServices;
+using Berth.Api;
+using Berth.Linux;
+
+namespace Berth.Cli;
+
+/// <summary>
+/// The local terminal in raw mode while a container's terminal is attached; the saved attributes come back on
+/// <see cref="Dispose"/> and, should the process end another way, on exit.
+/// </summary>
+public sealed class RawTerminal : IDisposable
+{
+    readonly int _fd;
+    readonly Libc.KernelTermios _saved;
+    int _restored;
+
+    RawTerminal(int fd, Libc.KernelTermios saved)
+    {
+        _fd = fd;
+        _saved = saved;
+        AppDomain.CurrentDomain.ProcessExit += OnExit;
+    }
+
+    /// <summary>Raw mode on <paramref name="fd"/> when it is a terminal; null when it is not.</summary>
+    public static RawTerminal? Enter(int fd)
+    {
+        if (!Tty.IsTerminal(fd)) return null;
+        var saved = Tty.GetAttributes(fd);
+        var raw = Tty.MakeRaw(saved);
+        // Keep output processing (\n → \r\n) for our own messages; the container's pty does its own.
+        raw.OFlag |= Libc.OPOST | Libc.ONLCR;
+        Tty.SetAttributes(fd, raw);
+        return new RawTerminal(fd, saved);
+    }
+
+    void OnExit(object? sender, EventArgs e) => Dispose();
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _restored, 1) != 0) return;
+        AppDomain.CurrentDomain.ProcessExit -= OnExit;
+        try
+        {
+            Tty.SetAttributes(_fd, _saved);
+        }
+        catch (LinuxException)
+        {
+            // The terminal went away (hang-up): nothing to restore.
+        }
+    }
+}
+
+/// <summary>The size of the local terminal, and its changes (SIGWINCH) handed to a resize call.</summary>
+public static class TerminalSize
+{
+    /// <summary>(rows, columns) of the first of stdout, stdin that is a terminal; null when neither is or the size is 0.</summary>
+    public static (int Height, int Width)? Current()
+    {
+        foreach (int fd in new[] { 1, 0 })
+        {
+            if (!Tty.IsTerminal(fd)) continue;
+            try
+            {
+                var size = Tty.GetWindowSize(fd);
+                if (size.Rows > 0 && size.Columns > 0) return (size.Rows, size.Columns);
+            }
+            catch (LinuxException)
+            {
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Sends the size now and at every SIGWINCH until disposed. Resize errors are ignored (the process may be gone).</summary>
+    public static IDisposable Follow(Func<int, int, Task> resize)
+    {
+        async Task SendAsync()
+        {
+            if (Current() is not { } size) return;
+            try
+            {
+                await resize(size.Height, size.Width);
+            }
+            catch (Exception e) when (e is DaemonErrorException or IOException or HttpRequestException)
+            {
+            }
+        }
+        _ = SendAsync();
+        return PosixSignalRegistration.Create((PosixSignal)Libc.SIGWINCH, context =>
+        {
+            context.Cancel = true;
+            _ = SendAsync();
+        });
+    }
+}
+
+/// <summary>Pumps a hijacked connection: stdin to the daemon (then half-close), its output to stdout/stderr.</summary>
+public static class AttachedStreams
+{
+    /// <summary>
+    /// Copies until the daemon ends the output. Stdin is copied only when <paramref name="stdin"/> (and ends with a
+    /// half-close so that the container sees EOF); output is demultiplexed unless <paramref name="tty"/>.
+    /// </summary>
+    public static async Task PumpAsync(HijackedConnection connection, bool stdin, bool tty, CancellationToken ct)
+    {
+        var stdout = Console.OpenStandardOutput();
+        var stderr = Console.OpenStandardError();
+        if (stdin)
+        {
+            var input = Console.OpenStandardInput();
+            _ = Task.Run(async () =>
+            {
+                var buffer = new byte[32 * 1024];
+                try
+                {
+                    while (true)
+                    {
+                        int n = await input.ReadAsync(buffer, ct);
+                        if (n == 0) break;
+                        await connection.Stream.WriteAsync(buffer.AsMemory(0, n), ct);
+                        await connection.Stream.FlushAsync(ct);
+                    }
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+                {
+                    // The connection ended first: the output side reports what matters.
+                }
+                connection.CloseWrite();
+            }, ct);
+        }
+        try
+        {
+            if (tty)
+            {
+                var buffer = new byte[32 * 1024];
+                int n;
+                while ((n = await connection.Stream.ReadAsync(buffer, ct)) > 0)
+                {
+                    await stdout.WriteAsync(buffer.AsMemory(0, n), ct);
+                    await stdout.FlushAsync(ct);
+                }
+            }
+            else
+            {
+                await MultiplexedStream.DemultiplexAsync(connection.Stream, stdout, stderr, ct);
+            }
+        }
+        catch (IOException) when (!ct.IsCancellationRequested)
+        {
+            // The daemon closed the connection (the container ended): the end of the output.
+        }
+    }
+
+    /// <summary>Copies a logs body to stdout/stderr, demultiplexed unless the container has a terminal.</summary>
+    public static async Task CopyLogsAsync(Stream body, bool tty, CancellationToken ct)
+    {
+        var stdout = Console.OpenStandardOutput();
+        if (tty)
+        {
+            await body.CopyToAsync(stdout, ct);
+            return;
+        }
+        await MultiplexedStream.DemultiplexAsync(body, stdout, Console.OpenStandardError(), ct);
+    }
+}
