@@ -26,10 +26,7 @@ public sealed class RawTerminal : IDisposable
     {
         if (!Tty.IsTerminal(fd)) return null;
         var saved = Tty.GetAttributes(fd);
-        var raw = Tty.MakeRaw(saved);
-        // Keep output processing (\n → \r\n) for our own messages; the container's pty does its own.
-        raw.OFlag |= Libc.OPOST | Libc.ONLCR;
-        Tty.SetAttributes(fd, raw);
+        Tty.SetAttributes(fd, Tty.MakeRaw(saved));
         return new RawTerminal(fd, saved);
     }
 
@@ -98,16 +95,24 @@ public static class TerminalSize
 public static class AttachedStreams
 {
     /// <summary>
+    /// fd 0, 1 or 2 as a plain unbuffered stream. Not the Console's streams: on a terminal .NET's console sets its own
+    /// termios (ISIG back on) around reads and takes a ^D read in raw mode for the end of input, which would
+    /// half-close the container's stdin (and dockerd then ends a terminal's output) while the user types.
+    /// </summary>
+    static Stream Fd(int fd, FileAccess access) =>
+        new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false), access, bufferSize: 0);
+
+    /// <summary>
     /// Copies until the daemon ends the output. Stdin is copied only when <paramref name="stdin"/> (and ends with a
     /// half-close so that the container sees EOF); output is demultiplexed unless <paramref name="tty"/>.
     /// </summary>
     public static async Task PumpAsync(HijackedConnection connection, bool stdin, bool tty, CancellationToken ct)
     {
-        var stdout = Console.OpenStandardOutput();
-        var stderr = Console.OpenStandardError();
+        var stdout = Fd(1, FileAccess.Write);
+        var stderr = Fd(2, FileAccess.Write);
         if (stdin)
         {
-            var input = Console.OpenStandardInput();
+            var input = Fd(0, FileAccess.Read);
             _ = Task.Run(async () =>
             {
                 var buffer = new byte[32 * 1024];
@@ -154,12 +159,12 @@ public static class AttachedStreams
     /// <summary>Copies a logs body to stdout/stderr, demultiplexed unless the container has a terminal.</summary>
     public static async Task CopyLogsAsync(Stream body, bool tty, CancellationToken ct)
     {
-        var stdout = Console.OpenStandardOutput();
+        var stdout = Fd(1, FileAccess.Write);
         if (tty)
         {
             await body.CopyToAsync(stdout, ct);
             return;
         }
-        await MultiplexedStream.DemultiplexAsync(body, stdout, Console.OpenStandardError(), ct);
+        await MultiplexedStream.DemultiplexAsync(body, stdout, Fd(2, FileAccess.Write), ct);
     }
 }
