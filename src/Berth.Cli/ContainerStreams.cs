@@ -99,9 +99,7 @@ public static class AttachedStreams
     /// termios (ISIG back on) around reads and takes a ^D read in raw mode for the end of input, which would
     /// half-close the container's stdin (and dockerd then ends a terminal's output) while the user types.
     /// </summary>
-    static Stream Fd(int fd, FileAccess access) =>
-        new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false), access, bufferSize: 0);
-
+    static Stream Fd(int fd, FileAccess access) => new FdStream(fd, access);
     /// <summary>
     /// Copies until the daemon ends the output. Stdin is copied only when <paramref name="stdin"/> (and ends with a
     /// half-close so that the container sees EOF); output is demultiplexed unless <paramref name="tty"/>.
@@ -167,4 +165,64 @@ public static class AttachedStreams
         }
         await MultiplexedStream.DemultiplexAsync(body, stdout, Fd(2, FileAccess.Write), ct);
     }
+}
+
+/// <summary>
+/// read(2)/write(2) on an fd this process did not open, at the fd's own offset. FileStream would not do: on a
+/// regular file it writes with pwrite from offset 0, over what the shell's redirection already holds.
+/// </summary>
+sealed class FdStream(int fd, FileAccess access) : Stream
+{
+    readonly Fd _fd = new(fd, owns: false);
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        try
+        {
+            return Sys.Read(_fd, buffer);
+        }
+        catch (LinuxException e)
+        {
+            throw new IOException($"reading fd {fd}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A blocking read moved off the caller (a terminal read cannot be cancelled; the process ends it).</summary>
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) =>
+        new(Task.Run(() => Read(buffer.Span), ct));
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        try
+        {
+            Sys.WriteAll(_fd, buffer);
+        }
+        catch (LinuxException e)
+        {
+            throw new IOException($"writing fd {fd}: {e.Message}", e);
+        }
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
+    {
+        Write(buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+        WriteAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+    public override bool CanRead => access.HasFlag(FileAccess.Read);
+    public override bool CanWrite => access.HasFlag(FileAccess.Write);
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override Task FlushAsync(CancellationToken ct) => Task.CompletedTask;
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
 }

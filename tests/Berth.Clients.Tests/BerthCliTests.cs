@@ -217,4 +217,52 @@ public sealed class BerthCliTests(DockerEnvironment docker, ITestOutputHelper ou
         Assert.Equal(125, refused.ExitCode);
         Assert.Contains("--publish is not supported", refused.Stderr);
     }
+
+    [SkippableFact]
+    public void CreateStartAttachRenamePauseEventsAndPrune()
+    {
+        Start();
+        var seen = new Dictionary<string, string[]>();
+        foreach (var client in new[] { "docker", "berth" })
+        {
+            var name = Name("create", client);
+            var renamed = name + "-renamed";
+            var since = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString();
+            try
+            {
+                var create = Cli(client, "create", "--network", "none", "--name", name, "--label", "bcli-create=1", Image, "sh", "-c", "echo out; echo err >&2; exit 5");
+                Assert.Matches("^[0-9a-f]{64}\n$", create.Stdout);
+                var id = create.Stdout.Trim();
+                // Output written after what the redirection already holds (the shell's line), not over it.
+                var attached = Tool.Run(docker.Scratch.Path, "/bin/sh", ["-c", "echo before; exec \"$@\"", "sh",
+                    .. client == "berth" ? new[] { BerthCli.Path, "--host", "unix://" + docker.Socket } : new[] { "docker", "--host", "unix://" + docker.Socket },
+                    "start", "-a", name], null, output.WriteLine);
+                var rename = Cli(client, "rename", name, renamed);
+                var inspect = Cli(client, "inspect", "-f", "{{.Name}} {{.State.ExitCode}}", renamed);
+                var restart = Cli(client, "run", "-d", "--network", "none", "--name", name, Image, "sleep", "1000");
+                var pause = Cli(client, "pause", name);
+                var paused = Cli(client, "inspect", "-f", "{{.State.Status}}", name);
+                var unpause = Cli(client, "unpause", name);
+                var update = Cli(client, "update", "--memory", "64m", "--memory-swap", "128m", name);
+                var memory = Cli(client, "inspect", "-f", "{{.HostConfig.Memory}}", name);
+                var kill = Cli(client, "kill", "-s", "KILL", name);
+                var wait = Cli(client, "wait", name);
+                var until = (DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1).ToString();
+                var events = Cli(client, "events", "--since", since, "--until", until, "--filter", "container=" + id, "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}");
+                var prune = Cli(client, "container", "prune", "-f", "--filter", "label=bcli-create=1");
+                seen[client] = [$"start -a {attached.ExitCode} [{attached.Stdout}] [{attached.Stderr}]", $"rename {rename.ExitCode} {rename.Stdout}",
+                    $"inspect {inspect.Stdout.Replace(name, "NAME")}", $"pause {pause.ExitCode} {pause.Stdout.Replace(name, "NAME")} {paused.Stdout}",
+                    $"unpause {unpause.ExitCode}", $"update {update.ExitCode} {memory.Stdout}", $"kill {kill.ExitCode} {wait.Stdout}",
+                    $"events {events.ExitCode} {events.Stdout.Replace(renamed, "RENAMED").Replace(name, "NAME")}",
+                    $"prune {prune.ExitCode} {prune.Stdout.Replace(id, "ID")}", $"restart {restart.ExitCode}"];
+            }
+            finally
+            {
+                Cli("docker", "rm", "-f", name, renamed);
+            }
+        }
+        Assert.Equal("start -a 5 [before\nout\n] [err\n]", seen["docker"][0]);
+        Assert.Equal("prune 0 Deleted Containers:\nID\n\nTotal reclaimed space: 0B\n", seen["docker"][8]);
+        Assert.Equal(seen["docker"], seen["berth"]);
+    }
 }
