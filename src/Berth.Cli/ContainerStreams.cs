@@ -226,3 +226,37 @@ sealed class FdStream(int fd, FileAccess access) : Stream
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
 }
+
+/// <summary>
+/// docker's --sig-proxy: while the client waits on a container without a terminal, the signals it gets (HUP, INT,
+/// QUIT, USR1, USR2, TERM) are sent to the container through the kill endpoint instead of ending the client.
+/// </summary>
+public static class SignalProxy
+{
+    static readonly int[] Forwarded = [Libc.SIGHUP, Libc.SIGINT, Libc.SIGQUIT, Libc.SIGUSR1, 12 /* SIGUSR2 */, Libc.SIGTERM];
+
+    public static IDisposable Forward(Func<string, Task> kill)
+    {
+        var registrations = Forwarded.Select(signal => PosixSignalRegistration.Create((PosixSignal)signal, context =>
+        {
+            context.Cancel = true;
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await kill(signal.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+                catch (Exception e) when (e is DaemonErrorException or IOException or HttpRequestException)
+                {
+                    // The container may have ended meanwhile: nothing to deliver.
+                }
+            });
+        })).ToList();
+        return new Registrations(registrations);
+    }
+
+    sealed class Registrations(List<PosixSignalRegistration> all) : IDisposable
+    {
+        public void Dispose() => all.ForEach(r => r.Dispose());
+    }
+}

@@ -70,4 +70,6 @@ root.Subcommands.Add(container);
 
 var parse = root.Parse(InterspersedArguments.Separate(args, root));
 if (parse.Errors.Count > 0 || UsageError.MisplacedFlag(parse) is not null) return UsageError.Report(parse);
-return await parse.InvokeAsync();
+// No termination handling by System.CommandLine: it would turn SIGINT/SIGTERM into exit 130 where docker forwards
+// them to the container (--sig-proxy); elsewhere the default action ends the process (the terminal is restored on exit).
+return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

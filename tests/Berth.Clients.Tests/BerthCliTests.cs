@@ -265,4 +265,35 @@ public sealed class BerthCliTests(DockerEnvironment docker, ITestOutputHelper ou
         Assert.Equal("prune 0 Deleted Containers:\nID\n\nTotal reclaimed space: 0B\n", seen["docker"][8]);
         Assert.Equal(seen["docker"], seen["berth"]);
     }
+
+    /// <summary>docker's --sig-proxy (on by default without a terminal): SIGTERM to the client reaches the container.</summary>
+    [SkippableTheory]
+    [MemberData(nameof(Clients))]
+    public void RunForwardsSignalsToTheContainer(string client)
+    {
+        Start();
+        var start = new System.Diagnostics.ProcessStartInfo(client == "berth" ? BerthCli.Path : "docker")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        foreach (var argument in new[] { "--host", "unix://" + docker.Socket, "run", "--rm", "--network", "none", Image, "sh", "-c",
+                     "trap 'echo got-term; exit 8' TERM; echo ready; sleep 1000 & wait" })
+            start.ArgumentList.Add(argument);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            var ready = process.StandardOutput.ReadLineAsync();
+            Assert.True(ready.Wait(TimeSpan.FromSeconds(60)), $"{client} run printed no line within 60 s");
+            Assert.Equal("ready", ready.Result);
+            Assert.Equal(0, Tool.Run(docker.Scratch.Path, "kill", ["-TERM", process.Id.ToString()]).ExitCode);
+            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), $"{client} run did not end within 60 s of SIGTERM");
+            Assert.Equal(("got-term", 8), (process.StandardOutput.ReadToEnd().Trim(), process.ExitCode));
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
+    }
 }

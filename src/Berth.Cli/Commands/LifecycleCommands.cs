@@ -157,6 +157,7 @@ public static class LifecycleCommands
             using var connection = await client.AttachContainerAsync(inspect.Id, stdin, stdout: true, stderr: true, ct: token);
             using var wait = await client.WaitContainerAsync(inspect.Id, "next-exit", token);
             using var raw = tty && stdin ? RawTerminal.Enter(0) : null;
+            using var proxy = tty ? null : SignalProxy.Forward(signal => client.KillContainerAsync(inspect.Id, signal, token));
             var pump = AttachedStreams.PumpAsync(connection, stdin, tty, token);
             await client.StartContainerAsync(inspect.Id, token);
             using var resize = tty ? TerminalSize.Follow((h, w) => client.ResizeContainerAsync(inspect.Id, h, w, token)) : null;
@@ -171,14 +172,13 @@ public static class LifecycleCommands
     public static Command Attach(CliGlobals globals)
     {
         var noStdin = new Option<bool>("--no-stdin") { Description = "Do not attach STDIN" };
-        var sigProxy = new Option<bool?>("--sig-proxy") { Description = "Proxy all received signals to the process (not supported)" };
+        var sigProxy = new Option<bool>("--sig-proxy") { Description = "Proxy all received signals to the process (default true)", DefaultValueFactory = _ => true };
         var detachKeys = new Option<string?>("--detach-keys") { Description = "Override the key sequence for detaching a container (not supported)" };
         var container = new Argument<string>("CONTAINER");
         var command = new Command("attach", "Attach local standard input, output, and error streams to a running container") { container, noStdin, sigProxy, detachKeys };
         command.SetAction((parse, ct) => globals.RunAsync(parse, async (client, token) =>
         {
             if (parse.GetValue(detachKeys) is not null) throw new FormatException("berth attach: the flag --detach-keys is not supported yet");
-            if (parse.GetValue(sigProxy) is not null) throw new FormatException("berth attach: the flag --sig-proxy is not supported yet");
             var inspect = await client.InspectContainerAsync(parse.GetValue(container)!, token);
             if (!inspect.State.Running) throw new FormatException("You cannot attach to a stopped container, start it first");
             if (inspect.State.Paused) throw new FormatException("You cannot attach to a paused container, unpause it first");
@@ -187,6 +187,7 @@ public static class LifecycleCommands
             using var wait = await client.WaitContainerAsync(inspect.Id, "next-exit", token);
             using var raw = tty && stdin ? RawTerminal.Enter(0) : null;
             using var resize = tty ? TerminalSize.Follow((h, w) => client.ResizeContainerAsync(inspect.Id, h, w, token)) : null;
+            using var proxy = parse.GetValue(sigProxy) && !tty ? SignalProxy.Forward(signal => client.KillContainerAsync(inspect.Id, signal, token)) : null;
             await AttachedStreams.PumpAsync(connection, stdin, tty, token);
             var result = await wait.Result;
             return (int)result.StatusCode;

@@ -17,13 +17,14 @@ public static class RunCommand
         var flags = new ContainerFlags();
         var detach = new Option<bool>("--detach", "-d") { Description = "Run container in background and print container ID" };
         var remove = new Option<bool>("--rm") { Description = "Automatically remove the container when it exits" };
-        var command = new Command("run", "Create and run a new container from an image") { detach, remove };
+        var sigProxy = new Option<bool>("--sig-proxy") { Description = "Proxy received signals to the process (default true)", DefaultValueFactory = _ => true };
+        var command = new Command("run", "Create and run a new container from an image") { detach, remove, sigProxy };
         flags.AddTo(command);
         command.SetAction((parse, ct) =>
         {
             if (flags.Refusal(parse, "run") is { } refusal) return Refuse(refusal);
             return globals.RunAsync(parse, (client, token) =>
-                RunAsync(client, parse, flags, parse.GetValue(detach), parse.GetValue(remove), token), DaemonError, "berth: ", ct);
+                RunAsync(client, parse, flags, parse.GetValue(detach), parse.GetValue(remove), parse.GetValue(sigProxy), token), DaemonError, "berth: ", ct);
         });
         return command;
     }
@@ -61,7 +62,7 @@ public static class RunCommand
         return Task.FromResult(DaemonError);
     }
 
-    static async Task<int> RunAsync(BerthClient client, ParseResult parse, ContainerFlags flags, bool detach, bool remove, CancellationToken ct)
+    static async Task<int> RunAsync(BerthClient client, ParseResult parse, ContainerFlags flags, bool detach, bool remove, bool sigProxy, CancellationToken ct)
     {
         var request = flags.Build(parse);
         bool tty = request.Tty, interactive = request.OpenStdin;
@@ -100,6 +101,8 @@ public static class RunCommand
         using var connection = await client.AttachContainerAsync(id, interactive, stdout: true, stderr: true, ct: ct);
         using var wait = await client.WaitContainerAsync(id, remove ? "removed" : "next-exit", ct);
         using var raw = tty && interactive ? RawTerminal.Enter(0) : null;
+        // Forwarding starts before the container does, as docker's: a signal as soon as it runs must not end the client.
+        using var proxy = sigProxy && !tty ? SignalProxy.Forward(signal => client.KillContainerAsync(id, signal, ct)) : null;
         var pump = AttachedStreams.PumpAsync(connection, interactive, tty, ct);
         if (await StartAsync(client, id, ct) is { } startFailed)
         {
