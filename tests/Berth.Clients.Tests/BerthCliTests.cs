@@ -196,6 +196,7 @@ public sealed class BerthCliTests(DockerEnvironment docker, ITestOutputHelper ou
         string[][] scenarios =
         [
             ["run", "--bogus", Image],
+            ["run", "--rm", "--restart", "always", "--network", "none", Image, "true"],
             ["run", "--rm", "--network", "none", missingImage],
             ["run", "--rm", "--network", "none", Image, "no-such-command"],
             ["run", "--rm", "--network", "none", Image, "/etc/passwd"],

@@ -66,8 +66,8 @@ public static class RunCommand
     {
         var request = flags.Build(parse);
         bool tty = request.Tty, interactive = request.OpenStdin;
-        if (detach && remove && request.HostConfig!.RestartPolicy.Name is not ("" or "no"))
-            throw new FormatException("Conflicting options: --restart and --rm");
+        if (remove && request.HostConfig!.RestartPolicy.Name is not ("" or "no"))
+            throw new FormatException("conflicting options: cannot specify both --restart and --rm");
         if (tty && interactive && !detach && Console.IsInputRedirected)
         {
             Console.Error.WriteLine("berth: the input device is not a TTY");
