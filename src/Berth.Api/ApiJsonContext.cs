@@ -22,6 +22,8 @@ namespace Berth.Api;
 [JsonSerializable(typeof(ContainerConfig))]
 [JsonSerializable(typeof(HostConfig))]
 [JsonSerializable(typeof(NetworkingConfig))]
+[JsonSerializable(typeof(ContainerStatsResponse))]
+[JsonSerializable(typeof(ContainerTopResponse))]
 [JsonSerializable(typeof(JsonMessage))]
 [JsonSerializable(typeof(PushResult))]
 [JsonSerializable(typeof(AuthConfig))]
