@@ -24,6 +24,7 @@ namespace Berth.Api;
 [JsonSerializable(typeof(NetworkingConfig))]
 [JsonSerializable(typeof(ContainerStatsResponse))]
 [JsonSerializable(typeof(ContainerTopResponse))]
+[JsonSerializable(typeof(EventMessage))]
 [JsonSerializable(typeof(JsonMessage))]
 [JsonSerializable(typeof(PushResult))]
 [JsonSerializable(typeof(AuthConfig))]

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Berth.Api;
 
 namespace Berth.Daemon.Containers;
@@ -121,52 +120,20 @@ public sealed class ContainerListFilter
             if (c.Id == _since) break;
             if (!c.Running && !_all && _limit <= 0) continue;
             string name = c.Names.Count > 0 ? c.Names[0] : "";
-            if (!Match("name", name) && !Match("name", name.TrimStart('/'))) continue;
-            if (!Match("id", c.Id)) continue;
+            if (!_filters.Match("name", name) && !_filters.Match("name", name.TrimStart('/'))) continue;
+            if (!_filters.Match("id", c.Id)) continue;
             if (_isTask == true) continue; // berthd runs no swarm tasks
-            if (!MatchLabels(c.Labels)) continue;
-            if (!Match("isolation", "default")) continue;
+            if (!_filters.MatchKeyValues("label", c.Labels)) continue;
+            if (!_filters.Match("isolation", "default")) continue;
             if (_limit > 0 && listed.Count == _limit) break;
             if (_exited.Count > 0 && !(_exited.Contains(c.ExitCode) && !c.Running && c.StartedAt is not null)) continue;
-            if (!Match("status", c.State)) continue;
-            if (_filters.Get("health") is { Count: > 0 } health && !health.Contains(c.Health)) continue;
+            if (!_filters.Match("status", c.State)) continue;
+            if (!_filters.ExactMatch("health", c.Health)) continue;
             if (_filters.Get("network") is { Count: > 0 } networks
                 && !networks.Any(n => c.Networks.ContainsKey(n) || c.Networks.Values.Any(id => id.StartsWith(n, StringComparison.Ordinal)))) continue;
             if (_ancestors is not null && !_ancestors.Contains(c.ImageId)) continue;
             listed.Add(c);
         }
         return listed;
-    }
-
-    /// <summary>Go's filters.Args.Match: no values, an equal value, or a value that matches as a regular expression.</summary>
-    bool Match(string key, string source)
-    {
-        var values = _filters.Get(key);
-        if (values.Count == 0 || values.Contains(source)) return true;
-        foreach (var pattern in values)
-        {
-            try
-            {
-                if (Regex.IsMatch(source, pattern, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1))) return true;
-            }
-            catch (ArgumentException) { } // not a regular expression: dockerd skips it too
-            catch (RegexMatchTimeoutException) { }
-        }
-        return false;
-    }
-
-    /// <summary>Go's MatchKVList: every "key" present, every "key=value" equal.</summary>
-    bool MatchLabels(IReadOnlyDictionary<string, string> labels)
-    {
-        var values = _filters.Get("label");
-        if (values.Count == 0) return true;
-        if (labels.Count == 0) return false;
-        foreach (var value in values)
-        {
-            int eq = value.IndexOf('=');
-            string key = eq < 0 ? value : value[..eq];
-            if (!labels.TryGetValue(key, out var have) || (eq >= 0 && have != value[(eq + 1)..])) return false;
-        }
-        return true;
     }
 }

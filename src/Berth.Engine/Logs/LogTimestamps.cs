@@ -4,8 +4,8 @@ namespace Berth.Engine.Logs;
 
 /// <summary>
 /// The times of the logs API: the json-file <c>time</c> field (RFC 3339 with up to 9 fraction digits), the prefix
-/// <c>timestamps=1</c> adds (always 9 digits, UTC: <c>2026-12-06T04:25:44.599431170Z</c>), and the <c>since</c>/
-/// <c>until</c> query values (unix seconds with an optional fraction, parsed as dockerd parses them).
+/// <c>timestamps=1</c> adds (always 9 digits, UTC: <c>2026-12-06T04:25:44.599431170Z</c>). The <c>since</c>/<c>until</c>
+/// query values are <see cref="Berth.Api.ApiTimestamps.ParseQuery"/>.
 /// </summary>
 public static class LogTimestamps
 {
@@ -18,25 +18,6 @@ public static class LogTimestamps
         if (nanos < 0) { seconds--; nanos += NanosPerSecond; }
         var time = DateTimeOffset.FromUnixTimeSeconds(seconds).UtcDateTime;
         return time.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture) + "." + nanos.ToString("D9", CultureInfo.InvariantCulture) + "Z";
-    }
-
-    /// <summary>
-    /// A <c>since</c>/<c>until</c> value: "SECONDS" or "SECONDS.FRACTION" (the fraction scaled to nanoseconds by its
-    /// length, so ".5" is half a second), either part signed, as dockerd's ParseTimestamps reads it.
-    /// </summary>
-    /// <exception cref="FormatException">Go's strconv message, which dockerd returns: <c>strconv.ParseInt: parsing "abc": invalid syntax</c>.</exception>
-    public static long ParseQuery(string value)
-    {
-        int dot = value.IndexOf('.');
-        long seconds = GoParseInt(dot < 0 ? value : value[..dot]);
-        long nanos = 0;
-        if (dot >= 0)
-        {
-            string fraction = value[(dot + 1)..];
-            // dockerd scales in float64; doing the same keeps its rounding for fractions of more than 9 digits.
-            nanos = (long)(GoParseInt(fraction) * Math.Pow(10, 9 - fraction.Length));
-        }
-        return checked(seconds * NanosPerSecond + nanos);
     }
 
     /// <summary>The json-file <c>time</c> field: <c>YYYY-MM-DDTHH:MM:SS[.F{1,9}](Z|±HH:MM)</c>, to unix nanoseconds.</summary>
@@ -69,14 +50,4 @@ public static class LogTimestamps
     static int Digits(ReadOnlySpan<char> text, int start, int count) =>
         int.TryParse(text.Slice(start, count), NumberStyles.None, CultureInfo.InvariantCulture, out int n)
             ? n : throw new FormatException($"\"{text}\" is not an RFC 3339 time");
-
-    /// <summary>strconv.ParseInt(s, 10, 64): an optional sign and decimal digits only.</summary>
-    static long GoParseInt(string s)
-    {
-        ReadOnlySpan<char> digits = s.Length > 0 && (s[0] == '+' || s[0] == '-') ? s.AsSpan(1) : s;
-        if (digits.Length == 0 || digits.ContainsAnyExceptInRange('0', '9'))
-            throw new FormatException($"strconv.ParseInt: parsing \"{s}\": invalid syntax");
-        return long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long n)
-            ? n : throw new FormatException($"strconv.ParseInt: parsing \"{s}\": value out of range");
-    }
 }

@@ -38,8 +38,8 @@ public sealed class JsonFileLogReaderTests : IDisposable
             options = key switch
             {
                 "tail" => options with { Tail = LogReadOptions.ParseTail(value) },
-                "since" => options with { SinceNanos = LogTimestamps.ParseQuery(value) },
-                "until" => options with { UntilNanos = LogTimestamps.ParseQuery(value) },
+                "since" => options with { SinceNanos = Berth.Api.ApiTimestamps.ParseQuery(value) },
+                "until" => options with { UntilNanos = Berth.Api.ApiTimestamps.ParseQuery(value) },
                 _ => throw new ArgumentException(key),
             };
         }
@@ -184,7 +184,7 @@ public sealed class JsonFileLogReaderTests : IDisposable
     [InlineData("1.", "strconv.ParseInt: parsing \"\": invalid syntax")]
     [InlineData("99999999999999999999", "strconv.ParseInt: parsing \"99999999999999999999\": value out of range")]
     public void QueryTimesFailWithDockerdsMessage(string value, string message) =>
-        Assert.Equal(message, Assert.Throws<FormatException>(() => LogTimestamps.ParseQuery(value)).Message);
+        Assert.Equal(message, Assert.Throws<FormatException>(() => Berth.Api.ApiTimestamps.ParseQuery(value)).Message);
 
     [Theory]
     [InlineData("1796531144", 1796531144_000000000L)]
@@ -193,7 +193,7 @@ public sealed class JsonFileLogReaderTests : IDisposable
     [InlineData("1.9999999999", 1_999999999L)]
     [InlineData("-1", -1_000_000_000L)]
     [InlineData("+2.05", 2_050_000_000L)]
-    public void QueryTimesParseAsDockerdParsesThem(string value, long nanos) => Assert.Equal(nanos, LogTimestamps.ParseQuery(value));
+    public void QueryTimesParseAsDockerdParsesThem(string value, long nanos) => Assert.Equal(nanos, Berth.Api.ApiTimestamps.ParseQuery(value));
 
     [Theory]
     [InlineData("2026-12-06T04:25:44.59943117Z", "2026-12-06T04:25:44.599431170Z")]
