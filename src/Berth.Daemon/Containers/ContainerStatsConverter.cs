@@ -28,7 +28,7 @@ public static class ContainerStatsConverter
         {
             Usage = cgroup.Memory.Usage.Usage,
             MaxUsage = cgroupV2 ? 0 : cgroup.Memory.Usage.Max,
-            Stats = cgroup.Memory.Raw is { } raw ? new Dictionary<string, ulong>(raw) : null,
+            Stats = MemoryStatKeys(cgroup.Memory.Raw, cgroupV2),
             Failcnt = cgroupV2 ? 0 : cgroup.Memory.Usage.Failcnt,
             Limit = machineMemory > 0 && cgroup.Memory.Usage.Limit > machineMemory ? machineMemory : cgroup.Memory.Usage.Limit,
         };
@@ -45,6 +45,30 @@ public static class ContainerStatsConverter
             MemoryStats = memory,
         };
     }
+
+    // dockerd 20.10 reports memory.stat through containerd's fixed metrics: these keys, 0 when the kernel lacks one,
+    // and none of the others (shmem, swap, workingset_refault_anon... on v1).
+    static readonly string[] V1MemoryKeys =
+    [
+        "active_anon", "active_file", "cache", "dirty", "hierarchical_memory_limit", "hierarchical_memsw_limit",
+        "inactive_anon", "inactive_file", "mapped_file", "pgfault", "pgmajfault", "pgpgin", "pgpgout", "rss",
+        "rss_huge", "total_active_anon", "total_active_file", "total_cache", "total_dirty", "total_inactive_anon",
+        "total_inactive_file", "total_mapped_file", "total_pgfault", "total_pgmajfault", "total_pgpgin",
+        "total_pgpgout", "total_rss", "total_rss_huge", "total_unevictable", "total_writeback", "unevictable",
+        "writeback",
+    ];
+
+    static readonly string[] V2MemoryKeys =
+    [
+        "anon", "file", "kernel_stack", "slab", "sock", "shmem", "file_mapped", "file_dirty", "file_writeback",
+        "anon_thp", "inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable",
+        "slab_reclaimable", "slab_unreclaimable", "pgfault", "pgmajfault", "workingset_refault",
+        "workingset_activate", "workingset_nodereclaim", "pgrefill", "pgscan", "pgsteal", "pgactivate",
+        "pgdeactivate", "pglazyfree", "pglazyfreed", "thp_fault_alloc", "thp_collapse_alloc",
+    ];
+
+    static Dictionary<string, ulong>? MemoryStatKeys(Dictionary<string, ulong>? raw, bool cgroupV2) =>
+        raw is null ? null : (cgroupV2 ? V2MemoryKeys : V1MemoryKeys).Order(StringComparer.Ordinal).ToDictionary(k => k, k => raw.GetValueOrDefault(k)); // sorted, as Go writes a map
 
     static ContainerCpuStats Cpu(StatsSample sample, bool cgroupV2)
     {

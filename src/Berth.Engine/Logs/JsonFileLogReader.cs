@@ -72,7 +72,7 @@ public static class JsonFileLogReader
                 current = LogFileCursor.OpenCurrent(logPath); // tail 0, or no log yet: from the end on
                 current.Position = current.CompleteEnd();
             }
-            bool lastPass = false;
+            bool lastPass = false, rotated = false;
             while (true)
             {
                 foreach (var entry in current.ReadEntries())
@@ -80,13 +80,17 @@ public static class JsonFileLogReader
                     if (IsAfterUntil(entry, options)) yield break;
                     if (!IsBeforeSince(entry, options)) yield return entry;
                 }
-                if (current.IsRotated(logPath))
+                if (rotated)
                 {
-                    // What the writer wrote before renaming is read above; the new file is read from its start.
+                    // Drained once more after the rename was seen (the writer may have added lines just before it):
+                    // on to the file that came after this one, a rotation itself when the reader fell behind.
+                    var next = current.Successor(logPath);
                     current.Dispose();
-                    current = LogFileCursor.OpenCurrent(logPath);
+                    current = next;
+                    rotated = false;
                     continue;
                 }
+                if (current.IsRotated(logPath)) { rotated = true; continue; }
                 if (lastPass || cancellation.IsCancellationRequested) yield break;
                 if (options.UntilNanos is { } end && DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000 > end) yield break;
                 if (stopped.IsCompleted) { lastPass = true; continue; }
@@ -303,6 +307,32 @@ sealed class LogFileCursor : IDisposable
             }
             return !ReadFirstLine(now).SequenceEqual(_identity);
         }
+    }
+
+    /// <summary>
+    /// The file the writer began after this one: found among the rotations by this file's first line (.N → .N-1, .1 →
+    /// the current file). When this file is gone too (the reader fell more than max-file rotations behind), the oldest
+    /// rotation left, and the lines in between are lost.
+    /// </summary>
+    public LogFileCursor Successor(string path)
+    {
+        if (_identity is null) ReadFirstLine(this);
+        string newer = path;
+        for (int n = 1; ; n++)
+        {
+            string name = $"{path}.{n}";
+            bool compressed = !File.Exists(name) && File.Exists(name + ".gz");
+            if (!File.Exists(name) && !compressed) break;
+            try
+            {
+                using var candidate = OpenRotated(compressed ? name + ".gz" : name, compressed);
+                if (_identity is not null && ReadFirstLine(candidate).AsSpan().SequenceEqual(_identity)) break;
+            }
+            catch (IOException) { break; } // rotated away while looking: take the newest file known
+            newer = compressed ? name + ".gz" : name;
+        }
+        try { return newer == path ? OpenCurrent(path) : OpenRotated(newer, newer.EndsWith(".gz", StringComparison.Ordinal)); }
+        catch (IOException) { return OpenCurrent(path); }
     }
 
     static byte[] ReadFirstLine(LogFileCursor file)

@@ -132,6 +132,43 @@ public sealed class JsonFileLogReaderTests : IDisposable
     }
 
     [Fact]
+    public async Task FollowKeepsUpWithAWriterThatRotatesAsDockerdDoes_SeveralTimesBetweenTwoLooks()
+    {
+        // dockerd's rotation with max-size=1k max-file=5: drop .4, rename .3→.4 ... current→.1, create a new current.
+        var path = Path.Combine(_dir, "w-json.log");
+        File.WriteAllText(path, "");
+        var stopped = new TaskCompletionSource();
+        var writer = Task.Run(async () =>
+        {
+            var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            for (int i = 0; i < 150; i++)
+            {
+                if (file.Length > 1000)
+                {
+                    file.Dispose();
+                    File.Delete(path + ".4");
+                    for (int n = 4; n > 1; n--)
+                        if (File.Exists($"{path}.{n - 1}")) File.Move($"{path}.{n - 1}", $"{path}.{n}");
+                    File.Move(path, path + ".1");
+                    file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+                }
+                var bytes = Encoding.UTF8.GetBytes(Line($"line {i}\n", i));
+                file.Write(bytes);
+                file.Flush();
+                // Bursts of 30 lines: two or three rotations before the reader looks again, as when it is starved.
+                await Task.Delay(i % 50 < 30 ? 0 : 20);
+            }
+            file.Dispose();
+            stopped.SetResult();
+        });
+        var lines = await JsonFileLogReader.ReadAsync(path, new LogReadOptions { Follow = true }, stopped.Task)
+            .Select(e => Encoding.UTF8.GetString(e.Line.Span)).ToListAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(120));
+        await writer;
+        Assert.True(File.Exists(path + ".4"));
+        Assert.Equal(Enumerable.Range(0, 150).Select(i => $"line {i}\n"), lines);
+    }
+
+    [Fact]
     public async Task FollowWithTailZeroStartsAtTheEnd_AndCancellationEndsIt()
     {
         var path = Write("c-json.log", Line("old\n", 1));
