@@ -16,7 +16,6 @@ public sealed partial class ApiHandlers
     Task DispatchContainerAsync(HttpContext http, ApiRoute route) => route.Endpoint switch
     {
         ApiEndpoint.ContainerCreate => ContainerCreateAsync(http),
-        ApiEndpoint.ContainerList => ContainerListAsync(http),
         ApiEndpoint.ContainerPrune => ContainerPruneAsync(http),
         ApiEndpoint.ContainerInspect => WriteJsonAsync(http, Containers.Inspect(route.Name!), ApiJson.Context.ContainerInspect),
         ApiEndpoint.ContainerStart => ContainerStartAsync(http, route.Name!),
@@ -25,10 +24,9 @@ public sealed partial class ApiHandlers
         ApiEndpoint.ContainerRestart => ContainerRestartAsync(http, route.Name!),
         ApiEndpoint.ContainerWait => ContainerWaitAsync(http, route.Name!),
         ApiEndpoint.ContainerRename => NoContent(http, () => Containers.Rename(route.Name!, Text(http.Request.Query["name"]))),
-        ApiEndpoint.ContainerLogs => ContainerLogsAsync(http, route.Name!),
         ApiEndpoint.ContainerDelete => ContainerDeleteAsync(http, route.Name!),
         ApiEndpoint.ContainerAttach => ContainerAttachAsync(http, route.Name!),
-        _ => throw new UnreachableException($"no handler for {route.Endpoint}"),
+        _ => DispatchContainerDataAsync(http, route),
     };
 
     async Task ContainerCreateAsync(HttpContext http)
@@ -46,13 +44,6 @@ public sealed partial class ApiHandlers
         var (id, warnings) = Containers.Create(request, Text(http.Request.Query["name"]));
         http.Response.StatusCode = StatusCodes.Status201Created;
         await WriteJsonAsync(http, new ContainerCreateResponse { Id = id, Warnings = warnings }, ApiJson.Context.ContainerCreateResponse);
-    }
-
-    async Task ContainerListAsync(HttpContext http)
-    {
-        var query = http.Request.Query;
-        int limit = Int(query["limit"], "limit") ?? -1;
-        await WriteJsonAsync(http, Containers.List(Bool(query["all"]), limit, Filters(query)), ContainerJson.Context.ListContainerSummary);
     }
 
     async Task ContainerPruneAsync(HttpContext http)
@@ -96,20 +87,6 @@ public sealed partial class ApiHandlers
         int code = await wait;
         await JsonSerializer.SerializeAsync(http.Response.Body, new ContainerWaitResponse { StatusCode = code }, ContainerJson.Context.ContainerWaitResponse, http.RequestAborted);
         await http.Response.Body.WriteAsync("\n"u8.ToArray(), http.RequestAborted);
-    }
-
-    async Task ContainerLogsAsync(HttpContext http, string id)
-    {
-        var query = http.Request.Query;
-        bool stdout = Bool(query["stdout"]), stderr = Bool(query["stderr"]);
-        if (!stdout && !stderr) throw ApiException.BadRequest("Bad parameters: you must choose at least one stream");
-        if (Text(query["since"]) is { } since && since != "0" || Text(query["until"]) is { } until && until != "0")
-            throw ApiException.NotImplemented("logs since and until are not implemented yet");
-        string tailText = Text(query["tail"]) ?? "all";
-        int? tail = tailText == "all" ? null : int.TryParse(tailText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : null;
-        var record = Containers.Get(id);
-        http.Response.StatusCode = StatusCodes.Status200OK;
-        await ContainerLogs.WriteAsync(record.LogPath, stdout, stderr, tail, Bool(query["timestamps"]), record.Config.Tty, http.Response.Body, http.RequestAborted);
     }
 
     /// <summary>

@@ -29,6 +29,9 @@ public enum ApiEndpoint
     ContainerLogs,
     ContainerDelete,
     ContainerAttach,
+    ContainerStats,
+    ContainerTop,
+    Events,
 }
 
 /// <summary>A matched route: the endpoint and the path's parameter (an image name as the client wrote it, a container id or name).</summary>
@@ -94,7 +97,11 @@ public static class ApiRouter
         new("POST", "/containers/{id}/rename", ApiEndpoint.ContainerRename),
         new("GET", "/containers/{id}/logs", ApiEndpoint.ContainerLogs),
         new("POST", "/containers/{id}/attach", ApiEndpoint.ContainerAttach),
+        new("GET", "/containers/{id}/stats", ApiEndpoint.ContainerStats),
+        new("GET", "/containers/{id}/top", ApiEndpoint.ContainerTop),
         new("DELETE", "/containers/{id}", ApiEndpoint.ContainerDelete),
+
+        new("GET", "/events", ApiEndpoint.Events),
     ];
 
     /// <summary>

@@ -121,9 +121,12 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
         var engine = EngineInfo.Detect();
         var backend = _backend = ImageBackendFactory(options);
         List<string> warnings = [];
+        var events = new Events.EventBus();
+        if (backend is ImageBackend store) store.Events = events;
         var context = new DaemonContext(options, host, engine, EngineId.LoadOrCreate(options.EngineIdFile), backend, log, warnings)
         {
-            Containers = backend is ImageBackend images ? new ContainerService(options, images, Runner(), log) : null,
+            Containers = backend is ImageBackend images ? new ContainerService(options, images, Runner(), log, events) : null,
+            Events = events,
         };
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = options.DataRoot });
