@@ -404,6 +404,12 @@ public class ContainerDockerdComparisonTests(ContainerDaemon berth) : IClassFixt
             ["rm", "cmp-run"],
             ["rm", "-f", "cmp-run", "cmp-a"],
             ["logs", "cmp-a"],
+            ["run", "--name", "cmp-out", "-e", "A=b", ContainerDaemon.One, "sh", "-c", "echo out; echo err >&2; exit 3"],
+            ["logs", "cmp-out"],
+            ["wait", "cmp-out"],
+            ["inspect", "--format", "{{.Path}} {{json .Args}} {{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{json .Config.Cmd}} {{json .Config.Env}} {{.Config.Image}} {{.Driver}} {{.Name}} {{.RestartCount}}", "cmp-out"],
+            ["ps", "-a", "--filter", "name=cmp-out", "--format", "{{.Names}} {{.Command}} {{.State}} {{.Image}}"],
+            ["rm", "cmp-out"],
         ];
         var differences = new List<string>();
         var dockerdErrors = new List<string>();
@@ -412,8 +418,8 @@ public class ContainerDockerdComparisonTests(ContainerDaemon berth) : IClassFixt
             var ours = DockerCli.Docker(berthd, step);
             var theirs = dockerd.Docker(step);
             dockerdErrors.Add(theirs.Stderr);
-            string o = $"exit {ours.ExitCode}: {Ids.Replace(ours.Stderr.Trim(), "<id>")}";
-            string t = $"exit {theirs.ExitCode}: {Ids.Replace(theirs.Stderr.Trim(), "<id>")}";
+            string o = $"exit {ours.ExitCode}: {Ids.Replace(ours.Stderr.Trim(), "<id>")} | {Ids.Replace(ours.Stdout.Trim(), "<id>")}";
+            string t = $"exit {theirs.ExitCode}: {Ids.Replace(theirs.Stderr.Trim(), "<id>")} | {Ids.Replace(theirs.Stdout.Trim(), "<id>")}";
             if (o != t) differences.Add($"docker {string.Join(' ', step)}\n  berthd:  {o}\n  dockerd: {t}");
         }
         Assert.True(differences.Count == 0, string.Join("\n", differences));
