@@ -555,7 +555,7 @@ public sealed class ContainerService
         var result = new List<ContainerSummary>();
         foreach (var record in _store.List())
         {
-            if (!all && limit <= 0 && !record.Running && !filter.NamesStatus) continue;
+            if (!all && limit <= 0 && !record.Running && !filter.FiltersOnStatus) continue;
             if (!filter.Matches(record)) continue;
             result.Add(ContainerViews.Summary(record, SafeMerge(record.Config, ImageConfigOf(record))));
             if (limit > 0 && result.Count >= limit) break;

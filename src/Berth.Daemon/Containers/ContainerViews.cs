@@ -122,7 +122,7 @@ public sealed class ContainerListFilter
     }
 
     /// <summary>A status filter lists stopped containers without all=1, as dockerd does.</summary>
-    public bool NamesStatus => _statuses.Count > 0;
+    public bool FiltersOnStatus => _statuses.Count > 0;
 
     public static ContainerListFilter Parse(ApiFilters filters)
     {
