@@ -79,7 +79,8 @@ public static class ContainerViews
             Names = [record.Name],
             Image = record.ImageName,
             ImageID = record.Image,
-            Command = args.Count > 0 ? path + " " + string.Join(' ', args) : path,
+            // dockerd wraps an argument with a space in single quotes.
+            Command = args.Count > 0 ? path + " " + string.Join(' ', args.Select(a => a.Contains(' ') ? $"'{a}'" : a)) : path,
             Created = ContainerJson.ParseTime(record.Created).ToUnixTimeSeconds(),
             Labels = merged.Labels ?? [],
             State = record.State.Status,
