@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Berth.Daemon.Tests.Dockerd;
 using Berth.Daemon.Tests.Infrastructure;
 
 namespace Berth.Daemon.Tests;
@@ -266,7 +265,7 @@ public class ContainerDataEndToEndTests(ContainerDaemon fixture) : IClassFixture
 }
 
 /// <summary>The events of one container's life on berthd and on a private dockerd: the same actions with the same attribute keys.</summary>
-public sealed class ContainerEventsDockerdTests(PrivateDockerd dockerd, ContainerDaemon berthd) : IClassFixture<PrivateDockerd>, IClassFixture<ContainerDaemon>
+public sealed class ContainerEventsDockerdTests(Dockerd.PrivateDockerd dockerd, ContainerDaemon berthd) : IClassFixture<Dockerd.PrivateDockerd>, IClassFixture<ContainerDaemon>
 {
     static string UnixNow() => (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", CultureInfo.InvariantCulture);
 
