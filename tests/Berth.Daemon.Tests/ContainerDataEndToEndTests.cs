@@ -56,6 +56,20 @@ public class ContainerDataEndToEndTests(ContainerDaemon fixture) : IClassFixture
     {
         Ok(Docker("run", "-d", "--name", "cd-follow", ContainerDaemon.One, "sh", "-c", "i=0; while true; do echo line$i; i=$((i+1)); sleep 1; done"));
         using var follow = StartDocker("logs", "-f", "cd-follow");
+        try
+        {
+            FollowUntilStopped(follow);
+        }
+        finally
+        {
+            // The stopgap runner's container outlives its berthd: never leave it running when an assertion failed.
+            if (!follow.HasExited) follow.Kill();
+            Docker("rm", "-f", "cd-follow");
+        }
+    }
+
+    void FollowUntilStopped(Process follow)
+    {
         var output = new StringBuilder();
         follow.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
         follow.BeginOutputReadLine();
@@ -72,7 +86,6 @@ public class ContainerDataEndToEndTests(ContainerDaemon fixture) : IClassFixture
         follow.WaitForExit();
         Assert.Equal(0, follow.ExitCode);
         Assert.StartsWith("line0\nline1\nline2\nline3\n", Text(output));
-        Ok(Docker("rm", "cd-follow"));
     }
 
     static string Text(StringBuilder output)
@@ -275,11 +288,19 @@ public sealed class ContainerEventsDockerdTests(Dockerd.PrivateDockerd dockerd, 
         string since = UnixNow();
         string id = DockerCli.Ok(docker(["create", "--network", "none", "--name", name, "--label", "k=v", image, "sh", "-c", "trap 'exit 4' USR1; while :; do sleep 1; done"])).Stdout.Trim();
         DockerCli.Ok(docker(["rename", name, name + "-2"]));
-        DockerCli.Ok(docker(["start", name + "-2"]));
-        Thread.Sleep(1000);
-        DockerCli.Ok(docker(["kill", "-s", "USR1", name + "-2"]));
-        Assert.Equal("4", DockerCli.Ok(docker(["wait", name + "-2"])).Stdout.Trim());
-        DockerCli.Ok(docker(["rm", name + "-2"]));
+        try
+        {
+            DockerCli.Ok(docker(["start", name + "-2"]));
+            Thread.Sleep(1000);
+            DockerCli.Ok(docker(["kill", "-s", "USR1", name + "-2"]));
+            Assert.Equal("4", DockerCli.Ok(docker(["wait", name + "-2"])).Stdout.Trim());
+            DockerCli.Ok(docker(["rm", name + "-2"]));
+        }
+        catch
+        {
+            docker(["rm", "-f", name + "-2"]);
+            throw;
+        }
         Thread.Sleep(50);
         var lines = DockerCli.Ok(docker(["events", "--since", since, "--until", UnixNow(), "--filter", "container=" + id, "--format", "{{json .}}"])).Stdout;
         return [.. lines.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).Select(e =>
