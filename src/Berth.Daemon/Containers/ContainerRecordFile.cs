@@ -72,18 +72,6 @@ public sealed class SummaryNetworkSettings
     public Dictionary<string, EndpointSettings> Networks { get; set; } = [];
 }
 
-/// <summary>The body of POST /containers/{id}/wait.</summary>
-public sealed class ContainerWaitResponse
-{
-    public int StatusCode { get; set; }
-    public WaitError? Error { get; set; }
-}
-
-public sealed class WaitError
-{
-    public string Message { get; set; } = "";
-}
-
 /// <summary>The answer of POST /containers/prune.</summary>
 public sealed class ContainersPruneReport
 {

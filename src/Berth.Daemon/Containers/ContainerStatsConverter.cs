@@ -93,14 +93,14 @@ public static class ContainerStatsConverter
         };
     }
 
-    static ContainerBlkioStats BlkioV1(BlkioStats blkio) => new()
+    static ContainerBlkioStats BlkioV1(Berth.Cgroups.BlkioStats blkio) => new()
     {
         IoServiceBytesRecursive = Entries(blkio.IoServiceBytesRecursive, lower: false),
         IoServicedRecursive = Entries(blkio.IoServicedRecursive, lower: false),
     };
 
     // dockerd 20.10 on v2: bytes read and written only, ops in lower case, the other lists null.
-    static ContainerBlkioStats BlkioV2(BlkioStats blkio) => new()
+    static ContainerBlkioStats BlkioV2(Berth.Cgroups.BlkioStats blkio) => new()
     {
         IoServiceBytesRecursive = blkio.IoServiceBytesRecursive is null ? null : Entries(blkio.IoServiceBytesRecursive, lower: true),
         IoServicedRecursive = null, IoQueuedRecursive = null, IoServiceTimeRecursive = null, IoWaitTimeRecursive = null,
