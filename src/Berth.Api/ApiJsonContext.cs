@@ -39,6 +39,7 @@ namespace Berth.Api;
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(List<JsonElement>))]
 [JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(ContainerStatsResponse))]
 [JsonSerializable(typeof(JsonMessage))]
 [JsonSerializable(typeof(PushResult))]
 [JsonSerializable(typeof(AuthConfig))]

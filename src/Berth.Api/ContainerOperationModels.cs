@@ -122,13 +122,6 @@ public sealed class ExecProcessConfig
     public string? User { get; set; }
 }
 
-/// <summary>GET /containers/{id}/top.</summary>
-public sealed class ContainerTopResponse
-{
-    public List<string> Titles { get; set; } = [];
-    public List<List<string>> Processes { get; set; } = [];
-}
-
 /// <summary>POST /containers/prune.</summary>
 public sealed class ContainersPruneResponse
 {
@@ -263,35 +256,6 @@ public sealed class NetworkStats
     public ulong RxBytes { get; set; }
     [JsonPropertyName("tx_bytes")]
     public ulong TxBytes { get; set; }
-}
-
-/// <summary>One line of GET /events.</summary>
-public sealed class EventMessage
-{
-    [JsonPropertyName("status")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? Status { get; set; }
-    [JsonPropertyName("id")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? Id { get; set; }
-    [JsonPropertyName("from")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? From { get; set; }
-    public string Type { get; set; } = "";
-    public string Action { get; set; } = "";
-    public EventActor Actor { get; set; } = new();
-    [JsonPropertyName("scope")]
-    public string Scope { get; set; } = "";
-    [JsonPropertyName("time")]
-    public long Time { get; set; }
-    [JsonPropertyName("timeNano")]
-    public long TimeNano { get; set; }
-}
-
-public sealed class EventActor
-{
-    public string ID { get; set; } = "";
-    public Dictionary<string, string>? Attributes { get; set; }
 }
 
 /// <summary>What <c>docker inspect</c> probes: whichever kind answers, kept as raw JSON for -f and printing.</summary>

@@ -33,6 +33,18 @@ public static class MultiplexedStream
         BinaryPrimitives.WriteUInt32BigEndian(header[4..], checked((uint)length));
     }
 
+    /// <summary>One frame of <paramref name="payload"/>; with <paramref name="raw"/> (a terminal) the bytes alone, as Docker sends them then.</summary>
+    public static async ValueTask WriteAsync(Stream output, StdStream stream, ReadOnlyMemory<byte> payload, bool raw, CancellationToken ct)
+    {
+        if (!raw)
+        {
+            var header = new byte[HeaderLength];
+            WriteHeader(header, stream, payload.Length);
+            await output.WriteAsync(header, ct);
+        }
+        await output.WriteAsync(payload, ct);
+    }
+
     /// <summary>Reads the next frame; null at a clean end of stream (between frames).</summary>
     /// <exception cref="InvalidDataException">The stream ends inside a frame, or a header is not one.</exception>
     public static async Task<MultiplexedFrame?> ReadFrameAsync(Stream source, CancellationToken ct = default)

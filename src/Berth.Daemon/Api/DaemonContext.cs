@@ -11,4 +11,11 @@ public sealed record DaemonContext(
     string EngineId,
     IImageBackend Images,
     DaemonLog Log,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings)
+{
+    /// <summary>The containers, when the image backend is the store on disk (a test's fake backend has none).</summary>
+    public Containers.ContainerService? Containers { get; init; }
+
+    /// <summary>The daemon's events (GET /events), published by the containers and the image store.</summary>
+    public global::Berth.Daemon.Events.EventBus Events { get; init; } = new();
+}
