@@ -19,6 +19,7 @@ public sealed class KilledAtPhaseTests(ITestOutputHelper output) : ContainerTest
     static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     // Rules: WHEN:WHO:SYSCALL:NTH:MATCH (native/kill-at-syscall.c). {state} is the container's state directory.
+    // The init channel's messages (InitWire) begin with the format's version byte, 1, and a tag: Q for the request, R for a report.
     static readonly Dictionary<string, string> Rules = new()
     {
         ["create: before the claim of the id"] = "enter:runtime:mkdir:1:/.claim-",
@@ -31,8 +32,8 @@ public sealed class KilledAtPhaseTests(ITestOutputHelper output) : ContainerTest
         ["create: init placed in its first cgroup"] = "exit:runtime:write:1:cgroup.procs",
         ["create: after the handshake"] = "exit:runtime:write:1:fd=socket:&&data=\"g\"",
         ["create: init's pid recorded"] = "exit:runtime:rename:3:path2={state}/state.json",
-        ["create: config sent to init"] = "exit:runtime:write:1:fd=socket:&&data=\"{\\x22config\\x22",
-        ["create: init reported ready"] = "exit:runtime:read:1:fd=socket:&&\\x22ready\\x22",
+        ["create: config sent to init"] = "exit:runtime:write:1:fd=socket:&&data=\"\\x01Q",
+        ["create: init reported ready"] = "exit:runtime:read:1:fd=socket:&&data=\"\\x01R&&ready",
         ["start: before exec.fifo is opened"] = "enter:runtime:open:1:{state}/exec.fifo",
         ["start: exec.fifo opened, init released"] = "exit:runtime:open:1:{state}/exec.fifo",
         ["start: init's byte read"] = "exit:runtime:read:1:{state}/exec.fifo",
