@@ -28,24 +28,8 @@ public static class HumanUnits
     /// <summary>Binary units with two decimals, as docker info's "Total Memory: 23.54GiB".</summary>
     public static string BinarySize(long bytes) => Scaled(bytes, 1024, BinaryUnits, "0.##");
 
-    /// <summary>go-units HumanDuration: "Less than a second", "5 minutes", "2 weeks", "3 years".</summary>
-    public static string Duration(TimeSpan d)
-    {
-        double seconds = d.TotalSeconds;
-        if (seconds < 1) return "Less than a second";
-        if (seconds < 2) return "1 second";
-        if (seconds < 60) return $"{(int)seconds} seconds";
-        double minutes = d.TotalMinutes;
-        if (minutes < 2) return "About a minute";
-        if (minutes < 60) return $"{(int)minutes} minutes";
-        double hours = Math.Round(d.TotalHours);
-        if (hours < 2) return "About an hour";
-        if (hours < 48) return $"{(int)hours} hours";
-        if (hours < 24 * 7 * 2) return $"{(int)(hours / 24)} days";
-        if (hours < 24 * 30 * 2) return $"{(int)(hours / 24 / 7)} weeks";
-        if (hours < 24 * 365 * 2) return $"{(int)(hours / 24 / 30)} months";
-        return $"{(int)(hours / 24 / 365)} years";
-    }
+    /// <summary>go-units HumanDuration: "Less than a second", "5 minutes", "2 weeks", "3 years" (shared with berthd's ps Status).</summary>
+    public static string Duration(TimeSpan d) => Berth.Api.HumanDuration.Of(d);
 
     public static string Ago(long unixSeconds) =>
         Duration(DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeSeconds(unixSeconds)) + " ago";
