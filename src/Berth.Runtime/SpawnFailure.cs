@@ -20,7 +20,9 @@ internal static class SpawnFailure
             SpawnStage.Setns => $"joining {(detail >= 0 && detail < joinNames.Count ? joinNames[detail] : $"namespace #{detail}")}",
             SpawnStage.Unshare => $"unshare(0x{detail:x})",
             SpawnStage.Sync => "namespace handshake with the runtime",
-            SpawnStage.SetId => detail == 1 ? "setresgid(0) in the user namespace" : "setresuid(0) in the user namespace",
+            SpawnStage.SetId => detail == 1
+                ? "setresgid(0) in the user namespace (linux.gidMappings must map the container's gid 0)"
+                : "setresuid(0) in the user namespace (linux.uidMappings must map the container's uid 0)",
             SpawnStage.Fds => detail == -1 ? "marking fds close-on-exec" : $"passing fd {detail}",
             SpawnStage.Fork => "fork into the PID namespace",
             SpawnStage.Exec => "exec",
