@@ -98,6 +98,39 @@ public sealed class MonitorTests
     }
 
     [SkippableTheory, MemberData(nameof(Drivers))]
+    public void AnAttachedClientThatDoesNotReadIsDroppedAndTheContainerRunsOn(string driver)
+    {
+        RequireDriver(driver);
+        // 20 MB of output against a client that never reads: far more than its queue and the socket buffers hold.
+        using var h = new MonitorHarness(driver, Specs.Shell("i=0; while [ $i -lt 20000 ]; do echo \"$i $(printf '%0990d' 0)\"; i=$((i+1)); done; echo end"));
+        var client = h.Launch();
+        using var stalled = client.Attach(stdin: false, stdout: true, stderr: true);
+        using var reader = client.Attach(stdin: false, stdout: true, stderr: false);
+        reader.ReadTimeout = Ms;
+        client.Start();
+        var read = FrameReader.ReadAll(reader);
+        Assert.EndsWith("end\n", FrameReader.Joined(read, 1));
+        Assert.Equal(0, client.Wait(MonitorHarness.Bound).ExitCode);
+        var entries = h.LogEntries();
+        Assert.Equal(20001, entries.Count);
+        Assert.Equal("end\n", entries[^1].Log);
+        // The stalled client got less than everything, and its connection was closed.
+        long got = 0;
+        var buffer = new byte[65536];
+        ((System.Net.Sockets.NetworkStream)stalled).ReadTimeout = Ms;
+        try
+        {
+            int n;
+            while ((n = stalled.Read(buffer)) > 0) got += n;
+        }
+        catch (IOException)
+        {
+            // Reset by the monitor: dropped.
+        }
+        Assert.InRange(got, 0, 19_000_000);
+    }
+
+    [SkippableTheory, MemberData(nameof(Drivers))]
     public void TerminalIsRawAndResizeReachesTheContainer(string driver)
     {
         RequireDriver(driver);
@@ -162,10 +195,17 @@ public sealed class MonitorTests
         var start = new ProcessStartInfo("setsid") { UseShellExecute = false };
         foreach (var a in new[] { "sh", "-c", "\"$0\" \"$1\"; exec sleep 600", MonitorHarness.MonitorBinary, h.RequestPath }) start.ArgumentList.Add(a);
         using var launcher = System.Diagnostics.Process.Start(start)!;
-        MonitorHarness.WaitUntil(() => File.Exists(h.Request.PidFile), "the monitor's pid file");
-        int monitorPid = h.MonitorPid;
-        Assert.NotEqual(launcher.Id, ParentOf(monitorPid));
-        Berth.Linux.Libc.kill(-launcher.Id, 9);
+        int monitorPid;
+        try
+        {
+            MonitorHarness.WaitUntil(() => File.Exists(h.Request.PidFile), "the monitor's pid file");
+            monitorPid = h.MonitorPid;
+            Assert.NotEqual(launcher.Id, ParentOf(monitorPid));
+        }
+        finally
+        {
+            Berth.Linux.Libc.kill(-launcher.Id, 9);
+        }
         Assert.True(launcher.WaitForExit(Ms));
 
         var client = new MonitorClient(h.Id, h.Request.Socket, h.Request.ExitFile);
