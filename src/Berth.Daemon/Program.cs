@@ -11,7 +11,8 @@ var dataRoot = new Option<string>("--data-root") { Description = "where images a
 var execRoot = new Option<string>("--exec-root") { Description = "runtime state (pid file)", DefaultValueFactory = _ => DaemonOptions.DefaultExecRoot };
 var host = new Option<string>("--host", "-H") { Description = "the socket to listen on, unix://PATH", DefaultValueFactory = _ => DaemonHost.Default.ToString() };
 var logLevel = new Option<string>("--log-level", "-l") { Description = "debug, info, warn or error", DefaultValueFactory = _ => "info" };
-var root = new RootCommand("berthd: the Berth daemon, serving the Docker Engine API on a unix socket") { dataRoot, execRoot, host, logLevel };
+var ociRuntime = new Option<string?>("--oci-runtime") { Description = "the OCI runtime binary containers run with (default: berth-runtime beside berthd, else runc)" };
+var root = new RootCommand("berthd: the Berth daemon, serving the Docker Engine API on a unix socket") { dataRoot, execRoot, host, logLevel, ociRuntime };
 root.SetAction(async (parse, _) =>
 {
     DaemonOptions options;
@@ -21,7 +22,10 @@ root.SetAction(async (parse, _) =>
             DataRoot: Absolute(parse.GetValue(dataRoot)!, "--data-root"),
             ExecRoot: Absolute(parse.GetValue(execRoot)!, "--exec-root"),
             Host: DaemonHost.Parse(parse.GetValue(host)!),
-            LogLevel: DaemonLog.ParseLevel(parse.GetValue(logLevel)!));
+            LogLevel: DaemonLog.ParseLevel(parse.GetValue(logLevel)!))
+        {
+            OciRuntime = parse.GetValue(ociRuntime) is { } runtime ? Absolute(runtime, "--oci-runtime") : null,
+        };
     }
     catch (FormatException e)
     {

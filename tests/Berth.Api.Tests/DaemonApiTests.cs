@@ -32,6 +32,20 @@ public class ApiRouterTests
     [InlineData("POST", "/images/create", ApiEndpoint.ImageCreate, null)]
     [InlineData("POST", "/images/load", ApiEndpoint.ImageLoad, null)]
     [InlineData("HEAD", "/_ping", ApiEndpoint.Ping, null)]
+    [InlineData("POST", "/containers/create", ApiEndpoint.ContainerCreate, null)]
+    [InlineData("GET", "/containers/json", ApiEndpoint.ContainerList, null)]
+    [InlineData("POST", "/containers/prune", ApiEndpoint.ContainerPrune, null)]
+    [InlineData("GET", "/containers/web/json", ApiEndpoint.ContainerInspect, "web")]
+    [InlineData("GET", "/containers/json/json", ApiEndpoint.ContainerInspect, "json")]
+    [InlineData("POST", "/containers/abc123/start", ApiEndpoint.ContainerStart, "abc123")]
+    [InlineData("POST", "/containers/web/stop", ApiEndpoint.ContainerStop, "web")]
+    [InlineData("POST", "/containers/web/kill", ApiEndpoint.ContainerKill, "web")]
+    [InlineData("POST", "/containers/web/restart", ApiEndpoint.ContainerRestart, "web")]
+    [InlineData("POST", "/containers/web/wait", ApiEndpoint.ContainerWait, "web")]
+    [InlineData("POST", "/containers/web/rename", ApiEndpoint.ContainerRename, "web")]
+    [InlineData("POST", "/containers/web/attach", ApiEndpoint.ContainerAttach, "web")]
+    [InlineData("GET", "/containers/web/logs", ApiEndpoint.ContainerLogs, "web")]
+    [InlineData("DELETE", "/containers/web", ApiEndpoint.ContainerDelete, "web")]
     public void Routes_image_names_with_slashes(string method, string path, ApiEndpoint endpoint, string? name) =>
         Assert.Equal(new ApiRoute(endpoint, name), ApiRouter.Match(method, path));
 
@@ -43,6 +57,11 @@ public class ApiRouterTests
     [InlineData("GET", "/images/busybox")]
     [InlineData("POST", "/images/busybox/json")]
     [InlineData("GET", "/images/busybox/tag")]
+    [InlineData("GET", "/containers/a/b/json")]
+    [InlineData("GET", "/containers//json")]
+    [InlineData("DELETE", "/containers/a/b")]
+    [InlineData("GET", "/containers/web/start")]
+    [InlineData("POST", "/containers/web/json")]
     public void Unknown_routes_do_not_match(string method, string path) => Assert.Null(ApiRouter.Match(method, path));
 }
 
@@ -93,7 +112,7 @@ public class ApiHandlerTests
     [Fact]
     public async Task Unknown_route_is_page_not_found()
     {
-        var (status, body, _) = await Send("GET", "/v1.41/containers/json");
+        var (status, body, _) = await Send("GET", "/v1.41/volumes");
         Assert.Equal(404, status);
         Assert.Equal("""{"message":"page not found"}""", body.Trim());
     }

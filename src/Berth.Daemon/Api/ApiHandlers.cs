@@ -13,7 +13,7 @@ namespace Berth.Daemon.Api;
 /// Every error is <c>{"message"}</c> with dockerd's status code; a failure inside a progress stream is an
 /// error line; inside a tar stream the connection is cut so the client cannot take a short tar for a whole one.
 /// </summary>
-public sealed class ApiHandlers(DaemonContext daemon)
+public sealed partial class ApiHandlers(DaemonContext daemon)
 {
     public async Task HandleAsync(HttpContext http)
     {
@@ -92,6 +92,7 @@ public sealed class ApiHandlers(DaemonContext daemon)
         ApiEndpoint.ImageLoad => ImageLoadAsync(http),
         ApiEndpoint.ImageSave => ImageSaveAsync(http, http.Request.Query["names"].Where(n => !string.IsNullOrEmpty(n)).Select(n => n!).ToList()),
         ApiEndpoint.ImageSaveOne => ImageSaveAsync(http, [route.Name!]),
+        >= ApiEndpoint.ContainerCreate => DispatchContainerAsync(http, route),
         _ => throw new UnreachableException($"no handler for {route.Endpoint}"),
     };
 
@@ -142,16 +143,7 @@ public sealed class ApiHandlers(DaemonContext daemon)
     async Task ImageListAsync(HttpContext http)
     {
         var query = http.Request.Query;
-        ApiFilters filters;
-        try
-        {
-            filters = ApiFilters.Parse(Text(query["filters"]));
-        }
-        catch (FormatException e)
-        {
-            throw ApiException.BadRequest(e.Message);
-        }
-        var images = await daemon.Images.ListAsync(Bool(query["all"]), filters, http.RequestAborted);
+        var images = await daemon.Images.ListAsync(Bool(query["all"]), Filters(query), http.RequestAborted);
         await WriteJsonAsync(http, images as List<ImageSummary> ?? [.. images], ApiJson.Context.ListImageSummary);
     }
 
@@ -192,6 +184,19 @@ public sealed class ApiHandlers(DaemonContext daemon)
         await daemon.Images.SaveAsync(names, http.Response.Body, http.RequestAborted);
     }
 
+    /// <summary>The filters parameter; 400 when it is not a JSON map of sets.</summary>
+    internal static ApiFilters Filters(IQueryCollection query)
+    {
+        try
+        {
+            return ApiFilters.Parse(Text(query["filters"]));
+        }
+        catch (FormatException e)
+        {
+            throw ApiException.BadRequest(e.Message);
+        }
+    }
+
     /// <exception cref="ApiException">400 when the header is not base64 JSON.</exception>
     static AuthConfig? ReadAuth(HttpContext http)
     {
@@ -205,7 +210,7 @@ public sealed class ApiHandlers(DaemonContext daemon)
         }
     }
 
-    static string? Text(Microsoft.Extensions.Primitives.StringValues values)
+    internal static string? Text(Microsoft.Extensions.Primitives.StringValues values)
     {
         string? value = values.LastOrDefault();
         return string.IsNullOrEmpty(value) ? null : value;
@@ -218,7 +223,7 @@ public sealed class ApiHandlers(DaemonContext daemon)
         return value is not ("" or "0" or "no" or "false" or "none");
     }
 
-    static async Task WriteJsonAsync<T>(HttpContext http, T value, JsonTypeInfo<T> type)
+    internal static async Task WriteJsonAsync<T>(HttpContext http, T value, JsonTypeInfo<T> type)
     {
         http.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(http.Response.Body, value, type, http.RequestAborted);

@@ -16,18 +16,87 @@ public enum ApiEndpoint
     ImagePush,
     ImageTag,
     ImageDelete,
+    ContainerCreate,
+    ContainerList,
+    ContainerPrune,
+    ContainerInspect,
+    ContainerStart,
+    ContainerStop,
+    ContainerKill,
+    ContainerRestart,
+    ContainerWait,
+    ContainerRename,
+    ContainerLogs,
+    ContainerDelete,
+    ContainerAttach,
 }
 
-/// <summary>A matched route: the endpoint and, for per-image routes, the image name as the client wrote it.</summary>
+/// <summary>A matched route: the endpoint and the path's parameter (an image name as the client wrote it, a container id or name).</summary>
 public readonly record struct ApiRoute(ApiEndpoint Endpoint, string? Name = null);
 
 /// <summary>
-/// Maps (method, path) to an endpoint by hand instead of with ASP.NET route templates: image names carry
-/// slashes and colons (<c>/images/localhost:5000/a/b:tag/json</c>), and a template catch-all can only be last.
-/// The per-image suffix is matched from the end, so the name is everything between <c>/images/</c> and it.
+/// One line of the route table: a method, a path template with at most one parameter, and the endpoint.
+/// <c>{id}</c> is one path segment; <c>{name*}</c> may span segments (image names carry slashes and colons:
+/// <c>/images/localhost:5000/a/b:tag/json</c>), and is matched as everything between the fixed prefix and suffix.
+/// </summary>
+public sealed record RouteEntry(string Method, string Template, ApiEndpoint Endpoint)
+{
+    readonly int _open = Template.IndexOf('{');
+
+    public ApiRoute? Match(string method, string path)
+    {
+        if (method != Method) return null;
+        if (_open < 0) return path == Template ? new ApiRoute(Endpoint) : null;
+        int close = Template.IndexOf('}', _open);
+        string prefix = Template[.._open], suffix = Template[(close + 1)..];
+        bool spans = Template[close - 1] == '*';
+        if (path.Length <= prefix.Length + suffix.Length || !path.StartsWith(prefix, StringComparison.Ordinal) || !path.EndsWith(suffix, StringComparison.Ordinal))
+            return null;
+        string value = path[prefix.Length..^suffix.Length];
+        if (spans ? value.StartsWith('/') || value.EndsWith('/') : value.Contains('/')) return null;
+        return new ApiRoute(Endpoint, value);
+    }
+}
+
+/// <summary>
+/// Maps (method, path) to an endpoint through <see cref="Routes"/>, scanned in order: the first match wins, so
+/// fixed paths come before the templates that could also match them.
 /// </summary>
 public static class ApiRouter
 {
+    public static readonly IReadOnlyList<RouteEntry> Routes =
+    [
+        new("GET", "/_ping", ApiEndpoint.Ping),
+        new("HEAD", "/_ping", ApiEndpoint.Ping),
+        new("GET", "/version", ApiEndpoint.Version),
+        new("GET", "/info", ApiEndpoint.Info),
+
+        new("POST", "/images/create", ApiEndpoint.ImageCreate),
+        new("GET", "/images/json", ApiEndpoint.ImageList),
+        new("POST", "/images/load", ApiEndpoint.ImageLoad),
+        new("GET", "/images/get", ApiEndpoint.ImageSave),
+        new("GET", "/images/{name*}/json", ApiEndpoint.ImageInspect),
+        new("GET", "/images/{name*}/history", ApiEndpoint.ImageHistory),
+        new("GET", "/images/{name*}/get", ApiEndpoint.ImageSaveOne),
+        new("POST", "/images/{name*}/push", ApiEndpoint.ImagePush),
+        new("POST", "/images/{name*}/tag", ApiEndpoint.ImageTag),
+        new("DELETE", "/images/{name*}", ApiEndpoint.ImageDelete),
+
+        new("POST", "/containers/create", ApiEndpoint.ContainerCreate),
+        new("GET", "/containers/json", ApiEndpoint.ContainerList),
+        new("POST", "/containers/prune", ApiEndpoint.ContainerPrune),
+        new("GET", "/containers/{id}/json", ApiEndpoint.ContainerInspect),
+        new("POST", "/containers/{id}/start", ApiEndpoint.ContainerStart),
+        new("POST", "/containers/{id}/stop", ApiEndpoint.ContainerStop),
+        new("POST", "/containers/{id}/kill", ApiEndpoint.ContainerKill),
+        new("POST", "/containers/{id}/restart", ApiEndpoint.ContainerRestart),
+        new("POST", "/containers/{id}/wait", ApiEndpoint.ContainerWait),
+        new("POST", "/containers/{id}/rename", ApiEndpoint.ContainerRename),
+        new("GET", "/containers/{id}/logs", ApiEndpoint.ContainerLogs),
+        new("POST", "/containers/{id}/attach", ApiEndpoint.ContainerAttach),
+        new("DELETE", "/containers/{id}", ApiEndpoint.ContainerDelete),
+    ];
+
     /// <summary>
     /// Splits a <c>/v1.41</c> prefix off. Returns the version text (null when unversioned) and the rest.
     /// Like dockerd's <c>/v{version:[0-9.]+}</c>, only digits and dots make a version segment.
@@ -47,35 +116,8 @@ public static class ApiRouter
     /// <summary>The route for an unversioned path, or null (dockerd: 404 "page not found").</summary>
     public static ApiRoute? Match(string method, string path)
     {
-        bool get = method is "GET", post = method is "POST";
-        switch (path)
-        {
-            case "/_ping": return get || method is "HEAD" ? new ApiRoute(ApiEndpoint.Ping) : null;
-            case "/version": return get ? new ApiRoute(ApiEndpoint.Version) : null;
-            case "/info": return get ? new ApiRoute(ApiEndpoint.Info) : null;
-            case "/images/create": return post ? new ApiRoute(ApiEndpoint.ImageCreate) : null;
-            case "/images/json": return get ? new ApiRoute(ApiEndpoint.ImageList) : null;
-            case "/images/load": return post ? new ApiRoute(ApiEndpoint.ImageLoad) : null;
-            case "/images/get": return get ? new ApiRoute(ApiEndpoint.ImageSave) : null;
-        }
-        const string prefix = "/images/";
-        if (!path.StartsWith(prefix, StringComparison.Ordinal) || path.Length == prefix.Length) return null;
-        string rest = path[prefix.Length..];
-        if (method is "DELETE") return Named(ApiEndpoint.ImageDelete, rest);
-        (string Suffix, string Method, ApiEndpoint Endpoint)[] suffixed =
-        [
-            ("/json", "GET", ApiEndpoint.ImageInspect),
-            ("/history", "GET", ApiEndpoint.ImageHistory),
-            ("/get", "GET", ApiEndpoint.ImageSaveOne),
-            ("/push", "POST", ApiEndpoint.ImagePush),
-            ("/tag", "POST", ApiEndpoint.ImageTag),
-        ];
-        foreach (var (suffix, m, endpoint) in suffixed)
-            if (method == m && rest.EndsWith(suffix, StringComparison.Ordinal))
-                return Named(endpoint, rest[..^suffix.Length]);
+        foreach (var route in Routes)
+            if (route.Match(method, path) is { } match) return match;
         return null;
     }
-
-    static ApiRoute? Named(ApiEndpoint endpoint, string name) =>
-        name.Length == 0 || name.StartsWith('/') || name.EndsWith('/') ? null : new ApiRoute(endpoint, name);
 }

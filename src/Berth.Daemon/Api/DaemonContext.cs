@@ -11,4 +11,8 @@ public sealed record DaemonContext(
     string EngineId,
     IImageBackend Images,
     DaemonLog Log,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings)
+{
+    /// <summary>The containers, when the image backend is the store on disk (a test's fake backend has none).</summary>
+    public Containers.ContainerService? Containers { get; init; }
+}

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Berth.Daemon.Api;
+using Berth.Daemon.Containers;
 using Berth.Daemon.Images;
 using Berth.Linux;
 using Microsoft.AspNetCore.Builder;
@@ -120,7 +121,10 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
         var engine = EngineInfo.Detect();
         var backend = _backend = ImageBackendFactory(options);
         List<string> warnings = [];
-        var context = new DaemonContext(options, host, engine, EngineId.LoadOrCreate(options.EngineIdFile), backend, log, warnings);
+        var context = new DaemonContext(options, host, engine, EngineId.LoadOrCreate(options.EngineIdFile), backend, log, warnings)
+        {
+            Containers = backend is ImageBackend images ? new ContainerService(options, images, Runner(), log) : null,
+        };
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = options.DataRoot });
         // berthd writes its own log lines; the framework's console logger would add a second format.
@@ -132,12 +136,24 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
             kestrel.AddServerHeader = false;
             // load and import bodies are whole image tars.
             kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.ListenUnixSocket(socketPath, listen => listen.Protocols = HttpProtocols.Http1);
+            kestrel.ListenUnixSocket(socketPath, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                listen.Use(next => connection => next(new HalfCloseConnection(connection)));
+            });
         });
         var app = builder.Build();
         var handlers = new ApiHandlers(context);
         app.Run(handlers.HandleAsync);
         return app;
+    }
+
+    /// <summary>The stopgap runner over the OCI runtime binary (the monitor replaces it: docs/engine.md).</summary>
+    IContainerRunner Runner()
+    {
+        string binary = options.ResolveOciRuntime();
+        string name = Path.GetFileName(binary);
+        return new RuntimeBinaryRunner(name, binary, Path.Combine(options.ExecRoot, "runtime-" + name));
     }
 
     static void CreateDirectory(string path, UnixFileMode mode)

@@ -67,7 +67,7 @@ public static class ImageApiModels
         return items;
     }
 
-    static ApiImageConfig ContainerConfig(Berth.Images.ContainerConfig? c)
+    internal static ApiImageConfig ContainerConfig(Berth.Images.ContainerConfig? c)
     {
         var config = new ApiImageConfig();
         if (c is null) return config;

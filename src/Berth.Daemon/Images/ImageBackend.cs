@@ -147,6 +147,7 @@ public sealed class ImageBackend : IImageBackend, IDisposable
     /// <remarks>noprune has nothing to act on: berth keeps no parent images, so there are no untagged parents to prune.</remarks>
     public Task<IReadOnlyList<ImageDeleteResponseItem>> RemoveAsync(string name, bool force, bool noPrune, CancellationToken ct)
     {
+        RefuseInUse(name, force);
         var records = ImageErrors.Map(() => _service.Remove(name, force));
         if (records.Any(r => r.Deleted is not null)) _snapshots.Collect();
         return Task.FromResult<IReadOnlyList<ImageDeleteResponseItem>>(
@@ -191,6 +192,44 @@ public sealed class ImageBackend : IImageBackend, IDisposable
         session.Complete();
         return image.Id.ToString();
     }
+
+    /// <summary>The container using an image id, as (short container id, running), or null: set by the daemon's containers.</summary>
+    public Func<string, (string ShortId, bool Running)?>? ContainerUsing { get; set; }
+
+    /// <summary>
+    /// dockerd's 409s for an rmi that would delete an image a container was created from. An untag that leaves the
+    /// image other tags goes through. (dockerd's -f untags a name and keeps the image; Berth cannot untag alone yet,
+    /// so -f on the last name is refused too, never deleting an image in use.)
+    /// </summary>
+    void RefuseInUse(string name, bool force)
+    {
+        if (ContainerUsing is not { } lookup || !_service.Images.TryResolve(name, out var image)) return;
+        if (lookup(image.Id.ToString()) is not { } user) return;
+        string imageShort = image.Id.ToString()["sha256:".Length..][..12];
+        string hex = name.StartsWith("sha256:", StringComparison.Ordinal) ? name["sha256:".Length..] : name;
+        bool byId = hex.Length > 0 && image.Id.ToString()["sha256:".Length..].StartsWith(hex, StringComparison.Ordinal);
+        if (byId)
+        {
+            if (user.Running)
+                throw ApiException.Conflict($"conflict: unable to delete {imageShort} (cannot be forced) - image is being used by running container {user.ShortId}");
+            throw ApiException.Conflict($"conflict: unable to delete {imageShort} (must be forced) - image is being used by stopped container {user.ShortId}");
+        }
+        if (image.RepoTags.Count > 1) return;
+        throw ApiException.Conflict($"conflict: unable to remove repository reference \"{name}\" (must force) - container {user.ShortId} is using its referenced image {imageShort}");
+    }
+
+    /// <summary>An image as a container needs it: its id, its config in the API's shape, and its layers' chain ids (bottom first).</summary>
+    public ContainerImage ResolveForContainer(string name)
+    {
+        var (image, config) = ImageErrors.Map(() => _service.Inspect(name));
+        return new ContainerImage(image.Id.ToString(), ImageApiModels.ContainerConfig(config.Config), ImageSnapshots.ChainIds(config));
+    }
+
+    /// <summary>The snapshot directories of a chain, top first (an overlay's lowerdir order).</summary>
+    public IReadOnlyList<string> LowerDirs(IReadOnlyList<string> chainIds) => chainIds.Count == 0 ? [] : _snapshots.Store.LowerDirs(chainIds[^1]);
+
+    /// <summary>Keeps a chain's snapshots from being collected until disposed (a container exists on them).</summary>
+    public IDisposable HoldLayers(IReadOnlyList<string> chainIds) => _snapshots.Hold(chainIds);
 
     public void Dispose() => _service.Dispose();
 
@@ -278,3 +317,6 @@ public sealed class ImageBackend : IImageBackend, IDisposable
         }
     }
 }
+
+/// <summary>What a container takes from its image: the id, the config in the API's shape, and the layers' chain ids (bottom first).</summary>
+public sealed record ContainerImage(string Id, Berth.Api.ContainerConfig Config, IReadOnlyList<string> ChainIds);

@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+using Berth.Api;
+
+namespace Berth.Daemon.Containers;
+
+/// <summary>
+/// A container as berthd keeps it in <c>&lt;data-root&gt;/containers/&lt;id&gt;/config.v2.json</c> (docs/engine.md):
+/// Config and HostConfig as the client sent them, the image it was created from, and its run state.
+/// </summary>
+public sealed class ContainerRecordFile
+{
+    public string Id { get; set; } = "";
+    /// <summary>With its leading slash ("/web").</summary>
+    public string Name { get; set; } = "";
+    /// <summary>RFC 3339 with nanoseconds, UTC.</summary>
+    public string Created { get; set; } = "";
+    /// <summary>The image id ("sha256:...").</summary>
+    public string Image { get; set; } = "";
+    /// <summary>The image as the client wrote it.</summary>
+    public string ImageName { get; set; } = "";
+    public ContainerConfig Config { get; set; } = new();
+    public HostConfig HostConfig { get; set; } = new();
+    /// <summary>The exec driver (runtime) that runs it.</summary>
+    public string Driver { get; set; } = "";
+    public ContainerState State { get; set; } = new();
+    public int RestartCount { get; set; }
+    public string LogPath { get; set; } = "";
+    public string HostnamePath { get; set; } = "";
+    public string HostsPath { get; set; } = "";
+    public string ResolvConfPath { get; set; } = "";
+
+    public string ShortId => Id[..12];
+    public bool Running => State.Status is "running" or "paused" or "restarting";
+}
+
+/// <summary>One entry of GET /containers/json (moby's types.Container at API 1.41).</summary>
+public sealed class ContainerSummary
+{
+    public string Id { get; set; } = "";
+    public List<string> Names { get; set; } = [];
+    public string Image { get; set; } = "";
+    public string ImageID { get; set; } = "";
+    public string Command { get; set; } = "";
+    public long Created { get; set; }
+    public List<ContainerPort> Ports { get; set; } = [];
+    public Dictionary<string, string> Labels { get; set; } = [];
+    public string State { get; set; } = "";
+    public string Status { get; set; } = "";
+    public SummaryHostConfig HostConfig { get; set; } = new();
+    public SummaryNetworkSettings NetworkSettings { get; set; } = new();
+    public List<MountPoint> Mounts { get; set; } = [];
+}
+
+public sealed class ContainerPort
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? IP { get; set; }
+    public int PrivatePort { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int PublicPort { get; set; }
+    public string Type { get; set; } = "";
+}
+
+public sealed class SummaryHostConfig
+{
+    public string NetworkMode { get; set; } = "";
+}
+
+public sealed class SummaryNetworkSettings
+{
+    public Dictionary<string, EndpointSettings> Networks { get; set; } = [];
+}
+
+/// <summary>The body of POST /containers/{id}/wait.</summary>
+public sealed class ContainerWaitResponse
+{
+    public int StatusCode { get; set; }
+    public WaitError? Error { get; set; }
+}
+
+public sealed class WaitError
+{
+    public string Message { get; set; } = "";
+}
+
+/// <summary>The answer of POST /containers/prune.</summary>
+public sealed class ContainersPruneReport
+{
+    public List<string>? ContainersDeleted { get; set; }
+    public ulong SpaceReclaimed { get; set; }
+}
+
+/// <summary>The state berthd's stopgap runner reads from `runtime state` (runc's state JSON, the fields used).</summary>
+public sealed class RuntimeStateOutput
+{
+    [JsonPropertyName("status")] public string Status { get; set; } = "";
+    [JsonPropertyName("pid")] public int Pid { get; set; }
+}
+
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, AllowTrailingCommas = true)]
+[JsonSerializable(typeof(ContainerRecordFile))]
+[JsonSerializable(typeof(List<ContainerSummary>))]
+[JsonSerializable(typeof(ContainerWaitResponse))]
+[JsonSerializable(typeof(ContainersPruneReport))]
+[JsonSerializable(typeof(RuntimeStateOutput))]
+[JsonSerializable(typeof(JsonLogLine))]
+public sealed partial class ContainerJsonContext : JsonSerializerContext;
+
+/// <summary>The JSON of container files and answers, with Go's escaping (as <see cref="ApiJson"/>).</summary>
+public static class ContainerJson
+{
+    public static ContainerJsonContext Context { get; } = new(new System.Text.Json.JsonSerializerOptions
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        AllowTrailingCommas = true,
+    });
+
+    public static string Rfc3339Nano(DateTimeOffset time) => Images.ImageApiModels.Rfc3339Nano(time);
+
+    public static DateTimeOffset ParseTime(string text) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : DateTimeOffset.MinValue;
+}
+
+/// <summary>One line of a json-file log.</summary>
+public sealed class JsonLogLine
+{
+    [JsonPropertyName("log")] public string Log { get; set; } = "";
+    [JsonPropertyName("stream")] public string Stream { get; set; } = "";
+    [JsonPropertyName("time")] public string Time { get; set; } = "";
+}

@@ -1,0 +1,611 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Berth.Api;
+using Berth.Daemon.Api;
+using Berth.Daemon.Hosting;
+using Berth.Daemon.Images;
+using Berth.Engine;
+using Berth.Linux;
+using Berth.Oci;
+
+namespace Berth.Daemon.Containers;
+
+/// <summary>
+/// berthd's containers: create (validate, name, record), start (mount the rootfs, Populate, bundle, run), stop,
+/// kill, wait, remove, rename and prune, and what happens when a container's init exits (state, unmount,
+/// AutoRemove). Each container's state changes under its own lock; waiters hear of exits and removals.
+/// </summary>
+public sealed class ContainerService
+{
+    static readonly TimeSpan KillBound = TimeSpan.FromSeconds(30);
+    readonly ContainerStore _store;
+    readonly ImageBackend _images;
+    readonly IContainerRunner _runner;
+    readonly EngineEnvironment _environment;
+    readonly string _execRoot;
+    readonly DaemonLog _log;
+    readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, ContainerEvents> _events = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, IDisposable> _holds = new(StringComparer.Ordinal);
+
+    public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, DaemonLog log)
+    {
+        _images = images;
+        _runner = runner;
+        _log = log;
+        _execRoot = options.ExecRoot;
+        _store = new ContainerStore(options.DataRoot, (dir, error) => log.Warn("container directory without a record", ("dir", dir), ("error", error)));
+        _environment = new EngineEnvironment(new DaemonSettings { DataRoot = options.DataRoot }, EngineHost(), new HostDevices(), new StoreResolver(_store));
+        images.ContainerUsing = imageId => _store.UserOfImage(imageId) is { } r ? (r.ShortId, r.Running) : null;
+        foreach (var record in _store.List()) Restore(record);
+    }
+
+    public ContainerStore Store => _store;
+
+    static Berth.Engine.HostFacts EngineHost() => new()
+    {
+        Hostname = Environment.MachineName,
+        KernelRelease = ReadOr("/proc/sys/kernel/osrelease", "").Trim(),
+        OnlineCpus = ReadOr("/sys/devices/system/cpu/online", "0").Trim(),
+        OnlineMems = ReadOr("/sys/devices/system/node/online", "0").Trim(),
+        ResolvConf = ReadOr("/etc/resolv.conf", ""),
+        Hosts = ReadOr("/etc/hosts", ""),
+    };
+
+    static string ReadOr(string path, string fallback)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return fallback;
+        }
+    }
+
+    /// <summary>After a restart: a container the runtime no longer runs has exited; its rootfs is unmounted.</summary>
+    void Restore(ContainerRecordFile record)
+    {
+        HoldImage(record);
+        if (!record.Running) return;
+        if (_runner.Restore(record.Id) is { } pid)
+        {
+            // Still running, but this berthd did not start it: it cannot see its exit (the monitor will).
+            record.State.Pid = pid;
+            _log.Warn("container still runs from before the restart: its exit code will be unknown", ("id", record.Id));
+            EventsOf(record.Id).Exited = FollowExitAsync(record, null);
+            return;
+        }
+        MarkExited(record, new ContainerExit(255, DateTimeOffset.UtcNow, Error: "the container's runtime state was gone when berthd started"));
+        TryUnmount(record);
+        _store.Save(record);
+    }
+
+    void HoldImage(ContainerRecordFile record)
+    {
+        try
+        {
+            var image = _images.ResolveForContainer(record.Image);
+            _holds[record.Id] = _images.HoldLayers(image.ChainIds);
+        }
+        catch (ApiException)
+        {
+            // Its image is gone (removed before the container): start will say so.
+        }
+    }
+
+    SemaphoreSlim LockOf(string id) => _locks.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
+    ContainerEvents EventsOf(string id) => _events.GetOrAdd(id, _ => new ContainerEvents());
+
+    // ---------------------------------------------------------------- create
+
+    /// <summary>POST /containers/create: the new id and the warnings; nothing is left behind when it fails.</summary>
+    public (string Id, List<string> Warnings) Create(ContainerCreateRequest request, string? name)
+    {
+        string? wanted = string.IsNullOrEmpty(name) ? null : ContainerNames.Normalize(name);
+        if (request.Image.Length == 0) throw ApiException.BadRequest("Config.Image is required: the image to create the container from");
+        var image = _images.ResolveForContainer(request.Image);
+        ValidatedContainer validated;
+        try
+        {
+            validated = ContainerValidator.Validate(request, image.Config, request.HostConfig, request.NetworkingConfig, _environment);
+        }
+        catch (ContainerConfigException e)
+        {
+            throw new ApiException(e.StatusCode, e.Message);
+        }
+
+        string id = ContainerNames.NewId();
+        if (wanted is not null) _store.ReserveName(wanted, id);
+        else wanted = _store.ReserveGeneratedName(id);
+        string dir = _store.DirOf(id);
+        try
+        {
+            Directory.CreateDirectory(dir, (UnixFileMode)0x1c0);
+            RootfsMounter.PrepareLayer(dir);
+            var config = Copy(request);
+            var record = new ContainerRecordFile
+            {
+                Id = id,
+                Name = wanted,
+                Created = ContainerJson.Rfc3339Nano(DateTimeOffset.UtcNow),
+                Image = image.Id,
+                ImageName = request.Image,
+                Config = config,
+                HostConfig = request.HostConfig ?? new HostConfig(),
+                Driver = _runner.Name,
+                LogPath = Path.Combine(dir, id + "-json.log"),
+                HostnamePath = Path.Combine(dir, "hostname"),
+                HostsPath = Path.Combine(dir, "hosts"),
+                ResolvConfPath = Path.Combine(dir, "resolv.conf"),
+            };
+            // Created now, so an attach made before the start (docker run) has a file to follow.
+            File.WriteAllBytes(record.LogPath, []);
+            _store.Add(record);
+            _holds[id] = _images.HoldLayers(image.ChainIds);
+            _log.Info("container created", ("id", id), ("name", wanted), ("image", request.Image));
+            return (id, [.. validated.Warnings]);
+        }
+        catch
+        {
+            _store.ReleaseName(wanted, id);
+            ContainerStore.DeleteDirectory(dir);
+            throw;
+        }
+    }
+
+    /// <summary>The Config part of a create body alone (the request type carries HostConfig too).</summary>
+    static ContainerConfig Copy(ContainerConfig config) =>
+        JsonSerializer.Deserialize(JsonSerializer.SerializeToUtf8Bytes(config, ApiJson.Context.ContainerConfig), ApiJson.Context.ContainerConfig)!;
+
+    // ---------------------------------------------------------------- start
+
+    /// <summary>POST /containers/{id}/start: false when it already runs (304).</summary>
+    public async Task<bool> StartAsync(string reference)
+    {
+        var record = _store.Get(reference);
+        var gate = LockOf(record.Id);
+        await gate.WaitAsync();
+        try
+        {
+            if (record.Running) return false;
+            if (record.State.Status == "removing") throw ApiException.Conflict($"cannot start container {record.Id}: it is being removed");
+            await StartLockedAsync(record);
+            return true;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    async Task StartLockedAsync(ContainerRecordFile record)
+    {
+        string dir = _store.DirOf(record.Id);
+        string bundle = Path.Combine(_execRoot, "containers", record.Id, "bundle");
+        SharedShm? shm = null;
+        try
+        {
+            var image = _images.ResolveForContainer(record.Image);
+            string rootfs = RootfsMounter.Mount(dir, _images.LowerDirs(image.ChainIds));
+            Command command;
+            try
+            {
+                command = Populate.Command(new ContainerRecord(record.Id, record.Name, record.Config, record.HostConfig, rootfs),
+                    image.Config, new RootfsUsers(rootfs), _environment);
+            }
+            catch (ContainerConfigException e)
+            {
+                throw new ApiException(e.StatusCode, e.Message);
+            }
+            foreach (var file in command.Files) File.WriteAllText(file.Path, file.Content);
+            if (command.SharedShm is { } wantedShm)
+            {
+                Directory.CreateDirectory(wantedShm.Path);
+                if (Libc.mount("shm", wantedShm.Path, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, $"mode=1777,size={wantedShm.Size}") < 0)
+                    throw LinuxException.FromLastError("mount(tmpfs)", wantedShm.Path);
+                shm = wantedShm;
+            }
+            if (command.WorkingDir is { } workdir) CreateWorkingDir(rootfs, workdir);
+            Directory.CreateDirectory(bundle);
+            await File.WriteAllBytesAsync(Path.Combine(bundle, "config.json"), JsonSerializer.SerializeToUtf8Bytes(command.Spec, OciJsonContext.Default.Spec));
+            var launch = new ContainerLaunch(record.Id, bundle, record.LogPath, Path.Combine(dir, "exit.json"),
+                record.Config.Tty, record.Config.OpenStdin, record.Config.StdinOnce);
+            int pid = await _runner.StartAsync(launch, CancellationToken.None);
+            record.State = new ContainerState
+            {
+                Status = "running",
+                Running = true,
+                Pid = pid,
+                StartedAt = ContainerJson.Rfc3339Nano(DateTimeOffset.UtcNow),
+                FinishedAt = record.State.FinishedAt,
+            };
+            _store.Save(record);
+            var events = EventsOf(record.Id);
+            events.Exited = FollowExitAsync(record, shm);
+            _log.Info("container started", ("id", record.Id), ("pid", pid));
+        }
+        catch (Exception e)
+        {
+            if (shm is not null) Libc.umount2(shm.Path, Libc.MNT_DETACH);
+            TryUnmount(record);
+            TryDelete(record.Id);
+            record.State.Error = e.Message;
+            record.State.ExitCode = 128;
+            _store.Save(record);
+            if (e is ContainerRunnerException) throw new ApiException(500, e.Message, e);
+            throw;
+        }
+    }
+
+    /// <summary>dockerd creates a missing working directory; no component may be a symlink (it could lead out of the rootfs).</summary>
+    static void CreateWorkingDir(string rootfs, string workdir)
+    {
+        string path = rootfs;
+        foreach (var part in workdir.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            path = Path.Combine(path, part);
+            if (Libc.fstatat(Libc.AT_FDCWD, path, out var st, Libc.AT_SYMLINK_NOFOLLOW) == 0)
+            {
+                if (st.FileType != Libc.S_IFDIR) return; // a symlink or a file: the runtime resolves or refuses it
+                continue;
+            }
+            Directory.CreateDirectory(path);
+            File.SetUnixFileMode(path, (UnixFileMode)0x1ed);
+        }
+    }
+
+    /// <summary>Records the exit, unmounts, tells the waiters, and removes an AutoRemove container.</summary>
+    async Task FollowExitAsync(ContainerRecordFile record, SharedShm? shm)
+    {
+        var exit = await _runner.WaitAsync(record.Id);
+        var gate = LockOf(record.Id);
+        await gate.WaitAsync();
+        try
+        {
+            MarkExited(record, exit);
+            if (shm is not null) Libc.umount2(shm.Path, Libc.MNT_DETACH);
+            TryUnmount(record);
+            TryDelete(record.Id);
+            if (_store.Find(record.Id) is not null) _store.Save(record);
+            _log.Info("container exited", ("id", record.Id), ("exit-code", exit.ExitCode));
+        }
+        finally
+        {
+            gate.Release();
+        }
+        EventsOf(record.Id).SignalExit(exit.ExitCode);
+        if (record.HostConfig.AutoRemove)
+        {
+            try
+            {
+                await RemoveAsync(record.Id, force: false, volumes: false);
+            }
+            catch (ApiException e) when (e.StatusCode == 404)
+            {
+                // Removed meanwhile (docker rm -f).
+            }
+            catch (Exception e)
+            {
+                _log.Error("cannot remove the container after its exit (AutoRemove)", ("id", record.Id), ("error", e.Message));
+            }
+        }
+    }
+
+    static void MarkExited(ContainerRecordFile record, ContainerExit exit)
+    {
+        record.State.Status = "exited";
+        record.State.Running = false;
+        record.State.Paused = false;
+        record.State.Restarting = false;
+        record.State.Pid = 0;
+        record.State.ExitCode = exit.ExitCode;
+        record.State.OOMKilled = exit.OOMKilled;
+        record.State.Error = exit.Error;
+        record.State.FinishedAt = ContainerJson.Rfc3339Nano(exit.FinishedAt);
+    }
+
+    void TryUnmount(ContainerRecordFile record)
+    {
+        try
+        {
+            RootfsMounter.Unmount(_store.DirOf(record.Id));
+        }
+        catch (LinuxException e)
+        {
+            _log.Error("cannot unmount the container's rootfs", ("id", record.Id), ("error", e.Message));
+        }
+    }
+
+    void TryDelete(string id)
+    {
+        try
+        {
+            _runner.Delete(id, force: true);
+        }
+        catch (ContainerRunnerException e)
+        {
+            _log.Warn("cannot delete the runtime's state", ("id", id), ("error", e.Message));
+        }
+        try
+        {
+            string state = Path.Combine(_execRoot, "containers", id);
+            if (Directory.Exists(state)) Directory.Delete(state, recursive: true);
+        }
+        catch (IOException e)
+        {
+            _log.Warn("cannot remove the container's exec-root directory", ("id", id), ("error", e.Message));
+        }
+    }
+
+    // ---------------------------------------------------------------- stop, kill, restart, wait
+
+    /// <summary>POST /containers/{id}/stop: false when it was not running (304).</summary>
+    public async Task<bool> StopAsync(string reference, int? timeoutSeconds)
+    {
+        var record = _store.Get(reference);
+        if (!record.Running) return false;
+        await StopRunningAsync(record, timeoutSeconds);
+        return true;
+    }
+
+    async Task StopRunningAsync(ContainerRecordFile record, int? timeoutSeconds)
+    {
+        var merged = ImageConfigOf(record) is var image ? SafeMerge(record.Config, image) : record.Config;
+        int signal = Signals.Parse(string.IsNullOrEmpty(merged.StopSignal) ? "SIGTERM" : merged.StopSignal);
+        int timeout = timeoutSeconds ?? merged.StopTimeout ?? _environment.Daemon.DefaultStopTimeout;
+        var exited = EventsOf(record.Id).Exited;
+        if (exited is null) return;
+        if (signal != 9) SendSignal(record, signal);
+        if (timeout >= 0 ? await Finished(exited, TimeSpan.FromSeconds(timeout)) : await Finished(exited, Timeout.InfiniteTimeSpan)) return;
+        _log.Info("container did not stop on its signal: killing it", ("id", record.Id), ("signal", signal), ("timeout", timeout));
+        SendSignal(record, 9);
+        if (!await Finished(exited, KillBound))
+            throw new ApiException(500, $"container {record.Id} did not exit within {KillBound.TotalSeconds} s of SIGKILL");
+    }
+
+    static async Task<bool> Finished(Task task, TimeSpan bound) => await Task.WhenAny(task, Task.Delay(bound)) == task;
+
+    void SendSignal(ContainerRecordFile record, int signal)
+    {
+        try
+        {
+            _runner.Signal(record.Id, signal, all: false);
+        }
+        catch (ContainerRunnerException e)
+        {
+            // It exited between the check and the signal: the exit follows.
+            _log.Debug("signal not delivered", ("id", record.Id), ("signal", signal), ("error", e.Message));
+        }
+    }
+
+    /// <summary>POST /containers/{id}/kill?signal= (SIGKILL by default); 409 when it is not running, as dockerd.</summary>
+    public void Kill(string reference, string? signalText)
+    {
+        var record = _store.Get(reference);
+        int signal;
+        try
+        {
+            signal = string.IsNullOrEmpty(signalText) ? 9 : Signals.Parse(signalText);
+        }
+        catch (ContainerConfigException e)
+        {
+            throw ApiException.BadRequest(e.Message);
+        }
+        if (!record.Running) throw ApiException.Conflict($"Cannot kill container: {reference}: Container {record.Id} is not running");
+        try
+        {
+            _runner.Signal(record.Id, signal, all: false);
+        }
+        catch (ContainerRunnerException e)
+        {
+            throw new ApiException(500, $"Cannot kill container: {reference}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>POST /containers/{id}/restart?t=: stop when running, then start.</summary>
+    public async Task RestartAsync(string reference, int? timeoutSeconds)
+    {
+        var record = _store.Get(reference);
+        if (record.Running) await StopRunningAsync(record, timeoutSeconds);
+        await StartAsync(record.Id);
+    }
+
+    /// <summary>
+    /// POST /containers/{id}/wait: the exit code once the condition holds (not-running: now when it is not running;
+    /// next-exit: its next exit; removed: once it is gone).
+    /// </summary>
+    public async Task<int> WaitAsync(string reference, string condition, CancellationToken ct)
+    {
+        var record = _store.Get(reference);
+        var events = EventsOf(record.Id);
+        switch (condition)
+        {
+            case "" or "not-running":
+                if (!record.Running) return record.State.ExitCode;
+                return await events.NextExit.WaitAsync(ct);
+            case "next-exit":
+                return await events.NextExit.WaitAsync(ct);
+            case "removed":
+                return await events.Removed.WaitAsync(ct);
+            default:
+                throw ApiException.BadRequest($"invalid condition: \"{condition}\"");
+        }
+    }
+
+    // ---------------------------------------------------------------- remove, rename, prune
+
+    /// <summary>DELETE /containers/{id}?force=&amp;v=: 409 for a running container without force.</summary>
+    public async Task RemoveAsync(string reference, bool force, bool volumes)
+    {
+        var record = _store.Get(reference);
+        if (record.Running)
+        {
+            if (!force)
+                throw ApiException.Conflict($"You cannot remove a running container {record.Id}. Stop the container before attempting removal or force remove");
+            SendSignal(record, 9);
+            if (EventsOf(record.Id).Exited is { } exited && !await Finished(exited, KillBound))
+                throw new ApiException(500, $"Could not kill running container {record.Id}, cannot remove: it did not exit within {KillBound.TotalSeconds} s");
+        }
+        var gate = LockOf(record.Id);
+        await gate.WaitAsync();
+        try
+        {
+            if (_store.Find(record.Id) is null) throw ContainerNames.NotFound(reference);
+            if (record.Running) throw ApiException.Conflict($"You cannot remove a running container {record.Id}. Stop the container before attempting removal or force remove");
+            TryUnmount(record);
+            TryDelete(record.Id);
+            _store.Remove(record);
+            if (_holds.TryRemove(record.Id, out var hold)) hold.Dispose();
+            _log.Info("container removed", ("id", record.Id));
+        }
+        finally
+        {
+            gate.Release();
+        }
+        if (_events.TryRemove(record.Id, out var events)) events.SignalRemoved(record.State.ExitCode);
+        _locks.TryRemove(record.Id, out _);
+    }
+
+    /// <summary>POST /containers/{id}/rename?name=.</summary>
+    public void Rename(string reference, string? newName)
+    {
+        if (string.IsNullOrEmpty(newName)) throw ApiException.BadRequest("Neither old nor new names may be empty");
+        var record = _store.Get(reference);
+        string name = ContainerNames.Normalize(newName);
+        if (name == record.Name) throw ApiException.BadRequest($"Renaming a container with the same name as its current name");
+        _store.Rename(record, name);
+    }
+
+    /// <summary>POST /containers/prune: removes every stopped container; what was removed and the bytes of their layers.</summary>
+    public async Task<ContainersPruneReport> PruneAsync()
+    {
+        var report = new ContainersPruneReport();
+        foreach (var record in _store.List().Where(r => !r.Running))
+        {
+            long size = DirectorySize(Path.Combine(_store.DirOf(record.Id), "rw", "upper"));
+            try
+            {
+                await RemoveAsync(record.Id, force: false, volumes: false);
+            }
+            catch (ApiException)
+            {
+                continue; // started or removed meanwhile
+            }
+            (report.ContainersDeleted ??= []).Add(record.Id);
+            report.SpaceReclaimed += (ulong)size;
+        }
+        return report;
+    }
+
+    static long DirectorySize(string dir)
+    {
+        try
+        {
+            return Directory.Exists(dir) ? new DirectoryInfo(dir).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) : 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    // ---------------------------------------------------------------- views
+
+    ContainerConfig? ImageConfigOf(ContainerRecordFile record)
+    {
+        try
+        {
+            return _images.ResolveForContainer(record.Image).Config;
+        }
+        catch (ApiException)
+        {
+            return null;
+        }
+    }
+
+    static ContainerConfig SafeMerge(ContainerConfig config, ContainerConfig? image)
+    {
+        try
+        {
+            return ConfigMerge.Merge(config, image);
+        }
+        catch (ContainerConfigException)
+        {
+            return config;
+        }
+    }
+
+    /// <summary>GET /containers/{id}/json.</summary>
+    public ContainerInspect Inspect(string reference)
+    {
+        var record = _store.Get(reference);
+        var merged = SafeMerge(record.Config, ImageConfigOf(record));
+        return ContainerViews.Inspect(record, merged, _store.DirOf(record.Id));
+    }
+
+    /// <summary>GET /containers/json: newest first; all or only running; limit; the filters of <see cref="ContainerListFilter"/>.</summary>
+    public List<ContainerSummary> List(bool all, int limit, ApiFilters filters)
+    {
+        var filter = ContainerListFilter.Parse(filters);
+        var result = new List<ContainerSummary>();
+        foreach (var record in _store.List())
+        {
+            if (!all && limit <= 0 && !record.Running && !filter.NamesStatus) continue;
+            if (!filter.Matches(record)) continue;
+            result.Add(ContainerViews.Summary(record, SafeMerge(record.Config, ImageConfigOf(record))));
+            if (limit > 0 && result.Count >= limit) break;
+        }
+        return result;
+    }
+
+    /// <summary>For the stopgap attach: the log opened at its end, the next exit, and whether it has a terminal.</summary>
+    public (FileStream Log, Task Exited, bool Tty) OpenAttach(string reference)
+    {
+        var record = _store.Get(reference);
+        var log = new FileStream(record.LogPath, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        log.Seek(0, SeekOrigin.End);
+        return (log, EventsOf(record.Id).NextExit, record.Config.Tty);
+    }
+
+    /// <summary>The container (for logs): its record.</summary>
+    public ContainerRecordFile Get(string reference) => _store.Get(reference);
+}
+
+/// <summary>A container's exit and removal, for waiters: each exit completes the pending NextExit and arms a new one.</summary>
+sealed class ContainerEvents
+{
+    readonly object _lock = new();
+    TaskCompletionSource<int> _nextExit = New();
+    readonly TaskCompletionSource<int> _removed = New();
+
+    /// <summary>The running init's exit, state recorded (null when this berthd did not start it).</summary>
+    public Task? Exited { get; set; }
+
+    public Task<int> NextExit
+    {
+        get { lock (_lock) return _nextExit.Task; }
+    }
+
+    public Task<int> Removed => _removed.Task;
+
+    public void SignalExit(int code)
+    {
+        TaskCompletionSource<int> done;
+        lock (_lock)
+        {
+            done = _nextExit;
+            _nextExit = New();
+        }
+        done.TrySetResult(code);
+    }
+
+    public void SignalRemoved(int code)
+    {
+        SignalExit(code);
+        _removed.TrySetResult(code);
+    }
+
+    static TaskCompletionSource<int> New() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

@@ -1,0 +1,142 @@
+using System.Globalization;
+using Berth.Api;
+using Berth.Engine;
+
+namespace Berth.Daemon.Containers;
+
+/// <summary>A container record in the API's shapes: inspect and the list's summary, with dockerd's texts.</summary>
+public static class ContainerViews
+{
+    public static ContainerInspect Inspect(ContainerRecordFile record, ContainerConfig merged, string dir)
+    {
+        var (path, args) = EntrypointAndArgs(merged);
+        var state = record.State;
+        return new ContainerInspect
+        {
+            Id = record.Id,
+            Created = record.Created,
+            Path = path,
+            Args = args,
+            State = new ContainerState
+            {
+                Status = state.Status,
+                Running = state.Status is "running" or "paused" or "restarting",
+                Paused = state.Status == "paused",
+                Restarting = state.Status == "restarting",
+                OOMKilled = state.OOMKilled,
+                Dead = state.Status == "dead",
+                Pid = state.Pid,
+                ExitCode = state.ExitCode,
+                Error = state.Error,
+                StartedAt = state.StartedAt,
+                FinishedAt = state.FinishedAt,
+                Health = state.Health,
+            },
+            Image = record.Image,
+            ResolvConfPath = record.ResolvConfPath,
+            HostnamePath = record.HostnamePath,
+            HostsPath = record.HostsPath,
+            LogPath = record.LogPath,
+            Name = record.Name,
+            RestartCount = record.RestartCount,
+            Driver = "overlay2",
+            Platform = "linux",
+            HostConfig = record.HostConfig,
+            GraphDriver = new GraphDriverData
+            {
+                Name = "overlay2",
+                Data = new Dictionary<string, string>
+                {
+                    ["MergedDir"] = RootfsMounter.RootfsPath(dir),
+                    ["UpperDir"] = Path.Combine(dir, "rw", "upper"),
+                    ["WorkDir"] = Path.Combine(dir, "rw", "work"),
+                },
+            },
+            Mounts = [],
+            Config = merged,
+            NetworkSettings = new NetworkSettings(),
+        };
+    }
+
+    static (string Path, List<string> Args) EntrypointAndArgs(ContainerConfig merged)
+    {
+        try
+        {
+            return ConfigMerge.EntrypointAndArgs(merged);
+        }
+        catch (ContainerConfigException)
+        {
+            return ("", []);
+        }
+    }
+
+    public static ContainerSummary Summary(ContainerRecordFile record, ContainerConfig merged)
+    {
+        var (path, args) = EntrypointAndArgs(merged);
+        return new ContainerSummary
+        {
+            Id = record.Id,
+            Names = [record.Name],
+            Image = record.ImageName,
+            ImageID = record.Image,
+            Command = args.Count > 0 ? path + " " + string.Join(' ', args) : path,
+            Created = ContainerJson.ParseTime(record.Created).ToUnixTimeSeconds(),
+            Labels = merged.Labels ?? [],
+            State = record.State.Status,
+            Status = StatusText(record.State, DateTimeOffset.UtcNow),
+            HostConfig = new SummaryHostConfig { NetworkMode = record.HostConfig.NetworkMode.Length > 0 ? record.HostConfig.NetworkMode : "default" },
+        };
+    }
+
+    /// <summary>dockerd's Status column: "Created", "Up 4 seconds", "Exited (137) 3 seconds ago".</summary>
+    public static string StatusText(ContainerState state, DateTimeOffset now) => state.Status switch
+    {
+        "running" => "Up " + HumanDuration(now - ContainerJson.ParseTime(state.StartedAt)),
+        "paused" => "Up " + HumanDuration(now - ContainerJson.ParseTime(state.StartedAt)) + " (Paused)",
+        "restarting" => $"Restarting ({state.ExitCode}) " + HumanDuration(now - ContainerJson.ParseTime(state.FinishedAt)) + " ago",
+        "exited" when state.FinishedAt == ContainerState.NeverTime => "Exited (" + state.ExitCode.ToString(CultureInfo.InvariantCulture) + ")",
+        "exited" => $"Exited ({state.ExitCode}) " + HumanDuration(now - ContainerJson.ParseTime(state.FinishedAt)) + " ago",
+        "dead" => "Dead",
+        "removing" => "Removal In Progress",
+        _ => "Created",
+    };
+
+    static string HumanDuration(TimeSpan d) => Berth.Api.HumanDuration.Of(d);
+}
+
+/// <summary>
+/// GET /containers/json's filters, the minimal set: id (prefix), name (substring, as dockerd's regexp of a plain
+/// word) and status. The full set (label, ancestor, before, since, exited, ...) is another change's.
+/// </summary>
+public sealed class ContainerListFilter
+{
+    static readonly string[] Statuses = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+    readonly List<string> _ids, _names, _statuses;
+
+    ContainerListFilter(List<string> ids, List<string> names, List<string> statuses)
+    {
+        _ids = ids;
+        _names = names;
+        _statuses = statuses;
+    }
+
+    /// <summary>A status filter lists stopped containers without all=1, as dockerd does.</summary>
+    public bool NamesStatus => _statuses.Count > 0;
+
+    public static ContainerListFilter Parse(ApiFilters filters)
+    {
+        foreach (var key in filters.Keys)
+            if (key is not ("id" or "name" or "status"))
+                throw Berth.Daemon.Api.ApiException.BadRequest($"invalid filter '{key}'");
+        var statuses = filters.Get("status").ToList();
+        foreach (var s in statuses)
+            if (!Statuses.Contains(s))
+                throw Berth.Daemon.Api.ApiException.BadRequest($"invalid filter 'status={s}'");
+        return new ContainerListFilter([.. filters.Get("id")], [.. filters.Get("name")], statuses);
+    }
+
+    public bool Matches(ContainerRecordFile record) =>
+        (_ids.Count == 0 || _ids.Any(i => record.Id.StartsWith(i, StringComparison.Ordinal))) &&
+        (_names.Count == 0 || _names.Any(n => record.Name.Contains(n.TrimStart('/'), StringComparison.Ordinal))) &&
+        (_statuses.Count == 0 || _statuses.Contains(record.State.Status));
+}

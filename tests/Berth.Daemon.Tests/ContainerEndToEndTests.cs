@@ -1,0 +1,370 @@
+using System.Formats.Tar;
+using System.Text;
+using System.Text.Json;
+using Berth.Daemon.Tests.Infrastructure;
+using Berth.Images.Tests;
+
+namespace Berth.Daemon.Tests;
+
+/// <summary>
+/// One berthd (running containers with $BERTH_RUNTIME, else the published berth-runtime) holding two images made here
+/// from the host's busybox-static: <c>ctest/one:1</c> of one layer and <c>ctest/two:1</c> of two (the second adds
+/// /etc/layer2 and removes /etc/gone with a whiteout), loaded with the docker CLI.
+/// </summary>
+public sealed class ContainerDaemon : IDisposable
+{
+    public const string One = "ctest/one:1", Two = "ctest/two:1";
+    readonly Lazy<DaemonInstance> _daemon = new(Start);
+
+    public DaemonInstance Daemon => _daemon.Value;
+
+    /// <summary>--oci-runtime $BERTH_RUNTIME when it is set.</summary>
+    public static string[] ExtraArgs =>
+        Environment.GetEnvironmentVariable("BERTH_RUNTIME") is { Length: > 0 } runtime ? ["--oci-runtime", runtime] : [];
+
+    static DaemonInstance Start()
+    {
+        Skip.IfNot(Tools.IsRoot, "container tests run as root (integration section of scripts/test.sh)");
+        Skip.IfNot(File.Exists("/bin/busybox"), "busybox-static is not installed (apt-get install busybox-static)");
+        var daemon = DaemonInstance.Start(null, ExtraArgs);
+        var archive = new SaveArchiveBuilder();
+        byte[] layer1 = BusyboxLayer();
+        archive.Image([One], [layer1]);
+        archive.Image([Two], [layer1, SaveArchiveBuilder.Tar(("etc/layer2", "from layer 2\n"), ("etc/.wh.gone", ""))]);
+        string file = Path.Combine(daemon.Root, "images.tar");
+        File.WriteAllBytes(file, archive.Build());
+        DockerCli.Ok(DockerCli.Docker(daemon, "load", "-i", file));
+        return daemon;
+    }
+
+    /// <summary>/bin/busybox with the applets the tests use, /etc/passwd and group, and /etc/gone for layer 2 to remove.</summary>
+    static byte[] BusyboxLayer()
+    {
+        using var tar = new MemoryStream();
+        using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            var mtime = new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
+            void Dir(string name) => writer.WriteEntry(new PaxTarEntry(TarEntryType.Directory, name) { Mode = (UnixFileMode)0x1ed, ModificationTime = mtime });
+            void FileEntry(string name, byte[] data, int mode) => writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name)
+            {
+                Mode = (UnixFileMode)mode, ModificationTime = mtime, DataStream = new MemoryStream(data),
+            });
+            Dir("bin/");
+            FileEntry("bin/busybox", File.ReadAllBytes("/bin/busybox"), 0x1ed);
+            foreach (var applet in new[] { "sh", "sleep", "cat", "ls", "echo", "id", "pwd", "touch", "true", "false", "test" })
+                writer.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "bin/" + applet) { LinkName = "busybox", ModificationTime = mtime });
+            Dir("etc/");
+            FileEntry("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n"u8.ToArray(), 0x1a4);
+            FileEntry("etc/group", "root:x:0:\nnogroup:x:65534:\n"u8.ToArray(), 0x1a4);
+            FileEntry("etc/gone", "removed by layer 2\n"u8.ToArray(), 0x1a4);
+            Dir("tmp/");
+        }
+        return tar.ToArray();
+    }
+
+    public void Dispose()
+    {
+        if (_daemon.IsValueCreated) _daemon.Value.Dispose();
+    }
+}
+
+/// <summary>
+/// berthd's containers through the real docker CLI: create, inspect, ps, rename, rm, run, logs, stop, wait, with
+/// dockerd's answers for bad input and nothing left on the host (directories, mounts, runtime state, cgroups).
+/// </summary>
+public class ContainerEndToEndTests(ContainerDaemon fixture) : IClassFixture<ContainerDaemon>
+{
+    DaemonInstance Daemon => fixture.Daemon;
+
+    ProcessResult Docker(params string[] args) => DockerCli.Docker(Daemon, args);
+
+    static ProcessResult Ok(ProcessResult result) => DockerCli.Ok(result);
+
+    string ContainersDir => Path.Combine(Daemon.DataRoot, "containers");
+
+    string[] ContainerDirs() => Directory.Exists(ContainersDir) ? [.. Directory.GetDirectories(ContainersDir).Select(Path.GetFileName).Order()!] : [];
+
+    JsonElement Inspect(string name)
+    {
+        var result = Ok(Docker("inspect", "--type", "container", name));
+        return JsonDocument.Parse(result.Stdout).RootElement[0];
+    }
+
+    /// <summary>Nothing of the container is left: its directory, a mount under the daemon's roots, runtime state, a cgroup.</summary>
+    void AssertNothingLeft(string id)
+    {
+        Assert.False(Directory.Exists(Path.Combine(ContainersDir, id)), $"{id}'s directory is left");
+        string mounts = File.ReadAllText("/proc/self/mountinfo");
+        Assert.DoesNotContain(id, mounts);
+        foreach (var runtimeRoot in Directory.Exists(Daemon.ExecRoot) ? Directory.GetDirectories(Daemon.ExecRoot, "runtime-*") : [])
+            Assert.False(Directory.Exists(Path.Combine(runtimeRoot, id)), $"runtime state of {id} is left in {runtimeRoot}");
+        Assert.False(Directory.Exists(Path.Combine(Daemon.ExecRoot, "containers", id)), $"{id}'s exec-root directory is left");
+        foreach (var cgroup in new[] { "/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/pids/berth", "/sys/fs/cgroup/unified/berth", "/sys/fs/cgroup/berth" })
+            Assert.False(Directory.Exists(Path.Combine(cgroup, id)), $"cgroup {cgroup}/{id} is left");
+    }
+
+    [SkippableFact]
+    public void Create_inspect_ps_rename_and_rm()
+    {
+        string id = Ok(Docker("create", "--name", "cr-first", "-e", "A=b", "-w", "/work", ContainerDaemon.One, "sleep", "5")).Stdout.Trim();
+        Assert.Matches("^[0-9a-f]{64}$", id);
+        var inspect = Inspect("cr-first");
+        Assert.Equal(id, inspect.GetProperty("Id").GetString());
+        Assert.Equal("/cr-first", inspect.GetProperty("Name").GetString());
+        Assert.Equal("created", inspect.GetProperty("State").GetProperty("Status").GetString());
+        Assert.False(inspect.GetProperty("State").GetProperty("Running").GetBoolean());
+        Assert.Equal("sleep", inspect.GetProperty("Path").GetString());
+        Assert.Equal(["5"], inspect.GetProperty("Args").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal("overlay2", inspect.GetProperty("Driver").GetString());
+        Assert.Equal(ContainerDaemon.One, inspect.GetProperty("Config").GetProperty("Image").GetString());
+        Assert.Equal("/work", inspect.GetProperty("Config").GetProperty("WorkingDir").GetString());
+        Assert.Contains("A=b", inspect.GetProperty("Config").GetProperty("Env").EnumerateArray().Select(e => e.GetString()));
+        Assert.StartsWith("sha256:", inspect.GetProperty("Image").GetString());
+        Assert.Equal(Path.Combine(ContainersDir, id, id + "-json.log"), inspect.GetProperty("LogPath").GetString());
+        Assert.True(File.Exists(Path.Combine(ContainersDir, id, "config.v2.json")));
+
+        // By a unique prefix of the id, as dockerd.
+        Assert.Equal(id, Ok(Docker("inspect", "--format", "{{.Id}}", id[..10])).Stdout.Trim());
+
+        var ps = Ok(Docker("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Status}} {{.Command}}")).Stdout;
+        Assert.Contains($"{id} cr-first Created \"sleep 5\"", ps);
+        Assert.DoesNotContain(id, Ok(Docker("ps", "--no-trunc", "-q")).Stdout);
+
+        Ok(Docker("rename", "cr-first", "cr-second"));
+        Assert.Equal("/cr-second", Inspect(id).GetProperty("Name").GetString());
+        DockerCli.Fails(Docker("inspect", "--type", "container", "cr-first"), "No such container: cr-first");
+
+        Assert.Equal("cr-second", Ok(Docker("rm", "cr-second")).Stdout.Trim());
+        DockerCli.Fails(Docker("rm", "cr-second"), "No such container: cr-second");
+        AssertNothingLeft(id);
+        // The name is free again.
+        string again = Ok(Docker("create", "--name", "cr-second", ContainerDaemon.One, "true")).Stdout.Trim();
+        Ok(Docker("rm", again));
+    }
+
+    [SkippableFact]
+    public void A_generated_name_is_adjective_underscore_surname()
+    {
+        string id = Ok(Docker("create", ContainerDaemon.One, "true")).Stdout.Trim();
+        Assert.Matches("^/[a-z]+_[a-z]+[0-9]?$", Inspect(id).GetProperty("Name").GetString());
+        Ok(Docker("rm", id));
+    }
+
+    [SkippableFact]
+    public void A_taken_name_is_a_conflict_and_leaves_nothing()
+    {
+        string id = Ok(Docker("create", "--name", "cr-dup", ContainerDaemon.One, "true")).Stdout.Trim();
+        var before = ContainerDirs();
+        DockerCli.Fails(Docker("create", "--name", "cr-dup", ContainerDaemon.One, "true"),
+            $"Conflict. The container name \"/cr-dup\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.");
+        Assert.Equal(before, ContainerDirs());
+        DockerCli.Fails(Docker("rename", "cr-dup", "cr-dup"), "Renaming a container with the same name as its current name");
+        Ok(Docker("rm", id));
+    }
+
+    [SkippableFact]
+    public void An_unknown_image_is_404_no_such_image()
+    {
+        var before = ContainerDirs();
+        var result = Tools.Curl(Daemon.Socket, "-i", "-X", "POST", "-H", "Content-Type: application/json",
+            "-d", "{\"Image\":\"ctest/nosuch:1\"}", "http://localhost/v1.41/containers/create?name=cr-unknown");
+        Assert.Contains("HTTP/1.1 404", result.Stdout);
+        Assert.Contains("No such image: ctest/nosuch:1", result.Stdout);
+        Assert.Equal(before, ContainerDirs());
+    }
+
+    [SkippableTheory]
+    [InlineData("--memory=1b", "Minimum memory limit allowed is 6MB")]
+    [InlineData("--cap-add=NOPE", "unknown capability: \"CAP_NOPE\"")]
+    [InlineData("--restart=sometimes", "invalid restart policy")]
+    public void Bad_input_is_refused_with_dockerds_text_and_leaves_nothing(string flag, string message)
+    {
+        var before = ContainerDirs();
+        DockerCli.Fails(Docker("create", "--name", "cr-bad", flag, ContainerDaemon.One, "true"), message);
+        Assert.Equal(before, ContainerDirs());
+        // The name was not kept.
+        string id = Ok(Docker("create", "--name", "cr-bad", ContainerDaemon.One, "true")).Stdout.Trim();
+        Ok(Docker("rm", id));
+    }
+
+    [SkippableFact]
+    public void An_invalid_name_is_400_with_dockerds_text()
+    {
+        var before = ContainerDirs();
+        var result = Tools.Curl(Daemon.Socket, "-i", "-X", "POST", "-H", "Content-Type: application/json",
+            "-d", $"{{\"Image\":\"{ContainerDaemon.One}\"}}", "http://localhost/v1.41/containers/create?name=x");
+        Assert.Contains("HTTP/1.1 400", result.Stdout);
+        Assert.Contains("Invalid container name (x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", result.Stdout);
+        Assert.Equal(before, ContainerDirs());
+    }
+
+    [SkippableFact]
+    public void Run_rm_prints_the_output_and_exits_with_the_containers_code()
+    {
+        var before = ContainerDirs();
+        var result = Docker("run", "--rm", "--name", "cr-rm", ContainerDaemon.One, "sh", "-c", "echo hi; echo err >&2; exit 7");
+        Assert.True(result.ExitCode == 7, result.ToString());
+        Assert.Equal("hi\n", result.Stdout);
+        Assert.Equal("err\n", result.Stderr);
+        Assert.Equal(before, ContainerDirs());
+        DockerCli.Fails(Docker("inspect", "--type", "container", "cr-rm"), "No such container");
+    }
+
+    [SkippableFact]
+    public void Run_sees_both_layers_of_a_two_layer_image_and_writes_only_its_own()
+    {
+        var result = Ok(Docker("run", "--name", "cr-layers", ContainerDaemon.Two, "sh", "-c",
+            "cat /etc/layer2; test -e /etc/gone && echo gone-is-there; echo new > /tmp/new; id -u"));
+        Assert.Equal("from layer 2\n0\n", result.Stdout);
+        string id = Inspect("cr-layers").GetProperty("Id").GetString()!;
+        Assert.Equal("new\n", File.ReadAllText(Path.Combine(ContainersDir, id, "rw", "upper", "tmp", "new")));
+        Assert.False(RootfsMounted(id), "the rootfs stays mounted after the exit");
+        // Started again, it runs on the same writable layer.
+        Assert.Equal("from layer 2\n0\n", Ok(Docker("start", "-a", "cr-layers")).Stdout);
+        Assert.True(File.Exists(Path.Combine(ContainersDir, id, "rw", "upper", "tmp", "new")));
+        Ok(Docker("rm", "cr-layers"));
+        AssertNothingLeft(id);
+    }
+
+    [SkippableFact]
+    public void Read_only_makes_the_root_read_only()
+    {
+        var result = Docker("run", "--rm", "--read-only", ContainerDaemon.One, "sh", "-c", "touch /x || echo refused");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("refused", result.Stdout);
+        Assert.Contains("Read-only file system", result.Stderr + result.Stdout);
+    }
+
+    bool RootfsMounted(string id) => File.ReadAllText("/proc/self/mountinfo").Contains(Path.Combine(ContainersDir, id, "rootfs"));
+
+    [SkippableFact]
+    public void Run_detached_logs_stop_and_wait()
+    {
+        string id = Ok(Docker("run", "-d", "--name", "cr-detached", ContainerDaemon.One, "sh", "-c", "echo out; echo err >&2; exec sleep 600")).Stdout.Trim();
+        Assert.Matches("^[0-9a-f]{64}$", id);
+        var inspect = Inspect(id);
+        Assert.Equal("running", inspect.GetProperty("State").GetProperty("Status").GetString());
+        Assert.True(inspect.GetProperty("State").GetProperty("Pid").GetInt32() > 0);
+        Assert.True(RootfsMounted(id), "a running container's rootfs is mounted");
+        Assert.Contains("cr-detached", Ok(Docker("ps", "--format", "{{.Names}} {{.Status}}")).Stdout);
+        Assert.Matches("cr-detached Up ", Ok(Docker("ps", "--format", "{{.Names}} {{.Status}}")).Stdout);
+
+        ProcessResult logs = default!;
+        for (int i = 0; i < 100; i++)
+        {
+            logs = Ok(Docker("logs", "cr-detached"));
+            if (logs.Stdout.Contains("out") && logs.Stderr.Contains("err")) break;
+            Thread.Sleep(100);
+        }
+        Assert.Equal("out\n", logs.Stdout);
+        Assert.Equal("err\n", logs.Stderr);
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out\n$", Ok(Docker("logs", "-t", "cr-detached")).Stdout);
+        Assert.Equal("", Ok(Docker("logs", "--tail", "0", "cr-detached")).Stdout);
+
+        // Already running: start is a no-op (304).
+        Ok(Docker("start", "cr-detached"));
+        // sleep as PID 1 ignores SIGTERM: the stop ends with SIGKILL after the timeout.
+        Ok(Docker("stop", "-t", "1", "cr-detached"));
+        Assert.Equal("137", Ok(Docker("wait", "cr-detached")).Stdout.Trim());
+        inspect = Inspect(id);
+        Assert.Equal("exited", inspect.GetProperty("State").GetProperty("Status").GetString());
+        Assert.Equal(137, inspect.GetProperty("State").GetProperty("ExitCode").GetInt32());
+        Assert.False(RootfsMounted(id), "the rootfs stays mounted after stop");
+        Assert.Matches("cr-detached Exited \\(137\\) ", Ok(Docker("ps", "-a", "--format", "{{.Names}} {{.Status}}")).Stdout);
+        // Stopping a stopped container is a no-op (304).
+        Ok(Docker("stop", "cr-detached"));
+        Ok(Docker("rm", "cr-detached"));
+        AssertNothingLeft(id);
+    }
+
+    [SkippableFact]
+    public void Rm_force_of_a_running_container_leaves_no_mount_cgroup_or_state()
+    {
+        string id = Ok(Docker("run", "-d", "--name", "cr-force", ContainerDaemon.One, "sleep", "600")).Stdout.Trim();
+        DockerCli.Fails(Docker("rm", "cr-force"),
+            $"You cannot remove a running container {id}. Stop the container before attempting removal or force remove");
+        Assert.True(RootfsMounted(id));
+        Ok(Docker("rm", "-f", "cr-force"));
+        AssertNothingLeft(id);
+    }
+
+    [SkippableFact]
+    public void Kill_sends_the_signal_and_restart_runs_it_again()
+    {
+        string id = Ok(Docker("run", "-d", "--name", "cr-kill", ContainerDaemon.One, "sh", "-c", "trap 'exit 3' USR1; while true; do sleep 1; done")).Stdout.Trim();
+        Thread.Sleep(500);
+        Ok(Docker("kill", "-s", "USR1", "cr-kill"));
+        Assert.Equal("3", Ok(Docker("wait", "cr-kill")).Stdout.Trim());
+        DockerCli.Fails(Docker("kill", "cr-kill"), $"Container {id} is not running");
+        Ok(Docker("restart", "-t", "1", "cr-kill"));
+        Assert.Equal("running", Inspect(id).GetProperty("State").GetProperty("Status").GetString());
+        Ok(Docker("rm", "-f", "cr-kill"));
+        AssertNothingLeft(id);
+    }
+
+    [SkippableFact]
+    public void A_start_the_runtime_refuses_answers_500_and_unmounts()
+    {
+        string id = Ok(Docker("create", "--name", "cr-fail", ContainerDaemon.One, "/no/such/binary")).Stdout.Trim();
+        var result = Docker("start", "cr-fail");
+        Assert.True(result.ExitCode != 0, result.ToString());
+        Assert.Contains("/no/such/binary", result.Stderr);
+        Assert.False(RootfsMounted(id));
+        Assert.Equal("created", Inspect(id).GetProperty("State").GetProperty("Status").GetString());
+        Ok(Docker("rm", "cr-fail"));
+        AssertNothingLeft(id);
+    }
+
+    [SkippableFact]
+    public void Rmi_of_an_image_a_container_uses_is_a_conflict()
+    {
+        Ok(Docker("tag", ContainerDaemon.One, "ctest/inuse:1"));
+        string id = Ok(Docker("create", "--name", "cr-inuse", "ctest/inuse:1", "true")).Stdout.Trim();
+        // Another tag of it still goes.
+        Ok(Docker("rmi", ContainerDaemon.One));
+        string imageId = Inspect(id).GetProperty("Image").GetString()!;
+        DockerCli.Fails(Docker("rmi", "ctest/inuse:1"),
+            $"conflict: unable to remove repository reference \"ctest/inuse:1\" (must force) - container {id[..12]} is using its referenced image {imageId[7..19]}");
+        Ok(Docker("rm", id));
+        Ok(Docker("tag", "ctest/inuse:1", ContainerDaemon.One));
+        Ok(Docker("rmi", "ctest/inuse:1"));
+    }
+
+    [SkippableFact]
+    public void Prune_removes_stopped_containers_only()
+    {
+        string stopped = Ok(Docker("create", "--name", "cr-prune-a", ContainerDaemon.One, "true")).Stdout.Trim();
+        string running = Ok(Docker("run", "-d", "--name", "cr-prune-b", ContainerDaemon.One, "sleep", "600")).Stdout.Trim();
+        var result = Ok(Docker("container", "prune", "-f"));
+        Assert.Contains(stopped, result.Stdout);
+        Assert.DoesNotContain(running, result.Stdout);
+        AssertNothingLeft(stopped);
+        Ok(Docker("rm", "-f", running));
+    }
+}
+
+/// <summary>Records survive a berthd restart; a container whose runtime state is gone comes back exited.</summary>
+public class ContainerRestartTests
+{
+    [SkippableFact]
+    public void Records_are_reloaded_and_a_container_whose_runtime_is_gone_is_exited()
+    {
+        using var fixture = new ContainerDaemon();
+        var daemon = fixture.Daemon;
+        string created = DockerCli.Ok(DockerCli.Docker(daemon, "create", "--name", "rs-created", ContainerDaemon.One, "true")).Stdout.Trim();
+        var run = DockerCli.Docker(daemon, "run", "--name", "rs-exited", ContainerDaemon.One, "sh", "-c", "exit 4");
+        Assert.True(run.ExitCode == 4, run.ToString());
+        string before = DockerCli.Ok(DockerCli.Docker(daemon, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}")).Stdout;
+        Assert.Equal(0, daemon.Terminate(TimeSpan.FromSeconds(30)));
+
+        using var again = DaemonInstance.Start(daemon.Root, ContainerDaemon.ExtraArgs);
+        string after = DockerCli.Ok(DockerCli.Docker(again, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}")).Stdout;
+        Assert.Equal(before, after);
+        Assert.Contains("rs-created created", after);
+        Assert.Contains("rs-exited exited", after);
+        Assert.Equal("4", DockerCli.Ok(DockerCli.Docker(again, "inspect", "--format", "{{.State.ExitCode}}", "rs-exited")).Stdout.Trim());
+        DockerCli.Fails(DockerCli.Docker(again, "create", "--name", "rs-created", ContainerDaemon.One, "true"), "is already in use by container");
+        DockerCli.Ok(DockerCli.Docker(again, "rm", created, "rs-exited"));
+        again.Terminate(TimeSpan.FromSeconds(30));
+    }
+}
