@@ -29,6 +29,11 @@ public enum ApiEndpoint
     ContainerLogs,
     ContainerDelete,
     ContainerAttach,
+    ContainerResize,
+    ExecCreate,
+    ExecStart,
+    ExecInspect,
+    ExecResize,
 }
 
 /// <summary>A matched route: the endpoint and the path's parameter (an image name as the client wrote it, a container id or name).</summary>
@@ -94,6 +99,11 @@ public static class ApiRouter
         new("POST", "/containers/{id}/rename", ApiEndpoint.ContainerRename),
         new("GET", "/containers/{id}/logs", ApiEndpoint.ContainerLogs),
         new("POST", "/containers/{id}/attach", ApiEndpoint.ContainerAttach),
+        new("POST", "/containers/{id}/resize", ApiEndpoint.ContainerResize),
+        new("POST", "/containers/{id}/exec", ApiEndpoint.ExecCreate),
+        new("POST", "/exec/{id}/start", ApiEndpoint.ExecStart),
+        new("GET", "/exec/{id}/json", ApiEndpoint.ExecInspect),
+        new("POST", "/exec/{id}/resize", ApiEndpoint.ExecResize),
         new("DELETE", "/containers/{id}", ApiEndpoint.ContainerDelete),
     ];
 

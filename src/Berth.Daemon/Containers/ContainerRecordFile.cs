@@ -91,19 +91,11 @@ public sealed class ContainersPruneReport
     public ulong SpaceReclaimed { get; set; }
 }
 
-/// <summary>The state berthd's stopgap runner reads from `runtime state` (runc's state JSON, the fields used).</summary>
-public sealed class RuntimeStateOutput
-{
-    [JsonPropertyName("status")] public string Status { get; set; } = "";
-    [JsonPropertyName("pid")] public int Pid { get; set; }
-}
-
 [JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, AllowTrailingCommas = true)]
 [JsonSerializable(typeof(ContainerRecordFile))]
 [JsonSerializable(typeof(List<ContainerSummary>))]
 [JsonSerializable(typeof(ContainerWaitResponse))]
 [JsonSerializable(typeof(ContainersPruneReport))]
-[JsonSerializable(typeof(RuntimeStateOutput))]
 [JsonSerializable(typeof(JsonLogLine))]
 public sealed partial class ContainerJsonContext : JsonSerializerContext;
 

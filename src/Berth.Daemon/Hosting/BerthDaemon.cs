@@ -120,10 +120,13 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
         var host = HostFacts.Detect();
         var engine = EngineInfo.Detect();
         var backend = _backend = ImageBackendFactory(options);
+        var drivers = options.DriversOrDefault();
         List<string> warnings = [];
+        var containers = backend is ImageBackend images ? new ContainerService(options, images, Runner(drivers), drivers, log) : null;
         var context = new DaemonContext(options, host, engine, EngineId.LoadOrCreate(options.EngineIdFile), backend, log, warnings)
         {
-            Containers = backend is ImageBackend images ? new ContainerService(options, images, Runner(), log) : null,
+            Containers = containers,
+            Execs = containers is null ? null : new ExecService(containers),
         };
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = options.DataRoot });
@@ -148,13 +151,8 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
         return app;
     }
 
-    /// <summary>The stopgap runner over the OCI runtime binary (the monitor replaces it: docs/engine.md).</summary>
-    IContainerRunner Runner()
-    {
-        string binary = options.ResolveOciRuntime();
-        string name = Path.GetFileName(binary);
-        return new RuntimeBinaryRunner(name, binary, Path.Combine(options.ExecRoot, "runtime-" + name));
-    }
+    /// <summary>A berth-monitor per container, the monitor binary beside berthd's.</summary>
+    IContainerRunner Runner(ExecDriverTable drivers) => new MonitorRunner(MonitorRunner.BesideDaemon(), options.ExecRoot, drivers);
 
     static void CreateDirectory(string path, UnixFileMode mode)
     {
