@@ -110,8 +110,9 @@ sealed partial class ContainerMonitor
             _log?.Dispose();
             throw;
         }
-        new Thread(WaitForInit, 128 * 1024) { IsBackground = true, Name = "init" }.Start();
+        // Before init is watched: its exit removes the pid file, which must not come back after that.
         AtomicFile.Write(_request.PidFile, Encoding.ASCII.GetBytes(Environment.ProcessId.ToString()));
+        new Thread(WaitForInit, 128 * 1024) { IsBackground = true, Name = "init" }.Start();
         for (;;)
         {
             Socket connection;
