@@ -41,7 +41,16 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
         File.Delete(request.PidFile);
         File.Delete(request.ErrorFile);
         request.Save(requestPath);
-        using (var launcher = ChildProcess.Start(monitorBinary, [requestPath], (-1, -1, -1), newSession: true))
+        ChildProcess started;
+        try
+        {
+            started = ChildProcess.Start(monitorBinary, [requestPath], (-1, -1, -1), newSession: true);
+        }
+        catch (ExecDriverException e)
+        {
+            throw new MonitorException($"starting the monitor of {request.Id}: {e.Message}", e);
+        }
+        using (var launcher = started)
         {
             var exit = launcher.Wait(Remaining(deadline));
             if (exit is null)

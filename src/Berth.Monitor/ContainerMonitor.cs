@@ -110,8 +110,9 @@ sealed partial class ContainerMonitor
             _log?.Dispose();
             throw;
         }
-        new Thread(WaitForInit, 128 * 1024) { IsBackground = true, Name = "init" }.Start();
+        // Before init is watched: its exit removes the pid file, which must not come back after that.
         AtomicFile.Write(_request.PidFile, Encoding.ASCII.GetBytes(Environment.ProcessId.ToString()));
+        new Thread(WaitForInit, 128 * 1024) { IsBackground = true, Name = "init" }.Start();
         for (;;)
         {
             Socket connection;
@@ -191,7 +192,8 @@ sealed partial class ContainerMonitor
         finally
         {
             try { _log?.Flush(name); } catch (IOException) { /* as above */ }
-            source.Dispose();
+            lock (_lock) source.Dispose(); // a resize holds the lock while it uses the pty master
+
         }
     }
 
@@ -304,7 +306,12 @@ sealed partial class ContainerMonitor
         if (master is null) throw new MonitorRequestException("resize: the process has no terminal");
         if (request is not { Width: > 0 and <= ushort.MaxValue, Height: > 0 and <= ushort.MaxValue })
             throw new MonitorRequestException($"resize: width {request.Width} and height {request.Height} must be between 1 and 65535");
-        Tty.SetWindowSize(master.Value, new Libc.WinSize { Columns = (ushort)request.Width!.Value, Rows = (ushort)request.Height!.Value });
+        // Under the lock that closes masters: the number must not be reused by then.
+        lock (_lock)
+        {
+            if (master.IsClosed) throw new MonitorRequestException("resize: the process has exited");
+            Tty.SetWindowSize(master.Value, new Libc.WinSize { Columns = (ushort)request.Width!.Value, Rows = (ushort)request.Height!.Value });
+        }
         return new ControlReply();
     }
 

@@ -9,6 +9,7 @@ namespace Berth.Monitor;
 sealed class ExecSession(int pid, Fd? master)
 {
     public int Pid { get; } = pid;
+    /// <summary>Closed once the process exited and its output ended (exec-resize is refused from then on).</summary>
     public Fd? Master { get; } = master;
     public ManualResetEventSlim Exited { get; } = new();
     public int ExitCode { get; set; }
@@ -89,6 +90,7 @@ sealed partial class ContainerMonitor
         foreach (var pump in pumps) pump.Join();
         session.Exited.Wait(DrainBound);
         connection.Dispose();
+        lock (_lock) session.Master?.Dispose();
         return true;
     }
 

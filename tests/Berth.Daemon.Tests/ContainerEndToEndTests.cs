@@ -399,3 +399,136 @@ public class ContainerRestartTests
         again.Terminate(TimeSpan.FromSeconds(30));
     }
 }
+
+/// <summary>
+/// The same docker commands against berthd and a private dockerd 20.10 (its own roots and socket, --bridge none,
+/// no iptables, its own cgroup parent), with the same images: where the outcome is deterministic, the exit codes
+/// and error texts (ids replaced by &lt;id&gt;) must be the same.
+/// </summary>
+public class ContainerDockerdComparisonTests(ContainerDaemon berth) : IClassFixture<ContainerDaemon>
+{
+    static readonly System.Text.RegularExpressions.Regex Ids = new("[0-9a-f]{64}|[0-9a-f]{12}");
+
+    [SkippableFact]
+    public void Errors_match_dockerd()
+    {
+        Skip.If(Tools.Which("dockerd") is null, "dockerd is not installed (apt-get install docker.io)");
+        var berthd = berth.Daemon;
+        using var dockerd = PrivateDockerd.Start(Path.Combine(berthd.Root, "dockerd"));
+        DockerCli.Ok(dockerd.Docker("load", "-i", Path.Combine(berthd.Root, "images.tar")));
+
+        string[][] steps =
+        [
+            ["create", "--name", "cmp-a", ContainerDaemon.One, "true"],
+            ["create", "--name", "cmp-a", ContainerDaemon.One, "true"],
+            ["create", "--name", "x", ContainerDaemon.One, "true"],
+            ["create", "--cap-add", "NOPE", ContainerDaemon.One, "true"],
+            ["create", "--memory", "1b", ContainerDaemon.One, "true"],
+            ["create", "--restart", "sometimes", ContainerDaemon.One, "true"],
+            ["rename", "cmp-a", "cmp-a"],
+            ["kill", "cmp-a"],
+            ["rmi", ContainerDaemon.One],
+            ["stop", "cmp-a"],
+            ["start", "cmp-nosuch"],
+            ["rm", "cmp-nosuch"],
+            ["run", "-d", "--name", "cmp-run", ContainerDaemon.One, "sleep", "600"],
+            ["rm", "cmp-run"],
+            ["rm", "-f", "cmp-run", "cmp-a"],
+            ["logs", "cmp-a"],
+            ["run", "--name", "cmp-out", "-e", "A=b", ContainerDaemon.One, "sh", "-c", "echo out; echo err >&2; exit 3"],
+            ["logs", "cmp-out"],
+            ["wait", "cmp-out"],
+            ["inspect", "--format", "{{.Path}} {{json .Args}} {{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{json .Config.Cmd}} {{json .Config.Env}} {{.Config.Image}} {{.Driver}} {{.Name}} {{.RestartCount}}", "cmp-out"],
+            ["ps", "-a", "--filter", "name=cmp-out", "--format", "{{.Names}} {{.Command}} {{.State}} {{.Image}}"],
+            ["rm", "cmp-out"],
+        ];
+        var differences = new List<string>();
+        var dockerdErrors = new List<string>();
+        foreach (var step in steps)
+        {
+            var ours = DockerCli.Docker(berthd, step);
+            var theirs = dockerd.Docker(step);
+            dockerdErrors.Add(theirs.Stderr);
+            string o = $"exit {ours.ExitCode}: {Ids.Replace(ours.Stderr.Trim(), "<id>")} | {Ids.Replace(ours.Stdout.Trim(), "<id>")}";
+            string t = $"exit {theirs.ExitCode}: {Ids.Replace(theirs.Stderr.Trim(), "<id>")} | {Ids.Replace(theirs.Stdout.Trim(), "<id>")}";
+            if (o != t) differences.Add($"docker {string.Join(' ', step)}\n  berthd:  {o}\n  dockerd: {t}");
+        }
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+        // The comparison compared something: dockerd itself refused the second create and the rm of a running container.
+        Assert.Contains("Conflict. The container name \"/cmp-a\" is already in use", dockerdErrors[1]);
+        Assert.Contains("You cannot remove a running container", dockerdErrors[13]);
+    }
+}
+
+/// <summary>A dockerd of the test's own, stopped and its mounts and state removed at Dispose.</summary>
+public sealed class PrivateDockerd : IDisposable
+{
+    readonly System.Diagnostics.Process _process;
+    readonly string _root;
+
+    string CgroupParent => "berth-test-dockerd-" + Path.GetFileName(Path.GetDirectoryName(_root));
+
+    PrivateDockerd(string root, System.Diagnostics.Process process)
+    {
+        _root = root;
+        _process = process;
+    }
+
+    string Socket => Path.Combine(_root, "d.sock");
+
+    public static PrivateDockerd Start(string root)
+    {
+        Directory.CreateDirectory(root);
+        File.WriteAllText(Path.Combine(root, "daemon.json"), "{}");
+        var info = new System.Diagnostics.ProcessStartInfo("dockerd") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in (string[])["--config-file", Path.Combine(root, "daemon.json"), "--data-root", Path.Combine(root, "data"),
+                     "--exec-root", Path.Combine(root, "exec"), "--host", "unix://" + Path.Combine(root, "d.sock"), "--pidfile", Path.Combine(root, "d.pid"),
+                     "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
+                     "--cgroup-parent", "/berth-test-dockerd-" + Path.GetFileName(Path.GetDirectoryName(root))])
+            info.ArgumentList.Add(a);
+        var process = System.Diagnostics.Process.Start(info)!;
+        process.ErrorDataReceived += (_, _) => { };
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        var daemon = new PrivateDockerd(root, process);
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (daemon.Docker("version").ExitCode != 0)
+        {
+            if (process.HasExited || deadline.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                daemon.Dispose();
+                throw new InvalidOperationException($"dockerd did not answer on {daemon.Socket} within 60 s");
+            }
+            Thread.Sleep(250);
+        }
+        return daemon;
+    }
+
+    public ProcessResult Docker(params string[] args) =>
+        Tools.Run("docker", ["-H", "unix://" + Socket, .. args],
+            new Dictionary<string, string> { ["DOCKER_CONFIG"] = Path.Combine(_root, "cli") }, timeoutSeconds: 120);
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Berth.Linux.Libc.kill(_process.Id, 15);
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(30))) _process.Kill(entireProcessTree: true);
+        }
+        _process.WaitForExit();
+        _process.Dispose();
+        // dockerd leaves its data root's own mounts (overlay2 layers, plugins) mounted only while it runs; lazily unmount any left.
+        foreach (var line in File.ReadAllLines("/proc/self/mountinfo").Reverse())
+        {
+            var mountPoint = line.Split(' ')[4];
+            if (mountPoint.StartsWith(_root + "/", StringComparison.Ordinal)) Berth.Linux.Libc.umount2(mountPoint, Berth.Linux.Libc.MNT_DETACH);
+        }
+        // Its cgroup parent, empty once its containers are gone.
+        foreach (var hierarchy in Directory.GetDirectories("/sys/fs/cgroup").Append("/sys/fs/cgroup"))
+        {
+            string dir = Path.Combine(hierarchy, CgroupParent);
+            if (Directory.Exists(dir)) Berth.Linux.Libc.unlinkat(Berth.Linux.Libc.AT_FDCWD, dir, Berth.Linux.Libc.AT_REMOVEDIR);
+        }
+    }
+}

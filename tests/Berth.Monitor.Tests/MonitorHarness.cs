@@ -152,6 +152,14 @@ public static class FrameReader
         return frames;
     }
 
+    /// <summary>A terminal's stream: raw bytes until EOF.</summary>
+    public static string ReadRaw(Stream stream)
+    {
+        var output = new MemoryStream();
+        stream.CopyTo(output);
+        return Encoding.UTF8.GetString(output.ToArray());
+    }
+
     public static string Joined(List<(byte Stream, string Text)> frames, byte which) =>
         string.Concat(frames.Where(f => f.Stream == which).Select(f => f.Text));
 

@@ -143,11 +143,7 @@ public sealed class MonitorTests
         client.Start();
         client.Resize(123, 45);
         stream.Write("go\n"u8);
-        var output = new StringBuilder();
-        var buffer = new byte[4096];
-        int n;
-        while ((n = stream.Read(buffer)) > 0) output.Append(Encoding.UTF8.GetString(buffer, 0, n));
-        string text = output.ToString();
+        string text = FrameReader.ReadRaw(stream);
         Assert.Contains("45 123", text);
         Assert.Contains("bye\r\n", text); // the pty's onlcr: raw terminal output, no frames
         Assert.DoesNotContain('\u0001', text);
@@ -181,6 +177,27 @@ public sealed class MonitorTests
         }
         Assert.Equal(0, client.ExecWait(catPid, MonitorHarness.Bound));
 
+        Assert.Equal(137, h.KillAndWait(client));
+    }
+
+    [SkippableTheory, MemberData(nameof(Drivers))]
+    public void ExecWithATerminalIsRawAndResizable(string driver)
+    {
+        RequireDriver(driver);
+        using var h = new MonitorHarness(driver, Specs.Default("sleep", "1000"));
+        var client = h.Launch();
+        client.Start();
+        var (pid, stream) = client.Exec(Process("sh", "-c", "read x; stty size; exit 5"), tty: true, stdin: true);
+        using (stream)
+        {
+            stream.ReadTimeout = Ms;
+            client.ExecResize(pid, 77, 22);
+            stream.Write("go\n"u8);
+            Assert.Contains("22 77\r\n", FrameReader.ReadRaw(stream));
+        }
+        Assert.Equal(5, client.ExecWait(pid, MonitorHarness.Bound));
+        var e = Assert.Throws<MonitorException>(() => client.ExecResize(pid + 100000, 10, 10));
+        Assert.Contains("no process", e.Message);
         Assert.Equal(137, h.KillAndWait(client));
     }
 

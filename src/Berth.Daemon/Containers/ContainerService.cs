@@ -472,6 +472,9 @@ public sealed class ContainerService
             if (_store.Find(record.Id) is null) throw ContainerNames.NotFound(reference);
             if (record.Running) throw ApiException.Conflict($"You cannot remove a running container {record.Id}. Stop the container before attempting removal or force remove");
             TryUnmount(record);
+            // Deleting the directory through a rootfs still mounted would reach into the image's view.
+            if (RootfsMounter.IsMounted(RootfsMounter.RootfsPath(_store.DirOf(record.Id))))
+                throw new ApiException(500, $"cannot remove container {record.Id}: its rootfs is still mounted at {RootfsMounter.RootfsPath(_store.DirOf(record.Id))}");
             TryDelete(record.Id);
             _store.Remove(record);
             if (_holds.TryRemove(record.Id, out var hold)) hold.Dispose();
@@ -569,7 +572,7 @@ public sealed class ContainerService
         var result = new List<ContainerSummary>();
         foreach (var record in _store.List())
         {
-            if (!all && limit <= 0 && !record.Running && !filter.NamesStatus) continue;
+            if (!all && limit <= 0 && !record.Running && !filter.FiltersOnStatus) continue;
             if (!filter.Matches(record)) continue;
             result.Add(ContainerViews.Summary(record, SafeMerge(record.Config, ImageConfigOf(record))));
             if (limit > 0 && result.Count >= limit) break;

@@ -79,7 +79,8 @@ public static class ContainerViews
             Names = [record.Name],
             Image = record.ImageName,
             ImageID = record.Image,
-            Command = args.Count > 0 ? path + " " + string.Join(' ', args) : path,
+            // dockerd wraps an argument with a space in single quotes.
+            Command = args.Count > 0 ? path + " " + string.Join(' ', args.Select(a => a.Contains(' ') ? $"'{a}'" : a)) : path,
             Created = ContainerJson.ParseTime(record.Created).ToUnixTimeSeconds(),
             Labels = merged.Labels ?? [],
             State = record.State.Status,
@@ -121,7 +122,7 @@ public sealed class ContainerListFilter
     }
 
     /// <summary>A status filter lists stopped containers without all=1, as dockerd does.</summary>
-    public bool NamesStatus => _statuses.Count > 0;
+    public bool FiltersOnStatus => _statuses.Count > 0;
 
     public static ContainerListFilter Parse(ApiFilters filters)
     {
