@@ -83,6 +83,7 @@ public static class ContainerLeaks
         foreach (var runtimeRoot in Directory.Exists(runtimes) ? Directory.GetDirectories(runtimes) : [])
             Assert.False(Directory.Exists(Path.Combine(runtimeRoot, id)), $"runtime state of {id} is left in {runtimeRoot}");
         Assert.False(Directory.Exists(Path.Combine(daemon.ExecRoot, "containers", id)), $"{id}'s exec-root directory is left");
+        Assert.False(Directory.Exists(Path.Combine(daemon.ExecRoot, "m", id[..20])), $"{id}'s monitor socket directory is left");
         foreach (var cgroup in new[] { "/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/pids/berth", "/sys/fs/cgroup/unified/berth", "/sys/fs/cgroup/berth",
                      "/sys/fs/cgroup/memory/docker", "/sys/fs/cgroup/pids/docker", "/sys/fs/cgroup/unified/docker" })
             Assert.False(Directory.Exists(Path.Combine(cgroup, id)), $"cgroup {cgroup}/{id} is left");

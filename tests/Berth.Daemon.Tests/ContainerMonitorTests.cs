@@ -47,29 +47,36 @@ public class ContainerMonitorTests(ContainerDaemon fixture) : IClassFixture<Cont
         SkipWithoutRunc(runtime);
         string name = "mon-d-" + runtime;
         string id = Ok(Docker("run", "-d", "--runtime", runtime, "--name", name, ContainerDaemon.One, "sh", "-c", "echo started; exec sleep 600")).Stdout.Trim();
-        var inspect = JsonDocument.Parse(Ok(Docker("inspect", name)).Stdout).RootElement[0];
-        Assert.Equal(runtime, inspect.GetProperty("HostConfig").GetProperty("Runtime").GetString());
-        Assert.True(inspect.GetProperty("State").GetProperty("Running").GetBoolean());
-        Assert.NotNull(ContainerLeaks.MonitorOf(id));
+        // A failed step must not leave the container running: its monitor would outlive the test's berthd.
+        try
+        {
+            var inspect = JsonDocument.Parse(Ok(Docker("inspect", name)).Stdout).RootElement[0];
+            Assert.Equal(runtime, inspect.GetProperty("HostConfig").GetProperty("Runtime").GetString());
+            Assert.True(inspect.GetProperty("State").GetProperty("Running").GetBoolean());
+            Assert.NotNull(ContainerLeaks.MonitorOf(id));
 
-        // Output, environment, directory, user and the exit code of an exec'd process.
-        var exec = Docker("exec", "-e", "A=b", "-w", "/tmp", "-u", "65534", name, "sh", "-c", "echo $A; pwd; id -u; echo e >&2; exit 5");
-        Assert.True(exec.ExitCode == 5, exec.ToString());
-        Assert.Equal("b\n/tmp\n65534\n", exec.Stdout);
-        Assert.Equal("e\n", exec.Stderr);
-        // Stdin to an exec'd process.
-        var cat = DockerWithInput("line one\nline two\n", "exec", "-i", name, "cat");
-        Assert.True(cat.ExitCode == 0, cat.ToString());
-        Assert.Equal("line one\nline two\n", cat.Stdout);
-        // Detached: it runs on after the CLI returned.
-        Ok(Docker("exec", "-d", name, "sh", "-c", "echo detached > /tmp/d"));
-        Assert.Equal("detached\n", Poll(() => Docker("exec", name, "cat", "/tmp/d"), r => r.ExitCode == 0).Stdout);
+            // Output, environment, directory, user and the exit code of an exec'd process.
+            var exec = Docker("exec", "-e", "A=b", "-w", "/tmp", "-u", "65534", name, "sh", "-c", "echo $A; pwd; id -u; echo e >&2; exit 5");
+            Assert.True(exec.ExitCode == 5, exec.ToString());
+            Assert.Equal("b\n/tmp\n65534\n", exec.Stdout);
+            Assert.Equal("e\n", exec.Stderr);
+            // Stdin to an exec'd process.
+            var cat = DockerWithInput("line one\nline two\n", "exec", "-i", name, "cat");
+            Assert.True(cat.ExitCode == 0, cat.ToString());
+            Assert.Equal("line one\nline two\n", cat.Stdout);
+            // Detached: it runs on after the CLI returned.
+            Ok(Docker("exec", "-d", name, "sh", "-c", "echo detached > /tmp/d"));
+            Assert.Equal("detached\n", Poll(() => Docker("exec", name, "cat", "/tmp/d"), r => r.ExitCode == 0).Stdout);
 
-        Assert.Equal("started\n", Ok(Docker("logs", name)).Stdout);
-        Ok(Docker("stop", "-t", "1", name));
-        Assert.Equal("137", Ok(Docker("wait", name)).Stdout.Trim());
-        DockerCli.Fails(Docker("exec", name, "true"), "is not running");
-        Ok(Docker("rm", name));
+            Assert.Equal("started\n", Ok(Docker("logs", name)).Stdout);
+            Ok(Docker("stop", "-t", "1", name));
+            Assert.Equal("137", Ok(Docker("wait", name)).Stdout.Trim());
+            DockerCli.Fails(Docker("exec", name, "true"), "is not running");
+        }
+        finally
+        {
+            Docker("rm", "-f", name);
+        }
         ContainerLeaks.AssertNothingLeft(Daemon, id);
     }
 
@@ -87,7 +94,7 @@ public class ContainerMonitorTests(ContainerDaemon fixture) : IClassFixture<Cont
         // A tick through the attach shows it is in place; then the container is told to finish.
         string? first = attach.StandardOutput.ReadLineAsync().Wait(60_000) ? null : "no tick within 60 s";
         Assert.Null(first);
-        Ok(Docker("exec", name, "touch", "/tmp/go"));
+        File.WriteAllText(Path.Combine(Daemon.DataRoot, "containers", id, "rootfs", "tmp", "go"), "");
         var rest = attach.StandardOutput.ReadToEndAsync();
         Assert.True(attach.WaitForExit(60_000), "docker attach did not end within 60 s of the container's exit");
         string stdout = rest.Result;
@@ -211,18 +218,22 @@ public class LiveRestoreTests
         Assert.Equal("true " + counterPid, DockerCli.Ok(Docker(again, "inspect", "--format", "{{.State.Running}} {{.State.Pid}}", "lr-count")).Stdout.Trim());
         Assert.Equal("exited 9", DockerCli.Ok(Docker(again, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "lr-quits")).Stdout.Trim());
 
-        Assert.Equal("hi", DockerCli.Ok(Docker(again, "exec", "lr-tty", "echo", "hi")).Stdout.Trim());
-        Assert.Equal("counted", DockerCli.Ok(Docker(again, "exec", "lr-count", "echo", "counted")).Stdout.Trim());
         DockerCli.Ok(Docker(again, "stop", "-t", "1", "lr-count"));
         Assert.Equal("exited", DockerCli.Ok(Docker(again, "inspect", "--format", "{{.State.Status}}", "lr-count")).Stdout.Trim());
         var lines = DockerCli.Ok(Docker(again, "logs", "lr-count")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(lines.Length > 10, $"only {lines.Length} lines logged");
         for (int i = 0; i < lines.Length; i++)
             Assert.True(lines[i] == (i + 1).ToString(), $"log line {i + 1} is \"{lines[i]}\": a gap or a duplicate");
-        DockerCli.Ok(Docker(again, "stop", "-t", "1", "lr-tty"));
-        Assert.Equal("137", DockerCli.Ok(Docker(again, "wait", "lr-tty")).Stdout.Trim());
-
-        DockerCli.Ok(Docker(again, "rm", "lr-tty", "lr-count", "lr-quits"));
+        try
+        {
+            Assert.Equal("hi", DockerCli.Ok(Docker(again, "exec", "lr-tty", "echo", "hi")).Stdout.Trim());
+            DockerCli.Ok(Docker(again, "stop", "-t", "1", "lr-tty"));
+            Assert.Equal("137", DockerCli.Ok(Docker(again, "wait", "lr-tty")).Stdout.Trim());
+        }
+        finally
+        {
+            DockerCli.Ok(Docker(again, "rm", "-f", "lr-tty", "lr-count", "lr-quits"));
+        }
         foreach (var id in new[] { tty, counter, quits }) ContainerLeaks.AssertNothingLeft(again, id);
         again.Terminate(TimeSpan.FromSeconds(30));
     }

@@ -23,11 +23,19 @@ public sealed class MonitorRunner(string monitorBinary, string execRoot, ExecDri
 
     string DirOf(string id) => Path.Combine(execRoot, "containers", id);
 
+    /// <summary>
+    /// Where the monitor's sockets go (monitor.sock, console.sock, exec-N.sock): a unix socket's path is at most 107
+    /// bytes, which <c>&lt;exec-root&gt;/containers/&lt;64 hex&gt;/monitor.sock</c> exceeds under a longer exec root
+    /// (measured: 118 under a test's /tmp/berthd-test-XXXXXX/exec). 20 hex digits of the id keep it short and unique.
+    /// </summary>
+    string SocketDirOf(string id) => Path.Combine(execRoot, "m", id[..Math.Min(20, id.Length)]);
+
     public Task CreateAsync(ContainerLaunch launch) => Task.Run(() =>
     {
         var driver = drivers.Spec(launch.Driver);
         string dir = DirOf(launch.Id);
         Directory.CreateDirectory(dir);
+        Directory.CreateDirectory(SocketDirOf(launch.Id));
         // A previous run's exit must not answer this run's wait.
         File.Delete(launch.ExitFile);
         var request = new MonitorRequest
@@ -40,7 +48,7 @@ public sealed class MonitorRunner(string monitorBinary, string execRoot, ExecDri
             StdinOnce = launch.StdinOnce,
             Log = new LogSpec { Path = launch.LogPath },
             ExitFile = launch.ExitFile,
-            Socket = Path.Combine(dir, "monitor.sock"),
+            Socket = Path.Combine(SocketDirOf(launch.Id), "monitor.sock"),
             PidFile = Path.Combine(dir, "monitor.pid"),
         };
         if (!File.Exists(monitorBinary))
@@ -78,7 +86,7 @@ public sealed class MonitorRunner(string monitorBinary, string execRoot, ExecDri
     }
 
     /// <summary>The monitor's wait, round after round; when the monitor is gone, exit.json; when that is missing too, 255 with why.</summary>
-    static ContainerExit WaitFor(MonitorClient client)
+    ContainerExit WaitFor(MonitorClient client)
     {
         for (;;)
         {
@@ -102,9 +110,9 @@ public sealed class MonitorRunner(string monitorBinary, string execRoot, ExecDri
         : new ContainerExit(record.ExitCode, ContainerJson.ParseTime(record.FinishedAt), record.OOMKilled, record.Error);
 
     /// <summary>Its pid file (removed last when it leaves) names a live process.</summary>
-    static bool MonitorAlive(MonitorClient client)
+    bool MonitorAlive(MonitorClient client)
     {
-        string pidFile = Path.Combine(Path.GetDirectoryName(client.SocketPath)!, "monitor.pid");
+        string pidFile = Path.Combine(DirOf(client.Id), "monitor.pid");
         try
         {
             return int.TryParse(File.ReadAllText(pidFile).Trim(), out int pid) && pid > 0 && Libc.kill(pid, 0) == 0;
@@ -119,6 +127,14 @@ public sealed class MonitorRunner(string monitorBinary, string execRoot, ExecDri
 
     public void Delete(string id, bool force)
     {
+        try
+        {
+            if (Directory.Exists(SocketDirOf(id))) Directory.Delete(SocketDirOf(id), recursive: true);
+        }
+        catch (IOException)
+        {
+            // Its monitor is still leaving; the next delete (rm) takes it.
+        }
         if (!_monitors.TryRemove(id, out var m)) return; // never created by a monitor of this berthd, or deleted already
         try
         {
@@ -149,7 +165,7 @@ public sealed class MonitorRunner(string monitorBinary, string execRoot, ExecDri
 
     public (int? Pid, ContainerExit? Exit) Restore(string id, string driver, string exitFile)
     {
-        var client = new MonitorClient(id, Path.Combine(DirOf(id), "monitor.sock"), exitFile);
+        var client = new MonitorClient(id, Path.Combine(SocketDirOf(id), "monitor.sock"), exitFile);
         DriverSpec spec;
         try
         {
