@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace Berth.Api;
 
@@ -19,6 +20,45 @@ public sealed class ApiFilters
     public bool IsEmpty => _values.Count == 0;
 
     public IReadOnlyCollection<string> Get(string key) => _values.TryGetValue(key, out var v) ? v : [];
+
+    // dockerd's matching (Go's filters.Args): a key without values matches everything.
+
+    /// <summary>No values for <paramref name="key"/>, or one equal to <paramref name="source"/>.</summary>
+    public bool ExactMatch(string key, string source) => Get(key) is not { Count: > 0 } values || values.Contains(source);
+
+    /// <summary>As <see cref="ExactMatch"/>, or a value that <paramref name="source"/> starts with.</summary>
+    public bool FuzzyMatch(string key, string source) =>
+        ExactMatch(key, source) || Get(key).Any(prefix => source.StartsWith(prefix, StringComparison.Ordinal));
+
+    /// <summary>As <see cref="ExactMatch"/>, or a value that matches <paramref name="source"/> as a regular expression (one that is none is skipped).</summary>
+    public bool Match(string key, string source)
+    {
+        if (ExactMatch(key, source)) return true;
+        foreach (var pattern in Get(key))
+        {
+            try
+            {
+                if (Regex.IsMatch(source, pattern, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1))) return true;
+            }
+            catch (ArgumentException) { }
+            catch (RegexMatchTimeoutException) { }
+        }
+        return false;
+    }
+
+    /// <summary>Every value is a "key" that <paramref name="map"/> has or a "key=value" it holds (labels, event attributes).</summary>
+    public bool MatchKeyValues(string key, IReadOnlyDictionary<string, string> map)
+    {
+        var values = Get(key);
+        if (values.Count == 0) return true;
+        if (map.Count == 0) return false;
+        foreach (var value in values)
+        {
+            int eq = value.IndexOf('=');
+            if (!map.TryGetValue(eq < 0 ? value : value[..eq], out var have) || (eq >= 0 && have != value[(eq + 1)..])) return false;
+        }
+        return true;
+    }
 
     /// <exception cref="FormatException">Not one of the two JSON shapes; the message quotes the value.</exception>
     public static ApiFilters Parse(string? json)

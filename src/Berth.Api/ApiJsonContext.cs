@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Berth.Api;
@@ -22,6 +23,23 @@ namespace Berth.Api;
 [JsonSerializable(typeof(ContainerConfig))]
 [JsonSerializable(typeof(HostConfig))]
 [JsonSerializable(typeof(NetworkingConfig))]
+[JsonSerializable(typeof(List<ContainerSummary>))]
+[JsonSerializable(typeof(ContainerWaitResponse))]
+[JsonSerializable(typeof(ExecCreateRequest))]
+[JsonSerializable(typeof(IdResponse))]
+[JsonSerializable(typeof(ExecStartRequest))]
+[JsonSerializable(typeof(ExecInspect))]
+[JsonSerializable(typeof(ContainerTopResponse))]
+[JsonSerializable(typeof(ContainersPruneResponse))]
+[JsonSerializable(typeof(ContainerUpdateRequest))]
+[JsonSerializable(typeof(ContainerUpdateResponse))]
+[JsonSerializable(typeof(ContainerStats))]
+[JsonSerializable(typeof(EventMessage))]
+[JsonSerializable(typeof(List<ContainerInspect>))]
+[JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(List<JsonElement>))]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(ContainerStatsResponse))]
 [JsonSerializable(typeof(JsonMessage))]
 [JsonSerializable(typeof(PushResult))]
 [JsonSerializable(typeof(AuthConfig))]

@@ -15,7 +15,7 @@ public sealed record PingResult(ApiVersion? ApiVersion, string? OsType, bool Exp
 /// puts it in every path, as the docker CLI does. Error answers become <see cref="DaemonErrorException"/>
 /// with the daemon's message; an absent socket becomes <see cref="DaemonUnreachableException"/>.
 /// </summary>
-public sealed class BerthClient : IDisposable
+public sealed partial class BerthClient : IDisposable
 {
     readonly HttpClient _http;
     readonly SemaphoreSlim _negotiation = new(1, 1);

@@ -26,7 +26,11 @@ public sealed class CliGlobals
     /// Runs a verb against the daemon and turns failures into docker's messages and exit codes:
     /// "Error response from daemon: ..." for an error answer, the connection hint for an absent socket, 1 for both.
     /// </summary>
-    public async Task<int> RunAsync(ParseResult parse, Func<BerthClient, CancellationToken, Task<int>> verb, CancellationToken ct)
+    public async Task<int> RunAsync(ParseResult parse, Func<BerthClient, CancellationToken, Task<int>> verb, CancellationToken ct) =>
+        await RunAsync(parse, verb, failureCode: 1, prefix: "", ct);
+
+    /// <summary>As above, with the exit code and message prefix of a failure: <c>run</c> and <c>create</c> use docker's 125 and "docker: ".</summary>
+    public async Task<int> RunAsync(ParseResult parse, Func<BerthClient, CancellationToken, Task<int>> verb, int failureCode, string prefix, CancellationToken ct)
     {
         DaemonHost host;
         try
@@ -35,18 +39,22 @@ public sealed class CliGlobals
         }
         catch (FormatException e)
         {
-            Console.Error.WriteLine(e.Message);
-            return 1;
+            Console.Error.WriteLine(prefix + e.Message);
+            return failureCode;
         }
         using var client = new BerthClient(host);
         try
         {
             return await verb(client, ct);
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return 130;
+        }
         catch (Exception e)
         {
-            Console.Error.WriteLine(Describe(e));
-            return 1;
+            Console.Error.WriteLine(prefix + Describe(e));
+            return failureCode;
         }
     }
 

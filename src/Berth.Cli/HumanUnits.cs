@@ -6,32 +6,27 @@ namespace Berth.Cli;
 public static class HumanUnits
 {
     /// <summary>Decimal units, three significant digits: 4.26MB, 1.98kB, 0B.</summary>
-    public static string Size(long bytes)
+    public static string Size(long bytes) => Scaled(bytes, 1000, DecimalUnits, "G3");
+
+    static readonly string[] DecimalUnits = ["B", "kB", "MB", "GB", "TB", "PB"];
+    static readonly string[] BinaryUnits = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+    static string Scaled(double size, int step, string[] units, string format)
     {
-        string[] units = ["B", "kB", "MB", "GB", "TB", "PB"];
-        double size = bytes;
         int i = 0;
-        while (size >= 1000 && i < units.Length - 1)
+        while (size >= step && i < units.Length - 1)
         {
-            size /= 1000;
+            size /= step;
             i++;
         }
-        return size.ToString("G3", CultureInfo.InvariantCulture) + units[i];
+        return size.ToString(format, CultureInfo.InvariantCulture) + units[i];
     }
 
+    /// <summary>go-units BytesSize, as docker stats prints memory: binary units, four significant digits ("504KiB", "23.54GiB").</summary>
+    public static string BytesSize(double bytes) => Scaled(bytes, 1024, BinaryUnits, "G4");
+
     /// <summary>Binary units with two decimals, as docker info's "Total Memory: 23.54GiB".</summary>
-    public static string BinarySize(long bytes)
-    {
-        string[] units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-        double size = bytes;
-        int i = 0;
-        while (size >= 1024 && i < units.Length - 1)
-        {
-            size /= 1024;
-            i++;
-        }
-        return size.ToString("0.##", CultureInfo.InvariantCulture) + units[i];
-    }
+    public static string BinarySize(long bytes) => Scaled(bytes, 1024, BinaryUnits, "0.##");
 
     /// <summary>go-units HumanDuration: "Less than a second", "5 minutes", "2 weeks", "3 years".</summary>
     public static string Duration(TimeSpan d)
@@ -56,10 +51,15 @@ public static class HumanUnits
         Duration(DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeSeconds(unixSeconds)) + " ago";
 }
 
-/// <summary>Columns padded like Go's tabwriter in the docker CLI: each as wide as its widest cell plus three spaces.</summary>
+/// <summary>
+/// Columns padded like Go's tabwriter in the docker CLI: each as wide as its widest cell plus three spaces, and at
+/// least <see cref="MinWidth"/> (the container formatters' tabwriter has a minimum cell width of 10).
+/// </summary>
 public sealed class TextTable(params string[] headers)
 {
     readonly List<string[]> _rows = [headers];
+
+    public int MinWidth { get; init; }
 
     public void Add(params string[] cells) => _rows.Add(cells);
 
@@ -68,12 +68,15 @@ public sealed class TextTable(params string[] headers)
         int columns = _rows[0].Length;
         int[] widths = new int[columns];
         foreach (var row in _rows)
-            for (int i = 0; i < columns; i++) widths[i] = Math.Max(widths[i], row[i].Length);
+            for (int i = 0; i < columns; i++) widths[i] = Math.Max(widths[i], i < row.Length ? row[i].Length : 0);
         foreach (var row in _rows)
         {
             var line = new System.Text.StringBuilder();
             for (int i = 0; i < columns; i++)
-                line.Append(i == columns - 1 ? row[i] : row[i].PadRight(widths[i] + 3));
+            {
+                string cell = i < row.Length ? row[i] : "";
+                line.Append(i == columns - 1 ? cell : cell.PadRight(Math.Max(widths[i] + 3, MinWidth)));
+            }
             output.WriteLine(line.ToString().TrimEnd());
         }
     }

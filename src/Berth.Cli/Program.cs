@@ -5,6 +5,8 @@ using Berth.Cli.Commands;
 var globals = new CliGlobals();
 var root = new RootCommand("berth: the client of berthd, docker's verbs");
 root.Options.Add(globals.Host);
+// docker's run and create use -h for --hostname: help answers to --help only.
+foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) help.Aliases.Remove("-h");
 root.Subcommands.Add(VersionCommand.Build(globals));
 root.Subcommands.Add(InfoCommand.Build(globals));
 root.Subcommands.Add(PullCommand.Build(globals));
@@ -30,6 +32,44 @@ var image = new Command("image", "Manage images")
 };
 root.Subcommands.Add(image);
 
-var parse = root.Parse(args);
+// The container verbs, at the top level as docker has them, and again under "container".
+IEnumerable<Command> ContainerVerbs(bool underContainer)
+{
+    yield return RunCommand.BuildRun(globals);
+    yield return RunCommand.BuildCreate(globals);
+    yield return LifecycleCommands.Start(globals);
+    yield return LifecycleCommands.Stop(globals);
+    yield return LifecycleCommands.Kill(globals);
+    yield return LifecycleCommands.Restart(globals);
+    yield return LifecycleCommands.Remove(globals, "rm");
+    yield return LifecycleCommands.Pause(globals);
+    yield return LifecycleCommands.Unpause(globals);
+    yield return LifecycleCommands.Rename(globals);
+    yield return LifecycleCommands.Update(globals);
+    yield return LifecycleCommands.Wait(globals);
+    yield return LifecycleCommands.Attach(globals);
+    yield return PsCommand.Build(globals, underContainer ? "ls" : "ps");
+    yield return ExecLogsCommands.Logs(globals);
+    yield return ExecLogsCommands.Exec(globals);
+    yield return MonitoringCommands.Top(globals);
+    yield return MonitoringCommands.Stats(globals);
+    if (underContainer)
+    {
+        yield return InspectCommand.Build(globals, "container");
+        yield return MonitoringCommands.Prune(globals);
+    }
+}
+foreach (var verb in ContainerVerbs(underContainer: false)) root.Subcommands.Add(verb);
+root.Subcommands.Add(InspectCommand.Build(globals, onlyType: null));
+root.Subcommands.Add(MonitoringCommands.Events(globals));
+var container = new Command("container", "Manage containers");
+foreach (var verb in ContainerVerbs(underContainer: true)) container.Subcommands.Add(verb);
+container.Subcommands.First(c => c.Name == "ls").Aliases.Add("ps");
+container.Subcommands.First(c => c.Name == "rm").Aliases.Add("remove");
+root.Subcommands.Add(container);
+
+var parse = root.Parse(InterspersedArguments.Separate(args, root));
 if (parse.Errors.Count > 0 || UsageError.MisplacedFlag(parse) is not null) return UsageError.Report(parse);
-return await parse.InvokeAsync();
+// No termination handling by System.CommandLine: it would turn SIGINT/SIGTERM into exit 130 where docker forwards
+// them to the container (--sig-proxy); elsewhere the default action ends the process (the terminal is restored on exit).
+return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

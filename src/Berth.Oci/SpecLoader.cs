@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 
 namespace Berth.Oci;
@@ -10,7 +11,10 @@ public static class SpecLoader
 {
     public const string ConfigFileName = "config.json";
 
-    public static Spec Load(string bundleDir)
+    public static Spec Load(string bundleDir) => LoadWithText(bundleDir).Spec;
+
+    /// <summary>The bundle's spec and the text it was read from.</summary>
+    public static (Spec Spec, string Json) LoadWithText(string bundleDir)
     {
         ArgumentNullException.ThrowIfNull(bundleDir);
         if (!Directory.Exists(bundleDir))
@@ -21,7 +25,8 @@ public static class SpecLoader
         }
 
         var path = Path.Combine(bundleDir, ConfigFileName);
-        return Parse(ReadText(path, path), path);
+        var json = ReadText(path, path);
+        return (Parse(json, path), json);
     }
 
     /// <summary>
@@ -55,11 +60,11 @@ public static class SpecLoader
         Spec? spec;
         try
         {
-            spec = JsonSerializer.Deserialize(json, OciJsonContext.Default.Spec);
+            spec = SpecJsonReader.Read(Encoding.UTF8.GetBytes(json));
         }
-        catch (JsonException e)
+        catch (SpecJsonException e)
         {
-            throw new SpecException($"{sourceName}: {DescribeJsonError(e)}", e);
+            throw new SpecException($"{sourceName}: {e.Message}", e.InnerException ?? e);
         }
 
         if (spec is null)
@@ -116,18 +121,25 @@ public static class SpecLoader
     /// </summary>
     public static string DescribeJsonError(JsonException e)
     {
-        var where = $"line {(e.LineNumber ?? 0) + 1}, column {(e.BytePositionInLine ?? 0) + 1}";
         var path = string.IsNullOrEmpty(e.Path) ? "$" : e.Path;
+        long line = e.LineNumber ?? 0, column = e.BytePositionInLine ?? 0;
         var reason = StripLocation(e.Message);
 
         const string conversion = "The JSON value could not be converted to ";
         if (reason.StartsWith(conversion, StringComparison.Ordinal))
-        {
-            var type = reason[conversion.Length..].TrimEnd('.');
-            return $"wrong type for {path} ({where}): expected {Expected(type)}";
-        }
-        return $"malformed JSON at {path} ({where}): {reason}";
+            return WrongType(path, line, column, Expected(reason[conversion.Length..].TrimEnd('.')));
+        return Malformed(path, line, column, reason);
     }
+
+    /// <summary>The sentence for a value of the wrong type at a JSON path (0-based line and byte in line).</summary>
+    internal static string WrongType(string path, long line, long column, string expected) =>
+        $"wrong type for {path} ({Where(line, column)}): expected {expected}";
+
+    /// <summary>The sentence for text that is not JSON, with the reader's <paramref name="reason"/> (its location cut off).</summary>
+    internal static string Malformed(string path, long line, long column, string reason) =>
+        $"malformed JSON at {path} ({Where(line, column)}): {StripLocation(reason)}";
+
+    static string Where(long line, long column) => $"line {line + 1}, column {column + 1}";
 
     private static string StripLocation(string message)
     {

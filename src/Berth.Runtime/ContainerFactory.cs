@@ -39,7 +39,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         ContainerId.Validate(id);
         bundle = Path.GetFullPath(bundle);
         if (!Directory.Exists(bundle)) throw new ContainerException($"bundle directory {bundle} does not exist");
-        var spec = SpecLoader.Load(bundle);
+        var (spec, specJson) = SpecLoader.LoadWithText(bundle);
         if (options.ListenFds > 0 && spec.Process is { } announced)
             announced.Env = [.. announced.Env ?? [], $"LISTEN_FDS={options.ListenFds}", "LISTEN_PID=1"];
         var config = ConfigConverter.Convert(spec, bundle);
@@ -107,8 +107,12 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             DebugLog.Write($"cgroups: {string.Join(", ", cgroups.Paths.Select(p => $"{p.Key}={p.Value}"))} (created {cgroups.CreatedDirectories.Count} directories)");
             state.CreatedCgroups = [.. cgroups.CreatedDirectories];
             Store.Write(state);
-            File.WriteAllBytes(Path.Combine(Store.DirFor(id), StateStore.ConfigFile),
-                System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.Spec));
+            // Saved for exec: the bundle's own text, which reads back to the same spec (unknown fields are ignored),
+            // spares serialising it (and building System.Text.Json's metadata for the spec's types) on every create.
+            // Serialised only when create changed the spec: --listen-fds adds to its environment.
+            StateStore.WriteNewFile(Path.Combine(Store.DirFor(id), StateStore.ConfigFile), options.ListenFds > 0
+                ? System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.Spec)
+                : System.Text.Encoding.UTF8.GetBytes(specJson));
             cgroups.Apply(DeviceCgroupRules.WithDefaults(config.Resources), warn);
 
             string dir = Store.DirFor(id);

@@ -168,9 +168,9 @@ public sealed class InitProcess : IDisposable
     {
         try
         {
-            _channel.Send(request, RuntimeJsonContext.Default.InitRequest);
+            _channel.Send(request);
             _placement.Wait();
-            _channel.Send(new InitReport { Type = InitReport.Placed }, RuntimeJsonContext.Default.InitReport);
+            _channel.Send(new InitReport { Type = InitReport.Placed });
         }
         catch (LinuxException e) when (e.Errno is Errno.EPIPE or Errno.ECONNRESET)
         {
@@ -206,7 +206,7 @@ public sealed class InitProcess : IDisposable
                         DebugLog.Forward(report.Message);
                         break;
                     case InitReport.Hooks:
-                        _channel.Send(new InitReport { Type = InitReport.HooksDone, State = runHooks() }, RuntimeJsonContext.Default.InitReport);
+                        _channel.Send(new InitReport { Type = InitReport.HooksDone, State = runHooks() });
                         deadline = DateTime.UtcNow + ReadyTimeout; // the hooks' time is theirs, not init's
                         break;
                     case null:
@@ -265,7 +265,7 @@ public sealed class InitProcess : IDisposable
     {
         try
         {
-            return _channel.Receive(RuntimeJsonContext.Default.InitReport);
+            return _channel.ReceiveReport();
         }
         catch (LinuxException e) when (e.Errno == Errno.ECONNRESET)
         {

@@ -19,7 +19,6 @@ public sealed partial class ApiHandlers
     Task DispatchContainerAsync(HttpContext http, ApiRoute route) => route.Endpoint switch
     {
         ApiEndpoint.ContainerCreate => ContainerCreateAsync(http),
-        ApiEndpoint.ContainerList => ContainerListAsync(http),
         ApiEndpoint.ContainerPrune => ContainerPruneAsync(http),
         ApiEndpoint.ContainerInspect => WriteJsonAsync(http, Containers.Inspect(route.Name!), ApiJson.Context.ContainerInspect),
         ApiEndpoint.ContainerStart => ContainerStartAsync(http, route.Name!),
@@ -28,7 +27,6 @@ public sealed partial class ApiHandlers
         ApiEndpoint.ContainerRestart => ContainerRestartAsync(http, route.Name!),
         ApiEndpoint.ContainerWait => ContainerWaitAsync(http, route.Name!),
         ApiEndpoint.ContainerRename => NoContent(http, () => Containers.Rename(route.Name!, Text(http.Request.Query["name"]))),
-        ApiEndpoint.ContainerLogs => ContainerLogsAsync(http, route.Name!),
         ApiEndpoint.ContainerDelete => ContainerDeleteAsync(http, route.Name!),
         ApiEndpoint.ContainerAttach => ContainerAttachAsync(http, route.Name!),
         ApiEndpoint.ContainerResize => NoContentOk(http, () => Containers.Resize(route.Name!, Size(http, "h"), Size(http, "w"))),
@@ -36,7 +34,7 @@ public sealed partial class ApiHandlers
         ApiEndpoint.ExecStart => ExecStartAsync(http, route.Name!),
         ApiEndpoint.ExecInspect => WriteJsonAsync(http, Execs.Inspect(route.Name!), ExecJsonContext.Default.ExecInspectResponse),
         ApiEndpoint.ExecResize => NoContentOk(http, () => Execs.Resize(route.Name!, Size(http, "h"), Size(http, "w"))),
-        _ => throw new UnreachableException($"no handler for {route.Endpoint}"),
+        _ => DispatchContainerDataAsync(http, route),
     };
 
     async Task ContainerCreateAsync(HttpContext http)
@@ -46,13 +44,6 @@ public sealed partial class ApiHandlers
         var (id, warnings) = Containers.Create(request, Text(http.Request.Query["name"]));
         http.Response.StatusCode = StatusCodes.Status201Created;
         await WriteJsonAsync(http, new ContainerCreateResponse { Id = id, Warnings = warnings }, ApiJson.Context.ContainerCreateResponse);
-    }
-
-    async Task ContainerListAsync(HttpContext http)
-    {
-        var query = http.Request.Query;
-        int limit = Int(query["limit"], "limit") ?? -1;
-        await WriteJsonAsync(http, Containers.List(Bool(query["all"]), limit, Filters(query)), ContainerJson.Context.ListContainerSummary);
     }
 
     async Task ContainerPruneAsync(HttpContext http)
@@ -96,20 +87,6 @@ public sealed partial class ApiHandlers
         int code = await wait;
         await JsonSerializer.SerializeAsync(http.Response.Body, new ContainerWaitResponse { StatusCode = code }, ContainerJson.Context.ContainerWaitResponse, http.RequestAborted);
         await http.Response.Body.WriteAsync("\n"u8.ToArray(), http.RequestAborted);
-    }
-
-    async Task ContainerLogsAsync(HttpContext http, string id)
-    {
-        var query = http.Request.Query;
-        bool stdout = Bool(query["stdout"]), stderr = Bool(query["stderr"]);
-        if (!stdout && !stderr) throw ApiException.BadRequest("Bad parameters: you must choose at least one stream");
-        if (Text(query["since"]) is { } since && since != "0" || Text(query["until"]) is { } until && until != "0")
-            throw ApiException.NotImplemented("logs since and until are not implemented yet");
-        string tailText = Text(query["tail"]) ?? "all";
-        int? tail = tailText == "all" ? null : int.TryParse(tailText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : null;
-        var record = Containers.Get(id);
-        http.Response.StatusCode = StatusCodes.Status200OK;
-        await ContainerLogs.WriteAsync(record.LogPath, stdout, stderr, tail, Bool(query["timestamps"]), record.Config.Tty, http.Response.Body, http.RequestAborted);
     }
 
     /// <summary>
@@ -190,14 +167,14 @@ public sealed partial class ApiHandlers
             ?? throw ApiException.BadRequest("No exec command specified");
         string id = Execs.Create(container, request);
         http.Response.StatusCode = StatusCodes.Status201Created;
-        await WriteJsonAsync(http, new ExecIdResponse { Id = id }, ExecJsonContext.Default.ExecIdResponse);
+        await WriteJsonAsync(http, new IdResponse { Id = id }, ApiJson.Context.IdResponse);
     }
 
     /// <summary>POST /exec/{id}/start: hijacked as attach (its stdin and output), or with Detach a plain 200 while the output is drained here.</summary>
     async Task ExecStartAsync(HttpContext http, string id)
     {
         var request = http.Request.ContentLength is 0 ? new ExecStartRequest()
-            : await ReadBodyAsync(http, ExecJsonContext.Default.ExecStartRequest, "the exec start body is not valid") ?? new ExecStartRequest();
+            : await ReadBodyAsync(http, ApiJson.Context.ExecStartRequest, "the exec start body is not valid") ?? new ExecStartRequest();
         if (request.Detach)
         {
             var (output, _, _) = Execs.Start(id, detach: true);

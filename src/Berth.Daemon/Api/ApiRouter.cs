@@ -34,6 +34,9 @@ public enum ApiEndpoint
     ExecStart,
     ExecInspect,
     ExecResize,
+    ContainerStats,
+    ContainerTop,
+    Events,
 }
 
 /// <summary>A matched route: the endpoint and the path's parameter (an image name as the client wrote it, a container id or name).</summary>
@@ -104,7 +107,11 @@ public static class ApiRouter
         new("POST", "/exec/{id}/start", ApiEndpoint.ExecStart),
         new("GET", "/exec/{id}/json", ApiEndpoint.ExecInspect),
         new("POST", "/exec/{id}/resize", ApiEndpoint.ExecResize),
+        new("GET", "/containers/{id}/stats", ApiEndpoint.ContainerStats),
+        new("GET", "/containers/{id}/top", ApiEndpoint.ContainerTop),
         new("DELETE", "/containers/{id}", ApiEndpoint.ContainerDelete),
+
+        new("GET", "/events", ApiEndpoint.Events),
     ];
 
     /// <summary>

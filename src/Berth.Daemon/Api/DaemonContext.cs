@@ -18,4 +18,6 @@ public sealed record DaemonContext(
 
     /// <summary>docker exec's instances (with <see cref="Containers"/>).</summary>
     public Containers.ExecService? Execs { get; init; }
+    /// <summary>The daemon's events (GET /events), published by the containers and the image store.</summary>
+    public global::Berth.Daemon.Events.EventBus Events { get; init; } = new();
 }

@@ -72,18 +72,6 @@ public sealed class SummaryNetworkSettings
     public Dictionary<string, EndpointSettings> Networks { get; set; } = [];
 }
 
-/// <summary>The body of POST /containers/{id}/wait.</summary>
-public sealed class ContainerWaitResponse
-{
-    public int StatusCode { get; set; }
-    public WaitError? Error { get; set; }
-}
-
-public sealed class WaitError
-{
-    public string Message { get; set; } = "";
-}
-
 /// <summary>The answer of POST /containers/prune.</summary>
 public sealed class ContainersPruneReport
 {
@@ -96,7 +84,6 @@ public sealed class ContainersPruneReport
 [JsonSerializable(typeof(List<ContainerSummary>))]
 [JsonSerializable(typeof(ContainerWaitResponse))]
 [JsonSerializable(typeof(ContainersPruneReport))]
-[JsonSerializable(typeof(JsonLogLine))]
 public sealed partial class ContainerJsonContext : JsonSerializerContext;
 
 /// <summary>The JSON of container files and answers, with Go's escaping (as <see cref="ApiJson"/>).</summary>
@@ -112,12 +99,4 @@ public static class ContainerJson
 
     public static DateTimeOffset ParseTime(string text) =>
         DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : DateTimeOffset.MinValue;
-}
-
-/// <summary>One line of a json-file log.</summary>
-public sealed class JsonLogLine
-{
-    [JsonPropertyName("log")] public string Log { get; set; } = "";
-    [JsonPropertyName("stream")] public string Stream { get; set; } = "";
-    [JsonPropertyName("time")] public string Time { get; set; } = "";
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Berth.Api;
 using Berth.Daemon.Api;
+using Berth.Daemon.Events;
 using Berth.Daemon.Hosting;
 using Berth.Daemon.Images;
 using Berth.Engine;
@@ -28,9 +29,11 @@ public sealed class ContainerService
     readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, ContainerEvents> _events = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, IDisposable> _holds = new(StringComparer.Ordinal);
+    readonly EventBus _bus;
 
-    public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, ExecDriverTable drivers, DaemonLog log)
+    public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, ExecDriverTable drivers, DaemonLog log, EventBus? events = null)
     {
+        _bus = events ?? new EventBus();
         _images = images;
         _runner = runner;
         _drivers = drivers;
@@ -110,6 +113,10 @@ public sealed class ContainerService
     SemaphoreSlim LockOf(string id) => _locks.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
     ContainerEvents EventsOf(string id) => _events.GetOrAdd(id, _ => new ContainerEvents());
 
+    /// <summary>dockerd's container event: the labels of the merged config, the image as the client named it, the name.</summary>
+    void Publish(ContainerRecordFile record, string action, Dictionary<string, string>? extra = null) =>
+        _bus.PublishContainer(action, record.Id, record.ImageName, record.Name, SafeMerge(record.Config, ImageConfigOf(record)).Labels, extra);
+
     // ---------------------------------------------------------------- create
 
     /// <summary>POST /containers/create: the new id and the warnings; nothing is left behind when it fails.</summary>
@@ -159,6 +166,7 @@ public sealed class ContainerService
             _store.Add(record);
             _holds[id] = _images.HoldLayers(image.ChainIds);
             _log.Info("container created", ("id", id), ("name", wanted), ("image", request.Image));
+            Publish(record, "create");
             return (id, [.. validated.Warnings]);
         }
         catch
@@ -242,6 +250,7 @@ public sealed class ContainerService
             var events = EventsOf(record.Id);
             events.Exited = FollowExitAsync(record, shm);
             _log.Info("container started", ("id", record.Id), ("pid", pid));
+            Publish(record, "start");
         }
         catch (Exception e)
         {
@@ -287,6 +296,7 @@ public sealed class ContainerService
             TryDelete(record.Id);
             if (_store.Find(record.Id) is not null) _store.Save(record);
             _log.Info("container exited", ("id", record.Id), ("exit-code", exit.ExitCode));
+            Publish(record, "die", new() { ["exitCode"] = exit.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         }
         finally
         {
@@ -375,11 +385,16 @@ public sealed class ContainerService
         var exited = EventsOf(record.Id).Exited;
         if (exited is null) return;
         if (signal != 9) SendSignal(record, signal);
-        if (timeout >= 0 ? await Finished(exited, TimeSpan.FromSeconds(timeout)) : await Finished(exited, Timeout.InfiniteTimeSpan)) return;
+        if (timeout >= 0 ? await Finished(exited, TimeSpan.FromSeconds(timeout)) : await Finished(exited, Timeout.InfiniteTimeSpan))
+        {
+            Publish(record, "stop");
+            return;
+        }
         _log.Info("container did not stop on its signal: killing it", ("id", record.Id), ("signal", signal), ("timeout", timeout));
         SendSignal(record, 9);
         if (!await Finished(exited, KillBound))
             throw new ApiException(500, $"container {record.Id} did not exit within {KillBound.TotalSeconds} s of SIGKILL");
+        Publish(record, "stop");
     }
 
     static async Task<bool> Finished(Task task, TimeSpan bound) => await Task.WhenAny(task, Task.Delay(bound)) == task;
@@ -389,6 +404,7 @@ public sealed class ContainerService
         try
         {
             _runner.Signal(record.Id, signal, all: false);
+            PublishKill(record, signal);
         }
         catch (ContainerRunnerException e)
         {
@@ -419,7 +435,11 @@ public sealed class ContainerService
         {
             throw new ApiException(500, $"Cannot kill container: {reference}: {e.Message}", e);
         }
+        PublishKill(record, signal);
     }
+
+    void PublishKill(ContainerRecordFile record, int signal) =>
+        Publish(record, "kill", new() { ["signal"] = signal.ToString(System.Globalization.CultureInfo.InvariantCulture) });
 
     /// <summary>POST /containers/{id}/restart?t=: stop when running, then start.</summary>
     public async Task RestartAsync(string reference, int? timeoutSeconds)
@@ -427,6 +447,7 @@ public sealed class ContainerService
         var record = _store.Get(reference);
         if (record.Running) await StopRunningAsync(record, timeoutSeconds);
         await StartAsync(record.Id);
+        Publish(record, "restart");
     }
 
     /// <summary>
@@ -479,6 +500,7 @@ public sealed class ContainerService
             _store.Remove(record);
             if (_holds.TryRemove(record.Id, out var hold)) hold.Dispose();
             _log.Info("container removed", ("id", record.Id));
+            Publish(record, "destroy");
         }
         finally
         {
@@ -495,7 +517,9 @@ public sealed class ContainerService
         var record = _store.Get(reference);
         string name = ContainerNames.Normalize(newName);
         if (name == record.Name) throw ApiException.BadRequest($"Renaming a container with the same name as its current name");
+        string oldName = record.Name;
         _store.Rename(record, name);
+        Publish(record, "rename", new() { ["oldName"] = oldName });
     }
 
     /// <summary>POST /containers/prune: removes every stopped container; what was removed and the bytes of their layers.</summary>
@@ -565,20 +589,30 @@ public sealed class ContainerService
         return ContainerViews.Inspect(record, merged, _store.DirOf(record.Id));
     }
 
-    /// <summary>GET /containers/json: newest first; all or only running; limit; the filters of <see cref="ContainerListFilter"/>.</summary>
+    /// <summary>GET /containers/json: all, limit and the filters as dockerd applies them (<see cref="ContainerListFilter"/>).</summary>
+    /// <exception cref="ApiException">A filter dockerd refuses, with its message and status.</exception>
     public List<ContainerSummary> List(bool all, int limit, ApiFilters filters)
     {
-        var filter = ContainerListFilter.Parse(filters);
-        var result = new List<ContainerSummary>();
-        foreach (var record in _store.List())
+        var records = _store.List().ToDictionary(r => r.Id, StringComparer.Ordinal);
+        var entries = records.Values.Select(ListEntry).ToList();
+        try
         {
-            if (!all && limit <= 0 && !record.Running && !filter.FiltersOnStatus) continue;
-            if (!filter.Matches(record)) continue;
-            result.Add(ContainerViews.Summary(record, SafeMerge(record.Config, ImageConfigOf(record))));
-            if (limit > 0 && result.Count >= limit) break;
+            var filter = ContainerListFilter.Create(filters, all, limit,
+                reference => _store.Find(reference) is { } r ? ListEntry(r) : null,
+                reference => _images.TryResolveId(reference));
+            return [.. filter.Apply(entries).Select(e => records[e.Id]).Select(r => ContainerViews.Summary(r, SafeMerge(r.Config, ImageConfigOf(r))))];
         }
-        return result;
+        catch (ContainerListFilterException e)
+        {
+            throw new ApiException(e.StatusCode, e.Message, e);
+        }
     }
+
+    ContainerListEntry ListEntry(ContainerRecordFile record) => new(
+        record.Id, [record.Name], record.ImageName, record.Image, SafeMerge(record.Config, ImageConfigOf(record)).Labels ?? [],
+        record.State.Status, record.State.ExitCode, ContainerJson.ParseTime(record.Created), record.State.Health?.Status ?? "none",
+        record.State.StartedAt == ContainerState.NeverTime ? null : ContainerJson.ParseTime(record.State.StartedAt),
+        new Dictionary<string, string>());
 
     /// <summary>
     /// Attach: the monitor's stream of a running container now; of a created or stopped one, once its next start has
@@ -591,14 +625,18 @@ public sealed class ContainerService
         {
             try
             {
-                return (Task.FromResult(_runner.Monitor(record.Id).Attach(stdin, stdout, stderr)), record.Config.Tty);
+                var stream = _runner.Monitor(record.Id).Attach(stdin, stdout, stderr);
+                Publish(record, "attach");
+                return (Task.FromResult(stream), record.Config.Tty);
             }
             catch (Exception e) when (e is ContainerRunnerException or ExecDrivers.MonitorException)
             {
                 throw ApiException.Conflict($"cannot attach to container {record.Id}: {e.Message}");
             }
         }
-        return (EventsOf(record.Id).AttachAtStart(stdin, stdout, stderr), record.Config.Tty);
+        var pending = EventsOf(record.Id).AttachAtStart(stdin, stdout, stderr);
+        Publish(record, "attach");
+        return (pending, record.Config.Tty);
     }
 
     /// <summary>POST /containers/{id}/resize: the terminal's size; 409 when it is not running, as dockerd.</summary>

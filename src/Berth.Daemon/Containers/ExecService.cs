@@ -23,18 +23,6 @@ public sealed class ExecCreateRequest
     public uint[]? ConsoleSize { get; set; }
 }
 
-public sealed class ExecIdResponse
-{
-    public string Id { get; set; } = "";
-}
-
-/// <summary>POST /exec/{id}/start.</summary>
-public sealed class ExecStartRequest
-{
-    public bool Detach { get; set; }
-    public bool Tty { get; set; }
-}
-
 /// <summary>GET /exec/{id}/json.</summary>
 public sealed class ExecInspectResponse
 {
@@ -62,8 +50,6 @@ public sealed class ExecProcessConfig
 
 [JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata)]
 [JsonSerializable(typeof(ExecCreateRequest))]
-[JsonSerializable(typeof(ExecIdResponse))]
-[JsonSerializable(typeof(ExecStartRequest))]
 [JsonSerializable(typeof(ExecInspectResponse))]
 public sealed partial class ExecJsonContext : JsonSerializerContext;
 

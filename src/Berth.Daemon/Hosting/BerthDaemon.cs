@@ -122,11 +122,14 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
         var backend = _backend = ImageBackendFactory(options);
         var drivers = options.DriversOrDefault();
         List<string> warnings = [];
-        var containers = backend is ImageBackend images ? new ContainerService(options, images, Runner(drivers), drivers, log) : null;
+        var events = new Events.EventBus();
+        if (backend is ImageBackend store) store.Events = events;
+        var containers = backend is ImageBackend images ? new ContainerService(options, images, Runner(drivers), drivers, log, events) : null;
         var context = new DaemonContext(options, host, engine, EngineId.LoadOrCreate(options.EngineIdFile), backend, log, warnings)
         {
             Containers = containers,
             Execs = containers is null ? null : new ExecService(containers),
+            Events = events,
         };
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = options.DataRoot });

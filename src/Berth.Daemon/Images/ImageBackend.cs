@@ -57,6 +57,8 @@ public sealed class ImageBackend : IImageBackend, IDisposable
         {
             await DrainAsync(relay);
         }
+        // dockerd names a pull by the reference as the client wrote it, and its repository.
+        Events?.PublishImage("pull", reference.FamiliarString, reference.FamiliarName);
     }
 
     public async Task PushAsync(string name, string? tag, AuthConfig? auth, IProgressSink progress, CancellationToken ct)
@@ -140,7 +142,10 @@ public sealed class ImageBackend : IImageBackend, IDisposable
 
     public Task TagAsync(string name, string repository, string? tag, CancellationToken ct)
     {
-        ImageErrors.Map(() => _service.Tag(name, WithTag(repository, tag)));
+        string target = WithTag(repository, tag);
+        ImageErrors.Map(() => _service.Tag(name, target));
+        if (Events is { } events && _service.Images.TryResolve(target, out var image))
+            events.PublishImage("tag", image.Id.ToString(), ImageReference.ParseNormalized(target).FamiliarString);
         return Task.CompletedTask;
     }
 
@@ -148,8 +153,12 @@ public sealed class ImageBackend : IImageBackend, IDisposable
     public Task<IReadOnlyList<ImageDeleteResponseItem>> RemoveAsync(string name, bool force, bool noPrune, CancellationToken ct)
     {
         RefuseInUse(name, force);
+        string? id = _service.Images.TryResolve(name, out var image) ? image.Id.ToString() : null;
         var records = ImageErrors.Map(() => _service.Remove(name, force));
         if (records.Any(r => r.Deleted is not null)) _snapshots.Collect();
+        // dockerd names both by the image id.
+        foreach (var r in records)
+            if ((r.Deleted ?? id) is { } subject) Events?.PublishImage(r.Deleted is null ? "untag" : "delete", subject, subject);
         return Task.FromResult<IReadOnlyList<ImageDeleteResponseItem>>(
             [.. records.Select(r => r.Deleted is not null ? ImageDeleteResponseItem.ForDeleted(r.Deleted) : ImageDeleteResponseItem.ForUntagged(r.Untagged!))]);
     }
@@ -165,6 +174,7 @@ public sealed class ImageBackend : IImageBackend, IDisposable
         // dockerd answers each loaded name as a "stream" line, quiet or not (quiet only drops progress bars).
         foreach (var image in loaded)
         {
+            Events?.PublishImage("load", image.Id.ToString(), image.Id.ToString());
             var names = image.FamiliarRepoTags.ToList();
             if (names.Count == 0) await progress.WriteAsync(new JsonMessage { Stream = $"Loaded image ID: {image.Id}\n" }, ct);
             foreach (var n in names) await progress.WriteAsync(new JsonMessage { Stream = $"Loaded image: {n}\n" }, ct);
@@ -190,8 +200,15 @@ public sealed class ImageBackend : IImageBackend, IDisposable
         using var session = _snapshots.Session();
         var image = await ImageErrors.Map(() => _service.ImportAsync(tar, reference, session.UnpackImageAsync, ct));
         session.Complete();
+        Events?.PublishImage("import", image.Id.ToString(), image.Id.ToString());
         return image.Id.ToString();
     }
+
+    /// <summary>Where pull, tag, untag, delete, load and import are published as dockerd's image events; null publishes nothing.</summary>
+    public Berth.Daemon.Events.EventBus? Events { get; set; }
+
+    /// <summary>An image's id by reference or id, or null when there is none.</summary>
+    public string? TryResolveId(string reference) => _service.Images.TryResolve(reference, out var image) ? image.Id.ToString() : null;
 
     /// <summary>The container using an image id, as (short container id, running), or null: set by the daemon's containers.</summary>
     public Func<string, (string ShortId, bool Running)?>? ContainerUsing { get; set; }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Berth.Oci;
 using Berth.Seccomp;
@@ -8,8 +7,8 @@ namespace Berth.Runtime.Configs;
 // The runtime's validated view of a container (the seed's `configs.Config`). ConfigConverter builds it from an
 // OCI Spec by a pure conversion: every string is parsed here once (namespace types, mount options,
 // capability and rlimit names), so the code that acts on it never parses or guesses. `create` converts once and
-// hands init this config (JSON over the init channel): what init needs crosses, what only the runtime uses (the
-// cgroup resources, the profile it compiled, annotations) does not.
+// hands init this config (Init.InitWire over the init channel): what init needs crosses, what only the runtime
+// uses ([JsonIgnore] here: the cgroup resources, the profile it compiled, annotations) does not.
 
 public sealed record ContainerConfig
 {
@@ -35,8 +34,7 @@ public sealed record ContainerConfig
     [JsonIgnore] public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
     /// <summary>Absolute path of the bundle directory the spec came from (state output, relative paths).</summary>
     public string Bundle { get; init; } = "";
-    /// <summary>Spec hooks, passed through unchanged (on the init channel with OciJsonContext's metadata).</summary>
-    [JsonConverter(typeof(OciHooksConverter))]
+    /// <summary>Spec hooks, passed through unchanged.</summary>
     public Hooks? Hooks { get; init; }
     /// <summary>Spec seccomp section, passed through unchanged.</summary>
     [JsonIgnore] public LinuxSeccomp? Seccomp { get; init; }
@@ -126,13 +124,3 @@ public sealed record CapabilitySet(ulong Bounding, ulong Effective, ulong Inheri
 
 /// <summary>Resource is the RLIMIT_* number.</summary>
 public sealed record RlimitConfig(string Name, int Resource, ulong Soft, ulong Hard);
-
-/// <summary>The spec's hooks on the init channel, with OciJsonContext's metadata (no second copy of it here).</summary>
-public sealed class OciHooksConverter : JsonConverter<Hooks>
-{
-    public override Hooks? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-        JsonSerializer.Deserialize(ref reader, OciJsonContext.Default.Hooks);
-
-    public override void Write(Utf8JsonWriter writer, Hooks value, JsonSerializerOptions options) =>
-        JsonSerializer.Serialize(writer, value, OciJsonContext.Default.Hooks);
-}

@@ -25,7 +25,7 @@ public static unsafe class ContainerInit
         InitRequest? request;
         try
         {
-            request = channel.Receive(RuntimeJsonContext.Default.InitRequest);
+            request = channel.ReceiveRequest();
         }
         catch (Exception e)
         {
@@ -41,11 +41,11 @@ public static unsafe class ContainerInit
         byte* path;
         try
         {
-            if (request.Debug) DebugLog.RouteTo(line => channel.Send(new InitReport { Type = InitReport.Debug, Message = line }, RuntimeJsonContext.Default.InitReport));
+            if (request.Debug) DebugLog.RouteTo(line => channel.Send(new InitReport { Type = InitReport.Debug, Message = line }));
             // Validated and converted by `create`; only the compiled filter crosses separately.
             config = request.Config with { SeccompFilter = request.Seccomp?.ToFilter() };
             ownFds = SetUp(config, request, channel, out hookState, out path, out argv, out envp, warning =>
-                channel.Send(new InitReport { Type = InitReport.Warning, Message = warning }, RuntimeJsonContext.Default.InitReport));
+                channel.Send(new InitReport { Type = InitReport.Warning, Message = warning }));
         }
         catch (Exception e)
         {
@@ -55,7 +55,7 @@ public static unsafe class ContainerInit
         DebugLog.RouteTo(null); // nobody reads the channel after "ready"
         try
         {
-            channel.Send(new InitReport { Type = InitReport.Ready }, RuntimeJsonContext.Default.InitReport);
+            channel.Send(new InitReport { Type = InitReport.Ready });
         }
         catch (LinuxException e)
         {
@@ -114,7 +114,7 @@ public static unsafe class ContainerInit
     {
         try
         {
-            channel.Send(report, RuntimeJsonContext.Default.InitReport);
+            channel.Send(report);
         }
         catch (Exception)
         {
@@ -148,8 +148,8 @@ public static unsafe class ContainerInit
             // The runtime runs prestart and createRuntime hooks now, in its own namespaces; then ours run here, in
             // the container's mount namespace before pivot_root, so their paths resolve as on the host, with the
             // rootfs as their working directory (Prepare left us there), as in runc.
-            channel.Send(new InitReport { Type = InitReport.Hooks }, RuntimeJsonContext.Default.InitReport);
-            var answer = channel.Receive(RuntimeJsonContext.Default.InitReport);
+            channel.Send(new InitReport { Type = InitReport.Hooks });
+            var answer = channel.ReceiveReport();
             if (answer?.Type != InitReport.HooksDone || answer.State is null)
                 throw new ContainerException("the runtime went away while its hooks ran");
             hookState = answer.State;
@@ -274,7 +274,7 @@ internal sealed class PlacementGate(InitChannel channel, bool newCgroupNamespace
     public void Await()
     {
         if (_placed) return;
-        var placed = channel.Receive(RuntimeJsonContext.Default.InitReport);
+        var placed = channel.ReceiveReport();
         if (placed?.Type != InitReport.Placed)
             throw new ContainerException($"the runtime went away before it placed init in the container's cgroups{(placed is null ? "" : $" (it sent \"{placed.Type}\")")}");
         if (newCgroupNamespace && Libc.unshare(Libc.CLONE_NEWCGROUP) < 0)

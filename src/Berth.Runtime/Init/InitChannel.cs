@@ -1,14 +1,12 @@
 using System.Buffers.Binary;
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
 using Berth.Linux;
 
 namespace Berth.Runtime.Init;
 
 /// <summary>
-/// The socket between the runtime and `berth-runtime init`: length-prefixed JSON messages (4-byte little-endian
-/// length). The same socket carried the spawn stage's one-byte handshake before init was exec'd.
+/// The socket between the runtime and `berth-runtime init`: length-prefixed messages (4-byte little-endian length)
+/// in <see cref="InitWire"/>'s format. The same socket carried the spawn stage's one-byte handshake before init was
+/// exec'd.
 /// </summary>
 public sealed class InitChannel(Fd socket) : IDisposable
 {
@@ -16,17 +14,24 @@ public sealed class InitChannel(Fd socket) : IDisposable
 
     public Fd Socket { get; } = socket;
 
-    public void Send<T>(T message, JsonTypeInfo<T> type)
+    public void Send(InitRequest request) => Send(InitWire.Encode(request));
+    public void Send(InitReport report) => Send(InitWire.Encode(report));
+
+    /// <summary>The request, or null when the peer closed the socket.</summary>
+    public InitRequest? ReceiveRequest() => Receive() is { } body ? InitWire.DecodeRequest(body) : null;
+
+    /// <summary>The next report, or null when the peer closed the socket.</summary>
+    public InitReport? ReceiveReport() => Receive() is { } body ? InitWire.DecodeReport(body) : null;
+
+    void Send(byte[] body)
     {
-        byte[] body = JsonSerializer.SerializeToUtf8Bytes(message, type);
         Span<byte> header = stackalloc byte[4];
         BinaryPrimitives.WriteInt32LittleEndian(header, body.Length);
         Sys.WriteAll(Socket, header);
         Sys.WriteAll(Socket, body);
     }
 
-    /// <summary>The next message, or null when the peer closed the socket.</summary>
-    public T? Receive<T>(JsonTypeInfo<T> type) where T : class
+    byte[]? Receive()
     {
         Span<byte> header = stackalloc byte[4];
         if (!Sys.ReadExactly(Socket, header)) return null;
@@ -34,7 +39,7 @@ public sealed class InitChannel(Fd socket) : IDisposable
         if (length <= 0 || length > MaxMessage) throw new InvalidDataException($"init channel: bad message length {length}");
         byte[] body = new byte[length];
         if (!Sys.ReadExactly(Socket, body)) throw new InvalidDataException("init channel: message cut short");
-        return JsonSerializer.Deserialize(body, type) ?? throw new InvalidDataException("init channel: empty message");
+        return body;
     }
 
     public void Dispose() => Socket.Dispose();
@@ -97,7 +102,7 @@ public sealed class InitReport
 /// <summary>The filter the runtime compiled, so that init installs it without compiling the profile again.</summary>
 public sealed class SeccompProgram
 {
-    /// <summary>The struct sock_filter array as bytes (base64 in JSON).</summary>
+    /// <summary>The struct sock_filter array as bytes.</summary>
     public required byte[] Instructions { get; init; }
     public uint Flags { get; init; }
 

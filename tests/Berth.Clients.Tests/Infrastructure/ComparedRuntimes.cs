@@ -25,16 +25,19 @@ public static class ComparedRuntimes
         }
     }
 
-    private static string ResolveBerth()
+    private static string ResolveBerth() => Published("BERTH_RUNTIME", "berth-runtime");
+
+    /// <summary>A binary of this repository: <paramref name="variable"/> when set, else artifacts/publish/<paramref name="binary"/> above the tests.</summary>
+    public static string Published(string variable, string binary)
     {
-        var fromEnvironment = Environment.GetEnvironmentVariable("BERTH_RUNTIME");
+        var fromEnvironment = Environment.GetEnvironmentVariable(variable);
         if (!string.IsNullOrWhiteSpace(fromEnvironment))
             return System.IO.Path.GetFullPath(fromEnvironment);
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(System.IO.Path.Combine(dir.FullName, "Berth.slnx")))
-                return System.IO.Path.Combine(dir.FullName, "artifacts", "publish", "berth-runtime");
+                return System.IO.Path.Combine(dir.FullName, "artifacts", "publish", binary);
         }
-        throw new InvalidOperationException($"cannot find Berth.slnx above {AppContext.BaseDirectory}; set BERTH_RUNTIME");
+        throw new InvalidOperationException($"cannot find Berth.slnx above {AppContext.BaseDirectory}; set {variable}");
     }
 }
