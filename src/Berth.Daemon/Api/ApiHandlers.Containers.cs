@@ -173,8 +173,7 @@ public sealed partial class ApiHandlers
     /// <summary>POST /exec/{id}/start: hijacked as attach (its stdin and output), or with Detach a plain 200 while the output is drained here.</summary>
     async Task ExecStartAsync(HttpContext http, string id)
     {
-        var request = http.Request.ContentLength is 0 ? new ExecStartRequest()
-            : await ReadBodyAsync(http, ApiJson.Context.ExecStartRequest, "the exec start body is not valid") ?? new ExecStartRequest();
+        var request = await ExecStartRequestAsync(http);
         if (request.Detach)
         {
             var (output, _, _) = Execs.Start(id, detach: true);
@@ -201,6 +200,28 @@ public sealed partial class ApiHandlers
         await RelayAsync(client, stream, stdin, id);
         // The exit code is known before the client, whose stream ends here, asks for it.
         await Execs.FinishAsync(id);
+    }
+
+    /// <summary>
+    /// The exec start body: from the request, or, for an upgrade request (which Kestrel takes only without a body),
+    /// from the header <see cref="Hosting.ExecStartBody"/> moved it to.
+    /// </summary>
+    static async Task<ExecStartRequest> ExecStartRequestAsync(HttpContext http)
+    {
+        const string invalid = "the exec start body is not valid";
+        if (Text(http.Request.Headers[Hosting.ExecStartBody.HeaderName]) is { } hoisted)
+        {
+            try
+            {
+                return JsonSerializer.Deserialize(Convert.FromBase64String(hoisted), ApiJson.Context.ExecStartRequest) ?? new ExecStartRequest();
+            }
+            catch (Exception e) when (e is JsonException or FormatException)
+            {
+                throw ApiException.BadRequest($"{invalid}: {e.Message}");
+            }
+        }
+        return http.Request.ContentLength is 0 ? new ExecStartRequest()
+            : await ReadBodyAsync(http, ApiJson.Context.ExecStartRequest, invalid) ?? new ExecStartRequest();
     }
 
     /// <summary>A JSON body; 400 starting with <paramref name="invalid"/> when it does not parse.</summary>

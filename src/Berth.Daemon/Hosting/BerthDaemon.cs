@@ -145,7 +145,11 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
             kestrel.ListenUnixSocket(socketPath, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;
-                listen.Use(next => connection => next(new HalfCloseConnection(connection)));
+                listen.Use(next => async connection =>
+                {
+                    await ExecStartBody.HoistAsync(connection);
+                    await next(new HalfCloseConnection(connection));
+                });
             });
         });
         var app = builder.Build();
