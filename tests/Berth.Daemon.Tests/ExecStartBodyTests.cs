@@ -1,13 +1,16 @@
+using System.Net.Sockets;
 using System.Text;
 using Berth.Daemon.Hosting;
+using Berth.Daemon.Tests.Infrastructure;
 
 namespace Berth.Daemon.Tests;
 
 /// <summary>
-/// The head rewrite that lets Kestrel take the docker CLI's exec start (an upgrade request with a body, which Kestrel
-/// answers 400): only that request is rewritten, its Content-Length goes and its body rides in a header.
+/// The head rewrite that lets Kestrel upgrade the docker CLI's exec start (an upgrade request with a body, whose
+/// Upgrade Kestrel ignores, so berthd could only answer 400): only that request is rewritten, its Content-Length goes
+/// and its body rides in a header.
 /// </summary>
-public class ExecStartBodyTests
+public class ExecStartBodyTests(SharedDaemon shared) : IClassFixture<SharedDaemon>
 {
     static byte[] Head(string text) => Encoding.ASCII.GetBytes(text.Replace("\n", "\r\n"));
 
@@ -34,4 +37,41 @@ public class ExecStartBodyTests
     [InlineData("POST /v1.41/exec/abc/start HTTP/1.1\nConnection: Upgrade\nContent-Length: 2\nContent-Length: 3\n\n")]     // ambiguous length
     [InlineData("POST /v1.41/exec/abc/start HTTP/1.1\nConnection: Upgrade\nContent-Length: 2\nX-Berth-Exec-Start-Body: e30=\n\n")]
     public void Any_other_request_is_left_alone(string head) => Assert.Null(ExecStartBody.Rewrite(Head(head)));
+
+    /// <summary>
+    /// Over berthd's socket, the head and the body in two writes apart (as the berth CLI sends them): Kestrel gets the
+    /// request (the unknown exec's 404) instead of a request Kestrel will not upgrade (berthd's 400).
+    /// </summary>
+    [SkippableFact]
+    public async Task An_exec_start_upgrade_with_a_body_in_two_writes_reaches_the_handler()
+    {
+        Skip.IfNot(Tools.IsRoot, "berthd tests run as root (integration section of scripts/test.sh)");
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(shared.Daemon.Socket));
+        await using var stream = new NetworkStream(socket);
+        byte[] body = "{\"Detach\":false,\"Tty\":false}"u8.ToArray();
+        await stream.WriteAsync(Head($"POST /v1.41/exec/nope-exec/start HTTP/1.1\nHost: berth\nConnection: Upgrade\nUpgrade: tcp\nContent-Type: application/json\nContent-Length: {body.Length}\n\n"));
+        await Task.Delay(300);
+        await stream.WriteAsync(body);
+        // The answer's head and its JSON error (Kestrel keeps the connection open after it).
+        var answer = new StringBuilder();
+        var buffer = new byte[4096];
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (!answer.ToString().Contains("}"))
+        {
+            int n;
+            try
+            {
+                n = await stream.ReadAsync(buffer, bound.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new Xunit.Sdk.XunitException($"berthd did not answer the exec start within 60 s; so far: {answer}");
+            }
+            if (n == 0) break;
+            answer.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+        Assert.StartsWith("HTTP/1.1 404 ", answer.ToString());
+        Assert.Contains("No such exec instance: nope-exec", answer.ToString());
+    }
 }

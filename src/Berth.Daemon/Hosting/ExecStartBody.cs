@@ -7,13 +7,14 @@ using Microsoft.AspNetCore.Connections;
 namespace Berth.Daemon.Hosting;
 
 /// <summary>
-/// Lets Kestrel take the docker CLI's <c>POST /exec/{id}/start</c>: an upgrade request (<c>Connection: Upgrade</c>,
-/// <c>Upgrade: tcp</c>) that carries a JSON body, which Kestrel refuses with 400
-/// (<c>RequestRejectionReason.UpgradeRequestCannotHavePayload</c>: an upgrade with a Content-Length other than 0 or a
-/// Transfer-Encoding) where dockerd accepts it. Before Kestrel reads a connection, its first request is looked at:
-/// when it is such an exec start, its head and body are read off the transport here and Kestrel is handed the head
-/// without Content-Length and with the body in <see cref="HeaderName"/> (base64), followed by the rest of the
-/// connection's bytes. Any other first request reaches Kestrel untouched, without a copy. The docker CLI dials a
+/// Lets Kestrel upgrade the docker CLI's <c>POST /exec/{id}/start</c>: an upgrade request (<c>Connection: Upgrade</c>,
+/// <c>Upgrade: tcp</c>) that carries a JSON body, which dockerd hijacks. Kestrel (since ASP.NET Core 5.0.2/6.0,
+/// dotnet/aspnetcore#27921; before, it refused it with UpgradeRequestCannotHavePayload) ignores the Upgrade of a
+/// request with a Content-Length other than 0 or a Transfer-Encoding: IsUpgradableRequest is false and UpgradeAsync
+/// throws, so berthd could only answer 400 and the CLI said "unable to upgrade to tcp, received 400". Before Kestrel
+/// reads a connection, its first request is looked at: when it is such an exec start, its head and body are read off
+/// the transport here and Kestrel is handed the head without Content-Length and with the body in
+/// <see cref="HeaderName"/> (base64), followed by the rest of the connection's bytes. Any other first request reaches Kestrel untouched, without a copy. The docker CLI dials a
 /// connection of its own for every hijacked request, so the exec start is always its connection's first request.
 /// </summary>
 public static partial class ExecStartBody
