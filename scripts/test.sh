@@ -22,6 +22,8 @@ unit_projects=(
 )
 integration_projects=(
     tests/Berth.Integration.Tests
+    # berth-monitor with real containers under both exec drivers (in-process and runc)
+    tests/Berth.Monitor.Tests
     # 1000 cycles with leak accounting, the runtime killed at each phase, racing commands, config.json fuzzing
     tests/Berth.Reliability.Tests
     tests/Berth.Snapshots.RootTests

@@ -11,20 +11,22 @@ var dataRoot = new Option<string>("--data-root") { Description = "where images a
 var execRoot = new Option<string>("--exec-root") { Description = "runtime state (pid file)", DefaultValueFactory = _ => DaemonOptions.DefaultExecRoot };
 var host = new Option<string>("--host", "-H") { Description = "the socket to listen on, unix://PATH", DefaultValueFactory = _ => DaemonHost.Default.ToString() };
 var logLevel = new Option<string>("--log-level", "-l") { Description = "debug, info, warn or error", DefaultValueFactory = _ => "info" };
-var ociRuntime = new Option<string?>("--oci-runtime") { Description = "the OCI runtime binary containers run with (default: berth-runtime beside berthd, else runc)" };
-var root = new RootCommand("berthd: the Berth daemon, serving the Docker Engine API on a unix socket") { dataRoot, execRoot, host, logLevel, ociRuntime };
+var addRuntime = new Option<string[]>("--add-runtime") { Description = "an OCI runtime binary containers may choose (docker run --runtime NAME), NAME=PATH; repeatable", DefaultValueFactory = _ => [] };
+var defaultRuntime = new Option<string?>("--default-runtime") { Description = "the runtime of containers that choose none (default: berth, the in-process driver)" };
+var root = new RootCommand("berthd: the Berth daemon, serving the Docker Engine API on a unix socket") { dataRoot, execRoot, host, logLevel, addRuntime, defaultRuntime };
 root.SetAction(async (parse, _) =>
 {
     DaemonOptions options;
     try
     {
+        string exec = Absolute(parse.GetValue(execRoot)!, "--exec-root");
         options = new DaemonOptions(
             DataRoot: Absolute(parse.GetValue(dataRoot)!, "--data-root"),
-            ExecRoot: Absolute(parse.GetValue(execRoot)!, "--exec-root"),
+            ExecRoot: exec,
             Host: DaemonHost.Parse(parse.GetValue(host)!),
             LogLevel: DaemonLog.ParseLevel(parse.GetValue(logLevel)!))
         {
-            OciRuntime = parse.GetValue(ociRuntime) is { } runtime ? Absolute(runtime, "--oci-runtime") : null,
+            Drivers = new Berth.Daemon.Containers.ExecDriverTable(exec, parse.GetValue(addRuntime) ?? [], parse.GetValue(defaultRuntime)),
         };
     }
     catch (FormatException e)

@@ -7,7 +7,8 @@ using Berth.Images.Tests;
 namespace Berth.Daemon.Tests;
 
 /// <summary>
-/// One berthd (running containers with $BERTH_RUNTIME, else the published berth-runtime) holding two images made here
+/// One berthd (containers on its in-process driver by default; runc from PATH and, when $BERTH_RUNTIME is set, that
+/// binary as the runtime "berth-runtime" to choose with --runtime) holding two images made here
 /// from the host's busybox-static: <c>ctest/one:1</c> of one layer and <c>ctest/two:1</c> of two (the second adds
 /// /etc/layer2 and removes /etc/gone with a whiteout), loaded with the docker CLI.
 /// </summary>
@@ -18,9 +19,9 @@ public sealed class ContainerDaemon : IDisposable
 
     public DaemonInstance Daemon => _daemon.Value;
 
-    /// <summary>--oci-runtime $BERTH_RUNTIME when it is set.</summary>
+    /// <summary>--add-runtime berth-runtime=$BERTH_RUNTIME when it is set.</summary>
     public static string[] ExtraArgs =>
-        Environment.GetEnvironmentVariable("BERTH_RUNTIME") is { Length: > 0 } runtime ? ["--oci-runtime", runtime] : [];
+        Environment.GetEnvironmentVariable("BERTH_RUNTIME") is { Length: > 0 } runtime ? ["--add-runtime", "berth-runtime=" + runtime] : [];
 
     static DaemonInstance Start()
     {
@@ -68,6 +69,48 @@ public sealed class ContainerDaemon : IDisposable
     }
 }
 
+/// <summary>What a removed container must not leave behind.</summary>
+public static class ContainerLeaks
+{
+    /// <summary>Nothing of the container is left: its directory, a mount, runtime state of either driver, a cgroup, its monitor process.</summary>
+    public static void AssertNothingLeft(DaemonInstance daemon, string id)
+    {
+        Assert.False(Directory.Exists(Path.Combine(daemon.DataRoot, "containers", id)), $"{id}'s directory is left");
+        string mounts = File.ReadAllText("/proc/self/mountinfo");
+        Assert.DoesNotContain(id, mounts);
+        Assert.False(Directory.Exists(Path.Combine(daemon.ExecRoot, "runtime", id)), $"in-process runtime state of {id} is left");
+        string runtimes = Path.Combine(daemon.ExecRoot, "runtimes");
+        foreach (var runtimeRoot in Directory.Exists(runtimes) ? Directory.GetDirectories(runtimes) : [])
+            Assert.False(Directory.Exists(Path.Combine(runtimeRoot, id)), $"runtime state of {id} is left in {runtimeRoot}");
+        Assert.False(Directory.Exists(Path.Combine(daemon.ExecRoot, "containers", id)), $"{id}'s exec-root directory is left");
+        Assert.False(Directory.Exists(Path.Combine(daemon.ExecRoot, "m", id[..20])), $"{id}'s monitor socket directory is left");
+        foreach (var cgroup in new[] { "/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/pids/berth", "/sys/fs/cgroup/unified/berth", "/sys/fs/cgroup/berth",
+                     "/sys/fs/cgroup/memory/docker", "/sys/fs/cgroup/pids/docker", "/sys/fs/cgroup/unified/docker" })
+            Assert.False(Directory.Exists(Path.Combine(cgroup, id)), $"cgroup {cgroup}/{id} is left");
+        Assert.True(MonitorOf(id) is null, $"the monitor of {id} still runs: pid {MonitorOf(id)}");
+    }
+
+    /// <summary>The pid of a process whose command line names the container (its monitor: berth-monitor serve .../id/monitor.json).</summary>
+    public static int? MonitorOf(string id)
+    {
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid)) continue;
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(id, StringComparison.Ordinal)) return pid;
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        return null;
+    }
+}
+
 /// <summary>
 /// berthd's containers through the real docker CLI: create, inspect, ps, rename, rm, run, logs, stop, wait, with
 /// dockerd's answers for bad input and nothing left on the host (directories, mounts, runtime state, cgroups).
@@ -90,18 +133,7 @@ public class ContainerEndToEndTests(ContainerDaemon fixture) : IClassFixture<Con
         return JsonDocument.Parse(result.Stdout).RootElement[0];
     }
 
-    /// <summary>Nothing of the container is left: its directory, a mount under the daemon's roots, runtime state, a cgroup.</summary>
-    void AssertNothingLeft(string id)
-    {
-        Assert.False(Directory.Exists(Path.Combine(ContainersDir, id)), $"{id}'s directory is left");
-        string mounts = File.ReadAllText("/proc/self/mountinfo");
-        Assert.DoesNotContain(id, mounts);
-        foreach (var runtimeRoot in Directory.Exists(Daemon.ExecRoot) ? Directory.GetDirectories(Daemon.ExecRoot, "runtime-*") : [])
-            Assert.False(Directory.Exists(Path.Combine(runtimeRoot, id)), $"runtime state of {id} is left in {runtimeRoot}");
-        Assert.False(Directory.Exists(Path.Combine(Daemon.ExecRoot, "containers", id)), $"{id}'s exec-root directory is left");
-        foreach (var cgroup in new[] { "/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/pids/berth", "/sys/fs/cgroup/unified/berth", "/sys/fs/cgroup/berth" })
-            Assert.False(Directory.Exists(Path.Combine(cgroup, id)), $"cgroup {cgroup}/{id} is left");
-    }
+    void AssertNothingLeft(string id) => ContainerLeaks.AssertNothingLeft(Daemon, id);
 
     [SkippableFact]
     public void Create_inspect_ps_rename_and_rm()

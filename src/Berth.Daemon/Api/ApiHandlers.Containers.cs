@@ -13,6 +13,9 @@ public sealed partial class ApiHandlers
     ContainerService Containers => daemon.Containers
         ?? throw ApiException.NotImplemented("containers need berthd's own image store: this daemon runs with another image backend");
 
+    ExecService Execs => daemon.Execs
+        ?? throw ApiException.NotImplemented("containers need berthd's own image store: this daemon runs with another image backend");
+
     Task DispatchContainerAsync(HttpContext http, ApiRoute route) => route.Endpoint switch
     {
         ApiEndpoint.ContainerCreate => ContainerCreateAsync(http),
@@ -26,21 +29,18 @@ public sealed partial class ApiHandlers
         ApiEndpoint.ContainerRename => NoContent(http, () => Containers.Rename(route.Name!, Text(http.Request.Query["name"]))),
         ApiEndpoint.ContainerDelete => ContainerDeleteAsync(http, route.Name!),
         ApiEndpoint.ContainerAttach => ContainerAttachAsync(http, route.Name!),
+        ApiEndpoint.ContainerResize => NoContentOk(http, () => Containers.Resize(route.Name!, Size(http, "h"), Size(http, "w"))),
+        ApiEndpoint.ExecCreate => ExecCreateAsync(http, route.Name!),
+        ApiEndpoint.ExecStart => ExecStartAsync(http, route.Name!),
+        ApiEndpoint.ExecInspect => WriteJsonAsync(http, Execs.Inspect(route.Name!), ExecJsonContext.Default.ExecInspectResponse),
+        ApiEndpoint.ExecResize => NoContentOk(http, () => Execs.Resize(route.Name!, Size(http, "h"), Size(http, "w"))),
         _ => DispatchContainerDataAsync(http, route),
     };
 
     async Task ContainerCreateAsync(HttpContext http)
     {
-        ContainerCreateRequest? request;
-        try
-        {
-            request = await JsonSerializer.DeserializeAsync(http.Request.Body, ApiJson.Context.ContainerCreateRequest, http.RequestAborted);
-        }
-        catch (JsonException e)
-        {
-            throw ApiException.BadRequest($"the create body is not a container config: {e.Message}");
-        }
-        if (request is null) throw ApiException.BadRequest("config cannot be empty in order to create a container");
+        var request = await ReadBodyAsync(http, ApiJson.Context.ContainerCreateRequest, "the create body is not a container config")
+            ?? throw ApiException.BadRequest("config cannot be empty in order to create a container");
         var (id, warnings) = Containers.Create(request, Text(http.Request.Query["name"]));
         http.Response.StatusCode = StatusCodes.Status201Created;
         await WriteJsonAsync(http, new ContainerCreateResponse { Id = id, Warnings = warnings }, ApiJson.Context.ContainerCreateResponse);
@@ -90,38 +90,164 @@ public sealed partial class ApiHandlers
     }
 
     /// <summary>
-    /// POST /containers/{id}/attach?stream=1&amp;stdout=1&amp;stderr=1: 101, then the container's output until it exits
-    /// (STOPGAP: followed from the log; stdin and logs=1 wait for the monitor's attach).
+    /// POST /containers/{id}/attach?stream=1&amp;stdin=1&amp;stdout=1&amp;stderr=1: 101, then the monitor's attach stream
+    /// (multiplexed frames without a tty, raw with one) and the client's stdin to it, until the container's output ends.
+    /// Before the start (docker run attaches, then starts) the stream joins when the start has created the container.
     /// </summary>
     async Task ContainerAttachAsync(HttpContext http, string id)
     {
         var query = http.Request.Query;
-        if (Bool(query["stdin"])) throw ApiException.NotImplemented("attaching stdin needs berth-monitor, which berthd does not launch yet");
         if (Bool(query["logs"])) throw ApiException.NotImplemented("attach with logs=1 is not implemented yet: use docker logs");
-        var upgrade = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>();
-        if (upgrade is not { IsUpgradableRequest: true }) throw ApiException.BadRequest("attach needs an upgraded connection (Connection: Upgrade, Upgrade: tcp)");
-        var (log, exited, tty) = Containers.OpenAttach(id);
-        using (log)
+        var upgrade = Upgradable(http);
+        bool stdin = Bool(query["stdin"]);
+        var (monitor, _) = Containers.Attach(id, stdin, Bool(query["stdout"]), Bool(query["stderr"]));
+        await using var client = await Hijack(http, upgrade);
+        Stream stream;
+        try
         {
-            http.Response.Headers.ContentType = "application/vnd.docker.raw-stream";
-            http.Response.Headers.Connection = "Upgrade";
-            http.Response.Headers.Upgrade = "tcp";
-            Hosting.HalfCloseConnection.MarkHijacked(http.Features);
-            await using var stream = await upgrade.UpgradeAsync();
-            // Not RequestAborted: the docker CLI half-closes its side when it sends no stdin, which Kestrel reports as
-            // an abort. A client that is really gone shows as a failed write.
-            if (Bool(query["stream"]))
+            stream = await monitor;
+        }
+        catch (Exception e) when (e is IOException or ExecDrivers.MonitorException)
+        {
+            daemon.Log.Debug("attach ended before the container started", ("id", id), ("error", e.Message));
+            return;
+        }
+        await RelayAsync(client, stream, stdin, id);
+    }
+
+    static Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature Upgradable(HttpContext http) =>
+        http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade ? upgrade
+            : throw ApiException.BadRequest("attach needs an upgraded connection (Connection: Upgrade, Upgrade: tcp)");
+
+    static async Task<Stream> Hijack(HttpContext http, Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature upgrade)
+    {
+        http.Response.Headers.ContentType = "application/vnd.docker.raw-stream";
+        http.Response.Headers.Connection = "Upgrade";
+        http.Response.Headers.Upgrade = "tcp";
+        Hosting.HalfCloseConnection.MarkHijacked(http.Features);
+        return await upgrade.UpgradeAsync();
+    }
+
+    /// <summary>
+    /// The monitor's output to the client until it ends; with stdin, the client's bytes to the monitor until the
+    /// client's EOF, which is passed on as a half-close. Not RequestAborted: the docker CLI half-closes its side when it
+    /// sends no stdin, which Kestrel reports as an abort; a client that is really gone shows as a failed write.
+    /// </summary>
+    async Task RelayAsync(Stream client, Stream monitor, bool stdin, string id)
+    {
+        await using (monitor)
+        {
+            Task input = stdin ? Task.Run(async () =>
             {
                 try
                 {
-                    await ContainerLogs.FollowAsync(log, Bool(query["stdout"]), Bool(query["stderr"]), tty, exited, stream, CancellationToken.None);
+                    await client.CopyToAsync(monitor);
+                    if (monitor is System.Net.Sockets.NetworkStream network) network.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
                 }
-                catch (Exception e) when (e is IOException or OperationCanceledException)
+                catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or OperationCanceledException)
                 {
-                    daemon.Log.Debug("attach ended: the client went away", ("id", id), ("error", e.Message));
+                    // Either side went away.
                 }
+            }) : Task.CompletedTask;
+            try
+            {
+                await monitor.CopyToAsync(client);
+                await client.FlushAsync();
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                daemon.Log.Debug("attach ended: the client went away", ("id", id), ("error", e.Message));
             }
         }
+    }
+
+    async Task ExecCreateAsync(HttpContext http, string container)
+    {
+        var request = await ReadBodyAsync(http, ExecJsonContext.Default.ExecCreateRequest, "the exec body is not an exec config")
+            ?? throw ApiException.BadRequest("No exec command specified");
+        string id = Execs.Create(container, request);
+        http.Response.StatusCode = StatusCodes.Status201Created;
+        await WriteJsonAsync(http, new IdResponse { Id = id }, ApiJson.Context.IdResponse);
+    }
+
+    /// <summary>POST /exec/{id}/start: hijacked as attach (its stdin and output), or with Detach a plain 200 while the output is drained here.</summary>
+    async Task ExecStartAsync(HttpContext http, string id)
+    {
+        var request = await ExecStartRequestAsync(http);
+        if (request.Detach)
+        {
+            var (output, _, _) = Execs.Start(id, detach: true);
+            _ = Task.Run(async () =>
+            {
+                await using (output)
+                {
+                    try
+                    {
+                        await output.CopyToAsync(Stream.Null);
+                    }
+                    catch (IOException)
+                    {
+                    }
+                }
+                await Execs.FinishAsync(id);
+            });
+            Status(http, StatusCodes.Status200OK);
+            return;
+        }
+        var upgrade = Upgradable(http);
+        var (stream, _, stdin) = Execs.Start(id, detach: false);
+        await using var client = await Hijack(http, upgrade);
+        await RelayAsync(client, stream, stdin, id);
+        // The exit code is known before the client, whose stream ends here, asks for it.
+        await Execs.FinishAsync(id);
+    }
+
+    /// <summary>
+    /// The exec start body: from the request, or, for an upgrade request (which Kestrel takes only without a body),
+    /// from the header <see cref="Hosting.ExecStartBody"/> moved it to.
+    /// </summary>
+    static async Task<ExecStartRequest> ExecStartRequestAsync(HttpContext http)
+    {
+        const string invalid = "the exec start body is not valid";
+        if (Text(http.Request.Headers[Hosting.ExecStartBody.HeaderName]) is { } hoisted)
+        {
+            try
+            {
+                return JsonSerializer.Deserialize(Convert.FromBase64String(hoisted), ApiJson.Context.ExecStartRequest) ?? new ExecStartRequest();
+            }
+            catch (Exception e) when (e is JsonException or FormatException)
+            {
+                throw ApiException.BadRequest($"{invalid}: {e.Message}");
+            }
+        }
+        return http.Request.ContentLength is 0 ? new ExecStartRequest()
+            : await ReadBodyAsync(http, ApiJson.Context.ExecStartRequest, invalid) ?? new ExecStartRequest();
+    }
+
+    /// <summary>A JSON body; 400 starting with <paramref name="invalid"/> when it does not parse.</summary>
+    static async Task<T?> ReadBodyAsync<T>(HttpContext http, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string invalid)
+    {
+        try
+        {
+            return await JsonSerializer.DeserializeAsync(http.Request.Body, type, http.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest($"{invalid}: {e.Message}");
+        }
+    }
+
+    /// <summary>h and w of a resize: 400 naming the one that is not a positive number.</summary>
+    static int Size(HttpContext http, string name) =>
+        Int(http.Request.Query[name], name) is { } n and > 0 and <= ushort.MaxValue ? n
+            : throw ApiException.BadRequest($"invalid value for {name}: a terminal size from 1 to 65535 is required");
+
+    /// <summary>200 without a body, as dockerd answers resize.</summary>
+    static Task NoContentOk(HttpContext http, Action action)
+    {
+        action();
+        Status(http, StatusCodes.Status200OK);
+        return Task.CompletedTask;
     }
 
     static Task NoContent(HttpContext http, Action action)

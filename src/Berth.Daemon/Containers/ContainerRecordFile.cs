@@ -79,20 +79,11 @@ public sealed class ContainersPruneReport
     public ulong SpaceReclaimed { get; set; }
 }
 
-/// <summary>The state berthd's stopgap runner reads from `runtime state` (runc's state JSON, the fields used).</summary>
-public sealed class RuntimeStateOutput
-{
-    [JsonPropertyName("status")] public string Status { get; set; } = "";
-    [JsonPropertyName("pid")] public int Pid { get; set; }
-}
-
 [JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, AllowTrailingCommas = true)]
 [JsonSerializable(typeof(ContainerRecordFile))]
 [JsonSerializable(typeof(List<ContainerSummary>))]
 [JsonSerializable(typeof(ContainerWaitResponse))]
 [JsonSerializable(typeof(ContainersPruneReport))]
-[JsonSerializable(typeof(RuntimeStateOutput))]
-[JsonSerializable(typeof(JsonLogLine))]
 public sealed partial class ContainerJsonContext : JsonSerializerContext;
 
 /// <summary>The JSON of container files and answers, with Go's escaping (as <see cref="ApiJson"/>).</summary>
@@ -108,12 +99,4 @@ public static class ContainerJson
 
     public static DateTimeOffset ParseTime(string text) =>
         DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : DateTimeOffset.MinValue;
-}
-
-/// <summary>One line of a json-file log.</summary>
-public sealed class JsonLogLine
-{
-    [JsonPropertyName("log")] public string Log { get; set; } = "";
-    [JsonPropertyName("stream")] public string Stream { get; set; } = "";
-    [JsonPropertyName("time")] public string Time { get; set; } = "";
 }

@@ -22,6 +22,7 @@ public sealed class ContainerService
     readonly ContainerStore _store;
     readonly ImageBackend _images;
     readonly IContainerRunner _runner;
+    readonly ExecDriverTable _drivers;
     readonly EngineEnvironment _environment;
     readonly string _execRoot;
     readonly DaemonLog _log;
@@ -30,11 +31,12 @@ public sealed class ContainerService
     readonly ConcurrentDictionary<string, IDisposable> _holds = new(StringComparer.Ordinal);
     readonly EventBus _bus;
 
-    public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, DaemonLog log, EventBus? events = null)
+    public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, ExecDriverTable drivers, DaemonLog log, EventBus? events = null)
     {
         _bus = events ?? new EventBus();
         _images = images;
         _runner = runner;
+        _drivers = drivers;
         _log = log;
         _execRoot = options.ExecRoot;
         _store = new ContainerStore(options.DataRoot, (dir, error) => log.Warn("container directory without a record", ("dir", dir), ("error", error)));
@@ -44,6 +46,10 @@ public sealed class ContainerService
     }
 
     public ContainerStore Store => _store;
+
+    public IContainerRunner Runner => _runner;
+
+    public string BundleOf(string id) => Path.Combine(_execRoot, "containers", id, "bundle");
 
     static Berth.Engine.HostFacts EngineHost() => new()
     {
@@ -67,23 +73,29 @@ public sealed class ContainerService
         }
     }
 
-    /// <summary>After a restart: a container the runtime no longer runs has exited; its rootfs is unmounted.</summary>
+    /// <summary>
+    /// After a restart: a container whose monitor still runs is followed again (live-restore); one that exited while
+    /// berthd was down gets the exit its monitor recorded; one whose monitor left no trace has exited with 255.
+    /// </summary>
     void Restore(ContainerRecordFile record)
     {
         HoldImage(record);
         if (!record.Running) return;
-        if (_runner.Restore(record.Id) is { } pid)
+        var (pid, exit) = _runner.Restore(record.Id, record.Driver, ExitFileOf(record));
+        if (pid is { } running)
         {
-            // Still running, but this berthd did not start it: it cannot see its exit (the monitor will).
-            record.State.Pid = pid;
-            _log.Warn("container still runs from before the restart: its exit code will be unknown", ("id", record.Id));
+            record.State.Pid = running;
+            _log.Info("container still runs from before the restart: following its monitor again", ("id", record.Id), ("pid", running));
             EventsOf(record.Id).Exited = FollowExitAsync(record, null);
             return;
         }
-        MarkExited(record, new ContainerExit(255, DateTimeOffset.UtcNow, Error: "the container's runtime state was gone when berthd started"));
+        MarkExited(record, exit ?? new ContainerExit(255, DateTimeOffset.UtcNow, Error: "the container's monitor and its exit record were gone when berthd started"));
         TryUnmount(record);
+        TryDelete(record.Id);
         _store.Save(record);
     }
+
+    string ExitFileOf(ContainerRecordFile record) => Path.Combine(_store.DirOf(record.Id), "exit.json");
 
     void HoldImage(ContainerRecordFile record)
     {
@@ -132,6 +144,8 @@ public sealed class ContainerService
             Directory.CreateDirectory(dir, (UnixFileMode)0x1c0);
             RootfsMounter.PrepareLayer(dir);
             var config = Copy(request);
+            var hostConfig = request.HostConfig ?? new HostConfig();
+            hostConfig.Runtime = _drivers.Choose(hostConfig.Runtime);
             var record = new ContainerRecordFile
             {
                 Id = id,
@@ -140,8 +154,8 @@ public sealed class ContainerService
                 Image = image.Id,
                 ImageName = request.Image,
                 Config = config,
-                HostConfig = request.HostConfig ?? new HostConfig(),
-                Driver = _runner.Name,
+                HostConfig = hostConfig,
+                Driver = hostConfig.Runtime,
                 LogPath = Path.Combine(dir, id + "-json.log"),
                 HostnamePath = Path.Combine(dir, "hostname"),
                 HostsPath = Path.Combine(dir, "hosts"),
@@ -191,7 +205,7 @@ public sealed class ContainerService
     async Task StartLockedAsync(ContainerRecordFile record)
     {
         string dir = _store.DirOf(record.Id);
-        string bundle = Path.Combine(_execRoot, "containers", record.Id, "bundle");
+        string bundle = BundleOf(record.Id);
         SharedShm? shm = null;
         try
         {
@@ -218,9 +232,12 @@ public sealed class ContainerService
             if (command.WorkingDir is { } workdir) CreateWorkingDir(rootfs, workdir);
             Directory.CreateDirectory(bundle);
             await File.WriteAllBytesAsync(Path.Combine(bundle, "config.json"), JsonSerializer.SerializeToUtf8Bytes(command.Spec, OciJsonContext.Default.Spec));
-            var launch = new ContainerLaunch(record.Id, bundle, record.LogPath, Path.Combine(dir, "exit.json"),
+            var launch = new ContainerLaunch(record.Id, record.Driver, bundle, record.LogPath, ExitFileOf(record),
                 record.Config.Tty, record.Config.OpenStdin, record.Config.StdinOnce);
-            int pid = await _runner.StartAsync(launch, CancellationToken.None);
+            await _runner.CreateAsync(launch);
+            // Attaches made before the start (docker run attaches, then starts) join now: the init has not run yet.
+            EventsOf(record.Id).ConnectPendingAttaches(_runner.Monitor(record.Id));
+            int pid = await _runner.StartAsync(record.Id);
             record.State = new ContainerState
             {
                 Status = "running",
@@ -597,14 +614,44 @@ public sealed class ContainerService
         record.State.StartedAt == ContainerState.NeverTime ? null : ContainerJson.ParseTime(record.State.StartedAt),
         new Dictionary<string, string>());
 
-    /// <summary>For the stopgap attach: the log opened at its end, the next exit, and whether it has a terminal.</summary>
-    public (FileStream Log, Task Exited, bool Tty) OpenAttach(string reference)
+    /// <summary>
+    /// Attach: the monitor's stream of a running container now; of a created or stopped one, once its next start has
+    /// created it and before that start releases the init, so no output is missed.
+    /// </summary>
+    public (Task<Stream> Stream, bool Tty) Attach(string reference, bool stdin, bool stdout, bool stderr)
     {
         var record = _store.Get(reference);
-        var log = new FileStream(record.LogPath, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        log.Seek(0, SeekOrigin.End);
+        if (record.Running)
+        {
+            try
+            {
+                var stream = _runner.Monitor(record.Id).Attach(stdin, stdout, stderr);
+                Publish(record, "attach");
+                return (Task.FromResult(stream), record.Config.Tty);
+            }
+            catch (Exception e) when (e is ContainerRunnerException or ExecDrivers.MonitorException)
+            {
+                throw ApiException.Conflict($"cannot attach to container {record.Id}: {e.Message}");
+            }
+        }
+        var pending = EventsOf(record.Id).AttachAtStart(stdin, stdout, stderr);
         Publish(record, "attach");
-        return (log, EventsOf(record.Id).NextExit, record.Config.Tty);
+        return (pending, record.Config.Tty);
+    }
+
+    /// <summary>POST /containers/{id}/resize: the terminal's size; 409 when it is not running, as dockerd.</summary>
+    public void Resize(string reference, int height, int width)
+    {
+        var record = _store.Get(reference);
+        if (!record.Running) throw ApiException.Conflict($"Container {record.Id} is not running");
+        try
+        {
+            _runner.Monitor(record.Id).Resize(width, height);
+        }
+        catch (Exception e) when (e is ContainerRunnerException or ExecDrivers.MonitorException)
+        {
+            throw new ApiException(500, $"cannot resize the terminal of container {record.Id}: {e.Message}", e);
+        }
     }
 
     /// <summary>The container (for logs): its record.</summary>
@@ -643,6 +690,47 @@ sealed class ContainerEvents
     {
         SignalExit(code);
         _removed.TrySetResult(code);
+        List<PendingAttach> pending;
+        lock (_lock)
+        {
+            pending = [.. _pendingAttaches];
+            _pendingAttaches.Clear();
+        }
+        foreach (var p in pending) p.Done.TrySetException(new IOException("the container was removed before it started"));
+    }
+
+    sealed record PendingAttach(bool Stdin, bool Stdout, bool Stderr, TaskCompletionSource<Stream> Done);
+
+    readonly List<PendingAttach> _pendingAttaches = [];
+
+    /// <summary>An attach that the next start connects to the monitor before it releases the init.</summary>
+    public Task<Stream> AttachAtStart(bool stdin, bool stdout, bool stderr)
+    {
+        var pending = new PendingAttach(stdin, stdout, stderr, new TaskCompletionSource<Stream>(TaskCreationOptions.RunContinuationsAsynchronously));
+        lock (_lock) _pendingAttaches.Add(pending);
+        return pending.Done.Task;
+    }
+
+    /// <summary>Called by the start between creating the container and starting it.</summary>
+    public void ConnectPendingAttaches(Berth.ExecDrivers.MonitorClient monitor)
+    {
+        List<PendingAttach> pending;
+        lock (_lock)
+        {
+            pending = [.. _pendingAttaches];
+            _pendingAttaches.Clear();
+        }
+        foreach (var p in pending)
+        {
+            try
+            {
+                p.Done.TrySetResult(monitor.Attach(p.Stdin, p.Stdout, p.Stderr));
+            }
+            catch (Berth.ExecDrivers.MonitorException e)
+            {
+                p.Done.TrySetException(e);
+            }
+        }
     }
 
     static TaskCompletionSource<int> New() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -120,12 +120,15 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
         var host = HostFacts.Detect();
         var engine = EngineInfo.Detect();
         var backend = _backend = ImageBackendFactory(options);
+        var drivers = options.DriversOrDefault();
         List<string> warnings = [];
         var events = new Events.EventBus();
         if (backend is ImageBackend store) store.Events = events;
+        var containers = backend is ImageBackend images ? new ContainerService(options, images, Runner(drivers), drivers, log, events) : null;
         var context = new DaemonContext(options, host, engine, EngineId.LoadOrCreate(options.EngineIdFile), backend, log, warnings)
         {
-            Containers = backend is ImageBackend images ? new ContainerService(options, images, Runner(), log, events) : null,
+            Containers = containers,
+            Execs = containers is null ? null : new ExecService(containers),
             Events = events,
         };
 
@@ -142,7 +145,11 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
             kestrel.ListenUnixSocket(socketPath, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;
-                listen.Use(next => connection => next(new HalfCloseConnection(connection)));
+                listen.Use(next => async connection =>
+                {
+                    await ExecStartBody.HoistAsync(connection);
+                    await next(new HalfCloseConnection(connection));
+                });
             });
         });
         var app = builder.Build();
@@ -151,13 +158,8 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
         return app;
     }
 
-    /// <summary>The stopgap runner over the OCI runtime binary (the monitor replaces it: docs/engine.md).</summary>
-    IContainerRunner Runner()
-    {
-        string binary = options.ResolveOciRuntime();
-        string name = Path.GetFileName(binary);
-        return new RuntimeBinaryRunner(name, binary, Path.Combine(options.ExecRoot, "runtime-" + name));
-    }
+    /// <summary>A berth-monitor per container, the monitor binary beside berthd's.</summary>
+    IContainerRunner Runner(ExecDriverTable drivers) => new MonitorRunner(MonitorRunner.BesideDaemon(), options.ExecRoot, drivers);
 
     static void CreateDirectory(string path, UnixFileMode mode)
     {

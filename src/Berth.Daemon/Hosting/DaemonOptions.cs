@@ -12,16 +12,8 @@ public sealed record DaemonOptions(string DataRoot, string ExecRoot, DaemonHost 
     public string PidFile => Path.Combine(ExecRoot, "berthd.pid");
     public string EngineIdFile => Path.Combine(DataRoot, "engine-id");
 
-    /// <summary>--oci-runtime: the OCI runtime binary containers run with (default: berth-runtime beside berthd, else runc).</summary>
-    public string? OciRuntime { get; init; }
+    /// <summary>The exec drivers (--add-runtime, --default-runtime); the in-process driver alone (and runc from PATH) when unset.</summary>
+    public Containers.ExecDriverTable? Drivers { get; init; }
 
-    /// <summary>The runtime binary to use: <see cref="OciRuntime"/>, berth-runtime beside berthd's executable, or runc on PATH.</summary>
-    public string ResolveOciRuntime()
-    {
-        if (OciRuntime is { Length: > 0 } explicitPath) return explicitPath;
-        string beside = Path.Combine(Path.GetDirectoryName(Environment.ProcessPath) ?? "/", "berth-runtime");
-        if (File.Exists(beside)) return beside;
-        return (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin").Split(':')
-            .Select(d => Path.Combine(d, "runc")).FirstOrDefault(File.Exists) ?? beside;
-    }
+    public Containers.ExecDriverTable DriversOrDefault() => Drivers ?? new Containers.ExecDriverTable(ExecRoot, [], null);
 }

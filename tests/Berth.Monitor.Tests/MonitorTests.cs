@@ -1,0 +1,258 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using Berth.ExecDrivers;
+using Berth.Integration.Tests.Infrastructure;
+
+namespace Berth.Monitor.Tests;
+
+/// <summary>
+/// berth-monitor with real containers, as root, under both exec drivers: the in-process Berth.Runtime ("berth") and
+/// runc's binary ("runc").
+/// </summary>
+public sealed class MonitorTests
+{
+    public static TheoryData<string> Drivers => new() { "berth", "runc" };
+
+    static int Ms => (int)MonitorHarness.Bound.TotalMilliseconds;
+
+    static void RequireRoot()
+    {
+        Skip.If(Environment.UserName != "root" && Berth.Linux.Libc.geteuid() != 0, "needs root: real containers");
+    }
+
+    static void RequireDriver(string driver)
+    {
+        RequireRoot();
+        Skip.If(driver == "runc" && !File.Exists(MonitorHarness.Runc), $"{MonitorHarness.Runc} is not installed");
+    }
+
+    static Oci.Process Process(params string[] args) => new()
+    {
+        Args = [.. args],
+        Env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        Cwd = "/",
+        User = new Oci.User { Uid = 0, Gid = 0 },
+    };
+
+    [SkippableTheory, MemberData(nameof(Drivers))]
+    public void RecordsTheExitCodeAndLogsBothStreamsInOrder(string driver)
+    {
+        RequireDriver(driver);
+        using var h = new MonitorHarness(driver, Specs.Shell("echo out1; echo err1 >&2; echo out2; echo err2 >&2; exit 3"));
+        var client = h.Launch();
+        Assert.True(File.Exists(h.Request.Socket));
+        Assert.True(h.MonitorProcessRuns());
+        int pid = client.Start();
+        Assert.True(pid > 0);
+        var exit = client.Wait(MonitorHarness.Bound);
+        Assert.Equal(3, exit.ExitCode);
+        var record = ExitRecord.TryLoad(h.Request.ExitFile)!;
+        Assert.Equal(3, record.ExitCode);
+        Assert.Equal("", record.Error);
+        Assert.Equal(exit.FinishedAt, record.FinishedAt);
+
+        var entries = h.LogEntries();
+        Assert.Equal(["out1\n", "out2\n"], entries.Where(e => e.Stream == "stdout").Select(e => e.Log).ToList());
+        Assert.Equal(["err1\n", "err2\n"], entries.Where(e => e.Stream == "stderr").Select(e => e.Log).ToList());
+        var finished = DateTime.Parse(record.FinishedAt, null, System.Globalization.DateTimeStyles.AdjustToUniversal);
+        foreach (var e in entries) Assert.InRange(e.Time, finished.AddMinutes(-5), finished);
+    }
+
+    [SkippableTheory, MemberData(nameof(Drivers))]
+    public void RotatesTheLogAtMaxSize(string driver)
+    {
+        RequireDriver(driver);
+        using var h = new MonitorHarness(driver, Specs.Shell("i=0; while [ $i -lt 200 ]; do echo \"line $i of the rotation test\"; i=$((i+1)); done"),
+            r => r.Log = r.Log with { MaxSize = 2000, MaxFile = 3 });
+        var client = h.Launch();
+        client.Start();
+        Assert.Equal(0, client.Wait(MonitorHarness.Bound).ExitCode);
+        string log = h.Request.Log.Path!;
+        Assert.True(File.Exists(log + ".1") && File.Exists(log + ".2"), "rotated files .1 and .2");
+        Assert.False(File.Exists(log + ".3"), "max-file 3 keeps the log and two rotated files");
+        var kept = new[] { log + ".2", log + ".1", log }.SelectMany(f => h.LogEntries(f)).Select(e => e.Log).ToList();
+        Assert.Equal("line 199 of the rotation test\n", kept[^1]);
+        var numbers = kept.Select(l => int.Parse(l.Split(' ')[1])).ToList();
+        Assert.Equal(Enumerable.Range(numbers[0], numbers.Count), numbers);
+    }
+
+    [SkippableTheory, MemberData(nameof(Drivers))]
+    public void AttachGetsFramesAndFeedsStdin(string driver)
+    {
+        RequireDriver(driver);
+        using var h = new MonitorHarness(driver, Specs.Shell("echo ready; cat; echo done >&2"), r => { r.OpenStdin = true; r.StdinOnce = true; });
+        var client = h.Launch();
+        using var stream = client.Attach(stdin: true, stdout: true, stderr: true);
+        stream.ReadTimeout = Ms;
+        client.Start();
+        var frames = FrameReader.ReadAll(stream, f => FrameReader.Joined(f, 1).Contains("ready\n"));
+        stream.Write("hello through stdin\n"u8);
+        frames.AddRange(FrameReader.ReadAll(stream, f => FrameReader.Joined(f, 1).Contains("hello through stdin\n")));
+        ((System.Net.Sockets.NetworkStream)stream).Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send); // EOF: cat ends
+        frames.AddRange(FrameReader.ReadAll(stream));
+        Assert.Equal("ready\nhello through stdin\n", FrameReader.Joined(frames, 1));
+        Assert.Equal("done\n", FrameReader.Joined(frames, 2));
+        Assert.Equal(0, client.Wait(MonitorHarness.Bound).ExitCode);
+        Assert.Contains(h.LogEntries(), e => e.Log == "hello through stdin\n" && e.Stream == "stdout");
+    }
+
+    [SkippableTheory, MemberData(nameof(Drivers))]
+    public void AnAttachedClientThatDoesNotReadIsDroppedAndTheContainerRunsOn(string driver)
+    {
+        RequireDriver(driver);
+        // 20 MB of output against a client that never reads: far more than its queue and the socket buffers hold.
+        using var h = new MonitorHarness(driver, Specs.Shell("i=0; while [ $i -lt 20000 ]; do echo \"$i $(printf '%0990d' 0)\"; i=$((i+1)); done; echo end"));
+        var client = h.Launch();
+        using var stalled = client.Attach(stdin: false, stdout: true, stderr: true);
+        using var reader = client.Attach(stdin: false, stdout: true, stderr: false);
+        reader.ReadTimeout = Ms;
+        client.Start();
+        var read = FrameReader.ReadAll(reader);
+        Assert.EndsWith("end\n", FrameReader.Joined(read, 1));
+        Assert.Equal(0, client.Wait(MonitorHarness.Bound).ExitCode);
+        var entries = h.LogEntries();
+        Assert.Equal(20001, entries.Count);
+        Assert.Equal("end\n", entries[^1].Log);
+        // The stalled client got less than everything, and its connection was closed.
+        long got = 0;
+        var buffer = new byte[65536];
+        ((System.Net.Sockets.NetworkStream)stalled).ReadTimeout = Ms;
+        try
+        {
+            int n;
+            while ((n = stalled.Read(buffer)) > 0) got += n;
+        }
+        catch (IOException)
+        {
+            // Reset by the monitor: dropped.
+        }
+        Assert.InRange(got, 0, 19_000_000);
+    }
+
+    [SkippableTheory, MemberData(nameof(Drivers))]
+    public void TerminalIsRawAndResizeReachesTheContainer(string driver)
+    {
+        RequireDriver(driver);
+        var spec = Specs.Shell("read x; stty size; echo bye");
+        spec["process"]!["terminal"] = true;
+        using var h = new MonitorHarness(driver, spec, r => { r.Terminal = true; r.OpenStdin = true; });
+        var client = h.Launch();
+        using var stream = client.Attach(stdin: true, stdout: true, stderr: true);
+        stream.ReadTimeout = Ms;
+        client.Start();
+        client.Resize(123, 45);
+        stream.Write("go\n"u8);
+        string text = FrameReader.ReadRaw(stream);
+        Assert.Contains("45 123", text);
+        Assert.Contains("bye\r\n", text); // the pty's onlcr: raw terminal output, no frames
+        Assert.DoesNotContain('\u0001', text);
+        Assert.Equal(0, client.Wait(MonitorHarness.Bound).ExitCode);
+    }
+
+    [SkippableTheory, MemberData(nameof(Drivers))]
+    public void ExecRelaysOutputAndKeepsTheExitCode(string driver)
+    {
+        RequireDriver(driver);
+        using var h = new MonitorHarness(driver, Specs.Default("sleep", "1000"));
+        var client = h.Launch();
+        client.Start();
+        var (pid, stream) = client.Exec(Process("sh", "-c", "echo hi; echo oops >&2; exit 7"), tty: false, stdin: false);
+        using (stream)
+        {
+            stream.ReadTimeout = Ms;
+            var frames = FrameReader.ReadAll(stream);
+            Assert.Equal("hi\n", FrameReader.Joined(frames, 1));
+            Assert.Equal("oops\n", FrameReader.Joined(frames, 2));
+        }
+        Assert.Equal(7, client.ExecWait(pid, MonitorHarness.Bound));
+
+        var (catPid, cat) = client.Exec(Process("cat"), tty: false, stdin: true);
+        using (cat)
+        {
+            cat.ReadTimeout = Ms;
+            cat.Write("via exec stdin\n"u8);
+            ((System.Net.Sockets.NetworkStream)cat).Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            Assert.Equal("via exec stdin\n", FrameReader.Joined(FrameReader.ReadAll(cat), 1));
+        }
+        Assert.Equal(0, client.ExecWait(catPid, MonitorHarness.Bound));
+
+        Assert.Equal(137, h.KillAndWait(client));
+    }
+
+    [SkippableTheory, MemberData(nameof(Drivers))]
+    public void ExecWithATerminalIsRawAndResizable(string driver)
+    {
+        RequireDriver(driver);
+        using var h = new MonitorHarness(driver, Specs.Default("sleep", "1000"));
+        var client = h.Launch();
+        client.Start();
+        var (pid, stream) = client.Exec(Process("sh", "-c", "read x; stty size; exit 5"), tty: true, stdin: true);
+        using (stream)
+        {
+            stream.ReadTimeout = Ms;
+            client.ExecResize(pid, 77, 22);
+            stream.Write("go\n"u8);
+            Assert.Contains("22 77\r\n", FrameReader.ReadRaw(stream));
+        }
+        Assert.Equal(5, client.ExecWait(pid, MonitorHarness.Bound));
+        var e = Assert.Throws<MonitorException>(() => client.ExecResize(pid + 100000, 10, 10));
+        Assert.Contains("no process", e.Message);
+        Assert.Equal(137, h.KillAndWait(client));
+    }
+
+    [SkippableTheory, MemberData(nameof(Drivers))]
+    public void TheMonitorSurvivesItsLauncherBeingKilled(string driver)
+    {
+        RequireDriver(driver);
+        using var h = new MonitorHarness(driver, Specs.Shell("i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"));
+        h.Request.Save(h.RequestPath);
+        // The launcher: a shell in a process group of its own that starts the monitor and stays; the whole group is
+        // then killed, as a daemon killed with its children would be.
+        var start = new ProcessStartInfo("setsid") { UseShellExecute = false };
+        foreach (var a in new[] { "sh", "-c", "\"$0\" \"$1\"; exec sleep 600", MonitorHarness.MonitorBinary, h.RequestPath }) start.ArgumentList.Add(a);
+        using var launcher = System.Diagnostics.Process.Start(start)!;
+        int monitorPid;
+        try
+        {
+            MonitorHarness.WaitUntil(() => File.Exists(h.Request.PidFile), "the monitor's pid file");
+            monitorPid = h.MonitorPid;
+            Assert.NotEqual(launcher.Id, ParentOf(monitorPid));
+        }
+        finally
+        {
+            Berth.Linux.Libc.kill(-launcher.Id, 9);
+        }
+        Assert.True(launcher.WaitForExit(Ms));
+
+        var client = new MonitorClient(h.Id, h.Request.Socket, h.Request.ExitFile);
+        client.Start();
+        var status = client.Status();
+        Assert.True(status.Running);
+        MonitorHarness.WaitUntil(() => File.Exists(h.Request.Log.Path) && h.LogEntries().Count >= 3, "three ticks in the log");
+        Assert.True(Directory.Exists($"/proc/{monitorPid}"));
+        int before = h.LogEntries().Count;
+        MonitorHarness.WaitUntil(() => h.LogEntries().Count > before, "the log to grow");
+        Assert.Equal(137, h.KillAndWait(client));
+    }
+
+    [SkippableTheory, MemberData(nameof(Drivers))]
+    public void ADriverErrorAtCreateReachesTheLauncherAndLeavesNothing(string driver)
+    {
+        RequireDriver(driver);
+        using var h = new MonitorHarness(driver, Specs.Default("/no/such/binary"));
+        var e = Assert.Throws<MonitorException>(() => h.Launch());
+        Assert.Contains("/no/such/binary", e.Message);
+        Assert.False(h.MonitorProcessRuns(), "no monitor is left");
+        Assert.False(File.Exists(h.Request.Socket));
+        Assert.False(File.Exists(h.Request.PidFile));
+        Assert.False(File.Exists(h.Request.ErrorFile), "the launcher consumed the error file");
+        Assert.False(Directory.Exists(Path.Combine(h.StateRoot, h.Id)), "the runtime's state directory is gone");
+    }
+
+    static int ParentOf(int pid)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+    }
+}
