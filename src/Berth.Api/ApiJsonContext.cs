@@ -33,7 +33,6 @@ namespace Berth.Api;
 [JsonSerializable(typeof(ContainersPruneResponse))]
 [JsonSerializable(typeof(ContainerUpdateRequest))]
 [JsonSerializable(typeof(ContainerUpdateResponse))]
-[JsonSerializable(typeof(ContainerStats))]
 [JsonSerializable(typeof(EventMessage))]
 [JsonSerializable(typeof(List<ContainerInspect>))]
 [JsonSerializable(typeof(JsonElement))]

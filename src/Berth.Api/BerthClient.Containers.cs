@@ -137,11 +137,11 @@ public sealed partial class BerthClient
     }
 
     /// <summary>GET /containers/{id}/stats: one sample (<paramref name="stream"/> false) or one per second until cancelled.</summary>
-    public async IAsyncEnumerable<ContainerStats> ContainerStatsAsync(string id, bool stream, [EnumeratorCancellation] CancellationToken ct = default)
+    public async IAsyncEnumerable<ContainerStatsResponse> ContainerStatsAsync(string id, bool stream, [EnumeratorCancellation] CancellationToken ct = default)
     {
         using var response = await SendVersionedAsync(HttpMethod.Get, $"/containers/{id}/stats?stream={(stream ? 1 : 0)}", null, ct, streaming: true);
         await using var body = await response.Content.ReadAsStreamAsync(ct);
-        await foreach (var sample in ReadJsonLinesAsync(body, ApiJson.Context.ContainerStats, ct))
+        await foreach (var sample in ReadJsonLinesAsync(body, ApiJson.Context.ContainerStatsResponse, ct))
             yield return sample;
     }
 

@@ -72,14 +72,14 @@ public class StatsRowTests
     [Fact]
     public void Cpu_and_memory_are_computed_as_the_docker_cli_does()
     {
-        var sample = new ContainerStats
+        var sample = new ContainerStatsResponse
         {
             Id = new string('c', 64), Name = "/box",
-            CpuStats = new CpuStats { CpuUsage = new CpuUsage { TotalUsage = 3_000_000 }, SystemUsage = 20_000_000, OnlineCpus = 2 },
-            PreCpuStats = new CpuStats { CpuUsage = new CpuUsage { TotalUsage = 1_000_000 }, SystemUsage = 10_000_000, OnlineCpus = 2 },
-            MemoryStats = new MemoryStats { Usage = 10 << 20, Limit = 100 << 20, Stats = new() { ["total_inactive_file"] = 5 << 20 } },
-            PidsStats = new PidsStats { Current = 3 },
-            Networks = new() { ["eth0"] = new NetworkStats { RxBytes = 1500, TxBytes = 0 } },
+            CpuStats = new ContainerCpuStats { CpuUsage = new ContainerCpuUsage { TotalUsage = 3_000_000 }, SystemCpuUsage = 20_000_000, OnlineCpus = 2 },
+            PreCpuStats = new ContainerCpuStats { CpuUsage = new ContainerCpuUsage { TotalUsage = 1_000_000 }, SystemCpuUsage = 10_000_000, OnlineCpus = 2 },
+            MemoryStats = new ContainerMemoryStats { Usage = 10 << 20, Limit = 100 << 20, Stats = new() { ["total_inactive_file"] = 5 << 20 } },
+            PidsStats = new ContainerPidsStats { Current = 3 },
+            Networks = new() { ["eth0"] = new ContainerNetworkStats { RxBytes = 1500, TxBytes = 0 } },
         };
         var row = MonitoringCommands.StatsRow(sample, "box", trunc: true);
         // (2 ms of CPU / 10 ms of system) × 2 CPUs = 40 %; 10 MiB used − 5 MiB inactive file = 5 MiB of 100 MiB.

@@ -105,11 +105,11 @@ public static class MonitoringCommands
     }
 
     /// <summary>One row as docker's stats formatter computes it (CPU % from the two samples, memory without the page cache).</summary>
-    internal static JsonElement StatsRow(ContainerStats s, string asked, bool trunc)
+    internal static JsonElement StatsRow(ContainerStatsResponse s, string asked, bool trunc)
     {
         double cpu = 0;
         double cpuDelta = (double)s.CpuStats.CpuUsage.TotalUsage - s.PreCpuStats.CpuUsage.TotalUsage;
-        double systemDelta = (double)s.CpuStats.SystemUsage - s.PreCpuStats.SystemUsage;
+        double systemDelta = (double)s.CpuStats.SystemCpuUsage - s.PreCpuStats.SystemCpuUsage;
         uint online = s.CpuStats.OnlineCpus;
         if (online == 0) online = (uint)(s.CpuStats.CpuUsage.PercpuUsage?.Count ?? 0);
         if (systemDelta > 0 && cpuDelta > 0) cpu = cpuDelta / systemDelta * online * 100.0;
@@ -145,7 +145,7 @@ public static class MonitoringCommands
     }
 
     /// <summary>The docker CLI's memory usage: usage minus inactive file pages (cgroup v1 total_inactive_file, v2 inactive_file).</summary>
-    internal static ulong MemoryUsed(MemoryStats m)
+    internal static ulong MemoryUsed(ContainerMemoryStats m)
     {
         var stats = m.Stats ?? [];
         if (stats.TryGetValue("total_inactive_file", out ulong v1) && v1 < m.Usage) return m.Usage - v1;

@@ -7,12 +7,6 @@ using Berth.Tests.Shared;
 
 namespace Berth.Api.Tests.Containers;
 
-// Berth.Api has its own stats models for the CLI under the same names; these tests read cgroups.
-using BlkioStats = Berth.Cgroups.BlkioStats;
-using CpuStats = Berth.Cgroups.CpuStats;
-using CpuUsage = Berth.Cgroups.CpuUsage;
-using MemoryStats = Berth.Cgroups.MemoryStats;
-using PidsStats = Berth.Cgroups.PidsStats;
 
 /// <summary>
 /// The stats converter against Resources/dockerd-stats-busy.json (dockerd 20.10 on this hybrid host, cgroup v1, a
