@@ -30,10 +30,47 @@ sealed class Scratch : IDisposable
         return target;
     }
 
+    /// <summary>
+    /// Unmounts, waiting out a transient EBUSY: a process forked elsewhere in the test host holds copies of every
+    /// fd until it execs, and one CI run met that. A mount still busy after the bound fails naming its holders.
+    /// </summary>
     public void Unmount(string target)
     {
-        SnapshotStore.Unmount(target);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            try
+            {
+                SnapshotStore.Unmount(target);
+                break;
+            }
+            catch (LinuxException e) when (e.Errno == Errno.EBUSY)
+            {
+                if (DateTime.UtcNow > deadline)
+                    throw new InvalidOperationException($"{target} stayed busy for 10 s; held by: {Holders(target)}", e);
+                Thread.Sleep(50);
+            }
+        }
         _mounts.Remove(target);
+    }
+
+    /// <summary>The processes whose cwd, root or open fds lie under <paramref name="target"/>, for the error above.</summary>
+    static string Holders(string target)
+    {
+        var found = new List<string>();
+        foreach (var proc in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(System.IO.Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                var links = new[] { "cwd", "root" }.Select(n => System.IO.Path.Combine(proc, n))
+                    .Concat(Directory.EnumerateFileSystemEntries(System.IO.Path.Combine(proc, "fd")));
+                foreach (var link in links)
+                    if (new FileInfo(link).LinkTarget is { } t && t.StartsWith(target, StringComparison.Ordinal))
+                        found.Add($"{link} -> {t} ({File.ReadAllText(System.IO.Path.Combine(proc, "comm")).Trim()})");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the process ended */ }
+        }
+        return found.Count == 0 ? "no process found" : string.Join("; ", found);
     }
 
     public void Dispose()
