@@ -66,17 +66,7 @@ public static unsafe class ContainerInit
 
         if (ownFds is not null)
         {
-            // Blocks until `start` opens the other end; the byte tells start that we got past the barrier.
-            int fd = Libc.openat(ownFds.Value, request.FifoFd.ToString(), Libc.O_WRONLY | Libc.O_CLOEXEC, 0);
-            if (fd < 0)
-            {
-                var e = LinuxException.FromLastError("open", "exec.fifo"); // before Console touches errno
-                Console.Error.WriteLine($"berth-runtime init: {e.Message}");
-                return 1;
-            }
-            using var fifo = new Fd(fd);
-            Span<byte> zero = [(byte)'0'];
-            Sys.WriteAll(fifo, zero);
+            if (!WaitForStart(ownFds, request.FifoFd)) return 1;
             // Past the barrier: holding no fd of exec.fifo any more is how `state` knows (Container.InitAtBarrier).
             Libc.close(request.FifoFd);
         }
@@ -119,6 +109,36 @@ public static unsafe class ContainerInit
         catch (Exception)
         {
             Console.Error.WriteLine($"berth-runtime init: {report.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The start barrier: blocks until `start` opens exec.fifo, then writes the byte that tells it we got past. A
+    /// `start` killed between its open and its read leaves the write with EPIPE: that start never learned anything,
+    /// so init waits for the next one instead of dying (the container stays created and a second start works).
+    /// </summary>
+    static bool WaitForStart(Fd ownFds, int fifoFd)
+    {
+        Span<byte> zero = [(byte)'0'];
+        while (true)
+        {
+            int fd = Libc.openat(ownFds.Value, fifoFd.ToString(), Libc.O_WRONLY | Libc.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                var e = LinuxException.FromLastError("open", "exec.fifo"); // before Console touches errno
+                Console.Error.WriteLine($"berth-runtime init: {e.Message}");
+                return false;
+            }
+            using var fifo = new Fd(fd);
+            try
+            {
+                Sys.WriteAll(fifo, zero);
+                return true;
+            }
+            catch (LinuxException e) when (e.Errno == Errno.EPIPE)
+            {
+                // Nobody reads the debug channel after "ready": wait for the next start silently.
+            }
         }
     }
 
