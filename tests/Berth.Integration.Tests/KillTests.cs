@@ -20,6 +20,20 @@ public sealed class KillTests(ITestOutputHelper output) : ContainerTest(output)
         }
     }
 
+    /// <summary>Whether <paramref name="pid"/> has a handler for SIGTERM (bit 14 of SigCgt in /proc/PID/status).</summary>
+    private static bool CatchesTerm(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("SigCgt:", StringComparison.Ordinal));
+            return (Convert.ToUInt64(line["SigCgt:".Length..].Trim(), 16) & (1UL << 14)) != 0;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     private static List<int> HostPidsWithCmdline(string cmdline) =>
         Directory.EnumerateDirectories("/proc")
             .Select(Path.GetFileName)
@@ -39,6 +53,10 @@ public sealed class KillTests(ITestOutputHelper output) : ContainerTest(output)
         Bundle.WriteConfig(Specs.Shell(LongRunning));
         Assert.True(Runtime.Run("run", "-d", "--bundle", Bundle.Path, Id).Succeeded);
         Assert.Equal("running", Status());
+        // A TERM that reached the shell before its trap was set would be ignored by PID 1 (a CI run on a loaded
+        // machine met that): wait for the handler.
+        int pid = Pid();
+        Eventually(() => Cmdline(pid).StartsWith("sh ", StringComparison.Ordinal) && CatchesTerm(pid), $"the container's shell ({pid}) to trap SIGTERM");
 
         var kill = Runtime.Run("kill", Id, signal);
 

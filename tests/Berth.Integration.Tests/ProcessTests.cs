@@ -32,7 +32,7 @@ public sealed class ProcessTests(ITestOutputHelper output) : ContainerTest(outpu
     {
         Bundle.CreateDirectory(Bundle.InRootfs("/opt/bin"));
         string program = Bundle.InRootfs("/opt/bin/echo");
-        File.Copy("/bin/busybox", program);
+        Bundle.CopyExecutable("/bin/busybox", program);
         File.SetUnixFileMode(program, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 

@@ -44,7 +44,7 @@ public sealed class SecurityAttackTests(ITestOutputHelper output) : ContainerTes
     {
         string dir = HostDirectory("runtime-copy");
         string binary = Path.Combine(dir, Path.GetFileName(RuntimeBinary.Path));
-        File.Copy(RuntimeBinary.Path, binary);
+        Bundle.CopyExecutable(RuntimeBinary.Path, binary);
         File.SetUnixFileMode(binary, (UnixFileMode)0x1ed);
         return (binary, new RuntimeRunner(StateRoot, Path.Combine(WorkDirectory, "io-copy"), Output, binary));
     }
@@ -187,7 +187,7 @@ public sealed class SecurityAttackTests(ITestOutputHelper output) : ContainerTes
             string target = Path.Combine(rootfs, path.TrimStart('/'));
             Bundle.CreateDirectory(Path.GetDirectoryName(target)!);
             string real = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
-            File.Copy(real, target, overwrite: true);
+            Bundle.CopyExecutable(real, target); // ld.so is executed, as the interpreter
         }
         string libc = Path.Combine(rootfs, "lib/x86_64-linux-gnu/libc.so.6");
         Assert.True(File.Exists(libc), $"ldd of {binary} named no libc.so.6 under /lib/x86_64-linux-gnu:\n{ldd}");

@@ -24,7 +24,7 @@ public sealed class Bundle
         File.SetUnixFileMode(System.IO.Path.Combine(Rootfs, "tmp"), (UnixFileMode)Convert.ToInt32("1777", 8));
 
         var busybox = System.IO.Path.Combine(Rootfs, "bin", "busybox");
-        File.Copy(BusyboxHostPath, busybox);
+        CopyExecutable(BusyboxHostPath, busybox);
         foreach (var applet in Applets.Value)
         {
             var link = System.IO.Path.Combine(Rootfs, "bin", applet);
@@ -34,6 +34,20 @@ public sealed class Bundle
     }
 
     public string Path { get; }
+
+    /// <summary>
+    /// Copies a file that is about to be executed with cp(1), so that this process never holds it open for writing:
+    /// a child that another test thread forks in that moment would inherit the fd until its own exec, and an execve
+    /// of the file then fails with ETXTBSY (exit 126 from the shell; a CI run met that with a runtime copy).
+    /// </summary>
+    public static void CopyExecutable(string source, string destination)
+    {
+        using var cp = Process.Start(new ProcessStartInfo("cp", ["--", source, destination]) { RedirectStandardError = true })!;
+        string error = cp.StandardError.ReadToEnd();
+        if (!cp.WaitForExit(30_000)) throw new TimeoutException($"cp {source} {destination} took over 30 s");
+        if (cp.ExitCode != 0) throw new IOException($"cp {source} {destination} exited {cp.ExitCode}: {error}");
+    }
+
 
     public string Rootfs => System.IO.Path.Combine(Path, "rootfs");
 
