@@ -29,6 +29,7 @@ sealed partial class ContainerMonitor
     Fd? _master;
     int _initPid;
     ExitRecord? _exit;
+    readonly List<Thread> _handlers = []; // control requests in progress, joined before the process exits
 
     ContainerMonitor(MonitorRequest request)
     {
@@ -124,8 +125,19 @@ sealed partial class ContainerMonitor
             {
                 break; // closed once the container has exited and its waiters were answered
             }
-            new Thread(() => Handle(connection), 256 * 1024) { IsBackground = true, Name = "control" }.Start();
+            var handler = new Thread(() => Handle(connection), 256 * 1024) { IsBackground = true, Name = "control" };
+            lock (_handlers)
+            {
+                _handlers.RemoveAll(t => !t.IsAlive);
+                _handlers.Add(handler);
+            }
+            handler.Start();
         }
+        // A request still being answered (the start of an init that exited at once) gets its reply before the process
+        // ends: berthd took a start without a reply for a failed one, of a container that had run.
+        var deadline = DateTime.UtcNow + RequestBound;
+        lock (_handlers)
+            foreach (var handler in _handlers) handler.Join(Max(deadline - DateTime.UtcNow, TimeSpan.Zero));
         return 0;
     }
 
@@ -317,12 +329,22 @@ sealed partial class ContainerMonitor
 
     bool Attach(Socket connection, ControlRequest request)
     {
-        Reply(connection, new ControlReply());
         connection.ReceiveTimeout = 0;
         connection.SendTimeout = 0;
         bool output = request.Stdout == true || request.Stderr == true;
-        if (output && !_fanout.Add(new AttachClient(connection, request.Stdout == true, request.Stderr == true, framed: !_request.Terminal)))
-            return false; // the output has ended: nothing to attach to
+        if (!output)
+            Reply(connection, new ControlReply());
+        else
+        {
+            // The reply leaves through the client's queue, once the client is in the fanout: berthd releases init
+            // when it reads it, and output from then on must reach this client (a CI run lost an early stderr line).
+            var client = new AttachClient(connection, request.Stdout == true, request.Stderr == true, framed: !_request.Terminal, first: ReplyLine(new ControlReply()));
+            if (!_fanout.Add(client))
+            {
+                client.End(RequestBound); // the output has ended: the reply, then nothing to attach to
+                return true; // the client's writer closes the connection
+            }
+        }
         var input = _master ?? _stdin;
         if (request.Stdin == true && input is not null)
         {
@@ -376,11 +398,13 @@ sealed partial class ContainerMonitor
     }
 
     /// <summary>Sends one reply line; false (the connection is done).</summary>
+    static byte[] ReplyLine(ControlReply reply) => [.. JsonSerializer.SerializeToUtf8Bytes(reply, DriverJsonContext.Default.ControlReply), (byte)'\n'];
+
     static bool Reply(Socket connection, ControlReply reply)
     {
         try
         {
-            connection.Send([.. JsonSerializer.SerializeToUtf8Bytes(reply, DriverJsonContext.Default.ControlReply), (byte)'\n']);
+            connection.Send(ReplyLine(reply));
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {

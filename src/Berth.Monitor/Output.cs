@@ -33,12 +33,19 @@ sealed class AttachClient
     int _queued;
     bool _ending, _dropped;
 
-    public AttachClient(Socket socket, bool stdout, bool stderr, bool framed)
+    /// <param name="first">Bytes sent before any output (the control reply), so that the client can join the output
+    /// before the other side hears that it has.</param>
+    public AttachClient(Socket socket, bool stdout, bool stderr, bool framed, byte[]? first = null)
     {
         _socket = socket;
         Stdout = stdout;
         Stderr = stderr;
         Framed = framed;
+        if (first is not null)
+        {
+            _queue.Enqueue(first);
+            _queued = first.Length;
+        }
         _writer = new Thread(WriteLoop, 128 * 1024) { IsBackground = true, Name = "attach" };
         _writer.Start();
     }
