@@ -2,7 +2,8 @@
 # bench/engine.sh [--warmup N] [--runs N] [--many N] [--listed N]
 # berthd against dockerd and podman, whole engines driven by their clients (issue 12's benchmark):
 #   run      `docker run --rm --network none IMAGE true` against berthd (in-process driver, and --runtime runc),
-#            against dockerd (--bridge none --iptables=false) and `podman run --rm --network none IMAGE true`
+#            against dockerd (--bridge none --iptables=false) and `podman run --rm --network none IMAGE true`; and
+#            `docker version` against berthd, one API call: what the docker CLI costs by itself
 #   exec     `docker exec CONTAINER true` against berthd and dockerd (a running `sleep` container each)
 #   memory   what a running container costs: PSS of its monitor (berth-monitor; containerd-shim-runc-v2; conmon)
 #            from /proc/PID/smaps_rollup, plus the RSS growth of the daemons (berthd; dockerd + containerd), with
@@ -137,6 +138,7 @@ run_rows=(
     "berthd|${bdocker[*]} run --rm --network none $image true"
     "berthd, runc driver|${bdocker[*]} run --rm --runtime runc --network none $image true"
     "dockerd|${ddocker[*]} run --rm --network none $image true"
+    "docker version (the CLI's floor)|${bdocker[*]} version"
     "podman|podman ${podman_args[*]} run --rm --network none --pull never --cgroup-parent /$cgroup_parent $podman_image true"
 )
 
@@ -267,6 +269,7 @@ report=$BERTH_ROOT/bench/results/engine-$(date +%Y-%m-%d-%H%M).md
         $7 / 1024, $4 / 1024, $4 / 1024 / $2, ($3 + $4) / 1024 / $2, $6, $5}' "$work/memory.tsv"
     printf '\nMonitors: berth-monitor (berthd), containerd-shim-runc-v2 (dockerd; daemons: dockerd + containerd), conmon (podman, no daemon).\n'
     printf 'The daemons are warm (measured after the timings above): their growth is what the containers add to a heap already grown.\n'
+    printf 'PSS shares a file'"'"'s pages among every process that maps it, other engines'"'"' included: a monitor binary mapped elsewhere too counts less here.\n'
     printf '\n## berthd idle\n\nVmRSS 2 s after its first /_ping: **%s MiB** (load %s); at the end, every container removed: %s MiB (load %s)\n' \
         "$(mib "$berthd_idle_start")" "$berthd_idle_load" "$(mib "$berthd_idle_end")" "$berthd_idle_end_load"
     printf '\n## docker ps -a with %s containers (%s running)\n\n' "$listed" "$many"
