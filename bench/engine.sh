@@ -142,6 +142,8 @@ run_rows=(
     "podman|podman ${podman_args[*]} run --rm --network none --pull never --cgroup-parent /$cgroup_parent $podman_image true"
 )
 
+# Seconds a single timed command may take.
+bound=120
 # timed NAME ROWS...: each command once (it must work), then hyperfine (all-A-then-all-B) and alternate.sh (A B A B);
 # NAME.tsv gets "order<TAB>label<TAB>mean<TAB>sd<TAB>median" (ms) and NAME.load the load average before each.
 timed() {
@@ -149,6 +151,9 @@ timed() {
     shift
     for row in "$@"; do
         IFS='|' read -r label cmd <<<"$row"
+        # Bounded: a client that hangs (one did, waiting on berthd after a start that failed) fails the series instead;
+        # SIGKILL, since `docker run` passes SIGTERM on to its container.
+        cmd="timeout -s KILL $bound $cmd"
         # shellcheck disable=SC2086 # the command is words without spaces inside them
         out=$($cmd 2>&1) || die "$label: a trial of \`$cmd\` failed: $out"
         args+=(-n "$label" "$cmd")
