@@ -12,6 +12,8 @@
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/private-engines.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/private-engines.sh"
 
 warmup=2 runs=15
 bench_options -- "$@"
@@ -38,9 +40,8 @@ cleanup() {
         kill "$containerd_pid" 2>/dev/null || true
         wait "$containerd_pid" 2>/dev/null || true
     fi
-    # Overlay mounts podman's and containerd's storage leave behind: deepest first.
-    awk -v w="$work" '$5 == w || index($5, w "/") == 1 {print length($5), $5}' /proc/self/mountinfo \
-        | sort -rn | cut -d' ' -f2- | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    # Overlay mounts podman's and containerd's storage leave behind.
+    bench_unmount_under "$work"
     rm -rf "$work"
     for m in /sys/fs/cgroup/*/"$ns" /sys/fs/cgroup/*/berth-clients-bench; do
         if [[ -d $m ]]; then find "$m" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
@@ -48,46 +49,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The image: a busybox-static rootfs, as a tar for podman import and as a one-layer docker archive for ctr.
-rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,dev,proc,sys,tmp,etc,root}
-install -m 0755 /bin/busybox "$rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do [[ $applet == busybox ]] || ln -s busybox "$rootfs/bin/$applet"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
-printf 'root:x:0:\n' >"$rootfs/etc/group"
-tar --numeric-owner --owner=0 --group=0 -C "$rootfs" -cf "$work/rootfs.tar" .
-archive=$work/archive
-layer=$(sha256sum "$work/rootfs.tar" | cut -d' ' -f1)
-mkdir -p "$archive/$layer"
-cp "$work/rootfs.tar" "$archive/$layer/layer.tar"
-printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-    "$layer" >"$archive/config.json"
-config=$(sha256sum "$archive/config.json" | cut -d' ' -f1)
-mv "$archive/config.json" "$archive/$config.json"
-printf '[{"Config":"%s.json","RepoTags":["berth-bench/busybox:latest"],"Layers":["%s/layer.tar"]}]' "$config" "$layer" >"$archive/manifest.json"
-tar -C "$archive" -cf "$work/archive.tar" .
-
-# podman: private storage and configuration (podman-notes.md).
-cat >"$work/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-netns = "none"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$work/events.log"
-[network]
-network_config_dir = "$work/networks"
-CONF
-cat >"$work/storage.conf" <<CONF
-[storage]
-driver = "overlay"
-graphroot = "$work/podman-root"
-runroot = "$work/podman-runroot"
-CONF
-export CONTAINERS_CONF=$work/containers.conf CONTAINERS_STORAGE_CONF=$work/storage.conf
-podman_args=(--root "$work/podman-root" --runroot "$work/podman-runroot" --tmpdir "$work/podman-tmp")
-run_quiet "podman import" podman "${podman_args[@]}" import -q "$work/rootfs.tar" localhost/berth-bench/busybox:latest
+# The image (WORK/rootfs.tar for podman import, WORK/archive.tar for ctr) and podman on private storage.
+bench_busybox_image "$work"
+bench_podman "$work"
 
 # containerd: its own config, socket and state; ctr talks to it in namespace $ns.
 sock=$work/c.sock

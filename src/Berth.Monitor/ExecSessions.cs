@@ -96,7 +96,7 @@ sealed partial class ContainerMonitor
 
     static void PumpTo(Socket connection, Lock writeLock, Fd source, byte stream, bool framed)
     {
-        var buffer = new byte[32 * 1024];
+        var buffer = ReadBuffer(32 * 1024);
         try
         {
             for (;;)
