@@ -126,7 +126,10 @@ public class RestartPolicyDaemonRestartTests
         string stoppedUnless = Run("--restart", "unless-stopped", "--name", "rb-unless", ContainerDaemon.One, "sleep", "600");
         string stoppedAlways = Run("--restart", "always", "--name", "rb-always", ContainerDaemon.One, "sleep", "600");
         string plain = Run("--name", "rb-plain", ContainerDaemon.One, "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 6");
+        string healthy = Run("--name", "rb-healthy", "--health-cmd", "true", "--health-interval", "200ms", ContainerDaemon.One, "sleep", "600");
         DockerCli.Ok(Docker(daemon, "stop", "-t", "1", "rb-unless", "rb-always"));
+        Assert.Equal("healthy", Scenarios.PollUntil(() => DockerCli.Ok(Docker(daemon, "inspect", "--format", "{{.State.Health.Status}}", "rb-healthy")).Stdout.Trim(),
+            s => s == "healthy", 60, "rb-healthy turns healthy"));
 
         daemon.Process.Kill();
         Assert.True(daemon.Process.WaitForExit(30_000), "berthd did not die of SIGKILL within 30 s");
@@ -154,13 +157,31 @@ public class RestartPolicyDaemonRestartTests
             Assert.Equal(["run", "run"], DockerCli.Ok(Docker(again, "logs", "rb-quits")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
             Assert.Equal("exited", State("rb-unless"));
             Assert.Equal("exited 6", DockerCli.Ok(Docker(again, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "rb-plain")).Stdout.Trim());
+            // Its checks resume with the container followed again: results newer than berthd's start are logged.
+            var restarted = again.Process.StartTime.ToUniversalTime();
+            Scenarios.PollUntil(() => DockerCli.Ok(Docker(again, "inspect", "--format", "{{range .State.Health.Log}}{{.Start}} {{end}}", "rb-healthy")).Stdout.Trim(),
+                s => s.Split(' ', StringSplitOptions.RemoveEmptyEntries).Any(t => DateTimeOffset.Parse(t) > restarted), 60, "rb-healthy is checked again after berthd's restart");
+            Assert.Equal("healthy", Scenarios.PollUntil(() => DockerCli.Ok(Docker(again, "inspect", "--format", "{{.State.Health.Status}}", "rb-healthy")).Stdout.Trim(),
+                s => s == "healthy", 60, "rb-healthy turns healthy again"));
         }
         finally
         {
-            DockerCli.Ok(Docker(again, "rm", "-f", "rb-quits", "rb-unless", "rb-always", "rb-plain"));
+            DockerCli.Ok(Docker(again, "rm", "-f", "rb-quits", "rb-unless", "rb-always", "rb-plain", "rb-healthy"));
         }
-        foreach (var id in new[] { quits, stoppedUnless, stoppedAlways, plain }) ContainerLeaks.AssertNothingLeft(again, id);
+        foreach (var id in new[] { quits, stoppedUnless, stoppedAlways, plain, healthy }) ContainerLeaks.AssertNothingLeft(again, id);
+
+        // A back-off in progress does not hold berthd's shutdown.
+        string looping = DockerCli.Ok(Docker(again, "run", "-d", "--restart", "always", "--name", "rb-loop", ContainerDaemon.One, "sh", "-c", "exit 3")).Stdout.Trim();
+        Scenarios.PollUntil(() => DockerCli.Ok(Docker(again, "inspect", "--format", "{{.RestartCount}}", "rb-loop")).Stdout.Trim(),
+            s => int.Parse(s) >= 4, 60, "rb-loop restarts 4 times");
+        var clock = Stopwatch.StartNew();
         Assert.Equal(0, again.Terminate(TimeSpan.FromSeconds(30)));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"berthd took {clock.Elapsed} to stop with a back-off in progress");
+        Assert.Contains("daemon shutdown complete", again.Stderr);
+        using var third = DaemonInstance.Start(daemon.Root, ContainerDaemon.ExtraArgs);
+        DockerCli.Ok(Docker(third, "rm", "-f", "rb-loop"));
+        ContainerLeaks.AssertNothingLeft(third, looping);
+        Assert.Equal(0, third.Terminate(TimeSpan.FromSeconds(30)));
     }
 }
 

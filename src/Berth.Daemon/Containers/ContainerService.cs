@@ -623,6 +623,18 @@ public sealed class ContainerService
     public async Task RemoveAsync(string reference, bool force, bool volumes)
     {
         var record = _store.Get(reference);
+        // With force, a start that came between the kill and the removal (a restart policy's, berthd's at boot) is
+        // killed in turn; a third one is a conflict.
+        for (int attempt = 1; !await TryRemoveAsync(record, reference, force, lastAttempt: attempt == 3); attempt++)
+        {
+        }
+        if (_events.TryRemove(record.Id, out var events)) events.SignalRemoved(record.State.ExitCode);
+        _locks.TryRemove(record.Id, out _);
+    }
+
+    /// <summary>One attempt of <see cref="RemoveAsync"/>: false when, with force, it found the container running again.</summary>
+    async Task<bool> TryRemoveAsync(ContainerRecordFile record, string reference, bool force, bool lastAttempt)
+    {
         if (record.Running)
         {
             if (!force)
@@ -631,12 +643,20 @@ public sealed class ContainerService
             if (EventsOf(record.Id).Exited is { } exited && !await Finished(exited, KillBound))
                 throw new ApiException(500, $"Could not kill running container {record.Id}, cannot remove: it did not exit within {KillBound.TotalSeconds} s");
         }
+        else if (force)
+        {
+            StoppedByUser(record, 9); // nothing may start it before it is gone
+        }
         var gate = LockOf(record.Id);
         await gate.WaitAsync();
         try
         {
             if (_store.Find(record.Id) is null) throw ContainerNames.NotFound(reference);
-            if (record.Running) throw ApiException.Conflict($"You cannot remove a running container {record.Id}. Stop the container before attempting removal or force remove");
+            if (record.Running)
+            {
+                if (force && !lastAttempt) return false;
+                throw ApiException.Conflict($"You cannot remove a running container {record.Id}. Stop the container before attempting removal or force remove");
+            }
             TryUnmount(record);
             // Deleting the directory through a rootfs still mounted would reach into the image's view.
             if (RootfsMounter.IsMounted(RootfsMounter.RootfsPath(_store.DirOf(record.Id))))
@@ -647,13 +667,12 @@ public sealed class ContainerService
             if (_holds.TryRemove(record.Id, out var hold)) hold.Dispose();
             _log.Info("container removed", ("id", record.Id));
             Publish(record, "destroy");
+            return true;
         }
         finally
         {
             gate.Release();
         }
-        if (_events.TryRemove(record.Id, out var events)) events.SignalRemoved(record.State.ExitCode);
-        _locks.TryRemove(record.Id, out _);
     }
 
     /// <summary>POST /containers/{id}/rename?name=.</summary>
