@@ -143,6 +143,28 @@ public class HealthCheckTests(ContainerDaemon fixture) : DockerScenarioTests(fix
         ContainerLeaks.AssertNothingLeft(Daemon, offId);
     }
 
+    [SkippableFact]
+    public void The_berth_cli_sets_the_restart_policy_and_the_health_check_and_its_ps_shows_the_health()
+    {
+        string name = "hc-berth-cli";
+        ProcessResult Berth(params string[] args) => Tools.Run(Tools.Berth, args, new Dictionary<string, string> { ["BERTH_HOST"] = Daemon.Host });
+        string id = Ok(Berth("run", "-d", "--name", name, "--restart", "on-failure:2", "--health-cmd", "test -d /tmp", "--health-interval", "200ms",
+            "--health-retries", "4", "--health-timeout", "5s", "--health-start-period", "1s", ContainerDaemon.One, "sleep", "600")).Stdout.Trim();
+        try
+        {
+            Assert.Equal("{\"Name\":\"on-failure\",\"MaximumRetryCount\":2}", Format("{{json .HostConfig.RestartPolicy}}", name));
+            Assert.Equal("{\"Test\":[\"CMD-SHELL\",\"test -d /tmp\"],\"Interval\":200000000,\"Timeout\":5000000000,\"StartPeriod\":1000000000,\"Retries\":4}",
+                Format("{{json .Config.Healthcheck}}", name));
+            PollUntil(() => Ok(Berth("ps", "--filter", "name=" + name, "--format", "{{.Status}}")).Stdout.Trim(), s => s.EndsWith("(healthy)", StringComparison.Ordinal),
+                60, "berth ps shows the container healthy");
+        }
+        finally
+        {
+            Ok(Docker("rm", "-f", name));
+        }
+        ContainerLeaks.AssertNothingLeft(Daemon, id);
+    }
+
     [SkippableTheory]
     [InlineData("--health-interval=500us", "Interval in Healthcheck cannot be less than 1ms")]
     [InlineData("--health-timeout=500us", "Timeout in Healthcheck cannot be less than 1ms")]
