@@ -50,7 +50,7 @@ public class RestartPolicyTests(ContainerDaemon fixture) : DockerScenarioTests(f
         SkipWithoutRunc(runtime);
         string name = "rp-always-" + runtime;
         string id = Ok(Docker("run", "-d", "--runtime", runtime, "--restart", "always", "--name", name, ContainerDaemon.One,
-            "sh", "-c", "echo run; sleep 0.5")).Stdout.Trim();
+            "sh", "-c", "echo run; [ -e /tmp/stay ] && exec sleep 600; sleep 0.5")).Stdout.Trim();
         try
         {
             PollUntil(() => Format("{{.RestartCount}}", name), s => int.Parse(s) >= 2, 60, "always restarts a container that exits 0");
@@ -59,7 +59,9 @@ public class RestartPolicyTests(ContainerDaemon fixture) : DockerScenarioTests(f
             Assert.StartsWith("exited ", after);
             Thread.Sleep(2000);
             Assert.Equal(after, Format("{{.State.Status}} {{.RestartCount}}", name));
-            // A start by the user begins a new count, as dockerd's.
+            // A start by the user begins a new count, as dockerd's (/tmp/stay, written into its layer, keeps this run going).
+            Directory.CreateDirectory(Path.Combine(Daemon.DataRoot, "containers", id, "rw", "upper", "tmp"));
+            File.WriteAllText(Path.Combine(Daemon.DataRoot, "containers", id, "rw", "upper", "tmp", "stay"), "");
             Ok(Docker("start", name));
             Assert.Equal("0", Format("{{.RestartCount}}", name));
         }
@@ -97,7 +99,9 @@ public class RestartPolicyTests(ContainerDaemon fixture) : DockerScenarioTests(f
     {
         string name = "rp-stop-backoff";
         string id = Ok(Docker("run", "-d", "--restart", "on-failure", "--name", name, ContainerDaemon.One, "sh", "-c", "exit 2")).Stdout.Trim();
-        PollUntil(() => Format("{{.State.Status}}", name), s => s == "restarting", 60, "the container is seen restarting");
+        // Seen restarting once the back-off lasts 1.6 s or more: the stop then finds it in the back-off, not in a run.
+        PollUntil(() => Format("{{.State.Status}} {{.RestartCount}}", name), s => s.Split(' ') is ["restarting", var n] && int.Parse(n) >= 5, 60,
+            "the container is seen restarting after 5 restarts");
         Ok(Docker("stop", name));
         Assert.Equal("exited 2 false", Format("{{.State.Status}} {{.State.ExitCode}} {{.State.Restarting}}", name));
         int count = int.Parse(Format("{{.RestartCount}}", name));
