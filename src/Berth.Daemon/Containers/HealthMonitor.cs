@@ -85,6 +85,8 @@ public sealed class HealthMonitor(IContainerRunner runner, Action<ContainerRecor
             for (;;)
             {
                 await Task.Delay(Next(), stop);
+                // As dockerd, a paused container is not checked (an exec into it would only time out).
+                if (record.State.Status == "paused") continue;
                 var begun = DateTimeOffset.UtcNow;
                 var (exitCode, output) = await ProbeAsync(record, config, command, bundle, stop);
                 if (stop.IsCancellationRequested) return;
