@@ -32,7 +32,7 @@ public static class ConfigMerge
             }
             if (string.IsNullOrEmpty(merged.StopSignal)) merged.StopSignal = image.StopSignal;
             merged.StopTimeout ??= image.StopTimeout;
-            merged.Healthcheck ??= image.Healthcheck;
+            merged.Healthcheck = MergeHealthcheck(merged.Healthcheck, image.Healthcheck);
             merged.ExposedPorts = Union(merged.ExposedPorts, image.ExposedPorts);
             merged.Volumes = Union(merged.Volumes, image.Volumes);
             if (image.Labels is { Count: > 0 })
@@ -46,6 +46,22 @@ public static class ConfigMerge
         if (merged.Entrypoint is not { Count: > 0 } && merged.Cmd is not { Count: > 0 })
             throw new ContainerConfigException("No command specified");
         return merged;
+    }
+
+    /// <summary>As dockerd: the image's HEALTHCHECK fills what the request's leaves unset (test, durations, retries).</summary>
+    static HealthConfig? MergeHealthcheck(HealthConfig? request, HealthConfig? image)
+    {
+        if (image is null) return request;
+        if (request is null) return image;
+        return new HealthConfig
+        {
+            Test = request.Test is { Count: > 0 } ? request.Test : image.Test,
+            Interval = request.Interval != 0 ? request.Interval : image.Interval,
+            Timeout = request.Timeout != 0 ? request.Timeout : image.Timeout,
+            StartPeriod = request.StartPeriod != 0 ? request.StartPeriod : image.StartPeriod,
+            StartInterval = request.StartInterval != 0 ? request.StartInterval : image.StartInterval,
+            Retries = request.Retries != 0 ? request.Retries : image.Retries,
+        };
     }
 
     /// <summary>The process's executable and arguments: entrypoint then command (inspect's Path and Args).</summary>

@@ -29,10 +29,9 @@ public static class ContainerValidator
         var config = ConfigMerge.Merge(request, image);
         if (image?.Volumes is { Count: > 0 } volumes)
             warnings.Add($"The image's volumes ({string.Join(", ", volumes.Keys.Order(StringComparer.Ordinal))}) are not mounted: Berth has no volumes yet, their data stays in the container's layer.");
-        if (image?.Healthcheck?.Test is { Count: > 0 } test && test[0] != "NONE")
-            warnings.Add("The image's HEALTHCHECK is not run: Berth does not run health checks yet.");
 
         CheckConfig(config);
+        CheckHealthcheck(request.Healthcheck);
         CheckModes(config, host, environment);
         CheckNetworking(networking, host.NetworkMode);
         CheckUnsupported(host);
@@ -42,13 +41,23 @@ public static class ContainerValidator
         return new ValidatedContainer(config, host, warnings);
     }
 
-    /// <summary>Fields only a request can carry that Berth refuses (an image's volumes and healthcheck are warned about instead).</summary>
+    /// <summary>Fields only a request can carry that Berth refuses (an image's volumes are warned about instead).</summary>
     static void CheckRequestOnly(ContainerConfig request)
     {
         if (request.Volumes is { Count: > 0 })
             throw ContainerConfigException.NotSupported("Config.Volumes", "Berth has no volumes yet");
-        if (request.Healthcheck?.Test is { Count: > 0 } test && test[0] != "NONE")
-            throw ContainerConfigException.NotSupported("Config.Healthcheck", "Berth does not run health checks yet");
+    }
+
+    /// <summary>dockerd's checks of a request's HEALTHCHECK: durations of at least 1 ms (0: the default), no negative retries.</summary>
+    static void CheckHealthcheck(HealthConfig? health)
+    {
+        if (health is null) return;
+        const long minimum = 1_000_000; // 1 ms in nanoseconds
+        if (health.Interval != 0 && health.Interval < minimum) throw new ContainerConfigException("Interval in Healthcheck cannot be less than 1ms");
+        if (health.Timeout != 0 && health.Timeout < minimum) throw new ContainerConfigException("Timeout in Healthcheck cannot be less than 1ms");
+        if (health.Retries < 0) throw new ContainerConfigException("Retries in Healthcheck cannot be negative");
+        if (health.StartPeriod != 0 && health.StartPeriod < minimum) throw new ContainerConfigException("StartPeriod in Healthcheck cannot be less than 1ms");
+        if (health.StartInterval != 0 && health.StartInterval < minimum) throw new ContainerConfigException("StartInterval in Healthcheck cannot be less than 1ms");
     }
 
     static void CheckConfig(ContainerConfig config)

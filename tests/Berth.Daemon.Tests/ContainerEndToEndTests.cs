@@ -39,7 +39,7 @@ public sealed class ContainerDaemon : IDisposable
     }
 
     /// <summary>/bin/busybox with the applets the tests use, /etc/passwd and group, and /etc/gone for layer 2 to remove.</summary>
-    static byte[] BusyboxLayer()
+    public static byte[] BusyboxLayer()
     {
         using var tar = new MemoryStream();
         using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
@@ -408,8 +408,6 @@ public class ContainerRestartTests
 /// </summary>
 public class ContainerDockerdComparisonTests(ContainerDaemon berth) : IClassFixture<ContainerDaemon>
 {
-    static readonly System.Text.RegularExpressions.Regex Ids = new("[0-9a-f]{64}|[0-9a-f]{12}");
-
     [SkippableFact]
     public void Errors_match_dockerd()
     {
@@ -450,8 +448,7 @@ public class ContainerDockerdComparisonTests(ContainerDaemon berth) : IClassFixt
             var ours = DockerCli.Docker(berthd, step);
             var theirs = dockerd.Docker(step);
             dockerdErrors.Add(theirs.Stderr);
-            string o = $"exit {ours.ExitCode}: {Ids.Replace(ours.Stderr.Trim(), "<id>")} | {Ids.Replace(ours.Stdout.Trim(), "<id>")}";
-            string t = $"exit {theirs.ExitCode}: {Ids.Replace(theirs.Stderr.Trim(), "<id>")} | {Ids.Replace(theirs.Stdout.Trim(), "<id>")}";
+            string o = Scenarios.Outcome(ours), t = Scenarios.Outcome(theirs);
             if (o != t) differences.Add($"docker {string.Join(' ', step)}\n  berthd:  {o}\n  dockerd: {t}");
         }
         Assert.True(differences.Count == 0, string.Join("\n", differences));

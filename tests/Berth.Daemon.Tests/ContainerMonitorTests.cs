@@ -22,8 +22,7 @@ public class ContainerMonitorTests(ContainerDaemon fixture) : IClassFixture<Cont
         return Directory.Exists(dir) ? [.. Directory.GetDirectories(dir).Select(Path.GetFileName).Order()!] : [];
     }
 
-    static void SkipWithoutRunc(string runtime) =>
-        Skip.If(runtime == "runc" && Tools.Which("runc") is null, "runc is not installed: the runc driver's half of this theory cannot run");
+    static void SkipWithoutRunc(string runtime) => Scenarios.SkipWithoutRunc(runtime);
 
     [SkippableTheory]
     [InlineData("berth")]

@@ -79,7 +79,6 @@ public class ValidatorTests
         { "HostConfig.CpuRealtimePeriod/CpuRealtimeRuntime", (_, h) => h.CpuRealtimeRuntime = 950000 },
         { "HostConfig.Cgroup", (_, h) => h.Cgroup = "container:x" },
         { "HostConfig.StorageOpt", (_, h) => h.StorageOpt = new() { ["size"] = "1G" } },
-        { "Config.Healthcheck", (c, _) => c.Healthcheck = new HealthConfig { Test = ["CMD", "true"] } },
         { "Config.MacAddress", (c, _) => c.MacAddress = "02:42:ac:11:00:02" },
         { "SecurityOpt \"apparmor=docker-default\"", (_, h) => h.SecurityOpt = ["apparmor=docker-default"] },
         { "SecurityOpt \"label=type:spc_t\"", (_, h) => h.SecurityOpt = ["label=type:spc_t"] },
@@ -177,16 +176,44 @@ public class ValidatorTests
     }
 
     [Fact]
-    public void The_images_volumes_and_healthcheck_are_warnings_not_refusals()
+    public void The_images_volumes_are_a_warning_and_its_healthcheck_is_run_without_one()
     {
         var image = BusyboxImage;
         image.Volumes = new() { ["/var/lib/data"] = new EmptyObject() };
         image.Healthcheck = new HealthConfig { Test = ["CMD-SHELL", "true"] };
         var request = CliRequest();
         var validated = ContainerValidator.Validate(request, image, request.HostConfig, null, Create());
-        Assert.Equal(2, validated.Warnings.Count);
+        Assert.Single(validated.Warnings);
         Assert.Contains("/var/lib/data", validated.Warnings[0]);
-        Assert.Contains("HEALTHCHECK", validated.Warnings[1]);
+    }
+
+    [Theory]
+    [InlineData(999_999L, 0L, 0, 0L, "Interval in Healthcheck cannot be less than 1ms")]
+    [InlineData(0L, 500L, 0, 0L, "Timeout in Healthcheck cannot be less than 1ms")]
+    [InlineData(0L, 0L, -1, 0L, "Retries in Healthcheck cannot be negative")]
+    [InlineData(0L, 0L, 0, 1L, "StartPeriod in Healthcheck cannot be less than 1ms")]
+    public void A_healthcheck_is_checked_as_dockerd_checks_it(long interval, long timeout, int retries, long startPeriod, string message)
+    {
+        var request = CliRequest((c, _) => c.Healthcheck = new HealthConfig
+        {
+            Test = ["CMD", "true"], Interval = interval, Timeout = timeout, Retries = retries, StartPeriod = startPeriod,
+        });
+        var e = Assert.Throws<ContainerConfigException>(() => ContainerValidator.Validate(request, BusyboxImage, request.HostConfig, null, Create()));
+        Assert.Equal(message, e.Message);
+        Assert.Equal(400, e.StatusCode);
+    }
+
+    [Fact]
+    public void A_requests_healthcheck_takes_what_it_leaves_unset_from_the_images()
+    {
+        var image = BusyboxImage;
+        image.Healthcheck = new HealthConfig { Test = ["CMD-SHELL", "check"], Interval = 5_000_000_000, Timeout = 2_000_000_000, Retries = 4 };
+        var merged = ConfigMerge.Merge(new ContainerConfig { Image = "x", Healthcheck = new HealthConfig { Interval = 1_000_000_000 } }, image);
+        Assert.Equal(["CMD-SHELL", "check"], merged.Healthcheck!.Test);
+        Assert.Equal(1_000_000_000, merged.Healthcheck.Interval);
+        Assert.Equal(2_000_000_000, merged.Healthcheck.Timeout);
+        Assert.Equal(4, merged.Healthcheck.Retries);
+        Assert.Equal(["NONE"], ConfigMerge.Merge(new ContainerConfig { Image = "x", Healthcheck = new HealthConfig { Test = ["NONE"] } }, image).Healthcheck!.Test);
     }
 
     [Fact]

@@ -18,7 +18,8 @@ public sealed class SaveArchiveBuilder
     public static string Sha256(byte[] data) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(data));
 
     /// <summary>Adds an image of <paramref name="layers"/> (plain tars, bottom first) tagged with <paramref name="repoTags"/>; returns its id.</summary>
-    public string Image(IReadOnlyList<string> repoTags, IReadOnlyList<byte[]> layers, IReadOnlyList<string>? diffIds = null, string cmd = "/bin/sh")
+    public string Image(IReadOnlyList<string> repoTags, IReadOnlyList<byte[]> layers, IReadOnlyList<string>? diffIds = null, string cmd = "/bin/sh",
+        Action<JsonObject>? configure = null)
     {
         var layerNames = new JsonArray();
         foreach (var layer in layers)
@@ -32,7 +33,7 @@ public sealed class SaveArchiveBuilder
             ["architecture"] = "amd64",
             ["os"] = "linux",
             ["created"] = "2024-01-01T00:00:00Z",
-            ["config"] = new JsonObject { ["Cmd"] = new JsonArray(cmd) },
+            ["config"] = Configured(new JsonObject { ["Cmd"] = new JsonArray(cmd) }, configure),
             ["rootfs"] = new JsonObject
             {
                 ["type"] = "layers",
@@ -49,6 +50,12 @@ public sealed class SaveArchiveBuilder
             ["Layers"] = layerNames,
         });
         return id;
+    }
+
+    static JsonObject Configured(JsonObject config, Action<JsonObject>? configure)
+    {
+        configure?.Invoke(config);
+        return config;
     }
 
     /// <summary>The archive: layers and configs in the order added, manifest.json last (as docker writes it).</summary>

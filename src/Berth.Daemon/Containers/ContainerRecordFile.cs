@@ -25,6 +25,8 @@ public sealed class ContainerRecordFile
     public string Driver { get; set; } = "";
     public ContainerState State { get; set; } = new();
     public int RestartCount { get; set; }
+    /// <summary>Stopped or killed by the user since its last start (unless-stopped then leaves it stopped).</summary>
+    public bool HasBeenManuallyStopped { get; set; }
     public string LogPath { get; set; } = "";
     public string HostnamePath { get; set; } = "";
     public string HostsPath { get; set; } = "";

@@ -30,6 +30,8 @@ public sealed class ContainerService
     readonly ConcurrentDictionary<string, ContainerEvents> _events = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, IDisposable> _holds = new(StringComparer.Ordinal);
     readonly EventBus _bus;
+    readonly RestartManager _restarts = new();
+    readonly HealthMonitor _health;
 
     public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, ExecDriverTable drivers, DaemonLog log, EventBus? events = null)
     {
@@ -42,7 +44,16 @@ public sealed class ContainerService
         _store = new ContainerStore(options.DataRoot, (dir, error) => log.Warn("container directory without a record", ("dir", dir), ("error", error)));
         _environment = new EngineEnvironment(new DaemonSettings { DataRoot = options.DataRoot }, EngineHost(), new HostDevices(), new StoreResolver(_store));
         images.ContainerUsing = imageId => _store.UserOfImage(imageId) is { } r ? (r.ShortId, r.Running) : null;
-        foreach (var record in _store.List()) Restore(record);
+        _health = new HealthMonitor(runner, (record, action) => Publish(record, action), log);
+        var restartable = _store.List().Where(Restore).Select(r => r.Id).ToList();
+        if (restartable.Count > 0) _ = Task.Run(() => StartAtBootAsync(restartable));
+    }
+
+    /// <summary>berthd stops: back-offs in progress end (their containers are left exited) and health checks stop.</summary>
+    public void Shutdown()
+    {
+        _restarts.Dispose();
+        _health.Dispose();
     }
 
     public ContainerStore Store => _store;
@@ -74,25 +85,52 @@ public sealed class ContainerService
     }
 
     /// <summary>
-    /// After a restart: a container whose monitor still runs is followed again (live-restore); one that exited while
-    /// berthd was down gets the exit its monitor recorded; one whose monitor left no trace has exited with 255.
+    /// After a restart: a container whose monitor still runs is followed again (live-restore), its health checks
+    /// resumed; one that exited while berthd was down gets the exit its monitor recorded; one whose monitor left no
+    /// trace has exited with 255. True when a stopped container is to be started again by its restart policy.
     /// </summary>
-    void Restore(ContainerRecordFile record)
+    bool Restore(ContainerRecordFile record)
     {
         HoldImage(record);
-        if (!record.Running) return;
-        var (pid, exit) = _runner.Restore(record.Id, record.Driver, ExitFileOf(record));
-        if (pid is { } running)
+        if (record.Running)
         {
-            record.State.Pid = running;
-            _log.Info("container still runs from before the restart: following its monitor again", ("id", record.Id), ("pid", running));
-            EventsOf(record.Id).Exited = FollowExitAsync(record, null);
-            return;
+            var (pid, exit) = _runner.Restore(record.Id, record.Driver, ExitFileOf(record));
+            if (pid is { } running)
+            {
+                if (record.State.Status == "restarting") record.State.Status = "running"; // berthd died while restarting it
+                record.State.Restarting = false;
+                record.State.Pid = running;
+                _log.Info("container still runs from before the restart: following its monitor again", ("id", record.Id), ("pid", running));
+                EventsOf(record.Id).Exited = FollowExitAsync(record, null);
+                _health.Start(record, SafeMerge(record.Config, ImageConfigOf(record)), BundleOf(record.Id));
+                return false;
+            }
+            MarkExited(record, exit ?? new ContainerExit(255, DateTimeOffset.UtcNow, Error: "the container's monitor and its exit record were gone when berthd started"));
+            TryUnmount(record);
+            TryDelete(record.Id);
+            _store.Save(record);
         }
-        MarkExited(record, exit ?? new ContainerExit(255, DateTimeOffset.UtcNow, Error: "the container's monitor and its exit record were gone when berthd started"));
-        TryUnmount(record);
-        TryDelete(record.Id);
-        _store.Save(record);
+        // As dockerd at its start: the policy's answer for the last exit, with a restart count that is not reset;
+        // a container that never ran is left alone.
+        return record.State.StartedAt != ContainerState.NeverTime && record.State.Status == "exited"
+            && RestartManager.ShouldRestart(record.HostConfig.RestartPolicy, record.RestartCount, record.State.ExitCode, record.HasBeenManuallyStopped);
+    }
+
+    /// <summary>The containers whose restart policy starts them when berthd starts, started as a user's start would.</summary>
+    async Task StartAtBootAsync(List<string> ids)
+    {
+        foreach (var id in ids)
+        {
+            try
+            {
+                _log.Info("starting the container per its restart policy", ("id", id));
+                await StartAsync(id);
+            }
+            catch (Exception e)
+            {
+                _log.Error("cannot start the container per its restart policy", ("id", id), ("error", e.Message));
+            }
+        }
     }
 
     string ExitFileOf(ContainerRecordFile record) => Path.Combine(_store.DirOf(record.Id), "exit.json");
@@ -193,6 +231,10 @@ public sealed class ContainerService
         {
             if (record.Running) return false;
             if (record.State.Status == "removing") throw ApiException.Conflict($"cannot start container {record.Id}: it is being removed");
+            // A start by the user begins the restart policy afresh, as dockerd's ResetRestartManager.
+            _restarts.Reset(record.Id);
+            record.RestartCount = 0;
+            record.HasBeenManuallyStopped = false;
             await StartLockedAsync(record);
             return true;
         }
@@ -245,7 +287,9 @@ public sealed class ContainerService
                 Pid = pid,
                 StartedAt = ContainerJson.Rfc3339Nano(DateTimeOffset.UtcNow),
                 FinishedAt = record.State.FinishedAt,
+                Health = record.State.Health,
             };
+            _health.Start(record, SafeMerge(record.Config, image.Config), bundle);
             _store.Save(record);
             var events = EventsOf(record.Id);
             events.Exited = FollowExitAsync(record, shm);
@@ -282,15 +326,31 @@ public sealed class ContainerService
         }
     }
 
-    /// <summary>Records the exit, unmounts, tells the waiters, and removes an AutoRemove container.</summary>
+    /// <summary>
+    /// Records the exit, unmounts, tells the waiters, and then restarts the container per its restart policy (after
+    /// the back-off) or removes an AutoRemove container.
+    /// </summary>
     async Task FollowExitAsync(ContainerRecordFile record, SharedShm? shm)
     {
         var exit = await _runner.WaitAsync(record.Id);
         var gate = LockOf(record.Id);
         await gate.WaitAsync();
+        TimeSpan? restartIn;
         try
         {
+            _health.Stop(record.Id);
+            var ran = exit.FinishedAt - ContainerJson.ParseTime(record.State.StartedAt);
             MarkExited(record, exit);
+            // The policy as the record has it now: an update since the start counts.
+            restartIn = _store.Find(record.Id) is null ? null
+                : _restarts.OnExit(record.Id, record.HostConfig.RestartPolicy, record.RestartCount, exit.ExitCode, record.HasBeenManuallyStopped, ran);
+            if (restartIn is not null)
+            {
+                record.RestartCount++;
+                record.State.Status = "restarting";
+                record.State.Running = true;
+                record.State.Restarting = true;
+            }
             if (shm is not null) Libc.umount2(shm.Path, Libc.MNT_DETACH);
             TryUnmount(record);
             TryDelete(record.Id);
@@ -303,6 +363,11 @@ public sealed class ContainerService
             gate.Release();
         }
         EventsOf(record.Id).SignalExit(exit.ExitCode);
+        if (restartIn is { } delay)
+        {
+            await RestartAfterAsync(record, delay);
+            return;
+        }
         if (record.HostConfig.AutoRemove)
         {
             try
@@ -317,6 +382,77 @@ public sealed class ContainerService
             {
                 _log.Error("cannot remove the container after its exit (AutoRemove)", ("id", record.Id), ("error", e.Message));
             }
+        }
+    }
+
+    /// <summary>
+    /// The restart after the back-off; when the back-off was cancelled (stop, kill, rm -f, berthd's shutdown) or the
+    /// start fails, the container is left exited.
+    /// </summary>
+    async Task RestartAfterAsync(ContainerRecordFile record, TimeSpan delay)
+    {
+        _log.Debug("restarting the container per its restart policy", ("id", record.Id), ("delay-ms", delay.TotalMilliseconds));
+        bool due = await _restarts.WaitAsync(record.Id, delay);
+        var gate = LockOf(record.Id);
+        await gate.WaitAsync();
+        try
+        {
+            if (record.State.Status != "restarting" || _store.Find(record.Id) is null) return;
+            if (due && !_restarts.IsCanceled(record.Id))
+            {
+                try
+                {
+                    await StartLockedAsync(record);
+                    return;
+                }
+                catch (Exception e)
+                {
+                    _log.Error("cannot restart the container per its restart policy", ("id", record.Id), ("error", e.Message));
+                }
+            }
+            record.State.Status = "exited";
+            record.State.Running = false;
+            record.State.Restarting = false;
+            _store.Save(record);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// A stop or kill by the user (dockerd's killWithSignal): the container counts as stopped by the user, and its
+    /// restart policy ends when the signal is SIGKILL or its stop signal (any, when it has none). The container's
+    /// current exit (its back-off included), and whether it is in its back-off now.
+    /// </summary>
+    (Task? Exited, bool Restarting) StoppedByUser(ContainerRecordFile record, int signal)
+    {
+        var gate = LockOf(record.Id);
+        gate.Wait();
+        try
+        {
+            string stopSignal = SafeMerge(record.Config, ImageConfigOf(record)).StopSignal ?? "";
+            if (signal == 9 || stopSignal.Length == 0 || SignalOrZero(stopSignal) == signal) _restarts.Cancel(record.Id);
+            record.HasBeenManuallyStopped = true;
+            _health.Stop(record.Id);
+            return (EventsOf(record.Id).Exited, record.State.Status == "restarting");
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    static int SignalOrZero(string name)
+    {
+        try
+        {
+            return Signals.Parse(name);
+        }
+        catch (ContainerConfigException)
+        {
+            return 0;
         }
     }
 
@@ -382,8 +518,15 @@ public sealed class ContainerService
         var merged = ImageConfigOf(record) is var image ? SafeMerge(record.Config, image) : record.Config;
         int signal = Signals.Parse(string.IsNullOrEmpty(merged.StopSignal) ? "SIGTERM" : merged.StopSignal);
         int timeout = timeoutSeconds ?? merged.StopTimeout ?? _environment.Daemon.DefaultStopTimeout;
-        var exited = EventsOf(record.Id).Exited;
+        var (exited, restarting) = StoppedByUser(record, signal);
         if (exited is null) return;
+        if (restarting)
+        {
+            // Nothing runs: the cancelled back-off leaves it exited.
+            if (!await Finished(exited, KillBound)) throw new ApiException(500, $"container {record.Id} did not leave its restart back-off within {KillBound.TotalSeconds} s");
+            Publish(record, "stop");
+            return;
+        }
         if (signal != 9) SendSignal(record, signal);
         if (timeout >= 0 ? await Finished(exited, TimeSpan.FromSeconds(timeout)) : await Finished(exited, Timeout.InfiniteTimeSpan))
         {
@@ -427,6 +570,8 @@ public sealed class ContainerService
             throw ApiException.BadRequest(e.Message);
         }
         if (!record.Running) throw ApiException.Conflict($"Cannot kill container: {reference}: Container {record.Id} is not running");
+        // In its back-off nothing runs to be signalled: cancelling the restart is enough, as dockerd.
+        if (StoppedByUser(record, signal).Restarting) return;
         try
         {
             _runner.Signal(record.Id, signal, all: false);
@@ -478,36 +623,56 @@ public sealed class ContainerService
     public async Task RemoveAsync(string reference, bool force, bool volumes)
     {
         var record = _store.Get(reference);
+        // With force, a start that came between the kill and the removal (a restart policy's, berthd's at boot) is
+        // killed in turn; a third one is a conflict.
+        for (int attempt = 1; !await TryRemoveAsync(record, reference, force, lastAttempt: attempt == 3); attempt++)
+        {
+        }
+        if (_events.TryRemove(record.Id, out var events)) events.SignalRemoved(record.State.ExitCode);
+        _locks.TryRemove(record.Id, out _);
+    }
+
+    /// <summary>One attempt of <see cref="RemoveAsync"/>: false when, with force, it found the container running again.</summary>
+    async Task<bool> TryRemoveAsync(ContainerRecordFile record, string reference, bool force, bool lastAttempt)
+    {
         if (record.Running)
         {
             if (!force)
                 throw ApiException.Conflict($"You cannot remove a running container {record.Id}. Stop the container before attempting removal or force remove");
-            SendSignal(record, 9);
+            if (!StoppedByUser(record, 9).Restarting) SendSignal(record, 9);
             if (EventsOf(record.Id).Exited is { } exited && !await Finished(exited, KillBound))
                 throw new ApiException(500, $"Could not kill running container {record.Id}, cannot remove: it did not exit within {KillBound.TotalSeconds} s");
+        }
+        else if (force)
+        {
+            StoppedByUser(record, 9); // nothing may start it before it is gone
         }
         var gate = LockOf(record.Id);
         await gate.WaitAsync();
         try
         {
             if (_store.Find(record.Id) is null) throw ContainerNames.NotFound(reference);
-            if (record.Running) throw ApiException.Conflict($"You cannot remove a running container {record.Id}. Stop the container before attempting removal or force remove");
+            if (record.Running)
+            {
+                if (force && !lastAttempt) return false;
+                throw ApiException.Conflict($"You cannot remove a running container {record.Id}. Stop the container before attempting removal or force remove");
+            }
             TryUnmount(record);
             // Deleting the directory through a rootfs still mounted would reach into the image's view.
             if (RootfsMounter.IsMounted(RootfsMounter.RootfsPath(_store.DirOf(record.Id))))
                 throw new ApiException(500, $"cannot remove container {record.Id}: its rootfs is still mounted at {RootfsMounter.RootfsPath(_store.DirOf(record.Id))}");
             TryDelete(record.Id);
             _store.Remove(record);
+            _restarts.Reset(record.Id);
             if (_holds.TryRemove(record.Id, out var hold)) hold.Dispose();
             _log.Info("container removed", ("id", record.Id));
             Publish(record, "destroy");
+            return true;
         }
         finally
         {
             gate.Release();
         }
-        if (_events.TryRemove(record.Id, out var events)) events.SignalRemoved(record.State.ExitCode);
-        _locks.TryRemove(record.Id, out _);
     }
 
     /// <summary>POST /containers/{id}/rename?name=.</summary>

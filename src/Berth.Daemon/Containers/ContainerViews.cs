@@ -89,10 +89,10 @@ public static class ContainerViews
         };
     }
 
-    /// <summary>dockerd's Status column: "Created", "Up 4 seconds", "Exited (137) 3 seconds ago".</summary>
+    /// <summary>dockerd's Status column: "Created", "Up 4 seconds (healthy)", "Restarting (1) 1 second ago", "Exited (137) 3 seconds ago".</summary>
     public static string StatusText(ContainerState state, DateTimeOffset now) => state.Status switch
     {
-        "running" => "Up " + HumanDuration(now - ContainerJson.ParseTime(state.StartedAt)),
+        "running" => "Up " + HumanDuration(now - ContainerJson.ParseTime(state.StartedAt)) + HealthText(state.Health),
         "paused" => "Up " + HumanDuration(now - ContainerJson.ParseTime(state.StartedAt)) + " (Paused)",
         "restarting" => $"Restarting ({state.ExitCode}) " + HumanDuration(now - ContainerJson.ParseTime(state.FinishedAt)) + " ago",
         "exited" when state.FinishedAt == ContainerState.NeverTime => "Exited (" + state.ExitCode.ToString(CultureInfo.InvariantCulture) + ")",
@@ -100,6 +100,14 @@ public static class ContainerViews
         "dead" => "Dead",
         "removing" => "Removal In Progress",
         _ => "Created",
+    };
+
+    /// <summary>dockerd's health suffix: " (healthy)", " (unhealthy)", " (health: starting)".</summary>
+    static string HealthText(ContainerHealth? health) => health switch
+    {
+        null => "",
+        { Status: "starting" } => " (health: starting)",
+        _ => $" ({health.Status})",
     };
 
     static string HumanDuration(TimeSpan d) => Berth.Api.HumanDuration.Of(d);

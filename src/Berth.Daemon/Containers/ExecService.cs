@@ -79,6 +79,7 @@ public sealed class ExecService(ContainerService containers)
         var record = containers.Get(reference);
         if (config.Cmd is not { Count: > 0 }) throw ApiException.BadRequest("No exec command specified");
         if (!record.Running) throw ApiException.Conflict($"Container {record.Id} is not running");
+        if (record.State.Status == "restarting") throw ApiException.Conflict($"Container {record.Id} is restarting, wait until the container is running");
         string id = ContainerNames.NewId();
         _execs[id] = new ExecEntry(id, record.Id, config);
         return id;
@@ -129,7 +130,7 @@ public sealed class ExecService(ContainerService containers)
         try
         {
             var monitor = containers.Runner.Monitor(record.Id);
-            var process = ProcessFor(record, e.Config);
+            var process = ProcessFor(containers.BundleOf(record.Id), record, e.Config);
             bool stdin = e.Config.AttachStdin && !detach;
             var (pid, stream) = monitor.Exec(process, e.Config.Tty, stdin);
             e.Pid = pid;
@@ -175,9 +176,9 @@ public sealed class ExecService(ContainerService containers)
     }
 
     /// <summary>The container's own process (its config.json: capabilities, rlimits, AppArmor, ...) with the exec's command, environment, user and directory, as dockerd derives it.</summary>
-    Oci.Process ProcessFor(ContainerRecordFile record, ExecCreateRequest config)
+    internal static Oci.Process ProcessFor(string bundle, ContainerRecordFile record, ExecCreateRequest config)
     {
-        string bundleConfig = Path.Combine(containers.BundleOf(record.Id), "config.json");
+        string bundleConfig = Path.Combine(bundle, "config.json");
         var spec = JsonSerializer.Deserialize(File.ReadAllBytes(bundleConfig), Oci.OciJsonContext.Default.Spec)
                    ?? throw new ContainerRunnerException($"{bundleConfig} is null");
         var process = spec.Process ?? new Oci.Process();
@@ -198,7 +199,7 @@ public sealed class ExecService(ContainerService containers)
         if (!string.IsNullOrEmpty(config.WorkingDir)) process.Cwd = config.WorkingDir;
         if (!string.IsNullOrEmpty(config.User) && spec.Root is { } root)
         {
-            string rootfs = Path.IsPathRooted(root.Path) ? root.Path : Path.Combine(containers.BundleOf(record.Id), root.Path);
+            string rootfs = Path.IsPathRooted(root.Path) ? root.Path : Path.Combine(bundle, root.Path);
             var user = ExecUserResolver.Resolve(config.User, record.HostConfig.GroupAdd, new RootfsUsers(rootfs));
             process.User = new Oci.User { Uid = user.Uid, Gid = user.Gid, AdditionalGids = [.. user.AdditionalGids], Umask = process.User.Umask };
         }

@@ -24,6 +24,7 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
     public Func<DaemonOptions, IImageBackend> ImageBackendFactory { get; init; } = o => new ImageBackend(o.DataRoot);
 
     IImageBackend? _backend;
+    ContainerService? _containers;
 
     /// <summary>Runs to the end; the exit code (0 after a clean shutdown).</summary>
     public async Task<int> RunAsync()
@@ -99,6 +100,8 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
             try
             {
                 await app.WaitForShutdownAsync();
+                // No container is started any more: back-offs end, health checks stop (the containers keep running).
+                _containers?.Shutdown();
                 log.Info("shutting down: waiting for requests in flight", ("timeout", ShutdownTimeout));
                 await app.DisposeAsync();
             }
@@ -124,7 +127,7 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
         List<string> warnings = [];
         var events = new Events.EventBus();
         if (backend is ImageBackend store) store.Events = events;
-        var containers = backend is ImageBackend images ? new ContainerService(options, images, Runner(drivers), drivers, log, events) : null;
+        var containers = _containers = backend is ImageBackend images ? new ContainerService(options, images, Runner(drivers), drivers, log, events) : null;
         var context = new DaemonContext(options, host, engine, EngineId.LoadOrCreate(options.EngineIdFile), backend, log, warnings)
         {
             Containers = containers,

@@ -83,6 +83,13 @@ public static class ImageApiModels
         config.OnBuild = c.OnBuild?.ToList();
         config.Labels = c.Labels is null ? null : new Dictionary<string, string>(c.Labels);
         config.StopSignal = c.StopSignal;
+        // What containers of the image inherit: its HEALTHCHECK and the shell a CMD-SHELL check runs through.
+        config.Healthcheck = c.Healthcheck is { } h ? new Berth.Api.HealthConfig
+        {
+            Test = h.Test?.ToList(), Interval = h.Interval ?? 0, Timeout = h.Timeout ?? 0, StartPeriod = h.StartPeriod ?? 0,
+            StartInterval = h.StartInterval ?? 0, Retries = h.Retries ?? 0,
+        } : null;
+        config.Shell = c.Shell?.ToList();
         return config;
     }
 
