@@ -63,9 +63,20 @@ public sealed class ContainerDaemon : IDisposable
         return tar.ToArray();
     }
 
+    /// <summary>Removes the containers a failed test left (rm -f through the API), so that no monitor, mount or cgroup outlives the daemon.</summary>
     public void Dispose()
     {
-        if (_daemon.IsValueCreated) _daemon.Value.Dispose();
+        if (!_daemon.IsValueCreated) return;
+        var daemon = _daemon.Value;
+        try
+        {
+            var left = DockerCli.Docker(daemon, "ps", "-aq", "--no-trunc").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            if (left.Length > 0) DockerCli.Docker(daemon, ["rm", "-f", .. left]);
+        }
+        finally
+        {
+            daemon.Dispose();
+        }
     }
 }
 
@@ -408,7 +419,6 @@ public class ContainerRestartTests
 /// </summary>
 public class ContainerDockerdComparisonTests(ContainerDaemon berth) : IClassFixture<ContainerDaemon>
 {
-    static readonly System.Text.RegularExpressions.Regex Ids = new("[0-9a-f]{64}|[0-9a-f]{12}");
 
     [SkippableFact]
     public void Errors_match_dockerd()
@@ -443,18 +453,7 @@ public class ContainerDockerdComparisonTests(ContainerDaemon berth) : IClassFixt
             ["ps", "-a", "--filter", "name=cmp-out", "--format", "{{.Names}} {{.Command}} {{.State}} {{.Image}}"],
             ["rm", "cmp-out"],
         ];
-        var differences = new List<string>();
-        var dockerdErrors = new List<string>();
-        foreach (var step in steps)
-        {
-            var ours = DockerCli.Docker(berthd, step);
-            var theirs = dockerd.Docker(step);
-            dockerdErrors.Add(theirs.Stderr);
-            string o = $"exit {ours.ExitCode}: {Ids.Replace(ours.Stderr.Trim(), "<id>")} | {Ids.Replace(ours.Stdout.Trim(), "<id>")}";
-            string t = $"exit {theirs.ExitCode}: {Ids.Replace(theirs.Stderr.Trim(), "<id>")} | {Ids.Replace(theirs.Stdout.Trim(), "<id>")}";
-            if (o != t) differences.Add($"docker {string.Join(' ', step)}\n  berthd:  {o}\n  dockerd: {t}");
-        }
-        Assert.True(differences.Count == 0, string.Join("\n", differences));
+        var dockerdErrors = dockerd.AssertSameAs(berthd, steps);
         // The comparison compared something: dockerd itself refused the second create and the rm of a running container.
         Assert.Contains("Conflict. The container name \"/cmp-a\" is already in use", dockerdErrors[1]);
         Assert.Contains("You cannot remove a running container", dockerdErrors[13]);
@@ -509,6 +508,27 @@ public sealed class PrivateDockerd : IDisposable
     public ProcessResult Docker(params string[] args) =>
         Tools.Run("docker", ["-H", "unix://" + Socket, .. args],
             new Dictionary<string, string> { ["DOCKER_CONFIG"] = Path.Combine(_root, "cli") }, timeoutSeconds: 120);
+
+    static readonly System.Text.RegularExpressions.Regex Ids = new("[0-9a-f]{64}|[0-9a-f]{12}");
+
+    /// <summary>
+    /// Runs each step against berthd and this dockerd and asserts the same exit code, stderr and stdout (ids replaced
+    /// by &lt;id&gt;); returns dockerd's results as "exit N: stderr | stdout", for the caller to check they say something.
+    /// </summary>
+    public List<string> AssertSameAs(DaemonInstance berthd, string[][] steps)
+    {
+        static string Outcome(ProcessResult r) => $"exit {r.ExitCode}: {Ids.Replace(r.Stderr.Trim(), "<id>")} | {Ids.Replace(r.Stdout.Trim(), "<id>")}";
+        var differences = new List<string>();
+        var dockerdOutcomes = new List<string>();
+        foreach (var step in steps)
+        {
+            string ours = Outcome(DockerCli.Docker(berthd, step)), theirs = Outcome(Docker(step));
+            dockerdOutcomes.Add(theirs);
+            if (ours != theirs) differences.Add($"docker {string.Join(' ', step)}\n  berthd:  {ours}\n  dockerd: {theirs}");
+        }
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+        return dockerdOutcomes;
+    }
 
     public void Dispose()
     {

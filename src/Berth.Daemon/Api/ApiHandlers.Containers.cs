@@ -30,6 +30,9 @@ public sealed partial class ApiHandlers
         ApiEndpoint.ContainerDelete => ContainerDeleteAsync(http, route.Name!),
         ApiEndpoint.ContainerAttach => ContainerAttachAsync(http, route.Name!),
         ApiEndpoint.ContainerResize => NoContentOk(http, () => Containers.Resize(route.Name!, Size(http, "h"), Size(http, "w"))),
+        ApiEndpoint.ContainerPause => ContainerPauseAsync(http, route.Name!, pause: true),
+        ApiEndpoint.ContainerUnpause => ContainerPauseAsync(http, route.Name!, pause: false),
+        ApiEndpoint.ContainerUpdate => ContainerUpdateAsync(http, route.Name!),
         ApiEndpoint.ExecCreate => ExecCreateAsync(http, route.Name!),
         ApiEndpoint.ExecStart => ExecStartAsync(http, route.Name!),
         ApiEndpoint.ExecInspect => WriteJsonAsync(http, Execs.Inspect(route.Name!), ExecJsonContext.Default.ExecInspectResponse),
@@ -63,6 +66,21 @@ public sealed partial class ApiHandlers
     {
         await Containers.RestartAsync(id, Int(http.Request.Query["t"], "t"));
         Status(http, StatusCodes.Status204NoContent);
+    }
+
+    async Task ContainerPauseAsync(HttpContext http, string id, bool pause)
+    {
+        await Containers.PauseAsync(id, pause);
+        Status(http, StatusCodes.Status204NoContent);
+    }
+
+    /// <summary>200 <c>{"Warnings":[]}</c>, as dockerd.</summary>
+    async Task ContainerUpdateAsync(HttpContext http, string id)
+    {
+        using var body = new MemoryStream();
+        await http.Request.Body.CopyToAsync(body, http.RequestAborted);
+        var warnings = await Containers.UpdateAsync(id, ResourceUpdate.Parse(body.ToArray()));
+        await WriteJsonAsync(http, new ContainerUpdateResponse { Warnings = warnings }, ApiJson.Context.ContainerUpdateResponse);
     }
 
     async Task ContainerDeleteAsync(HttpContext http, string id)
