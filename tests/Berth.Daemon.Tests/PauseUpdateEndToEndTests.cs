@@ -311,3 +311,60 @@ public class InfoRuntimesTests
         Assert.Contains(" Default Runtime: myrunc\n", text);
     }
 }
+
+/// <summary>attach?logs=1 replays what the container logged before the attach, then (stream=1) its live output, each line once.</summary>
+public class AttachLogsTests(ContainerDaemon fixture) : IClassFixture<ContainerDaemon>
+{
+    DaemonInstance Daemon => fixture.Daemon;
+
+    /// <summary>The raw attach request; the multiplexed frames after the 101 head until the daemon closes, as "stream:text" lines.</summary>
+    List<string> Attach(string name, string query)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(Daemon.Socket));
+        socket.ReceiveTimeout = 60_000;
+        socket.Send(System.Text.Encoding.ASCII.GetBytes($"POST /v1.41/containers/{name}/attach?{query} HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"));
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        int n;
+        // The head first: an error answer keeps the connection open, so it is not read to the end.
+        while (!System.Text.Encoding.Latin1.GetString(received.ToArray()).Contains("\r\n\r\n", StringComparison.Ordinal) && (n = socket.Receive(buffer)) > 0)
+            received.Write(buffer, 0, n);
+        Assert.StartsWith("HTTP/1.1 101", System.Text.Encoding.Latin1.GetString(received.ToArray()));
+        while ((n = socket.Receive(buffer)) > 0) received.Write(buffer, 0, n);
+        byte[] all = received.ToArray();
+        int body = System.Text.Encoding.Latin1.GetString(all).IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4;
+        var frames = new List<string>();
+        for (int at = body; at + 8 <= all.Length;)
+        {
+            int length = (all[at + 4] << 24) | (all[at + 5] << 16) | (all[at + 6] << 8) | all[at + 7];
+            frames.Add($"{all[at]}:{System.Text.Encoding.UTF8.GetString(all, at + 8, length)}");
+            at += 8 + length;
+        }
+        return frames;
+    }
+
+    [SkippableFact]
+    public void Logs_are_replayed_before_the_live_output_without_gap_or_repeat()
+    {
+        string name = "al-replay";
+        string id = DockerCli.Ok(DockerCli.Docker(Daemon, "run", "-d", "--name", name, ContainerDaemon.One, "sh", "-c",
+            "echo one; echo err >&2; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo three")).Stdout.Trim();
+        string log = Path.Combine(Daemon.DataRoot, "containers", id, id + "-json.log");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!(File.Exists(log) && File.ReadAllText(log).Contains("err", StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the container's first lines did not reach its log within 30 s");
+            Thread.Sleep(50);
+        }
+        Assert.Equal(["1:one\n", "2:err\n"], Attach(name, "logs=1&stream=0&stdout=1&stderr=1"));
+        Assert.Equal(["1:one\n"], Attach(name, "logs=1&stream=0&stdout=1"));
+
+        var live = Task.Run(() => Attach(name, "logs=1&stream=1&stdout=1&stderr=1"));
+        Thread.Sleep(1000);
+        DockerCli.Ok(DockerCli.Docker(Daemon, "exec", name, "touch", "/tmp/go"));
+        Assert.True(live.Wait(TimeSpan.FromSeconds(60)), "the attach did not end with the container");
+        Assert.Equal(["1:one\n", "2:err\n", "1:three\n"], live.Result);
+        DockerCli.Ok(DockerCli.Docker(Daemon, "rm", name));
+    }
+}

@@ -115,11 +115,22 @@ public sealed partial class ApiHandlers
     async Task ContainerAttachAsync(HttpContext http, string id)
     {
         var query = http.Request.Query;
-        if (Bool(query["logs"])) throw ApiException.NotImplemented("attach with logs=1 is not implemented yet: use docker logs");
         var upgrade = Upgradable(http);
-        bool stdin = Bool(query["stdin"]);
-        var (monitor, _) = Containers.Attach(id, stdin, Bool(query["stdout"]), Bool(query["stderr"]));
+        bool stdin = Bool(query["stdin"]), stdout = Bool(query["stdout"]), stderr = Bool(query["stderr"]);
+        bool logs = Bool(query["logs"]), live = !query.ContainsKey("stream") || Bool(query["stream"]);
+        if (logs && !live)
+        {
+            // The log alone, then the end (dockerd's logs=1&stream=0).
+            var stopped = Containers.Get(id);
+            await using var logClient = await Hijack(http, upgrade);
+            await AttachLogReplay.WriteAsync(logClient, stopped.LogPath, null, stdout, stderr, stopped.Config.Tty, CancellationToken.None);
+            return;
+        }
+        var (monitor, tty) = Containers.Attach(id, stdin, stdout, stderr);
+        // Attached first: what is logged from here on comes live, what was logged before is replayed.
+        long attachedAt = AttachLogReplay.Now();
         await using var client = await Hijack(http, upgrade);
+        if (logs) await AttachLogReplay.WriteAsync(client, Containers.Get(id).LogPath, attachedAt, stdout, stderr, tty, CancellationToken.None);
         Stream stream;
         try
         {
