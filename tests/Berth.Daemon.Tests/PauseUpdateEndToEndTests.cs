@@ -168,6 +168,11 @@ public class PauseUpdateEndToEndTests(ContainerDaemon fixture) : IClassFixture<C
         Ok(Docker("restart", "-t", "0", name));
         AssertLimitsInside(name);
 
+        // Unlimited swap lifts the running cgroup's memsw limit.
+        Ok(Docker("update", "--memory-swap", "-1", name));
+        Assert.Equal("-1", Format(name, "{{.HostConfig.MemorySwap}}"));
+        Assert.Equal("9223372036854771712", Ok(Docker("exec", name, "cat", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")).Stdout.Trim());
+
         // The CPU quota through --cpu-quota / --cpu-period conflicts with --cpus, as dockerd says.
         DockerCli.Fails(Docker("update", "--cpu-quota", "20000", name),
             $"Cannot update container {id}: Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set");

@@ -141,6 +141,8 @@ public static class ResourceUpdate
         {
             memory.Swappiness = null;
             memory.DisableOOMKiller = null;
+            // Unlimited swap is no limit at start, but a running cgroup may hold one to lift.
+            if (host.MemorySwap == -1 && host.Memory > 0) memory.Swap = -1;
         }
         resources.Pids ??= new LinuxPids { Limit = -1 };
         return resources;
