@@ -373,3 +373,59 @@ public class AttachLogsTests(ContainerDaemon fixture) : IClassFixture<ContainerD
         DockerCli.Ok(DockerCli.Docker(Daemon, "rm", name));
     }
 }
+
+/// <summary>A container paused when berthd is killed is still paused, and can be unpaused, under the berthd started again.</summary>
+public class PausedLiveRestoreTests
+{
+    [SkippableFact]
+    public void A_paused_container_stays_paused_across_a_berthd_restart_and_unpauses()
+    {
+        using var fixture = new ContainerDaemon();
+        var daemon = fixture.Daemon;
+        string id = DockerCli.Ok(DockerCli.Docker(daemon, "run", "-d", "--name", "plr", ContainerDaemon.One, "sh", "-c",
+            "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done")).Stdout.Trim();
+        string counter = Path.Combine(daemon.DataRoot, "containers", id, "rw", "upper", "tmp", "n");
+        string Count()
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                try
+                {
+                    if (File.ReadAllText(counter).Trim() is { Length: > 0 } text) return text;
+                }
+                catch (IOException)
+                {
+                    // not written yet
+                }
+                Thread.Sleep(100);
+            }
+            throw new Xunit.Sdk.XunitException($"no counter in {counter} within 10 s");
+        }
+        Count();
+        DockerCli.Ok(DockerCli.Docker(daemon, "pause", "plr"));
+        daemon.Process.Kill();
+        Assert.True(daemon.Process.WaitForExit(30_000), "berthd did not die of SIGKILL within 30 s");
+
+        using var again = DaemonInstance.Start(daemon.Root, ContainerDaemon.ExtraArgs);
+        try
+        {
+            Assert.Equal("paused true", DockerCli.Ok(DockerCli.Docker(again, "inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "plr")).Stdout.Trim());
+            string frozen = Count();
+            Thread.Sleep(1000);
+            Assert.Equal(frozen, Count());
+            DockerCli.Ok(DockerCli.Docker(again, "unpause", "plr"));
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (Count() == frozen)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the counter did not move within 10 s of the unpause");
+                Thread.Sleep(100);
+            }
+        }
+        finally
+        {
+            DockerCli.Docker(again, "rm", "-f", "plr");
+        }
+        ContainerLeaks.AssertNothingLeft(again, id);
+        again.Terminate(TimeSpan.FromSeconds(30));
+    }
+}
