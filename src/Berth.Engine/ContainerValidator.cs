@@ -187,6 +187,8 @@ public static class ContainerValidator
             throw new ContainerConfigException("Minimum memoryswap limit should be larger than memory limit, see usage");
         if (host.MemoryReservation < 0)
             throw new ContainerConfigException($"invalid HostConfig.MemoryReservation {host.MemoryReservation}: bytes, 0 for none");
+        if (host.MemoryReservation > 0 && host.MemoryReservation < MinimumMemory)
+            throw new ContainerConfigException("Minimum memory reservation allowed is 6MB");
         if (host.Memory > 0 && host.MemoryReservation > host.Memory)
             throw new ContainerConfigException("Minimum memory limit can not be less than memory reservation limit, see usage");
         if (host.MemorySwappiness is { } swappiness && swappiness != -1 && swappiness is < 0 or > 100)

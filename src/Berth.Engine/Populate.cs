@@ -248,7 +248,8 @@ public static class Populate
 
     static string? NsPath(JoinedContainer? target, string kind) => target is null ? null : $"/proc/{target.Pid}/ns/{kind}";
 
-    static LinuxResources Resources(HostConfig host)
+    /// <summary>The cgroup limits of a HostConfig (docker update applies them to a running container too).</summary>
+    public static LinuxResources Resources(HostConfig host)
     {
         long? quota = null, period = null;
         if (host.NanoCpus > 0) (period, quota) = (100_000, host.NanoCpus * 100_000 / 1_000_000_000);

@@ -232,6 +232,8 @@ sealed partial class ContainerMonitor
         var deadline = DateTime.UtcNow + DrainBound;
         foreach (var pump in _pumps) pump.Join(Max(deadline - DateTime.UtcNow, TimeSpan.Zero));
         string error = "";
+        // Before the delete, which removes the cgroup and its count.
+        bool oomKilled = BundleCgroup.OomKilled(_request.Bundle, _request.Id);
         try
         {
             _driver.Delete(_request.Id, force: true);
@@ -240,7 +242,7 @@ sealed partial class ContainerMonitor
         {
             error = $"deleting the container after its exit: {e.Message}";
         }
-        var record = new ExitRecord { ExitCode = exitCode, FinishedAt = JsonFileLogWriter.Timestamp(DateTime.UtcNow), Error = error };
+        var record = new ExitRecord { ExitCode = exitCode, FinishedAt = JsonFileLogWriter.Timestamp(DateTime.UtcNow), OOMKilled = oomKilled, Error = error };
         try
         {
             AtomicFile.Write(_request.ExitFile, JsonSerializer.SerializeToUtf8Bytes(record, DriverJsonContext.Default.ExitRecord));

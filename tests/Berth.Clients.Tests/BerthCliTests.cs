@@ -267,6 +267,54 @@ public sealed class BerthCliTests(DockerEnvironment docker, ITestOutputHelper ou
         Assert.Equal(seen["docker"], seen["berth"]);
     }
 
+    /// <summary>pause, unpause and update: outputs, daemon errors, the CLI's own refusals and exit codes as docker's.</summary>
+    [SkippableFact]
+    public void PauseUnpauseAndUpdateAnswerAsDockerDoes()
+    {
+        Start();
+        var seen = new Dictionary<string, List<string>>();
+        foreach (var client in new[] { "docker", "berth" })
+        {
+            var running = Name("pause", client);
+            var created = running + "-created";
+            try
+            {
+                var runningId = Cli(client, "run", "-d", "--network", "none", "--name", running, Image, "sleep", "1000").Stdout.Trim();
+                var createdId = Cli(client, "create", "--network", "none", "--name", created, Image, "true").Stdout.Trim();
+                string[][] steps =
+                [
+                    ["pause", created],
+                    ["unpause", running],
+                    ["pause", running],
+                    ["pause", running],
+                    ["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", running],
+                    ["unpause", running, "bcli-no-such-container"],
+                    ["update", running],
+                    ["update", "-m", "1000", running],
+                    ["update", "--memory-reservation", "1m", running],
+                    ["update", "--restart", "sometimes", running],
+                    ["update", "--cpus", "lots", running],
+                    ["update", "-m", "32m", "--memory-swap", "64m", "--memory-reservation", "16m", "--cpus", "0.5", "--cpu-shares", "512",
+                        "--cpuset-cpus", "0", "--pids-limit", "50", "--restart", "on-failure:2", running, created],
+                    ["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.MemoryReservation}} {{.HostConfig.NanoCpus}} " +
+                        "{{.HostConfig.CpuShares}} {{.HostConfig.CpusetCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}", running, created],
+                    ["update", "--cpu-quota", "20000", running],
+                ];
+                seen[client] = [.. steps.Select(step => Cli(client, step)).Select(r =>
+                    $"{r.ExitCode} [{r.Stdout}] [{r.Stderr.Split('\n')[0]}]".Replace(runningId, "RID").Replace(createdId, "CID")
+                        .Replace(created, "CREATED").Replace(running, "RUNNING"))];
+            }
+            finally
+            {
+                Cli("docker", "rm", "-f", running, created);
+            }
+        }
+        foreach (var (client, lines) in seen) output.WriteLine($"{client}:\n  {string.Join("\n  ", lines)}");
+        Assert.Equal("0 [RUNNING\n] []", seen["docker"][2]);
+        Assert.StartsWith("1 [] [Error response from daemon: Container RID is already paused", seen["docker"][3]);
+        Assert.Equal(seen["docker"], seen["berth"]);
+    }
+
     /// <summary>docker's --sig-proxy (on by default without a terminal): SIGTERM to the client reaches the container.</summary>
     [SkippableTheory]
     [MemberData(nameof(Clients))]

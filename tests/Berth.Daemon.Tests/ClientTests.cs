@@ -42,7 +42,8 @@ public class ClientTests(SharedDaemon shared) : IClassFixture<SharedDaemon>
         Assert.Contains($"Server Version: {ServerVersion}", result.Stdout);
         Assert.Contains("Storage Driver: overlayfs", result.Stdout);
         Assert.Contains($"Docker Root Dir: {Daemon.DataRoot}", result.Stdout);
-        Assert.Contains("Default Runtime: berth-runtime", result.Stdout);
+        // The in-process exec driver, berthd's default without --default-runtime.
+        Assert.Contains("Default Runtime: berth\n", result.Stdout);
         Assert.Matches(@"Cgroup Version: [12]", result.Stdout);
     }
 

@@ -28,6 +28,7 @@ public class ValidatorTests
         { "invalid CapAdd: unknown capability: \"CAP_FOO\"", (_, h) => h.CapAdd = ["FOO"] },
         { "invalid CapDrop: unknown capability: \"CAP_BAR\"", (_, h) => h.CapDrop = ["bar"] },
         { "Minimum memory limit allowed is 6MB", (_, h) => h.Memory = 1 << 20 },
+        { "Minimum memory reservation allowed is 6MB", (_, h) => h.MemoryReservation = 1 << 20 },
         { "Minimum memoryswap limit should be larger than memory limit, see usage", (_, h) => { h.Memory = 64 << 20; h.MemorySwap = 32 << 20; } },
         { "You should always set the Memory limit when using Memoryswap limit, see usage", (_, h) => h.MemorySwap = 64 << 20 },
         { "Minimum memory limit can not be less than memory reservation limit, see usage", (_, h) => { h.Memory = 32 << 20; h.MemoryReservation = 64 << 20; } },

@@ -251,12 +251,13 @@ public sealed class ContainerFlags
         return health;
     }
 
-    internal static RestartPolicy RestartPolicyOf(string? value)
+    /// <param name="knownNamesOnly">false: an unknown name is left for the daemon to refuse (docker update does so).</param>
+    internal static RestartPolicy RestartPolicyOf(string? value, bool knownNamesOnly = true)
     {
         if (string.IsNullOrEmpty(value)) return new RestartPolicy { Name = "no" };
         string[] parts = value.Split(':', 2);
         var policy = new RestartPolicy { Name = parts[0] };
-        if (parts[0] is not ("no" or "always" or "unless-stopped" or "on-failure"))
+        if (knownNamesOnly && parts[0] is not ("no" or "always" or "unless-stopped" or "on-failure"))
             throw new FormatException($"invalid restart policy: {value}: expected no, always, unless-stopped or on-failure[:max-retries]");
         if (parts.Length == 2)
         {

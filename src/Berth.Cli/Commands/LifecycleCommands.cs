@@ -9,13 +9,14 @@ namespace Berth.Cli.Commands;
 /// </summary>
 public static class LifecycleCommands
 {
+    /// <param name="check">Runs once before any container: an exit code ends the command there (docker checks its flags first).</param>
     static Command ForEach(CliGlobals globals, string name, string description, Option[] options,
-        Func<BerthClient, ParseResult, string, CancellationToken, Task<string?>> act)
+        Func<BerthClient, ParseResult, string, CancellationToken, Task<string?>> act, Func<ParseResult, int?>? check = null)
     {
         var containers = new Argument<string[]>("CONTAINER") { Arity = ArgumentArity.OneOrMore };
         var command = new Command(name, description) { containers };
         foreach (var option in options) command.Options.Add(option);
-        command.SetAction((parse, ct) => globals.RunAsync(parse, async (client, token) =>
+        command.SetAction((parse, ct) => check?.Invoke(parse) is { } code ? Task.FromResult(code) : globals.RunAsync(parse, async (client, token) =>
         {
             int failed = 0;
             foreach (string container in parse.GetValue(containers)!)
@@ -212,32 +213,52 @@ public static class LifecycleCommands
         var restart = new Option<string?>("--restart") { Description = "Restart policy to apply when a container exits" };
         var kernelMemory = new Option<string?>("--kernel-memory") { Hidden = true };
         Option[] options = [memory, memorySwap, memoryReservation, cpus, cpuShares, cpuPeriod, cpuQuota, cpusetCpus, cpusetMems, pidsLimit, blkioWeight, restart, kernelMemory];
-        return ForEach(globals, "update", "Update configuration of one or more containers", options, async (client, parse, name, ct) =>
+        ContainerUpdateRequest update = new();
+        return ForEach(globals, "update", "Update configuration of one or more containers", options, async (client, _, name, ct) =>
         {
-            if (parse.GetValue(kernelMemory) is not null) throw new StreamErrorException("berth update: the flag --kernel-memory is not supported");
-            var update = new ContainerUpdateRequest
-            {
-                CpuShares = parse.GetValue(cpuShares),
-                CpuPeriod = parse.GetValue(cpuPeriod),
-                CpuQuota = parse.GetValue(cpuQuota),
-                CpusetCpus = parse.GetValue(cpusetCpus),
-                CpusetMems = parse.GetValue(cpusetMems),
-                PidsLimit = parse.GetValue(pidsLimit),
-                BlkioWeight = parse.GetValue(blkioWeight),
-                RestartPolicy = parse.GetValue(restart) is { } r ? ContainerFlags.RestartPolicyOf(r) : null,
-            };
-            if (parse.GetValue(memory) is { } m) update.Memory = FlagValues.Bytes("--memory", m);
-            if (parse.GetValue(memorySwap) is { } s) update.MemorySwap = s == "-1" ? -1 : FlagValues.Bytes("--memory-swap", s);
-            if (parse.GetValue(memoryReservation) is { } mr) update.MemoryReservation = FlagValues.Bytes("--memory-reservation", mr);
-            if (parse.GetValue(cpus) is { } c)
-            {
-                if (!decimal.TryParse(c, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out decimal n) || n < 0)
-                    throw new StreamErrorException($"invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number");
-                update.NanoCpus = (long)(n * 1_000_000_000m);
-            }
             var response = await client.UpdateContainerAsync(name, update, ct);
             foreach (string warning in response.Warnings ?? []) Console.Error.WriteLine("WARNING: " + warning);
             return name;
+        }, parse =>
+        {
+            // As docker: the flags are read once, before any container; a bad value is 125, none at all 1.
+            if (options.All(o => parse.GetResult(o) is null))
+            {
+                Console.Error.WriteLine("you must provide one or more flags when using this command");
+                return 1;
+            }
+            try
+            {
+                if (parse.GetValue(kernelMemory) is not null) throw new FormatException("berth update: the flag --kernel-memory is not supported");
+                update = new ContainerUpdateRequest
+                {
+                    CpuShares = parse.GetValue(cpuShares),
+                    CpuPeriod = parse.GetValue(cpuPeriod),
+                    CpuQuota = parse.GetValue(cpuQuota),
+                    CpusetCpus = parse.GetValue(cpusetCpus),
+                    CpusetMems = parse.GetValue(cpusetMems),
+                    PidsLimit = parse.GetValue(pidsLimit),
+                    BlkioWeight = parse.GetValue(blkioWeight),
+                    // docker leaves the policy's name to the daemon here ("invalid restart policy 'x'").
+                    RestartPolicy = parse.GetValue(restart) is { } r ? ContainerFlags.RestartPolicyOf(r, knownNamesOnly: false) : null,
+                };
+                if (parse.GetValue(memory) is { } m) update.Memory = FlagValues.Bytes("--memory", m);
+                if (parse.GetValue(memorySwap) is { } s) update.MemorySwap = s == "-1" ? -1 : FlagValues.Bytes("--memory-swap", s);
+                if (parse.GetValue(memoryReservation) is { } mr) update.MemoryReservation = FlagValues.Bytes("--memory-reservation", mr);
+                if (parse.GetValue(cpus) is { } c)
+                {
+                    if (!decimal.TryParse(c, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out decimal n) || n < 0)
+                        throw new FormatException($"invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number");
+                    update.NanoCpus = (long)(n * 1_000_000_000m);
+                }
+                return null;
+            }
+            catch (FormatException e)
+            {
+                Console.Error.WriteLine(e.Message);
+                Console.Error.WriteLine("See 'berth update --help'.");
+                return 125;
+            }
         });
     }
 }

@@ -30,6 +30,9 @@ public sealed partial class ApiHandlers
         ApiEndpoint.ContainerDelete => ContainerDeleteAsync(http, route.Name!),
         ApiEndpoint.ContainerAttach => ContainerAttachAsync(http, route.Name!),
         ApiEndpoint.ContainerResize => NoContentOk(http, () => Containers.Resize(route.Name!, Size(http, "h"), Size(http, "w"))),
+        ApiEndpoint.ContainerPause => ContainerPauseAsync(http, route.Name!, pause: true),
+        ApiEndpoint.ContainerUnpause => ContainerPauseAsync(http, route.Name!, pause: false),
+        ApiEndpoint.ContainerUpdate => ContainerUpdateAsync(http, route.Name!),
         ApiEndpoint.ExecCreate => ExecCreateAsync(http, route.Name!),
         ApiEndpoint.ExecStart => ExecStartAsync(http, route.Name!),
         ApiEndpoint.ExecInspect => WriteJsonAsync(http, Execs.Inspect(route.Name!), ExecJsonContext.Default.ExecInspectResponse),
@@ -65,6 +68,21 @@ public sealed partial class ApiHandlers
         Status(http, StatusCodes.Status204NoContent);
     }
 
+    async Task ContainerPauseAsync(HttpContext http, string id, bool pause)
+    {
+        await Containers.PauseAsync(id, pause);
+        Status(http, StatusCodes.Status204NoContent);
+    }
+
+    /// <summary>200 <c>{"Warnings":[]}</c>, as dockerd.</summary>
+    async Task ContainerUpdateAsync(HttpContext http, string id)
+    {
+        using var body = new MemoryStream();
+        await http.Request.Body.CopyToAsync(body, http.RequestAborted);
+        var warnings = await Containers.UpdateAsync(id, ResourceUpdate.Parse(body.ToArray()));
+        await WriteJsonAsync(http, new ContainerUpdateResponse { Warnings = warnings }, ApiJson.Context.ContainerUpdateResponse);
+    }
+
     async Task ContainerDeleteAsync(HttpContext http, string id)
     {
         var query = http.Request.Query;
@@ -97,11 +115,22 @@ public sealed partial class ApiHandlers
     async Task ContainerAttachAsync(HttpContext http, string id)
     {
         var query = http.Request.Query;
-        if (Bool(query["logs"])) throw ApiException.NotImplemented("attach with logs=1 is not implemented yet: use docker logs");
         var upgrade = Upgradable(http);
-        bool stdin = Bool(query["stdin"]);
-        var (monitor, _) = Containers.Attach(id, stdin, Bool(query["stdout"]), Bool(query["stderr"]));
+        bool stdin = Bool(query["stdin"]), stdout = Bool(query["stdout"]), stderr = Bool(query["stderr"]);
+        bool logs = Bool(query["logs"]), live = !query.ContainsKey("stream") || Bool(query["stream"]);
+        if (logs && !live)
+        {
+            // The log alone, then the end (dockerd's logs=1&stream=0).
+            var stopped = Containers.Get(id);
+            await using var logClient = await Hijack(http, upgrade);
+            await AttachLogReplay.WriteAsync(logClient, stopped.LogPath, null, stdout, stderr, stopped.Config.Tty, CancellationToken.None);
+            return;
+        }
+        var (monitor, tty) = Containers.Attach(id, stdin, stdout, stderr);
+        // Attached first: what is logged from here on comes live, what was logged before is replayed.
+        long attachedAt = AttachLogReplay.Now();
         await using var client = await Hijack(http, upgrade);
+        if (logs) await AttachLogReplay.WriteAsync(client, Containers.Get(id).LogPath, attachedAt, stdout, stderr, tty, CancellationToken.None);
         Stream stream;
         try
         {

@@ -96,12 +96,29 @@ public static class SystemReports
             DockerRootDir = daemon.Options.DataRoot,
             Name = host.Hostname,
             ServerVersion = daemon.Engine.Version,
-            DefaultRuntime = Hosting.EngineInfo.DefaultRuntime,
+            DefaultRuntime = daemon.Containers?.Drivers.Default ?? Hosting.EngineInfo.DefaultRuntime,
             SecurityOptions = ["name=seccomp,profile=builtin"],
             Warnings = daemon.Warnings.Count > 0 ? [.. daemon.Warnings] : null,
         };
-        foreach (var runtime in daemon.Engine.Runtimes)
-            info.Runtimes[runtime.Name] = new RuntimeInfo { Path = runtime.Path ?? runtime.Name };
+        if (daemon.Containers is { } containers)
+        {
+            var records = containers.Store.List();
+            info.Containers = records.Count;
+            info.ContainersPaused = records.Count(r => r.State.Status == "paused");
+            info.ContainersRunning = records.Count(r => r.Running) - info.ContainersPaused;
+            info.ContainersStopped = records.Count - info.ContainersRunning - info.ContainersPaused;
+        }
+        if (daemon.Containers?.Drivers is { } drivers)
+        {
+            // What a container's --runtime may name: the in-process driver (it runs in berth-monitor) and each binary.
+            foreach (var name in drivers.Names)
+                info.Runtimes[name] = new RuntimeInfo { Path = drivers.PathOf(name) ?? Containers.MonitorRunner.BesideDaemon() };
+        }
+        else
+        {
+            foreach (var runtime in daemon.Engine.Runtimes)
+                info.Runtimes[runtime.Name] = new RuntimeInfo { Path = runtime.Path ?? runtime.Name };
+        }
         return info;
     }
 

@@ -1,6 +1,5 @@
-using System.Text.Json;
 using Berth.Cgroups;
-using Berth.Oci;
+using Berth.ExecDrivers;
 
 namespace Berth.Daemon.Containers;
 
@@ -11,24 +10,9 @@ namespace Berth.Daemon.Containers;
 /// </summary>
 public static class ContainerCgroup
 {
-    static readonly Lazy<CgroupHost> Host = new(CgroupHost.Detect);
-
     /// <summary>The container's cgroup, or null when its bundle is gone (it is not running).</summary>
     /// <exception cref="CgroupException">The spec's cgroupsPath is not one the runtime would accept.</exception>
-    public static CgroupManager? Of(string execRoot, string id)
-    {
-        string config = Path.Combine(execRoot, "containers", id, "bundle", "config.json");
-        Spec? spec;
-        try
-        {
-            spec = JsonSerializer.Deserialize(File.ReadAllBytes(config), OciJsonContext.Default.Spec);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return null;
-        }
-        return CgroupManager.ForContainer(Host.Value, id, spec?.Linux?.CgroupsPath);
-    }
+    public static CgroupManager? Of(string execRoot, string id) => BundleCgroup.Of(Path.Combine(execRoot, "containers", id, "bundle"), id);
 
     /// <summary>The host's memory, the limit docker stats shows for a container without a smaller one.</summary>
     public static ulong MachineMemory { get; } = HostCpu.MachineMemory(File.ReadAllText("/proc/meminfo"));

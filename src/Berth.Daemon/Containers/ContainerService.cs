@@ -60,6 +60,9 @@ public sealed class ContainerService
 
     public IContainerRunner Runner => _runner;
 
+    /// <summary>The exec drivers containers may choose (GET /info lists them).</summary>
+    public ExecDriverTable Drivers => _drivers;
+
     public string BundleOf(string id) => Path.Combine(_execRoot, "containers", id, "bundle");
 
     static Berth.Engine.HostFacts EngineHost() => new()
@@ -229,6 +232,7 @@ public sealed class ContainerService
         await gate.WaitAsync();
         try
         {
+            if (record.State.Status == "paused") throw ApiException.Conflict("cannot start a paused container, try unpause instead");
             if (record.Running) return false;
             if (record.State.Status == "removing") throw ApiException.Conflict($"cannot start container {record.Id}: it is being removed");
             // A start by the user begins the restart policy afresh, as dockerd's ResetRestartManager.
@@ -356,6 +360,7 @@ public sealed class ContainerService
             TryDelete(record.Id);
             if (_store.Find(record.Id) is not null) _store.Save(record);
             _log.Info("container exited", ("id", record.Id), ("exit-code", exit.ExitCode));
+            if (exit.OOMKilled) Publish(record, "oom");
             Publish(record, "die", new() { ["exitCode"] = exit.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         }
         finally
@@ -554,6 +559,7 @@ public sealed class ContainerService
             // It exited between the check and the signal: the exit follows.
             _log.Debug("signal not delivered", ("id", record.Id), ("signal", signal), ("error", e.Message));
         }
+        ThawAfterSignal(record, signal);
     }
 
     /// <summary>POST /containers/{id}/kill?signal= (SIGKILL by default); 409 when it is not running, as dockerd.</summary>
@@ -581,6 +587,86 @@ public sealed class ContainerService
             throw new ApiException(500, $"Cannot kill container: {reference}: {e.Message}", e);
         }
         PublishKill(record, signal);
+        ThawAfterSignal(record, signal);
+    }
+
+    // ---------------------------------------------------------------- pause, unpause (ContainerPauser)
+
+    /// <summary>POST /containers/{id}/pause (<paramref name="pause"/>) and /unpause.</summary>
+    public async Task PauseAsync(string reference, bool pause)
+    {
+        var record = _store.Get(reference);
+        var gate = LockOf(record.Id);
+        await gate.WaitAsync();
+        try
+        {
+            if (pause) ContainerPauser.Pause(record, _runner);
+            else ContainerPauser.Unpause(record, _runner);
+            _store.Save(record);
+        }
+        finally
+        {
+            gate.Release();
+        }
+        Publish(record, pause ? "pause" : "unpause");
+    }
+
+    // ---------------------------------------------------------------- update (ResourceUpdate)
+
+    /// <summary>POST /containers/{id}/update: the merged HostConfig applied to the running container's cgroup, then kept in the record.</summary>
+    public async Task<List<string>> UpdateAsync(string reference, ContainerUpdateRequest update)
+    {
+        var record = _store.Get(reference);
+        var gate = LockOf(record.Id);
+        await gate.WaitAsync();
+        try
+        {
+            var host = ResourceUpdate.Merge(record, update, ImageConfigOf(record), _environment);
+            if (record.Running)
+            {
+                try
+                {
+                    _runner.Update(record.Id, ResourceUpdate.ForRunning(host));
+                }
+                catch (ContainerRunnerException e)
+                {
+                    throw new ApiException(500, $"Cannot update container {record.Id}: {e.Message}", e);
+                }
+            }
+            record.HostConfig = host;
+            _store.Save(record);
+        }
+        finally
+        {
+            gate.Release();
+        }
+        Publish(record, "update");
+        return [];
+    }
+
+    /// <summary>Unpauses a paused container after a signal that must reach it (<see cref="ContainerPauser.ThawsAfter"/>).</summary>
+    void ThawAfterSignal(ContainerRecordFile record, int signal)
+    {
+        if (record.State.Status != "paused" || !ContainerPauser.ThawsAfter(signal, SafeMerge(record.Config, ImageConfigOf(record)).StopSignal)) return;
+        var gate = LockOf(record.Id);
+        if (!gate.Wait(KillBound)) return;
+        try
+        {
+            // A frozen container cannot exit, so no exit was recorded meanwhile; check anyway.
+            if (record.State.Status != "paused") return;
+            ContainerPauser.Unpause(record, _runner);
+            _store.Save(record);
+        }
+        catch (ApiException e)
+        {
+            _log.Error("cannot unpause the container after a signal", ("id", record.Id), ("signal", signal), ("error", e.Message));
+            return;
+        }
+        finally
+        {
+            gate.Release();
+        }
+        Publish(record, "unpause");
     }
 
     void PublishKill(ContainerRecordFile record, int signal) =>

@@ -41,6 +41,9 @@ public sealed class ExecDriverTable
 
     public IEnumerable<string> Names => _paths.Keys.Order(StringComparer.Ordinal);
 
+    /// <summary>The binary of an OCI runtime driver; null for the in-process one (it runs in berth-monitor).</summary>
+    public string? PathOf(string name) => _paths.GetValueOrDefault(name);
+
     /// <summary>The driver named by a create's HostConfig.Runtime (the default when empty); 400 with dockerd's text when unknown.</summary>
     public string Choose(string? requested)
     {

@@ -80,6 +80,7 @@ public sealed class ExecService(ContainerService containers)
         if (config.Cmd is not { Count: > 0 }) throw ApiException.BadRequest("No exec command specified");
         if (!record.Running) throw ApiException.Conflict($"Container {record.Id} is not running");
         if (record.State.Status == "restarting") throw ApiException.Conflict($"Container {record.Id} is restarting, wait until the container is running");
+        if (record.State.Status == "paused") throw ApiException.Conflict($"Container {reference} is paused, unpause the container before exec");
         string id = ContainerNames.NewId();
         _execs[id] = new ExecEntry(id, record.Id, config);
         return id;

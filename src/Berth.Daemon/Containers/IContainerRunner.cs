@@ -22,6 +22,15 @@ public interface IContainerRunner
     /// <summary>Sends a signal to the init (or, with <paramref name="all"/>, every process of the container).</summary>
     void Signal(string id, int signal, bool all);
 
+    /// <summary>Freezes every process of the running container (the cgroup freezer).</summary>
+    void Pause(string id);
+
+    /// <summary>Thaws what <see cref="Pause"/> froze.</summary>
+    void Resume(string id);
+
+    /// <summary>Applies new resource limits to the running container's cgroup.</summary>
+    void Update(string id, Berth.Oci.LinuxResources resources);
+
     /// <summary>Removes the runtime's state of a stopped container (with <paramref name="force"/>, kills a running one first). No error when there is none.</summary>
     void Delete(string id, bool force);
 

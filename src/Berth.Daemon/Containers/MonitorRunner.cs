@@ -124,6 +124,9 @@ public sealed class MonitorRunner(string monitorBinary, string execRoot, ExecDri
     }
 
     public void Signal(string id, int signal, bool all) => WithDriver(id, d => d.Signal(id, signal, all));
+    public void Pause(string id) => WithDriver(id, d => d.Pause(id));
+    public void Resume(string id) => WithDriver(id, d => d.Resume(id));
+    public void Update(string id, Berth.Oci.LinuxResources resources) => WithDriver(id, d => d.Update(id, resources));
 
     public void Delete(string id, bool force)
     {
