@@ -189,6 +189,52 @@ public sealed class DockerDotNetTests(BerthdWithRegistryImage fixture, ITestOutp
     }
 
     [SkippableFact]
+    public async Task Execs_attached_and_lists_processes()
+    {
+        await PullAsync();
+        string id = await RunAsync(Name("exec"), "trap 'exit 0' TERM; while true; do sleep 1; done");
+        var exec = await Client.Exec.ExecCreateContainerAsync(id, new ContainerExecCreateParameters
+        {
+            Cmd = ["sh", "-c", "echo out; echo err >&2; cat; exit 6"], AttachStdin = true, AttachStdout = true, AttachStderr = true,
+        }, Bound);
+        using (var stream = await Client.Exec.StartAndAttachContainerExecAsync(exec.ID, false, Bound))
+        {
+            byte[] input = "from stdin\n"u8.ToArray();
+            await stream.WriteAsync(input, 0, input.Length, Bound);
+            stream.CloseWrite();
+            Assert.Equal(("out\nfrom stdin\n", "err\n"), await stream.ReadOutputToEndAsync(Bound));
+        }
+        var inspect = await Client.Exec.InspectContainerExecAsync(exec.ID, Bound);
+        Assert.Equal((false, 6L, id), (inspect.Running, inspect.ExitCode, inspect.ContainerID));
+
+        var top = await Client.Containers.ListProcessesAsync(id, new ContainerListProcessesParameters(), Bound);
+        Assert.Contains("PID", top.Titles);
+        Assert.Contains("CMD", top.Titles);
+        Assert.Contains(top.Processes, p => p[top.Titles.IndexOf("CMD")].StartsWith("sh -c", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
+    public async Task Attaches_before_the_start_with_stdin()
+    {
+        await PullAsync();
+        var created = await Client.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Name = Name("attach"), Image = fixture.Reference, Entrypoint = ["sh", "-c"], Cmd = ["read line; echo got $line; echo err >&2; exit 2"],
+            OpenStdin = true, StdinOnce = true, AttachStdin = true, AttachStdout = true, AttachStderr = true,
+            HostConfig = new HostConfig { NetworkMode = "none" },
+        }, Bound);
+        _created.Add(created.ID);
+        using var stream = await Client.Containers.AttachContainerAsync(created.ID, false,
+            new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = true, Stderr = true }, Bound);
+        Assert.True(await Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), Bound));
+        byte[] input = "hello\n"u8.ToArray();
+        await stream.WriteAsync(input, 0, input.Length, Bound);
+        stream.CloseWrite();
+        Assert.Equal(("got hello\n", "err\n"), await stream.ReadOutputToEndAsync(Bound));
+        Assert.Equal(2, (await Client.Containers.WaitContainerAsync(created.ID, Bound)).StatusCode);
+    }
+
+    [SkippableFact]
     public async Task Waits_and_removes()
     {
         await PullAsync();
