@@ -29,6 +29,8 @@ integration_projects=(
     tests/Berth.Snapshots.RootTests
     tests/Berth.Clients.Tests
     tests/Berth.Daemon.Tests
+    # Testcontainers for .NET against berthd (Docker.DotNet's suite is in Berth.Clients.Tests)
+    tests/Berth.DotNetClients.Tests
 )
 # A hung test (a container that never exits) fails its project instead of stalling the run.
 hang_timeout=${BERTH_TEST_HANG_TIMEOUT:-15m}

@@ -9,6 +9,13 @@ public readonly record struct ApiVersion(int Major, int Minor) : IComparable<Api
     /// <summary>What berthd serves and berth speaks: the API of dockerd 20.10, whose traffic the captures record.</summary>
     public static readonly ApiVersion Current = new(1, 41);
 
+    /// <summary>
+    /// The newest version berthd serves a request at, above the one it advertises: Testcontainers 4 (Docker.DotNet.Enhanced)
+    /// sends every request at /v1.44 without negotiating, as current dockerd accepts. The shapes 1.42 to 1.44 add are
+    /// optional fields (clients tolerate their absence) and the hijack Content-Type berthd sends at every version.
+    /// </summary>
+    public static readonly ApiVersion MaximumServed = new(1, 44);
+
     /// <summary>The oldest version berthd accepts (current dockerd's minimum).</summary>
     public static readonly ApiVersion Minimum = new(1, 24);
 

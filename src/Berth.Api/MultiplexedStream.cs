@@ -108,7 +108,7 @@ public static class MultiplexedStream
 /// Writes one stream's bytes as multiplexed frames on a shared connection. Writers of several streams on one
 /// connection share a lock so that frames never interleave (header of one, payload of another).
 /// </summary>
-public sealed class MultiplexedStreamWriter(Stream destination, StdStream stream, SemaphoreSlim? sharedLock = null) : Stream
+public sealed class MultiplexedStreamWriter(Stream destination, StdStream stream, SemaphoreSlim? sharedLock = null) : WriteOnlyForwardStream
 {
     readonly SemaphoreSlim _lock = sharedLock ?? new SemaphoreSlim(1, 1);
 
@@ -139,12 +139,4 @@ public sealed class MultiplexedStreamWriter(Stream destination, StdStream stream
 
     public override void Flush() { }
     public override Task FlushAsync(CancellationToken ct) => Task.CompletedTask;
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

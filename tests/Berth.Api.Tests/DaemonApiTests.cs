@@ -102,11 +102,30 @@ public class ApiHandlerTests
     {
         var (status, body, headers) = await Send("GET", "/v1.99/version");
         Assert.Equal(400, status);
-        Assert.Equal("""{"message":"client version 1.99 is too new. Maximum supported API version is 1.41"}""", body.Trim());
+        Assert.Equal("""{"message":"client version 1.99 is too new. Maximum supported API version is 1.44"}""", body.Trim());
         Assert.Equal("1.41", headers["Api-Version"]);
+        (status, _, _) = await Send("GET", "/v1.45/version");
+        Assert.Equal(400, status);
         (status, body, _) = await Send("GET", "/v1.12/version");
         Assert.Equal(400, status);
         Assert.Contains("client version 1.12 is too old. Minimum supported API version is 1.24", body);
+    }
+
+    /// <summary>
+    /// Testcontainers 4 (Docker.DotNet.Enhanced) sends every request at /v1.44 without negotiating, as current dockerd
+    /// accepts; berthd serves it while it still advertises 1.41, so the docker CLI keeps negotiating 1.41.
+    /// </summary>
+    [Fact]
+    public async Task Versions_up_to_1_44_are_served_while_1_41_is_advertised()
+    {
+        foreach (var version in new[] { "1.42", "1.43", "1.44" })
+        {
+            var (status, body, headers) = await Send("GET", $"/v{version}/version");
+            Assert.True(status == 200, $"/v{version}/version: {status} {body}");
+            Assert.Equal("1.41", headers["Api-Version"]);
+            using var json = System.Text.Json.JsonDocument.Parse(body);
+            Assert.Equal("1.41", json.RootElement.GetProperty("ApiVersion").GetString());
+        }
     }
 
     [Fact]

@@ -84,7 +84,7 @@ public class ApiOverSocketTests(SharedDaemon shared) : IClassFixture<SharedDaemo
         var (status, headers, body) = Http(Tools.Curl(Daemon.Socket, "-i", "http://berth/v1.99/version"));
         Assert.Equal(400, status);
         Assert.Equal("application/json", headers["content-type"]);
-        Assert.Equal("client version 1.99 is too new. Maximum supported API version is 1.41",
+        Assert.Equal("client version 1.99 is too new. Maximum supported API version is 1.44",
             JsonDocument.Parse(body).RootElement.GetProperty("message").GetString());
         (status, _, body) = Http(Tools.Curl(Daemon.Socket, "-i", "http://berth/v1.12/info"));
         Assert.Equal(400, status);

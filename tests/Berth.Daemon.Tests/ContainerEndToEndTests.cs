@@ -1,4 +1,3 @@
-using System.Formats.Tar;
 using System.Text;
 using System.Text.Json;
 using Berth.Daemon.Tests.Infrastructure;
@@ -29,38 +28,13 @@ public sealed class ContainerDaemon : IDisposable
         Skip.IfNot(File.Exists("/bin/busybox"), "busybox-static is not installed (apt-get install busybox-static)");
         var daemon = DaemonInstance.Start(null, ExtraArgs);
         var archive = new SaveArchiveBuilder();
-        byte[] layer1 = BusyboxLayer();
+        byte[] layer1 = BusyboxLayer.Tar();
         archive.Image([One], [layer1]);
         archive.Image([Two], [layer1, SaveArchiveBuilder.Tar(("etc/layer2", "from layer 2\n"), ("etc/.wh.gone", ""))]);
         string file = Path.Combine(daemon.Root, "images.tar");
         File.WriteAllBytes(file, archive.Build());
         DockerCli.Ok(DockerCli.Docker(daemon, "load", "-i", file));
         return daemon;
-    }
-
-    /// <summary>/bin/busybox with the applets the tests use, /etc/passwd and group, and /etc/gone for layer 2 to remove.</summary>
-    public static byte[] BusyboxLayer()
-    {
-        using var tar = new MemoryStream();
-        using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
-        {
-            var mtime = new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
-            void Dir(string name) => writer.WriteEntry(new PaxTarEntry(TarEntryType.Directory, name) { Mode = (UnixFileMode)0x1ed, ModificationTime = mtime });
-            void FileEntry(string name, byte[] data, int mode) => writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name)
-            {
-                Mode = (UnixFileMode)mode, ModificationTime = mtime, DataStream = new MemoryStream(data),
-            });
-            Dir("bin/");
-            FileEntry("bin/busybox", File.ReadAllBytes("/bin/busybox"), 0x1ed);
-            foreach (var applet in new[] { "sh", "sleep", "cat", "ls", "echo", "id", "pwd", "touch", "true", "false", "test" })
-                writer.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "bin/" + applet) { LinkName = "busybox", ModificationTime = mtime });
-            Dir("etc/");
-            FileEntry("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n"u8.ToArray(), 0x1a4);
-            FileEntry("etc/group", "root:x:0:\nnogroup:x:65534:\n"u8.ToArray(), 0x1a4);
-            FileEntry("etc/gone", "removed by layer 2\n"u8.ToArray(), 0x1a4);
-            Dir("tmp/");
-        }
-        return tar.ToArray();
     }
 
     /// <summary>Removes the containers a failed test left (rm -f through the API), so that no monitor, mount or cgroup outlives the daemon.</summary>
@@ -77,54 +51,6 @@ public sealed class ContainerDaemon : IDisposable
         {
             daemon.Dispose();
         }
-    }
-}
-
-/// <summary>What a removed container must not leave behind.</summary>
-public static class ContainerLeaks
-{
-    /// <summary>Nothing of the container is left: its directory, a mount, runtime state of either driver, a cgroup, its monitor process.</summary>
-    public static void AssertNothingLeft(DaemonInstance daemon, string id)
-    {
-        Assert.False(Directory.Exists(Path.Combine(daemon.DataRoot, "containers", id)), $"{id}'s directory is left");
-        string mounts = File.ReadAllText("/proc/self/mountinfo");
-        Assert.DoesNotContain(id, mounts);
-        Assert.False(Directory.Exists(Path.Combine(daemon.ExecRoot, "runtime", id)), $"in-process runtime state of {id} is left");
-        string runtimes = Path.Combine(daemon.ExecRoot, "runtimes");
-        foreach (var runtimeRoot in Directory.Exists(runtimes) ? Directory.GetDirectories(runtimes) : [])
-            Assert.False(Directory.Exists(Path.Combine(runtimeRoot, id)), $"runtime state of {id} is left in {runtimeRoot}");
-        Assert.False(Directory.Exists(Path.Combine(daemon.ExecRoot, "containers", id)), $"{id}'s exec-root directory is left");
-        Assert.False(Directory.Exists(Path.Combine(daemon.ExecRoot, "m", id[..20])), $"{id}'s monitor socket directory is left");
-        foreach (var cgroup in new[] { "/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/pids/berth", "/sys/fs/cgroup/unified/berth", "/sys/fs/cgroup/berth",
-                     "/sys/fs/cgroup/memory/docker", "/sys/fs/cgroup/pids/docker", "/sys/fs/cgroup/unified/docker" })
-            Assert.False(Directory.Exists(Path.Combine(cgroup, id)), $"cgroup {cgroup}/{id} is left");
-        // The monitor answers the wait, then removes its files and exits: it may take a moment to be gone.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (MonitorOf(id) is { } pid)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the monitor of {id} still runs 10 s after the container's removal: pid {pid}");
-            Thread.Sleep(50);
-        }
-    }
-
-    /// <summary>The pid of a process whose command line names the container (its monitor: berth-monitor serve .../id/monitor.json).</summary>
-    public static int? MonitorOf(string id)
-    {
-        foreach (var dir in Directory.GetDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out int pid)) continue;
-            try
-            {
-                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(id, StringComparison.Ordinal)) return pid;
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
-        }
-        return null;
     }
 }
 

@@ -24,16 +24,36 @@ public class ExecStartBodyTests(SharedDaemon shared) : IClassFixture<SharedDaemo
         string head = Encoding.ASCII.GetString(rewrite.Value.Head);
         Assert.DoesNotContain("Content-Length", head);
         Assert.StartsWith("POST /v1.41/exec/abc123/start HTTP/1.1\r\n", head);
-        Assert.Contains("\r\nUpgrade: tcp\r\n", head);
-        Assert.EndsWith("\r\n" + ExecStartBody.HeaderName + ": ", head);
+        Assert.DoesNotContain(ExecStartBody.PlainHijackMarker, head);
+        Assert.EndsWith("\r\nUpgrade: tcp", head);
+    }
+
+    /// <summary>
+    /// Docker.DotNet 3 hijacks without an Upgrade header, with Connection: close and its header lines ended by a bare LF
+    /// (as captured from its StartAndAttachContainerExecAsync): an upgrade for Kestrel, marked so the 101 goes out as
+    /// dockerd's 200 OK.
+    /// </summary>
+    [Theory]
+    [InlineData("POST /exec/abc123/start HTTP/1.1\r\nUser-Agent: Docker.DotNet\nHost: dump.sock:80\nConnection: close\nContent-Type: application/json; charset=utf-8\nContent-Length: 60\n\r\n", 60)]
+    [InlineData("POST /containers/abc123/attach?stream=1&stdout=1 HTTP/1.1\r\nUser-Agent: Docker.DotNet\nHost: dump.sock:80\nConnection: close\n\r\n", 0)]
+    public void A_hijack_without_an_upgrade_becomes_a_marked_upgrade(string request, int bodyLength)
+    {
+        var rewrite = ExecStartBody.Rewrite(Encoding.ASCII.GetBytes(request));
+        Assert.NotNull(rewrite);
+        Assert.Equal(bodyLength, rewrite.Value.BodyLength);
+        string[] lines = Encoding.ASCII.GetString(rewrite.Value.Head).Split("\r\n");
+        Assert.Equal(request[..request.IndexOf('\r')], lines[0]);
+        Assert.Equal(["Connection: Upgrade", "Upgrade: tcp", ExecStartBody.PlainHijackMarker + ": 1"], lines[^3..]);
+        Assert.DoesNotContain("Connection: close", lines);
+        Assert.DoesNotContain(lines, l => l.StartsWith("Content-Length", StringComparison.Ordinal) || l.Contains('\n'));
     }
 
     [Theory]
-    [InlineData("POST /v1.41/exec/abc/start HTTP/1.1\nContent-Length: 28\nContent-Type: application/json\n\n")]          // no upgrade: Kestrel takes it
     [InlineData("POST /v1.41/exec/abc/start HTTP/1.1\nConnection: Upgrade\nUpgrade: tcp\n\n")]                            // no body
     [InlineData("POST /v1.41/exec/abc/start HTTP/1.1\nConnection: Upgrade\nUpgrade: tcp\nContent-Length: 0\n\n")]         // an empty body
     [InlineData("POST /v1.41/exec/abc/start HTTP/1.1\nConnection: Upgrade\nTransfer-Encoding: chunked\n\n")]               // chunked
-    [InlineData("POST /v1.41/containers/abc/attach HTTP/1.1\nConnection: Upgrade\nUpgrade: tcp\nContent-Length: 2\n\n")]  // another route
+    [InlineData("POST /v1.41/containers/abc/attach HTTP/1.1\nConnection: Upgrade\nUpgrade: tcp\nContent-Length: 2\n\n")]  // an attach upgrade
+    [InlineData("POST /v1.41/containers/abc/wait HTTP/1.1\nContent-Length: 2\n\n")]                                        // another route
     [InlineData("POST /v1.41/exec/abc/start HTTP/1.1\nConnection: Upgrade\nContent-Length: 2\nContent-Length: 3\n\n")]     // ambiguous length
     [InlineData("POST /v1.41/exec/abc/start HTTP/1.1\nConnection: Upgrade\nContent-Length: 2\nX-Berth-Exec-Start-Body: e30=\n\n")]
     public void Any_other_request_is_left_alone(string head) => Assert.Null(ExecStartBody.Rewrite(Head(head)));

@@ -116,7 +116,7 @@ public class HealthCheckTests(ContainerDaemon fixture) : DockerScenarioTests(fix
     {
         const string image = "ctest/health:1";
         var archive = new SaveArchiveBuilder();
-        archive.Image([image], [ContainerDaemon.BusyboxLayer()], configure: config => config["Healthcheck"] = new JsonObject
+        archive.Image([image], [BusyboxLayer.Tar()], configure: config => config["Healthcheck"] = new JsonObject
         {
             ["Test"] = new JsonArray("CMD-SHELL", "echo from-image"),
             ["Interval"] = 200_000_000L,

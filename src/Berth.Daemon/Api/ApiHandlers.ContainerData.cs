@@ -85,11 +85,10 @@ public sealed partial class ApiHandlers
     {
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = raw ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
-        if (options.Follow)
-        {
-            await response.StartAsync(ct);
-            await response.Body.FlushAsync(ct);
-        }
+        // The headers go first, as dockerd sends them, so an empty log is an empty chunked body: Kestrel would answer
+        // Content-Length: 0, on which Docker.DotNet.Enhanced's chunked reader fails (Testcontainers' log wait strategy).
+        await response.StartAsync(ct);
+        await response.Body.FlushAsync(ct);
         await foreach (var entry in JsonFileLogReader.ReadAsync(logPath, options, stopped, ct))
         {
             if (!(entry.Stream == LogStream.Stdout ? stdout : stderr)) continue;

@@ -51,13 +51,13 @@ public sealed partial class ApiHandlers(DaemonContext daemon)
         }
     }
 
-    /// <summary>dockerd's words and 400 for a version outside [minimum, current].</summary>
+    /// <summary>dockerd's words and 400 for a version outside [minimum, maximum served].</summary>
     static void CheckVersion(string text)
     {
         if (!ApiVersion.TryParse(text, out var version))
             throw ApiException.BadRequest($"invalid API version {text}: expected MAJOR.MINOR");
-        if (version > ApiVersion.Current)
-            throw ApiException.BadRequest($"client version {text} is too new. Maximum supported API version is {ApiVersion.Current}");
+        if (version > ApiVersion.MaximumServed)
+            throw ApiException.BadRequest($"client version {text} is too new. Maximum supported API version is {ApiVersion.MaximumServed}");
         if (version < ApiVersion.Minimum)
             throw ApiException.BadRequest($"client version {text} is too old. Minimum supported API version is {ApiVersion.Minimum}, please upgrade your client to a newer version");
     }

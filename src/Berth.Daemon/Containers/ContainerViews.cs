@@ -11,6 +11,9 @@ public static class ContainerViews
     {
         var (path, args) = EntrypointAndArgs(merged);
         var state = record.State;
+        // A fresh merge only: the fallback of an unmergeable config is the record's own, which keeps what the client sent.
+        if (merged.Hostname.Length == 0 && !ReferenceEquals(merged, record.Config))
+            merged.Hostname = DefaultHostname(record);
         return new ContainerInspect
         {
             Id = record.Id,
@@ -57,6 +60,15 @@ public static class ContainerViews
             NetworkSettings = new NetworkSettings(),
         };
     }
+
+    /// <summary>
+    /// The hostname dockerd records in Config.Hostname when the client set none, which SDKs read: the short id, or the
+    /// host's name in the host's UTS or network namespace; empty with another container's network (its name is that one's).
+    /// </summary>
+    static string DefaultHostname(ContainerRecordFile record) =>
+        record.HostConfig.UTSMode == "host" || record.HostConfig.NetworkMode == "host" ? Environment.MachineName
+        : record.HostConfig.NetworkMode.StartsWith("container:", StringComparison.Ordinal) ? ""
+        : record.Id[..12];
 
     static (string Path, List<string> Args) EntrypointAndArgs(ContainerConfig merged)
     {

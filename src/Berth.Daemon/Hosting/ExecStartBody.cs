@@ -16,11 +16,18 @@ namespace Berth.Daemon.Hosting;
 /// the transport here and Kestrel is handed the head without Content-Length and with the body in
 /// <see cref="HeaderName"/> (base64), followed by the rest of the connection's bytes. Any other first request reaches Kestrel untouched, without a copy. The docker CLI dials a
 /// connection of its own for every hijacked request, so the exec start is always its connection's first request.
+/// Docker.DotNet 3 hijacks an exec start or attach without asking for an upgrade (no Upgrade header, its header lines
+/// ended by a bare LF), and dockerd answers it <c>200 OK</c> before the raw stream: such a request is handed to Kestrel
+/// as an upgrade, and Kestrel's <c>101 Switching Protocols</c> head is turned back into dockerd's <c>200 OK</c>
+/// (<see cref="PlainHijackMarker"/>, <see cref="OkHead"/>).
 /// </summary>
 public static partial class ExecStartBody
 {
     /// <summary>The request header that carries a hoisted exec start body, base64.</summary>
     public const string HeaderName = "X-Berth-Exec-Start-Body";
+
+    /// <summary>Added to a hijack request that did not ask for an upgrade: its 101 answer goes out as 200 OK.</summary>
+    public const string PlainHijackMarker = "X-Berth-Plain-Hijack";
 
     /// <summary>Kestrel's own default bound on a request head (its MaxRequestHeadersTotalSize, 32 KiB).</summary>
     const int MaxHead = 32 * 1024;
@@ -31,10 +38,13 @@ public static partial class ExecStartBody
     /// <summary>How long the first request's head and body may take to arrive before the connection goes to Kestrel as it is.</summary>
     static readonly TimeSpan ReadBound = TimeSpan.FromSeconds(30);
 
-    static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
-
     [GeneratedRegex(@"^POST (/v[0-9.]+)?/exec/[^/?]+/start(\?\S*)? HTTP/1\.1$", RegexOptions.CultureInvariant)]
     private static partial Regex ExecStartLine();
+
+    [GeneratedRegex(@"^POST (/v[0-9.]+)?/containers/[^/?]+/attach(\?\S*)? HTTP/1\.1$", RegexOptions.CultureInvariant)]
+    private static partial Regex AttachLine();
+
+    static bool IsHijackLine(string line) => ExecStartLine().IsMatch(line) || AttachLine().IsMatch(line);
 
     /// <summary>Connection middleware: rewrites the connection's first request when it is an exec start upgrade with a body.</summary>
     public static async Task HoistAsync(ConnectionContext connection)
@@ -51,7 +61,7 @@ public static partial class ExecStartBody
             return; // Nothing came in time: Kestrel applies its own timeouts.
         }
         var buffer = result.Buffer;
-        if (FirstLine(buffer) is { } line && !ExecStartLine().IsMatch(line))
+        if (FirstLine(buffer) is { } line && !IsHijackLine(line))
         {
             // The common case: nothing consumed, nothing examined, Kestrel reads the same bytes.
             input.AdvanceTo(buffer.Start, buffer.Start);
@@ -69,10 +79,13 @@ public static partial class ExecStartBody
                     var (head, bodyLength) = rewrite;
                     if (buffer.Length >= headLength + bodyLength)
                     {
-                        prefix = [.. head, .. Encoding.ASCII.GetBytes(Convert.ToBase64String(buffer.Slice(headLength, bodyLength).ToArray()) + "\r\n\r\n"),
-                                  .. buffer.Slice(headLength + bodyLength).ToArray()];
+                        string body = bodyLength > 0 ? $"\r\n{HeaderName}: {Convert.ToBase64String(buffer.Slice(headLength, bodyLength).ToArray())}" : "";
+                        prefix = [.. head, .. Encoding.ASCII.GetBytes(body + "\r\n\r\n"), .. buffer.Slice(headLength + bodyLength).ToArray()];
                         input.AdvanceTo(buffer.End);
-                        connection.Transport = Prefixed(prefix, connection.Transport);
+                        var transport = Prefixed(prefix, connection.Transport);
+                        connection.Transport = Encoding.Latin1.GetString(head).Contains("\r\n" + PlainHijackMarker + ":", StringComparison.Ordinal)
+                            ? new Duplex(transport.Input, PipeWriter.Create(new OkHead(transport.Output.AsStream()), new StreamPipeWriterOptions(leaveOpen: false)))
+                            : transport;
                         return;
                     }
                 }
@@ -103,14 +116,18 @@ public static partial class ExecStartBody
         new(PipeReader.Create(new PrefixedStream(prefix, transport.Input.AsStream()), new StreamPipeReaderOptions(leaveOpen: false)), transport.Output);
 
     /// <summary>
-    /// The head of an exec start upgrade with a Content-Length body, without that header and with the body's header
-    /// in its place, and the body's length; null for any other head (no upgrade, no body, chunked, too big).
+    /// What Kestrel is to get instead of <paramref name="head"/> (the request head with its blank line), without the
+    /// blank line and the body's header, and the length of the body to move into that header; null for a head left as
+    /// it is. Rewritten: an exec start upgrade with a Content-Length body (which loses that header), and an exec start
+    /// or attach that asks for no upgrade (Docker.DotNet 3's hijack: it becomes an upgrade marked
+    /// <see cref="PlainHijackMarker"/>, its lines ended by CRLF). Left: any other route, a chunked or too big body, an
+    /// upgrade without a body (Kestrel takes it as it is).
     /// </summary>
     public static (byte[] Head, int BodyLength)? Rewrite(byte[] head)
     {
-        string text = Encoding.Latin1.GetString(head);
-        var lines = text[..^4].Split("\r\n");
-        if (!ExecStartLine().IsMatch(lines[0])) return null;
+        // HTTP/1.1 lets a recipient take a bare LF as a line's end (RFC 9112 2.2), as dockerd does.
+        var lines = Encoding.Latin1.GetString(head).Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).ToList();
+        if (lines.Count == 0 || !IsHijackLine(lines[0])) return null;
         long? length = null;
         bool upgrade = false;
         var kept = new List<string> { lines[0] };
@@ -120,21 +137,32 @@ public static partial class ExecStartBody
             if (colon <= 0) return null;
             string name = line[..colon].Trim();
             string value = line[(colon + 1)..].Trim();
-            if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderName, StringComparison.OrdinalIgnoreCase)) return null;
+            if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderName, StringComparison.OrdinalIgnoreCase)
+                || name.Equals(PlainHijackMarker, StringComparison.OrdinalIgnoreCase)) return null;
             if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
                 if (length is not null || !long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n)) return null;
                 length = n;
                 continue;
             }
-            if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase) &&
-                value.Split(',').Any(token => token.Trim().Equals("Upgrade", StringComparison.OrdinalIgnoreCase)))
-                upgrade = true;
+            if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+            {
+                if (value.Split(',').Any(token => token.Trim().Equals("Upgrade", StringComparison.OrdinalIgnoreCase))) upgrade = true;
+                else continue; // Connection: close of a plain hijack: the connection is the stream's.
+            }
             kept.Add(line);
         }
-        if (!upgrade || length is not (> 0 and <= MaxBody)) return null;
-        // The body (base64) and the head's end follow the header's name.
-        return (Encoding.Latin1.GetBytes(string.Join("\r\n", kept) + "\r\n" + HeaderName + ": "), (int)length.Value);
+        if (length is not (null or (>= 0 and <= MaxBody))) return null;
+        int bodyLength = (int)(length ?? 0);
+        if (upgrade)
+        {
+            if (bodyLength == 0 || !ExecStartLine().IsMatch(lines[0])) return null;
+        }
+        else
+        {
+            kept.AddRange(["Connection: Upgrade", "Upgrade: tcp", PlainHijackMarker + ": 1"]);
+        }
+        return (Encoding.Latin1.GetBytes(string.Join("\r\n", kept)), bodyLength);
     }
 
     /// <summary>The request line, or null when the buffer does not hold all of it yet.</summary>
@@ -144,11 +172,73 @@ public static partial class ExecStartBody
         return reader.TryReadTo(out ReadOnlySequence<byte> line, "\r\n"u8) ? Encoding.Latin1.GetString(line) : null;
     }
 
-    /// <summary>The length of the head with its blank line, or 0 when it is not all there.</summary>
+    /// <summary>The length of the head with its blank line (a line's end is CRLF or a bare LF), or 0 when it is not all there.</summary>
     static int HeadLength(ReadOnlySequence<byte> buffer)
     {
         var reader = new SequenceReader<byte>(buffer.Length > MaxHead ? buffer.Slice(0, MaxHead) : buffer);
-        return reader.TryReadTo(out ReadOnlySequence<byte> _, HeadEnd) ? (int)reader.Consumed : 0;
+        while (reader.TryAdvanceTo((byte)'\n'))
+        {
+            if (reader.IsNext((byte)'\n', advancePast: true) || reader.IsNext("\r\n"u8, advancePast: true)) return (int)reader.Consumed;
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// The output of a plain hijack: the response head Kestrel writes, <c>101 Switching Protocols</c> with Connection and
+    /// Upgrade, goes out as dockerd's <c>200 OK</c> without them; any other head (an error before the hijack) and all
+    /// that follows pass unchanged.
+    /// </summary>
+    sealed class OkHead(Stream output) : Berth.Api.WriteOnlyForwardStream
+    {
+        MemoryStream? _head = new();
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (_head is null)
+            {
+                output.Write(buffer);
+                return;
+            }
+            _head.Write(buffer);
+            byte[] held = _head.ToArray();
+            int end = held.AsSpan().IndexOf("\r\n\r\n"u8);
+            if (end < 0) return;
+            _head = null;
+            output.Write(Rewritten(Encoding.Latin1.GetString(held, 0, end)));
+            output.Write(held.AsSpan(end + 4));
+        }
+
+        static byte[] Rewritten(string head)
+        {
+            var lines = head.Split("\r\n").ToList();
+            if (lines[0].StartsWith("HTTP/1.1 101 ", StringComparison.Ordinal))
+            {
+                lines[0] = "HTTP/1.1 200 OK";
+                lines.RemoveAll(l => l.StartsWith("Connection:", StringComparison.OrdinalIgnoreCase) || l.StartsWith("Upgrade:", StringComparison.OrdinalIgnoreCase));
+            }
+            return Encoding.Latin1.GetBytes(string.Join("\r\n", lines) + "\r\n\r\n");
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_head is null) return output.WriteAsync(buffer, cancellationToken);
+            Write(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() => output.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => output.FlushAsync(cancellationToken);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) output.Dispose();
+            base.Dispose(disposing);
+        }
     }
 
     sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe
