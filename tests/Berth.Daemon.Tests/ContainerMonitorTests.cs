@@ -41,6 +41,20 @@ public class ContainerMonitorTests(ContainerDaemon fixture) : IClassFixture<Cont
     [SkippableTheory]
     [InlineData("berth")]
     [InlineData("runc")]
+    public void Run_rm_of_a_command_that_cannot_start_fails_and_removes_the_container(string runtime)
+    {
+        SkipWithoutRunc(runtime);
+        var before = ContainerDirs();
+        // docker run attaches and waits for "removed" before it starts: both must end when the start fails.
+        var result = DockerCli.Docker(Daemon, ["run", "--rm", "--runtime", runtime, ContainerDaemon.One, "/no/such/program"]);
+        Assert.True(result.ExitCode is 125 or 126 or 127, result.ToString());
+        Assert.Contains("/no/such/program", result.Stderr);
+        Assert.Equal(before, ContainerDirs());
+    }
+
+    [SkippableTheory]
+    [InlineData("berth")]
+    [InlineData("runc")]
     public void Run_detached_exec_stop_and_rm(string runtime)
     {
         SkipWithoutRunc(runtime);

@@ -230,6 +230,7 @@ public sealed class ContainerService
         var record = _store.Get(reference);
         var gate = LockOf(record.Id);
         await gate.WaitAsync();
+        bool removeAfterFailure = false;
         try
         {
             if (record.State.Status == "paused") throw ApiException.Conflict("cannot start a paused container, try unpause instead");
@@ -239,12 +240,22 @@ public sealed class ContainerService
             _restarts.Reset(record.Id);
             record.RestartCount = 0;
             record.HasBeenManuallyStopped = false;
-            await StartLockedAsync(record);
+            try
+            {
+                await StartLockedAsync(record);
+            }
+            catch when (record.HostConfig.AutoRemove)
+            {
+                removeAfterFailure = true;
+                throw;
+            }
             return true;
         }
         finally
         {
             gate.Release();
+            // As dockerd: a --rm container whose start failed is removed (its "removed" waiters hear of it).
+            if (removeAfterFailure) await TryAutoRemoveAsync(record);
         }
     }
 
@@ -308,6 +319,8 @@ public sealed class ContainerService
             record.State.Error = e.Message;
             record.State.ExitCode = 128;
             _store.Save(record);
+            // An attach made for this start (docker run's) ends now, or its client would wait forever.
+            EventsOf(record.Id).FailPendingAttaches($"the container did not start: {e.Message}");
             if (e is ContainerRunnerException) throw new ApiException(500, e.Message, e);
             throw;
         }
@@ -373,21 +386,7 @@ public sealed class ContainerService
             await RestartAfterAsync(record, delay);
             return;
         }
-        if (record.HostConfig.AutoRemove)
-        {
-            try
-            {
-                await RemoveAsync(record.Id, force: false, volumes: false);
-            }
-            catch (ApiException e) when (e.StatusCode == 404)
-            {
-                // Removed meanwhile (docker rm -f).
-            }
-            catch (Exception e)
-            {
-                _log.Error("cannot remove the container after its exit (AutoRemove)", ("id", record.Id), ("error", e.Message));
-            }
-        }
+        if (record.HostConfig.AutoRemove) await TryAutoRemoveAsync(record);
     }
 
     /// <summary>
@@ -458,6 +457,23 @@ public sealed class ContainerService
         catch (ContainerConfigException)
         {
             return 0;
+        }
+    }
+
+    /// <summary>Removes an AutoRemove container after its exit or its failed start; failures are logged, not thrown.</summary>
+    async Task TryAutoRemoveAsync(ContainerRecordFile record)
+    {
+        try
+        {
+            await RemoveAsync(record.Id, force: false, volumes: false);
+        }
+        catch (ApiException e) when (e.StatusCode == 404)
+        {
+            // Removed meanwhile (docker rm -f).
+        }
+        catch (Exception e)
+        {
+            _log.Error("cannot remove the container (AutoRemove)", ("id", record.Id), ("error", e.Message));
         }
     }
 
@@ -941,13 +957,19 @@ sealed class ContainerEvents
     {
         SignalExit(code);
         _removed.TrySetResult(code);
+        FailPendingAttaches("the container was removed before it started");
+    }
+
+    /// <summary>Ends the attaches waiting for a start that will not come.</summary>
+    public void FailPendingAttaches(string why)
+    {
         List<PendingAttach> pending;
         lock (_lock)
         {
             pending = [.. _pendingAttaches];
             _pendingAttaches.Clear();
         }
-        foreach (var p in pending) p.Done.TrySetException(new IOException("the container was removed before it started"));
+        foreach (var p in pending) p.Done.TrySetException(new IOException(why));
     }
 
     sealed record PendingAttach(bool Stdin, bool Stdout, bool Stderr, TaskCompletionSource<Stream> Done);

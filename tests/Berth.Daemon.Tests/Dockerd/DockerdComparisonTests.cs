@@ -107,8 +107,10 @@ public sealed class DockerdComparisonTests(PrivateDockerd dockerd) : IClassFixtu
         dockerd.SkipUnlessAvailable();
         string name = "top-" + Guid.NewGuid().ToString("N")[..8];
         string id = Run("-d", "--name", name, "bb", "sh", "-c", "sleep 1000 & sleep 1000");
-        var pids = File.ReadAllLines($"/sys/fs/cgroup/pids{dockerd.CgroupParent}/{id}/cgroup.procs").Select(int.Parse).ToList();
-        Assert.Equal(2, pids.Count); // busybox sh execs the last command: sh and one sleep
+        // busybox sh execs the last command: sh and one sleep, once the shell has forked the first (run -d does not wait).
+        string procs = $"/sys/fs/cgroup/pids{dockerd.CgroupParent}/{id}/cgroup.procs";
+        Scenarios.PollUntil(() => File.ReadAllLines(procs).Length.ToString(), n => n == "2", 30, $"two processes in {procs}");
+        var pids = File.ReadAllLines(procs).Select(int.Parse).ToList();
 
         string Ours(string? args) => JsonSerializer.Serialize(ContainerTop.Run(pids, args), ApiJson.Context.ContainerTopResponse);
         string Theirs(string args) => dockerd.Get($"/containers/{id}/top?ps_args={Uri.EscapeDataString(args)}").TrimEnd('\n');
