@@ -164,9 +164,11 @@ public sealed class CgroupManager
     /// (joined for tracking only), as with runc: the kernel would check a second copy of the same policy on every
     /// open, and each container would pay a program load for nothing.
     /// </remarks>
-    public void Apply(LinuxResources? resources, Action<string>? warn = null)
+    public void Apply(CheckedResources checkedResources, Action<string>? warn = null)
     {
-        var rules = resources?.Devices;
+        ArgumentNullException.ThrowIfNull(checkedResources);
+        var resources = checkedResources.Spec;
+        var rules = resources.Devices;
         var filter = Mode == CgroupMode.V2 ? DeviceFilter.Compile(rules) : null; // validates every rule
         var plan = PlanWrites(resources, update: false, warn);
         if (Mode != CgroupMode.V2)
@@ -194,17 +196,45 @@ public sealed class CgroupManager
         }
     }
 
+    /// <summary><see cref="Apply(CheckedResources, Action{string}?)"/> of resources checked here.</summary>
+    /// <exception cref="CgroupException">A value no host takes, before anything is written.</exception>
+    public void Apply(LinuxResources? resources, Action<string>? warn = null) => Apply(CheckedResources.ForCreate(resources), warn);
+
     /// <summary>
     /// Changes the limits of an existing container (`update`). Device rules are not touched (as runc's update);
     /// memory.checkBeforeUpdate refuses a limit below the current usage.
     /// </summary>
-    public void Update(LinuxResources resources, Action<string>? warn = null) => Execute(PlanWrites(resources, update: true, warn));
+    public void Update(CheckedResources resources, Action<string>? warn = null)
+    {
+        ArgumentNullException.ThrowIfNull(resources);
+        Execute(PlanWrites(resources.Spec, update: true, warn));
+    }
 
-    List<ResourceWrite> PlanWrites(LinuxResources? resources, bool update, Action<string>? warn)
+    /// <summary><see cref="Update(CheckedResources, Action{string}?)"/> of resources checked here.</summary>
+    /// <exception cref="CgroupException">A value no host takes, before anything is written.</exception>
+    public void Update(LinuxResources resources, Action<string>? warn = null) => Update(CheckedResources.ForUpdate(resources), warn);
+
+    /// <summary>
+    /// The refusals of <see cref="Apply(CheckedResources, Action{string}?)"/> that need only this host and the
+    /// container's paths, made before its directories exist, so that `create` refuses before it makes anything:
+    /// `unified` on a v1 or hybrid host, fields cgroup v2 has no file for, a controller that is not mounted, a
+    /// huge page size the host lacks. What needs the container's own files (memsw without swap accounting, a
+    /// blkio weight file) is still found by Apply, which then removes what the create made.
+    /// </summary>
+    public void Preflight(CheckedResources resources)
+    {
+        ArgumentNullException.ThrowIfNull(resources);
+        if (Mode == CgroupMode.V2)
+            V2ResourcePlan.Plan(resources.Spec, _paths[V2Key]);
+        else
+            V1ResourcePlan.Plan(resources.Spec, _paths, preflight: true);
+    }
+
+    List<ResourceWrite> PlanWrites(LinuxResources resources, bool update, Action<string>? warn)
     {
         // Ignored, as runc 1.1 ignores them (with its words): configs from older generators carry them, and kernels
         // since 5.16 have deprecated kmem limits (cgroup v2 never had them).
-        if (resources?.Memory is { } memory && (memory.Kernel is not null || memory.KernelTCP is not null))
+        if (resources.Memory is { } memory && (memory.Kernel is not null || memory.KernelTCP is not null))
             warn?.Invoke("Kernel memory settings are ignored and will be removed " +
                 $"(linux.resources.memory.kernel {memory.Kernel?.ToString(CultureInfo.InvariantCulture) ?? "unset"}, " +
                 $"kernelTCP {memory.KernelTCP?.ToString(CultureInfo.InvariantCulture) ?? "unset"})");

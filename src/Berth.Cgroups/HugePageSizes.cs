@@ -30,11 +30,17 @@ public static class HugePageSizes
     public static string Name(long kb) =>
         kb % (1024 * 1024) == 0 ? $"{kb / (1024 * 1024)}GB" : kb % 1024 == 0 ? $"{kb / 1024}MB" : $"{kb}KB";
 
+    /// <summary>Why <paramref name="size"/> is not spelt as the controller names sizes; null when it is.</summary>
+    public static string? SpellingProblem(string? size) =>
+        size is null || size.Length < 3 || !size.EndsWith('B') || !"KMG".Contains(size[^2]) || !size[..^2].All(char.IsAsciiDigit)
+            ? $"\"{size}\" is not a page size such as 2MB or 1GB"
+            : null;
+
     /// <summary>Validates the spelling of <paramref name="size"/> and that this host offers it; returns it.</summary>
     public static string Check(string size, string field, string sysDirectory = SysDirectory)
     {
-        if (size.Length < 3 || !size.EndsWith('B') || !"KMG".Contains(size[^2]) || !size[..^2].All(char.IsAsciiDigit))
-            throw new CgroupException($"{field} \"{size}\" is not a page size such as 2MB or 1GB");
+        if (SpellingProblem(size) is { } problem)
+            throw new CgroupException($"{field} {problem}");
         var supported = Supported(sysDirectory);
         if (!supported.Contains(size, StringComparer.Ordinal))
             throw new CgroupException(supported.Count == 0

@@ -15,9 +15,12 @@ public static class V1ResourcePlan
 
     /// <param name="paths">The container's hierarchy key → directory map.</param>
     /// <param name="update">An update of a running container: memory.checkBeforeUpdate compares the new limit with the usage.</param>
-    public static List<ResourceWrite> Plan(LinuxResources? r, IReadOnlyDictionary<string, string> paths, bool update = false)
+    /// <param name="preflight">Before the directories exist: every refusal that needs only the host, none that needs
+    /// a file of the container's own cgroup.</param>
+    public static List<ResourceWrite> Plan(LinuxResources? r, IReadOnlyDictionary<string, string> paths, bool update = false,
+        bool preflight = false)
     {
-        var plan = new Planner(paths);
+        var plan = new Planner(paths, preflight);
         if (r is null)
             return plan.Writes;
         Unified(r.Unified, paths);
@@ -60,12 +63,8 @@ public static class V1ResourcePlan
         }
         if (m.Reservation is { } reservation)
             plan.Add("memory", "memory.soft_limit_in_bytes", Text(reservation), $"{R}.memory.reservation");
-        if (m.Swappiness is { } swappiness)
-        {
-            if (swappiness > 100)
-                throw new CgroupException($"{R}.memory.swappiness {swappiness} is outside 0-100");
+        if (m.Swappiness is { } swappiness) // 0-100, checked by CheckedResources
             plan.Add("memory", "memory.swappiness", Text(swappiness), $"{R}.memory.swappiness");
-        }
         if (m.DisableOOMKiller == true)
             plan.Add("memory", "memory.oom_control", "1", $"{R}.memory.disableOOMKiller");
         if (m.UseHierarchy is { } hierarchy)
@@ -205,7 +204,7 @@ public static class V1ResourcePlan
     }
 
     /// <summary>Collects writes and checks that their controllers and files exist.</summary>
-    sealed class Planner(IReadOnlyDictionary<string, string> paths)
+    sealed class Planner(IReadOnlyDictionary<string, string> paths, bool preflight)
     {
         public List<ResourceWrite> Writes { get; } = [];
 
@@ -219,13 +218,15 @@ public static class V1ResourcePlan
         {
             RequireKey(key, field);
             string path = Path.Combine(paths[key], file);
-            if (!File.Exists(path))
+            if (!preflight && !File.Exists(path))
                 throw new CgroupException($"{field}: {path} does not exist: {why}");
         }
 
         public string FirstExisting(string key, string[] files, string field, string why)
         {
             RequireKey(key, field);
+            if (preflight)
+                return files[0];
             foreach (string file in files)
                 if (File.Exists(Path.Combine(paths[key], file)))
                     return file;
@@ -240,8 +241,11 @@ public static class V1ResourcePlan
 
         public void Add(string key, string file, string value, string field) => Writes.Add(Make(key, file, value, field));
 
+        /// <summary>The value of a file of the container's cgroup; 0 in a preflight, which has none yet.</summary>
         public long ReadLong(string key, string file)
         {
+            if (preflight)
+                return 0;
             string path = Path.Combine(paths[key], file);
             try
             {

@@ -124,21 +124,13 @@ public static class V2ResourcePlan
         foreach (var (file, value) in r.Unified ?? [])
         {
             string field = $"{R}.unified[\"{file}\"]";
-            CheckUnifiedKey(file, field);
+            if (CheckedResources.UnifiedKeyProblem(file) is { } problem)
+                throw new CgroupException($"{field} {problem}");
             Add(file, value, field);
         }
 
         // Every file must exist once its controller is enabled; a missing one after that is reported by name.
         return (writes, controllers);
-    }
-
-    /// <summary>A unified key names one file in the container's own directory.</summary>
-    static void CheckUnifiedKey(string file, string field)
-    {
-        if (file.Length == 0 || file.Contains('/') || file is "." or ".." || file.Any(char.IsControl))
-            throw new CgroupException($"{field}: \"{file}\" is not a cgroup file name");
-        if (file.StartsWith("cgroup.", StringComparison.Ordinal) && file is not ("cgroup.max.depth" or "cgroup.max.descendants"))
-            throw new CgroupException($"{field}: {file} is managed by the runtime, not a resource");
     }
 
     static long ReadLong(string path)

@@ -82,13 +82,14 @@ public sealed class Container : IDisposable
         Cgroups().Thaw();
     }
 
-    /// <summary>Changes the container's resource limits (`update`).</summary>
+    /// <summary>Changes the container's resource limits (`update`), checked as `create` checks them before anything is written.</summary>
     public void Update(Oci.LinuxResources resources, Action<string>? warn = null)
     {
+        var checkedResources = CheckedResources.ForUpdate(resources);
         var status = Status();
         if (status == ContainerStatus.Stopped)
             throw new ContainerException($"cannot update container {Id}: it is stopped");
-        Cgroups().Update(resources, warn);
+        Cgroups().Update(checkedResources, warn);
     }
 
     /// <summary>

@@ -51,6 +51,10 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         CheckRootfs(config.Rootfs);
         int preserveFds = options.PreserveFds + options.ListenFds;
         PreservedFds.Check(preserveFds);
+        var resources = config.Resources ?? throw new InvalidOperationException("the converter checks the resources of every config");
+        // Paths only: nothing is made yet. The host's refusals come now, before the id is claimed.
+        var cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
+        cgroups.Preflight(resources);
         var consoleMode = ConsoleModes.Decide(config.Process.Terminal, options.Foreground, options.ConsoleSocket);
         // Refused before anything is made.
         var consoleSize = consoleMode == ConsoleMode.None ? null : ConsoleSize.From(spec.Process?.ConsoleSize);
@@ -71,7 +75,6 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             consoleReceiver?.Dispose();
             throw;
         }
-        CgroupManager? cgroups = null;
         bool cgroupsMade = false;
         InitProcess? init = null;
         (Fd A, Fd B)? listener = null;
@@ -79,7 +82,6 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         (ulong Oom, ulong Pids) limitsBefore = default;
         try
         {
-            cgroups = CgroupManager.ForContainer(CgroupHost.Detect(), id, config.CgroupsPath);
             // runc 1.1 says the same (and 1.2 refuses): the container's processes will live beside these.
             if (cgroups.ProcessesAlreadyThere() is { Count: > 0 } others)
                 warn?.Invoke($"container's cgroup is not empty: {others.Count} process(es) found " +
@@ -113,7 +115,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             StateStore.WriteNewFile(Path.Combine(Store.DirFor(id), StateStore.ConfigFile), options.ListenFds > 0
                 ? System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.Spec)
                 : System.Text.Encoding.UTF8.GetBytes(specJson));
-            cgroups.Apply(DeviceCgroupRules.WithDefaults(config.Resources), warn);
+            cgroups.Apply(resources, warn);
 
             string dir = Store.DirFor(id);
             string fifoPath = Path.Combine(dir, StateStore.FifoName);
@@ -182,14 +184,14 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         {
             // An init that the OOM killer ended, or that could not start its threads, cannot say so itself; its cgroups
             // can (runc: "container init was OOM-killed (memory limit too low?)"). Read before they go.
-            string? limit = cgroups is null ? null
-                : LimitEvents.OomKills(cgroups.Paths) > limitsBefore.Oom ? $"the OOM killer ended it (linux.resources.memory.limit is {config.Resources?.Memory?.Limit?.ToString() ?? "not set"})"
-                : LimitEvents.PidsLimitHits(cgroups.Paths) > limitsBefore.Pids ? $"it hit linux.resources.pids.limit ({config.Resources?.Pids?.Limit}), and init needs a few threads"
+            string? limit = !cgroupsMade ? null
+                : LimitEvents.OomKills(cgroups.Paths) > limitsBefore.Oom ? $"the OOM killer ended it (linux.resources.memory.limit is {resources.Spec.Memory?.Limit?.ToString() ?? "not set"})"
+                : LimitEvents.PidsLimitHits(cgroups.Paths) > limitsBefore.Pids ? $"it hit linux.resources.pids.limit ({resources.Spec.Pids?.Limit}), and init needs a few threads"
                 : null;
             consoleReceiver?.Dispose();
             init?.Kill();
             init?.Dispose();
-            try { if (cgroupsMade) cgroups!.Destroy(); } catch (Exception) { /* the original error matters more */ }
+            try { if (cgroupsMade) cgroups.Destroy(); } catch (Exception) { /* the original error matters more */ }
             Store.Remove(id);
             claim.Dispose();
             if (limit is not null) throw new ContainerException($"{e.Message}: {limit}", e);

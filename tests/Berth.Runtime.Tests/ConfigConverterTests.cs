@@ -215,7 +215,7 @@ public class ConfigConverterTests
         });
         Assert.Equal("1", c.Sysctl["net.ipv4.ip_forward"]);
         Assert.Equal("/berth/c1", c.CgroupsPath);
-        Assert.Same(resources, c.Resources);
+        Assert.Same(resources.Pids, c.Resources!.Spec.Pids);
         Assert.Equal("v", c.Annotations["org.example/key"]);
         Assert.Equal("berth", c.Hostname);
         Assert.Equal("example.org", c.Domainname);

@@ -1,3 +1,4 @@
+using Berth.Cgroups;
 using Berth.Oci;
 using Berth.Seccomp;
 using static Berth.Linux.Libc;
@@ -60,7 +61,7 @@ public static class ConfigConverter
             Sysctl = new Dictionary<string, string>(linux.Sysctl ?? [], StringComparer.Ordinal),
             TimeOffsets = (linux.TimeOffsets ?? []).ToDictionary(kv => kv.Key, kv => new TimeOffset(kv.Value.Secs, kv.Value.Nanosecs), StringComparer.Ordinal),
             CgroupsPath = NullIfEmpty(linux.CgroupsPath),
-            Resources = linux.Resources,
+            Resources = CheckResources(linux.Resources, Path.Combine(bundle, SpecLoader.ConfigFileName)),
             Process = ConvertProcess(spec.Process!),
             Annotations = new Dictionary<string, string>(spec.Annotations ?? [], StringComparer.Ordinal),
             Bundle = bundle,
@@ -85,6 +86,18 @@ public static class ConfigConverter
         {
             throw new SpecException($"{configPath}: invalid seccomp profile: {e.Message}", [new ValidationError(e.Path, e.Problem)]);
         }
+    }
+
+    /// <summary>
+    /// Checked here, so that `create` refuses a bad value (with its JSON path) before it claims the id or makes a
+    /// cgroup; the cgroup manager applies only checked resources. With the device rules every container gets.
+    /// </summary>
+    static CheckedResources CheckResources(LinuxResources? resources, string configPath)
+    {
+        if (CheckedResources.TryCheck(DeviceCgroupRules.WithDefaults(resources), update: false, out var problems) is { } valid)
+            return valid;
+        var errors = problems.Select(p => new ValidationError("$." + p.Field, p.Problem)).ToList();
+        throw new SpecException($"{configPath}: invalid linux.resources: {string.Join("; ", errors)}", errors);
     }
 
     /// <summary>

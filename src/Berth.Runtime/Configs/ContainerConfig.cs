@@ -29,7 +29,8 @@ public sealed record ContainerConfig
     public IReadOnlyDictionary<string, string> Sysctl { get; init; } = new Dictionary<string, string>();
     public IReadOnlyDictionary<string, TimeOffset> TimeOffsets { get; init; } = new Dictionary<string, TimeOffset>();
     public string? CgroupsPath { get; init; }
-    [JsonIgnore] public LinuxResources? Resources { get; init; }
+    /// <summary>linux.resources, checked, with the default device rules; null only in a config that init received.</summary>
+    [JsonIgnore] public Berth.Cgroups.CheckedResources? Resources { get; init; }
     public required ProcessConfig Process { get; init; }
     [JsonIgnore] public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
     /// <summary>Absolute path of the bundle directory the spec came from (state output, relative paths).</summary>

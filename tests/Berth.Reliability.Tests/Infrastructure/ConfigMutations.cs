@@ -55,8 +55,9 @@ public static class ConfigMutations
         process["rlimits"]!.AsArray().Add(new JsonObject { ["type"] = "RLIMIT_NPROC", ["hard"] = 1024, ["soft"] = 1024 });
         var linux = spec["linux"]!.AsObject();
         var resources = linux["resources"]!.AsObject();
-        resources["memory"] = new JsonObject { ["limit"] = 256L << 20 };
-        resources["cpu"] = new JsonObject { ["shares"] = 512 };
+        // Most of the fields the converter checks (CheckedResources), so that mutations reach them.
+        resources["memory"] = new JsonObject { ["limit"] = 256L << 20, ["swap"] = 512L << 20, ["reservation"] = 128L << 20 };
+        resources["cpu"] = new JsonObject { ["shares"] = 512, ["quota"] = 50000, ["period"] = 100000, ["cpus"] = "0", ["mems"] = "0" };
         resources["pids"] = new JsonObject { ["limit"] = 100 };
         linux["sysctl"] = new JsonObject { ["net.ipv4.ip_forward"] = "0" };
         linux["seccomp"] = new JsonObject
