@@ -67,7 +67,8 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
             if (File.Exists(request.PidFile)) return new MonitorClient(request.Id, request.Socket, request.ExitFile);
             if (DateTime.UtcNow >= deadline)
                 throw new MonitorException($"waiting for the monitor of {request.Id} to create the container: neither {request.PidFile} nor {request.ErrorFile} appeared within {timeout.TotalSeconds:0} s");
-            Thread.Sleep(10);
+            // The create takes 20-40 ms: a 10 ms poll added 5 ms on average to every start (docker run's path).
+            Thread.Sleep(1);
         }
     }
 

@@ -179,4 +179,20 @@ public class ApiOverSocketTests(SharedDaemon shared) : IClassFixture<SharedDaemo
         Assert.Matches("^time=\"[^\"]+\" level=debug msg=request method=GET path=/v1.41/images/logged-probe/json status=404 ms=[0-9.]+$", line);
         Assert.Contains("level=info msg=\"API listening\"", Daemon.Stderr);
     }
+
+    /// <summary>
+    /// The host builder's default (an appsettings.json reloaded on change under the content root, the data root) had
+    /// berthd watch every directory of its data root with inotify: every layer's and every container's, a watch and
+    /// a thread's work for each file a start or a removal makes.
+    /// </summary>
+    [SkippableFact]
+    public void Berthd_does_not_watch_its_data_root()
+    {
+        Skip.IfNot(Tools.IsRoot, "berthd tests run as root (integration section of scripts/test.sh)");
+        int pid = Daemon.Process.Id;
+        var watches = Directory.GetFiles($"/proc/{pid}/fdinfo")
+            .SelectMany(fd => { try { return File.ReadAllLines(fd); } catch (IOException) { return []; } })
+            .Count(line => line.StartsWith("inotify wd:", StringComparison.Ordinal));
+        Assert.True(watches == 0, $"berthd (pid {pid}) holds {watches} inotify watches");
+    }
 }

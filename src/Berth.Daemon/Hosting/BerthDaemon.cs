@@ -135,7 +135,13 @@ public sealed class BerthDaemon(DaemonOptions options, DaemonLog log)
             Events = events,
         };
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = options.DataRoot });
+        // No reload on change: the host's default watches its content root (the data root) with inotify, every
+        // directory in it, layers' and containers' alike, at a thread's work for each file a start or removal makes.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = options.DataRoot,
+        });
         // berthd writes its own log lines; the framework's console logger would add a second format.
         builder.Logging.ClearProviders();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
