@@ -36,44 +36,6 @@ public sealed class ContainerRecordFile
     public bool Running => State.Status is "running" or "paused" or "restarting";
 }
 
-/// <summary>One entry of GET /containers/json (moby's types.Container at API 1.41).</summary>
-public sealed class ContainerSummary
-{
-    public string Id { get; set; } = "";
-    public List<string> Names { get; set; } = [];
-    public string Image { get; set; } = "";
-    public string ImageID { get; set; } = "";
-    public string Command { get; set; } = "";
-    public long Created { get; set; }
-    public List<ContainerPort> Ports { get; set; } = [];
-    public Dictionary<string, string> Labels { get; set; } = [];
-    public string State { get; set; } = "";
-    public string Status { get; set; } = "";
-    public SummaryHostConfig HostConfig { get; set; } = new();
-    public SummaryNetworkSettings NetworkSettings { get; set; } = new();
-    public List<MountPoint> Mounts { get; set; } = [];
-}
-
-public sealed class ContainerPort
-{
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? IP { get; set; }
-    public int PrivatePort { get; set; }
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
-    public int PublicPort { get; set; }
-    public string Type { get; set; } = "";
-}
-
-public sealed class SummaryHostConfig
-{
-    public string NetworkMode { get; set; } = "";
-}
-
-public sealed class SummaryNetworkSettings
-{
-    public Dictionary<string, EndpointSettings> Networks { get; set; } = [];
-}
-
 /// <summary>The answer of POST /containers/prune.</summary>
 public sealed class ContainersPruneReport
 {

@@ -98,6 +98,8 @@ public static class ContainerViews
             State = record.State.Status,
             Status = StatusText(record.State, DateTimeOffset.UtcNow),
             HostConfig = new SummaryHostConfig { NetworkMode = record.HostConfig.NetworkMode.Length > 0 ? record.HostConfig.NetworkMode : "default" },
+            NetworkSettings = new SummaryNetworkSettings { Networks = [] },
+            Mounts = [],
         };
     }
 
