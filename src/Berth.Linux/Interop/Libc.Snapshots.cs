@@ -7,7 +7,7 @@ namespace Berth.Linux;
 public static unsafe partial class Libc
 {
     public const int XATTR_CREATE = 1, XATTR_REPLACE = 2;
-    public const int RENAME_NOREPLACE = 1, F_DUPFD_CLOEXEC = 1030;
+    public const int RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2, F_DUPFD_CLOEXEC = 1030;
     public const long UTIME_OMIT = (1L << 30) - 2;
 
     [StructLayout(LayoutKind.Sequential)]
