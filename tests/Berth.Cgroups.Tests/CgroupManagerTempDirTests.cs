@@ -25,6 +25,24 @@ public class CgroupManagerTempDirTests
     }
 
     [Fact]
+    public void MissingDirectoriesAreWhatCreateMakesParentsFirst()
+    {
+        using var tree = new TempCgroupTree();
+        Directory.CreateDirectory(tree["memory/berth"]);
+        var m = CgroupManager.ForContainer(tree.Host, "c1", "/berth/c1", tree.Fs);
+        var missing = m.MissingDirectories().ToList();
+        Assert.Equal([tree["devices/berth"], tree["devices/berth/c1"], tree["memory/berth/c1"], tree["unified/berth"], tree["unified/berth/c1"]],
+            missing.Order(StringComparer.Ordinal));
+        foreach (string dir in missing.Where(d => missing.Contains(Path.GetDirectoryName(d)!)))
+            Assert.True(missing.IndexOf(Path.GetDirectoryName(dir)!) < missing.IndexOf(dir), $"{dir} listed before its parent");
+        m.Create();
+        Assert.Equal(missing, m.CreatedDirectories);
+        Assert.Empty(m.MissingDirectories());
+        m.Destroy();
+        Assert.True(Directory.Exists(tree["memory/berth"]));
+    }
+
+    [Fact]
     public void DefaultPathNestsBelowTheCallersCgroupPerHierarchy()
     {
         using var tree = new TempCgroupTree();
