@@ -114,6 +114,17 @@ public sealed class InRootTests : IDisposable
     }
 
     [Fact]
+    public void MkdirAllNamesTheFirstComponentThatIsNotADirectory()
+    {
+        // The lookup starts from the whole path; the error still names the prefix a walk from the root fails at.
+        Directory.CreateDirectory(Path.Combine(dir, "a"));
+        File.WriteAllText(Path.Combine(dir, "a", "file"), "x");
+        var error = Assert.Throws<LinuxException>(() => InRoot.MkdirAll(root, "/a/file/sub/deeper", 0x1ED));
+        Assert.Equal(Errno.ENOTDIR, error.Errno);
+        Assert.StartsWith("openat2 /a/file:", error.Message);
+    }
+
+    [Fact]
     public void MkdirAllStopsASymlinkLoop()
     {
         File.CreateSymbolicLink(Path.Combine(dir, "loop1"), "/loop2/x");
