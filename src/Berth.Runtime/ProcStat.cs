@@ -1,3 +1,7 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Berth.Linux;
+
 namespace Berth.Runtime;
 
 /// <summary>
@@ -8,15 +12,7 @@ public readonly record struct ProcStat(char State, ulong StartTime, int ExitCode
 {
     public static ProcStat? Read(int pid)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText($"/proc/{pid}/stat");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        if (ReadText($"/proc/{pid}/stat") is not { } text) return null;
         // comm (field 2) may hold spaces and parentheses: the fields after it start after the last ')'.
         int close = text.LastIndexOf(')');
         if (close < 0 || close + 2 >= text.Length) return null;
@@ -25,6 +21,40 @@ public readonly record struct ProcStat(char State, ulong StartTime, int ExitCode
         if (fields.Length <= 19 || !ulong.TryParse(fields[19], out ulong start)) return null;
         int exitCode = fields.Length > 49 && int.TryParse(fields[49], out int code) ? code : 0;
         return new ProcStat(fields[0][0], start, exitCode);
+    }
+
+    /// <summary>
+    /// The file's text, or null when it cannot be read. With open(2) and read(2), not File.ReadAllText: its FileStream
+    /// and StreamReader, and the exception it throws when the process is gone (every `run` reads its exited init's),
+    /// were 2% of the CLI's samples in a `run` (perf, 40 runs).
+    /// </summary>
+    static unsafe string? ReadText(string path)
+    {
+        int fd = Libc.open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        if (fd < 0) return null;
+        try
+        {
+            // 52 fields of at most 20 digits and a 16-byte comm fit; a longer line is cut, as a short read would cut it.
+            const int Size = 2048;
+            byte* buffer = stackalloc byte[Size];
+            int length = 0;
+            while (length < Size)
+            {
+                nint n = Libc.read(fd, buffer + length, Size - length);
+                if (n == 0) break;
+                if (n < 0)
+                {
+                    if (Marshal.GetLastPInvokeError() == Errno.EINTR) continue;
+                    return null; // ESRCH: gone between the open and the read
+                }
+                length += (int)n;
+            }
+            return Encoding.UTF8.GetString(buffer, length);
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
     }
 }
 
