@@ -82,8 +82,11 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
         (ulong Oom, ulong Pids) limitsBefore = default;
         try
         {
+            // What Create is about to make: recorded first (below), so that a create killed halfway through leaves
+            // `delete --force` a list of what to remove (its init pid is still 0: stopped).
+            var missing = cgroups.MissingDirectories();
             // runc 1.1 says the same (and 1.2 refuses): the container's processes will live beside these.
-            if (cgroups.ProcessesAlreadyThere() is { Count: > 0 } others)
+            if (cgroups.ProcessesAlreadyThere(missing) is { Count: > 0 } others)
                 warn?.Invoke($"container's cgroup is not empty: {others.Count} process(es) found " +
                     $"(pids {string.Join(", ", others.Take(10))}{(others.Count > 10 ? ", ..." : "")} in {string.Join(", ", cgroups.Directories.Where(Directory.Exists))})");
             var state = new ContainerState
@@ -94,9 +97,7 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
                 Created = DateTimeOffset.UtcNow,
                 Owner = "",
                 CgroupPaths = new Dictionary<string, string>(cgroups.Paths),
-                // What Create is about to make: recorded first, so that a create killed halfway through leaves
-                // `delete --force` a list of what to remove (its init pid is still 0: stopped).
-                CreatedCgroups = [.. cgroups.MissingDirectories()],
+                CreatedCgroups = [.. missing],
                 Annotations = spec.Annotations,
                 Hooks = spec.Hooks,
             };

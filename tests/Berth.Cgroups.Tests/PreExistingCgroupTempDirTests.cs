@@ -152,7 +152,11 @@ public class PreExistingCgroupTempDirTests
         var m = CgroupManager.ForContainer(tree.Host, "c1", "/pod", tree.Fs);
 
         Assert.Equal(mode == CgroupMode.V2 ? [12, 13, 14] : [12, 13, 14, 15], m.ProcessesAlreadyThere());
-        Assert.Empty(CgroupManager.ForContainer(tree.Host, "c2", "/other", tree.Fs).ProcessesAlreadyThere());
+        // With what MissingDirectories found: the existing directories are still read.
+        Assert.Equal(mode == CgroupMode.V2 ? [12, 13, 14] : [12, 13, 14, 15], m.ProcessesAlreadyThere(m.MissingDirectories()));
+        var other = CgroupManager.ForContainer(tree.Host, "c2", "/other", tree.Fs);
+        Assert.Empty(other.ProcessesAlreadyThere());
+        Assert.Empty(other.ProcessesAlreadyThere(other.MissingDirectories()));
     }
 
     [Fact]
