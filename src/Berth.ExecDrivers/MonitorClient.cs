@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Berth.Linux;
 
 namespace Berth.ExecDrivers;
 
@@ -29,11 +30,11 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
     public string? ExitFile { get; } = exitFile;
 
     /// <summary>
-    /// Writes <paramref name="request"/> to <paramref name="requestPath"/> and starts <paramref name="monitorBinary"/> on
-    /// it, in a session of its own with /dev/null as stdio; the process started here exits at once (it starts the real
-    /// monitor, so that the monitor is no child of this process) and is reaped. Returns once the monitor wrote its pid
-    /// file (the container is created, not started); throws with the runtime's message when it wrote its error file
-    /// instead, and when neither came within <paramref name="timeout"/>.
+    /// Writes <paramref name="request"/> to <paramref name="requestPath"/> and starts <c><paramref name="monitorBinary"/>
+    /// serve</c> on it, detached (no child of this process: see <see cref="ChildProcess.StartDetached"/>), in a session
+    /// of its own, with /dev/null as stdin and stderr and a pipe as stdout. Returns once the monitor wrote its pid file
+    /// (the container is created, not started); throws with the runtime's message when it wrote its error file instead,
+    /// when it exited without either, and when neither came within <paramref name="timeout"/>.
     /// </summary>
     public static MonitorClient Launch(string monitorBinary, string requestPath, MonitorRequest request, TimeSpan timeout)
     {
@@ -41,35 +42,34 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
         File.Delete(request.PidFile);
         File.Delete(request.ErrorFile);
         request.Save(requestPath);
-        ChildProcess started;
-        try
+        var (ready, readyWrite) = Sys.Pipe();
+        using (ready)
         {
-            started = ChildProcess.Start(monitorBinary, [requestPath], (-1, -1, -1), newSession: true);
-        }
-        catch (ExecDriverException e)
-        {
-            throw new MonitorException($"starting the monitor of {request.Id}: {e.Message}", e);
-        }
-        using (var launcher = started)
-        {
-            var exit = launcher.Wait(Remaining(deadline));
-            if (exit is null)
+            using (readyWrite)
             {
-                launcher.Kill();
-                throw new MonitorException($"waiting for the monitor of {request.Id} to detach: {monitorBinary} did not exit within {timeout.TotalSeconds:0} s");
+                try
+                {
+                    ChildProcess.StartDetached(monitorBinary, ["serve", requestPath], (-1, readyWrite.Value, -1));
+                }
+                catch (ExecDriverException e)
+                {
+                    throw new MonitorException($"starting the monitor of {request.Id}: {e.Message}", e);
+                }
             }
-            if (exit != 0)
-                throw new MonitorException(ReadError(request) ?? $"starting the monitor of {request.Id}: {monitorBinary} {requestPath} exited with status {exit}");
-        }
-        for (;;)
-        {
-            if (ReadError(request) is { } error) throw new MonitorException(error);
-            if (File.Exists(request.PidFile)) return new MonitorClient(request.Id, request.Socket, request.ExitFile);
-            if (DateTime.UtcNow >= deadline)
+            // The monitor writes a line on the pipe once its pid file or its error file is there, and its exit closes
+            // the pipe: either wakes this wait at once (a poll for the pid file added its period to every start).
+            if (!Sys.WaitReadable(ready, RemainingMs(deadline)))
                 throw new MonitorException($"waiting for the monitor of {request.Id} to create the container: neither {request.PidFile} nor {request.ErrorFile} appeared within {timeout.TotalSeconds:0} s");
-            // The create takes 20-40 ms: a 10 ms poll added 5 ms on average to every start (docker run's path).
-            Thread.Sleep(1);
+            if (ReadError(request) is { } error)
+            {
+                // The monitor exits after its error: its end of the pipe closes then. Nothing is left once it has.
+                Span<byte> rest = stackalloc byte[64];
+                while (Sys.WaitReadable(ready, RemainingMs(deadline)) && Sys.Read(ready, rest) > 0) { }
+                throw new MonitorException(error);
+            }
         }
+        if (File.Exists(request.PidFile)) return new MonitorClient(request.Id, request.Socket, request.ExitFile);
+        throw new MonitorException($"the monitor of {request.Id} ended before it created the container, without saying why ({monitorBinary} serve {requestPath})");
     }
 
     static string? ReadError(MonitorRequest request)
@@ -227,6 +227,8 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
     }
 
     static string Describe(SocketException e) => $"socket error {e.SocketErrorCode}";
+
+    static int RemainingMs(DateTime deadline) => (int)Math.Min(int.MaxValue, Remaining(deadline).TotalMilliseconds);
 
     static TimeSpan Remaining(DateTime deadline) => deadline - DateTime.UtcNow is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
 }
