@@ -77,6 +77,31 @@ public class ContainerMonitorTests(ContainerDaemon fixture) : IClassFixture<Cont
         Assert.Empty(ZombieChildrenOf(Daemon.Process.Id));
     }
 
+    [Fact]
+    public void Berthd_holds_no_thread_per_running_container()
+    {
+        const int count = 8;
+        int before = ThreadsOf(Daemon.Process.Id);
+        var ids = new List<string>();
+        try
+        {
+            for (int i = 0; i < count; i++)
+                ids.Add(Ok(Docker("run", "-d", "--name", $"mon-t-{i}", ContainerDaemon.One, "sleep", "600")).Stdout.Trim());
+            // Each container's exit is awaited on the monitor's socket, not by a thread of berthd blocked on it (a
+            // thread each: 8 more). The thread pool may grow a little with the requests.
+            int grown = ThreadsOf(Daemon.Process.Id) - before;
+            Assert.True(grown < count / 2, $"berthd grew by {grown} threads while {count} containers were started and run");
+        }
+        finally
+        {
+            Docker(["rm", "-f", .. ids]);
+        }
+        foreach (var id in ids) ContainerLeaks.AssertNothingLeft(Daemon, id);
+    }
+
+    static int ThreadsOf(int pid) =>
+        int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Threads:", StringComparison.Ordinal))["Threads:".Length..].Trim());
+
     /// <summary>Field <paramref name="index"/> after the command and state in /proc/PID/stat (1: ppid, 3: session).</summary>
     static int StatField(int pid, int index)
     {
