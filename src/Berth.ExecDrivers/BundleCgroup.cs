@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Berth.Cgroups;
-using Berth.Oci;
 
 namespace Berth.ExecDrivers;
 
@@ -17,16 +16,46 @@ public static class BundleCgroup
     /// <exception cref="CgroupException">The spec's cgroupsPath is not one the runtime would accept.</exception>
     public static CgroupManager? Of(string bundle, string id)
     {
-        Spec? spec;
+        byte[] json;
         try
         {
-            spec = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(bundle, "config.json")), OciJsonContext.Default.Spec);
+            json = File.ReadAllBytes(Path.Combine(bundle, "config.json"));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
         }
-        return CgroupManager.ForContainer(Host.Value, id, spec?.Linux?.CgroupsPath);
+        return CgroupManager.ForContainer(Host.Value, id, CgroupsPathOf(json));
+    }
+
+    /// <summary>
+    /// The spec's linux.cgroupsPath, read without building the spec: Docker's seccomp profile makes a container's spec
+    /// some 19 KB, and deserializing all of it took ~2.4 ms of the monitor's exit path (docker run --rm's wait).
+    /// </summary>
+    /// <exception cref="JsonException">The spec is not JSON, or not an object.</exception>
+    public static string? CgroupsPathOf(ReadOnlySpan<byte> spec)
+    {
+        var reader = new Utf8JsonReader(spec);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw new JsonException("the spec is not a JSON object");
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool linux = reader.ValueTextEquals("linux"u8);
+            reader.Read();
+            if (!linux || reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                continue;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool found = reader.ValueTextEquals("cgroupsPath"u8);
+                reader.Read();
+                if (found) return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                reader.Skip();
+            }
+            return null;
+        }
+        return null;
     }
 
     /// <summary>

@@ -49,9 +49,7 @@ public sealed unsafe class ChildProcess : IDisposable
                 // glibc clears close-on-exec when an fd is dup2'd onto itself, as POSIX now asks.
                 Libc.posix_spawn_file_actions_adddup2(actions, fds[i] >= 0 ? fds[i] : devNull.Value, i);
             }
-            var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
-                .Select(e => $"{e.Key}={e.Value}").ToList();
-            int error = Libc.posix_spawn(out int pid, native.String(path), actions, attr, native.Array([path, .. args]), native.Array(env));
+            int error = Libc.posix_spawn(out int pid, native.String(path), actions, attr, native.Array([path, .. args]), native.Array(Environ()));
             if (error != 0) throw new ExecDriverException($"starting {path}: {new LinuxException("posix_spawn", error).Message}");
             return new ChildProcess(pid, Sys.PidfdOpen(pid));
         }
@@ -61,6 +59,26 @@ public sealed unsafe class ChildProcess : IDisposable
             Libc.posix_spawnattr_destroy(attr);
         }
     }
+
+    /// <summary>
+    /// Starts a program that is no child of this process (spawn.c's double fork: its parent exits at once and is
+    /// reaped here), in a session of its own, with stdio, signals and environment as <see cref="Start"/> gives them.
+    /// Nothing is left to wait for: whoever it is reparented to reaps it. Returns its pid.
+    /// </summary>
+    /// <param name="stdio">The fds the program gets as 0, 1 and 2; -1 for /dev/null.</param>
+    public static int StartDetached(string path, IReadOnlyList<string> args, (int In, int Out, int Err) stdio)
+    {
+        using var native = new NativeStrings();
+        using var devNull = Sys.Open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC);
+        int Or(int fd) => fd >= 0 ? fd : devNull.Value;
+        int pid = Libc.berth_spawn_detached(native.String(path), native.Array([path, .. args]), native.Array(Environ()),
+            Or(stdio.In), Or(stdio.Out), Or(stdio.Err));
+        if (pid < 0) throw new ExecDriverException($"starting {path}: {new LinuxException("spawn", -pid).Message}");
+        return pid;
+    }
+
+    static List<string> Environ() => Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+        .Select(e => $"{e.Key}={e.Value}").ToList();
 
     /// <summary>Waits up to <paramref name="timeout"/> for the program to exit and reaps it; its exit code (128+signal
     /// for a signal), or null when it still runs.</summary>

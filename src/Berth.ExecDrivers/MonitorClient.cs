@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Berth.Linux;
 
 namespace Berth.ExecDrivers;
 
@@ -29,11 +30,11 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
     public string? ExitFile { get; } = exitFile;
 
     /// <summary>
-    /// Writes <paramref name="request"/> to <paramref name="requestPath"/> and starts <paramref name="monitorBinary"/> on
-    /// it, in a session of its own with /dev/null as stdio; the process started here exits at once (it starts the real
-    /// monitor, so that the monitor is no child of this process) and is reaped. Returns once the monitor wrote its pid
-    /// file (the container is created, not started); throws with the runtime's message when it wrote its error file
-    /// instead, and when neither came within <paramref name="timeout"/>.
+    /// Writes <paramref name="request"/> to <paramref name="requestPath"/> and starts <c><paramref name="monitorBinary"/>
+    /// serve</c> on it, detached (no child of this process: see <see cref="ChildProcess.StartDetached"/>), in a session
+    /// of its own, with /dev/null as stdin and stderr and a pipe as stdout. Returns once the monitor wrote its pid file
+    /// (the container is created, not started); throws with the runtime's message when it wrote its error file instead,
+    /// when it exited without either, and when neither came within <paramref name="timeout"/>.
     /// </summary>
     public static MonitorClient Launch(string monitorBinary, string requestPath, MonitorRequest request, TimeSpan timeout)
     {
@@ -41,35 +42,34 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
         File.Delete(request.PidFile);
         File.Delete(request.ErrorFile);
         request.Save(requestPath);
-        ChildProcess started;
-        try
+        var (ready, readyWrite) = Sys.Pipe();
+        using (ready)
         {
-            started = ChildProcess.Start(monitorBinary, [requestPath], (-1, -1, -1), newSession: true);
-        }
-        catch (ExecDriverException e)
-        {
-            throw new MonitorException($"starting the monitor of {request.Id}: {e.Message}", e);
-        }
-        using (var launcher = started)
-        {
-            var exit = launcher.Wait(Remaining(deadline));
-            if (exit is null)
+            using (readyWrite)
             {
-                launcher.Kill();
-                throw new MonitorException($"waiting for the monitor of {request.Id} to detach: {monitorBinary} did not exit within {timeout.TotalSeconds:0} s");
+                try
+                {
+                    ChildProcess.StartDetached(monitorBinary, ["serve", requestPath], (-1, readyWrite.Value, -1));
+                }
+                catch (ExecDriverException e)
+                {
+                    throw new MonitorException($"starting the monitor of {request.Id}: {e.Message}", e);
+                }
             }
-            if (exit != 0)
-                throw new MonitorException(ReadError(request) ?? $"starting the monitor of {request.Id}: {monitorBinary} {requestPath} exited with status {exit}");
-        }
-        for (;;)
-        {
-            if (ReadError(request) is { } error) throw new MonitorException(error);
-            if (File.Exists(request.PidFile)) return new MonitorClient(request.Id, request.Socket, request.ExitFile);
-            if (DateTime.UtcNow >= deadline)
+            // The monitor writes a line on the pipe once its pid file or its error file is there, and its exit closes
+            // the pipe: either wakes this wait at once (a poll for the pid file added its period to every start).
+            if (!Sys.WaitReadable(ready, RemainingMs(deadline)))
                 throw new MonitorException($"waiting for the monitor of {request.Id} to create the container: neither {request.PidFile} nor {request.ErrorFile} appeared within {timeout.TotalSeconds:0} s");
-            // The create takes 20-40 ms: a 10 ms poll added 5 ms on average to every start (docker run's path).
-            Thread.Sleep(1);
+            if (ReadError(request) is { } error)
+            {
+                // The monitor exits after its error: its end of the pipe closes then. Nothing is left once it has.
+                Span<byte> rest = stackalloc byte[64];
+                while (Sys.WaitReadable(ready, RemainingMs(deadline)) && Sys.Read(ready, rest) > 0) { }
+                throw new MonitorException(error);
+            }
         }
+        if (File.Exists(request.PidFile)) return new MonitorClient(request.Id, request.Socket, request.ExitFile);
+        throw new MonitorException($"the monitor of {request.Id} ended before it created the container, without saying why ({monitorBinary} serve {requestPath})");
     }
 
     static string? ReadError(MonitorRequest request)
@@ -112,9 +112,29 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
         {
             return new MonitorExit(record.ExitCode, record.FinishedAt);
         }
-        return new MonitorExit(reply.ExitCode ?? throw new MonitorException($"waiting for the monitor of {Id} to report the container's exit: its reply has no exit code"),
-            reply.FinishedAt ?? "");
+        return ExitOf(reply);
     }
+
+    /// <summary><see cref="Wait"/> with no thread blocked on it: berthd waits so for every running container, where a
+    /// thread of its own for each cost a thread's start on every container's start (~1.1 ms of CPU) and its stack for
+    /// the container's life.</summary>
+    public async Task<MonitorExit> WaitAsync(TimeSpan timeout)
+    {
+        ControlReply reply;
+        try
+        {
+            reply = await CallAsync(new ControlRequest { Op = "wait" }, "report the container's exit", timeout);
+        }
+        catch (MonitorException) when (ExitFile is not null && ExitRecord.TryLoad(ExitFile) is { } record)
+        {
+            return new MonitorExit(record.ExitCode, record.FinishedAt);
+        }
+        return ExitOf(reply);
+    }
+
+    MonitorExit ExitOf(ControlReply reply) =>
+        new(reply.ExitCode ?? throw new MonitorException($"waiting for the monitor of {Id} to report the container's exit: its reply has no exit code"),
+            reply.FinishedAt ?? "");
 
     /// <summary>The container's output (multiplexed frames without a tty, raw with one) and, when asked, its stdin.</summary>
     public Stream Attach(bool stdin, bool stdout, bool stderr) =>
@@ -177,8 +197,7 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
             {
                 throw new MonitorException($"{waiting}: cannot connect to {SocketPath} ({Describe(e)}); the monitor is not running");
             }
-            var line = JsonSerializer.SerializeToUtf8Bytes(request, DriverJsonContext.Default.ControlRequest);
-            socket.Send([.. line, (byte)'\n']);
+            socket.Send(RequestLine(request));
             reply = ReadReply(socket, waiting, timeout);
             if (reply.Error is { } error) throw new MonitorException(error);
             return socket;
@@ -189,6 +208,54 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
             throw;
         }
     }
+
+    /// <summary>
+    /// A call whose reply ends the connection (`wait`), made with asynchronous socket calls: the reply line is read
+    /// in chunks, since nothing follows it.
+    /// </summary>
+    async Task<ControlReply> CallAsync(ControlRequest request, string what, TimeSpan timeout)
+    {
+        string waiting = $"waiting for the monitor of {Id} to {what}";
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        using var bound = new CancellationTokenSource(timeout);
+        try
+        {
+            try
+            {
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath), bound.Token);
+            }
+            catch (SocketException e)
+            {
+                throw new MonitorException($"{waiting}: cannot connect to {SocketPath} ({Describe(e)}); the monitor is not running");
+            }
+            await socket.SendAsync(RequestLine(request), bound.Token);
+            var line = new List<byte>(128);
+            var buffer = new byte[256];
+            for (;;)
+            {
+                int n = await socket.ReceiveAsync(buffer, bound.Token);
+                if (n == 0) throw new MonitorException($"{waiting}: the monitor closed the connection without a reply");
+                int end = Array.IndexOf(buffer, (byte)'\n', 0, n);
+                line.AddRange(buffer.AsSpan(0, end < 0 ? n : end));
+                if (end >= 0) break;
+                if (line.Count > 1 << 20) throw new MonitorException($"{waiting}: its reply is longer than 1 MiB");
+            }
+            var reply = ParseReply(line, waiting);
+            if (reply.Error is { } error) throw new MonitorException(error);
+            return reply;
+        }
+        catch (OperationCanceledException) when (bound.IsCancellationRequested)
+        {
+            throw new MonitorException($"{waiting}: no reply within {timeout.TotalSeconds:0} s");
+        }
+        catch (SocketException e)
+        {
+            throw new MonitorException($"{waiting}: {Describe(e)}");
+        }
+    }
+
+    static byte[] RequestLine(ControlRequest request) =>
+        [.. JsonSerializer.SerializeToUtf8Bytes(request, DriverJsonContext.Default.ControlRequest), (byte)'\n'];
 
     /// <summary>One JSON line, read a byte at a time so that nothing of the stream after it is consumed.</summary>
     static ControlReply ReadReply(Socket socket, string waiting, TimeSpan timeout)
@@ -215,6 +282,11 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
             line.Add(one[0]);
             if (line.Count > 1 << 20) throw new MonitorException($"{waiting}: its reply is longer than 1 MiB");
         }
+        return ParseReply(line, waiting);
+    }
+
+    static ControlReply ParseReply(List<byte> line, string waiting)
+    {
         try
         {
             return JsonSerializer.Deserialize(line.ToArray(), DriverJsonContext.Default.ControlReply)
@@ -227,6 +299,8 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
     }
 
     static string Describe(SocketException e) => $"socket error {e.SocketErrorCode}";
+
+    static int RemainingMs(DateTime deadline) => (int)Math.Min(int.MaxValue, Remaining(deadline).TotalMilliseconds);
 
     static TimeSpan Remaining(DateTime deadline) => deadline - DateTime.UtcNow is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
 }

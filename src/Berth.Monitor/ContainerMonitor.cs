@@ -83,13 +83,37 @@ sealed partial class ContainerMonitor
         string errorFile = request?.ErrorFile ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(requestPath))!, "monitor.error");
         try
         {
-            AtomicFile.Write(errorFile, Encoding.UTF8.GetBytes(message));
+            AtomicFile.Write(errorFile, Encoding.UTF8.GetBytes(message), durable: false);
         }
         catch (IOException)
         {
             // Nowhere to say it: the launcher's bound names what it waited for.
         }
+        // Stdout stays the pipe: berthd, told of the error, reads on to its end, which our exit makes, so that no
+        // monitor is left when the launch fails.
+        SignalLauncher(keepStdout: true);
         return 1;
+    }
+
+    /// <summary>
+    /// Tells berthd, which waits on our stdout (a pipe), that the pid file or the error file is written: a line, then
+    /// (unless <paramref name="keepStdout"/>) stdout becomes /dev/null, so that nothing written later blocks on or
+    /// breaks against a pipe nobody reads.
+    /// </summary>
+    static unsafe void SignalLauncher(bool keepStdout = false)
+    {
+        byte line = (byte)'\n';
+        Libc.write(1, &line, 1);
+        if (keepStdout) return;
+        try
+        {
+            using var devNull = Sys.Open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC);
+            Libc.dup3(devNull.Value, 1, 0);
+        }
+        catch (LinuxException)
+        {
+            // /dev/null missing: stdout stays the pipe, whose reader has gone (SIGPIPE is ignored).
+        }
     }
 
     int Run()
@@ -112,7 +136,8 @@ sealed partial class ContainerMonitor
             throw;
         }
         // Before init is watched: its exit removes the pid file, which must not come back after that.
-        AtomicFile.Write(_request.PidFile, Encoding.ASCII.GetBytes(Environment.ProcessId.ToString()));
+        AtomicFile.Write(_request.PidFile, Encoding.ASCII.GetBytes(Environment.ProcessId.ToString()), durable: false);
+        SignalLauncher();
         ReleaseStartupMemory();
         new Thread(WaitForInit, 128 * 1024) { IsBackground = true, Name = "init" }.Start();
         for (;;)

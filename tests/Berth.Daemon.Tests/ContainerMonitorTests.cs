@@ -55,6 +55,81 @@ public class ContainerMonitorTests(ContainerDaemon fixture) : IClassFixture<Cont
     [SkippableTheory]
     [InlineData("berth")]
     [InlineData("runc")]
+    public void The_monitor_is_no_child_of_berthd_and_berthd_keeps_no_zombie(string runtime)
+    {
+        SkipWithoutRunc(runtime);
+        string name = "mon-z-" + runtime;
+        string id = Ok(Docker("run", "-d", "--runtime", runtime, "--name", name, ContainerDaemon.One, "sleep", "600")).Stdout.Trim();
+        try
+        {
+            int monitor = ContainerLeaks.MonitorOf(id) ?? throw new InvalidOperationException($"no monitor of {id} runs");
+            // Its parent is not berthd, and it leads a session of its own: killing berthd (even its process group)
+            // leaves it running, and berthd has nothing to reap when it exits.
+            Assert.NotEqual(Daemon.Process.Id, StatField(monitor, 1));
+            Assert.Equal(monitor, StatField(monitor, 3));
+            Ok(Docker("run", "--rm", "--runtime", runtime, ContainerDaemon.One, "true"));
+        }
+        finally
+        {
+            Docker("rm", "-f", name);
+        }
+        ContainerLeaks.AssertNothingLeft(Daemon, id);
+        Assert.Empty(ZombieChildrenOf(Daemon.Process.Id));
+    }
+
+    [Fact]
+    public void Berthd_holds_no_thread_per_running_container()
+    {
+        const int count = 8;
+        int before = ThreadsOf(Daemon.Process.Id);
+        var ids = new List<string>();
+        try
+        {
+            for (int i = 0; i < count; i++)
+                ids.Add(Ok(Docker("run", "-d", "--name", $"mon-t-{i}", ContainerDaemon.One, "sleep", "600")).Stdout.Trim());
+            // Each container's exit is awaited on the monitor's socket, not by a thread of berthd blocked on it (a
+            // thread each: 8 more). The thread pool may grow a little with the requests.
+            int grown = ThreadsOf(Daemon.Process.Id) - before;
+            Assert.True(grown < count / 2, $"berthd grew by {grown} threads while {count} containers were started and run");
+        }
+        finally
+        {
+            Docker(["rm", "-f", .. ids]);
+        }
+        foreach (var id in ids) ContainerLeaks.AssertNothingLeft(Daemon, id);
+    }
+
+    static int ThreadsOf(int pid) =>
+        int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Threads:", StringComparison.Ordinal))["Threads:".Length..].Trim());
+
+    /// <summary>Field <paramref name="index"/> after the command and state in /proc/PID/stat (1: ppid, 3: session).</summary>
+    static int StatField(int pid, int index)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[index]);
+    }
+
+    static List<string> ZombieChildrenOf(int parent)
+    {
+        var zombies = new List<string>();
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            try
+            {
+                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                string[] after = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (after[0] == "Z" && int.Parse(after[1]) == parent) zombies.Add(stat);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return zombies;
+    }
+
+    [SkippableTheory]
+    [InlineData("berth")]
+    [InlineData("runc")]
     public void Run_detached_exec_stop_and_rm(string runtime)
     {
         SkipWithoutRunc(runtime);

@@ -270,9 +270,38 @@ public sealed class MonitorTests
         Assert.False(Directory.Exists(Path.Combine(h.StateRoot, h.Id)), "the runtime's state directory is gone");
     }
 
-    static int ParentOf(int pid)
+    [SkippableTheory, MemberData(nameof(Drivers))]
+    public void TheMonitorIsNoChildOfItsLauncherAndLeavesNoZombie(string driver)
+    {
+        RequireDriver(driver);
+        using var h = new MonitorHarness(driver, Specs.Shell("exit 5"));
+        var client = h.Launch();
+        int monitorPid = h.MonitorPid;
+        // berthd must not have to reap it: a monitor that is its child stays a zombie (alive to kill(pid, 0)) until
+        // reaped, and is reparented anyway when berthd restarts.
+        Assert.NotEqual(Environment.ProcessId, StatField(monitorPid, 1));
+        Assert.Equal(monitorPid, StatField(monitorPid, 3)); // a session of its own
+        client.Start();
+        Assert.Equal(5, client.Wait(MonitorHarness.Bound).ExitCode);
+        MonitorHarness.WaitUntil(() => !Directory.Exists($"/proc/{monitorPid}"), $"the monitor (pid {monitorPid}) to be gone and reaped");
+    }
+
+    [SkippableFact]
+    public void AMonitorThatEndsWithoutAPidOrErrorFileFailsTheLaunchAtOnce()
+    {
+        RequireRoot();
+        using var h = new MonitorHarness("berth", Specs.Shell("true"));
+        // /bin/true in the monitor's place exits without writing anything: the launch must not wait out its bound.
+        var e = Assert.Throws<MonitorException>(() => MonitorClient.Launch("/bin/true", h.RequestPath, h.Request, TimeSpan.FromSeconds(30)));
+        Assert.Contains($"the monitor of {h.Id} ended before it created the container", e.Message);
+    }
+
+    static int ParentOf(int pid) => StatField(pid, 1);
+
+    /// <summary>Field <paramref name="index"/> after the command and state in /proc/PID/stat (1: ppid, 3: session).</summary>
+    static int StatField(int pid, int index)
     {
         string stat = File.ReadAllText($"/proc/{pid}/stat");
-        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[index]);
     }
 }

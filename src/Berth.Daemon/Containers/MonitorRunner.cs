@@ -82,17 +82,17 @@ public sealed class MonitorRunner(string monitorBinary, string execRoot, ExecDri
     public Task<ContainerExit> WaitAsync(string id)
     {
         var client = Monitor(id);
-        return Task.Factory.StartNew(() => WaitFor(client), TaskCreationOptions.LongRunning);
+        return WaitFor(client);
     }
 
     /// <summary>The monitor's wait, round after round; when the monitor is gone, exit.json; when that is missing too, 255 with why.</summary>
-    ContainerExit WaitFor(MonitorClient client)
+    async Task<ContainerExit> WaitFor(MonitorClient client)
     {
         for (;;)
         {
             try
             {
-                var exit = client.Wait(WaitRound);
+                var exit = await client.WaitAsync(WaitRound);
                 return FromRecord(client.ExitFile is { } file ? ExitRecord.TryLoad(file) : null)
                        ?? new ContainerExit(exit.ExitCode, ContainerJson.ParseTime(exit.FinishedAt));
             }
@@ -101,7 +101,7 @@ public sealed class MonitorRunner(string monitorBinary, string execRoot, ExecDri
                 if (FromRecord(ExitRecord.TryLoad(client.ExitFile!)) is { } recorded) return recorded;
                 if (!MonitorAlive(client))
                     return new ContainerExit(255, DateTimeOffset.UtcNow, Error: $"the monitor of {client.Id} ended without recording the container's exit ({e.Message})");
-                Thread.Sleep(TimeSpan.FromSeconds(1));
+                await Task.Delay(TimeSpan.FromSeconds(1));
             }
         }
     }

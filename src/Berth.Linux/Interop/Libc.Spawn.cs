@@ -172,6 +172,14 @@ public static unsafe partial class Libc
     [LibraryImport("libberthspawn", SetLastError = true)]
     public static partial int berth_cloexec_from(int first);
 
+    /// <summary>
+    /// Starts <paramref name="path"/> as a grandchild whose parent has exited (a double fork, both clones sharing
+    /// our memory as posix_spawn's does), in a new session, with the three fds as its stdio, every signal at its
+    /// default and none blocked; returns its pid, or -errno when a clone, setsid, dup2 or the execve failed.
+    /// </summary>
+    [LibraryImport("libberthspawn")]
+    public static partial int berth_spawn_detached(byte* path, byte** argv, byte** envp, int stdin, int stdout, int stderr);
+
     /// <summary>Entry <paramref name="index"/> of spawn.c's layout table (sizes, offsets, stage numbers); -1 past the end.</summary>
     [LibraryImport("libberthspawn")]
     public static partial int berth_spawn_layout(int index, byte** name);

@@ -43,6 +43,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -561,6 +562,17 @@ struct kernel_sigaction {
     uint64_t mask;
 };
 
+// Every handler back to SIG_DFL (they point into the parent's runtime), including an ignored SIGPIPE.
+static void reset_signal_handlers(void) {
+    struct kernel_sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+    }
+}
+
 static void child(const struct berth_spawn_request *r, int block_fd) {
     const struct berth_process_setup *setup = r->setup;
     // Until the exec, this clone is a copy of berth-runtime. Non-dumpable, a process of the container cannot
@@ -571,13 +583,7 @@ static void child(const struct berth_spawn_request *r, int block_fd) {
 
     // Handlers point into the parent's runtime: reset every one, including ignored SIGPIPE, before
     // unblocking. The container starts with an empty signal mask.
-    struct kernel_sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
-    }
+    reset_signal_handlers();
     uint64_t empty = 0;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, sizeof empty);
 
@@ -679,6 +685,85 @@ int berth_spawn(const struct berth_spawn_request *r) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (block_fd >= 0) close(block_fd);
     return pid < 0 ? -saved : (int)pid;
+}
+
+// ---- A detached program: berth_spawn_detached ----
+//
+// berthd starts each container's monitor so that the monitor is no child of berthd (it must outlive berthd, be
+// reaped by someone else, and be found again after a restart): a double fork whose intermediate exits at once.
+// Done here rather than by a launcher process, which cost a NativeAOT start-up (~5 ms) on every `docker run`, and
+// rather than by berthd spawning the monitor itself, which would make it berthd's child: a zombie until berthd reaped
+// it, alive to kill(pid, 0), and a reaper to keep. Both clones share the caller's memory (CLONE_VM|CLONE_VFORK, as
+// posix_spawn), so neither copies berthd's page tables, and the caller's thread waits until the program has
+// exec'd. The grandchild runs only raw system calls: it shares the caller's memory until its exec.
+
+struct detached {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    int stdio[3];
+    int error;                   // the grandchild's errno when its setsid, dup2 or execve failed
+    int pid;                     // the grandchild's pid, or -errno of its clone
+    char stack[2][32768] __attribute__((aligned(16)));
+};
+
+static int detached_program(void *arg) {
+    struct detached *d = arg;
+    reset_signal_handlers();
+    if (syscall(SYS_setsid) < 0) goto failed;
+    for (int i = 0; i < 3; i++)
+        if (syscall(SYS_dup2, d->stdio[i], i) < 0) goto failed;
+    uint64_t empty = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, sizeof empty);
+    syscall(SYS_execve, d->path, d->argv, d->envp);
+failed:
+    d->error = errno;
+    syscall(SYS_exit_group, 127);
+    return 0;
+}
+
+static int detached_intermediate(void *arg) {
+    struct detached *d = arg;
+    // CLONE_VFORK: clone returns once the grandchild has exec'd or exited. When it exec'd, it is reparented as this
+    // process exits (to the nearest subreaper, or init); when it failed, it is reaped here.
+    int pid = clone(detached_program, d->stack[1] + sizeof d->stack[1], CLONE_VM | CLONE_VFORK | SIGCHLD, d);
+    if (pid < 0) d->pid = -errno;
+    else {
+        d->pid = pid;
+        if (d->error != 0) syscall(SYS_wait4, pid, NULL, __WALL, NULL);
+    }
+    syscall(SYS_exit_group, 0);
+    return 0;
+}
+
+// Starts `path` with argv and envp in a new session, stdio on the given fds (dup2'd; close-on-exec elsewhere is
+// the caller's: every other fd it holds must be), every signal at its default and none blocked, as a grandchild
+// whose parent has exited. Returns its pid, or -errno when a clone, setsid, dup2 or the execve failed.
+int berth_spawn_detached(const char *path, char *const *argv, char *const *envp, int in, int out, int err) {
+    struct detached *d = mmap(NULL, sizeof *d, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (d == MAP_FAILED) return -errno;
+    d->path = path;
+    d->argv = argv;
+    d->envp = envp;
+    d->stdio[0] = in;
+    d->stdio[1] = out;
+    d->stdio[2] = err;
+    d->error = 0;
+    d->pid = 0;
+    // Blocked around the clones so that neither runs one of the caller's handlers; the grandchild resets them all
+    // before it unblocks.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int intermediate = clone(detached_intermediate, d->stack[0] + sizeof d->stack[0], CLONE_VM | CLONE_VFORK | SIGCHLD, d);
+    int result = intermediate < 0 ? -errno : 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (intermediate > 0) {
+        while (syscall(SYS_wait4, intermediate, NULL, __WALL, NULL) < 0 && errno == EINTR) { }
+        result = d->pid < 0 ? d->pid : d->error != 0 ? -d->error : d->pid;
+    }
+    munmap(d, sizeof *d);
+    return result;
 }
 
 // ---- The C# mirrors' check ----
