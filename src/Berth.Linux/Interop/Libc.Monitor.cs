@@ -40,4 +40,10 @@ public static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint signal(int signum, nint handler);
+
+    public const int M_ARENA_MAX = -8;
+
+    /// <summary>berth-monitor keeps its few threads on one malloc arena (glibc makes one per thread by default).</summary>
+    [LibraryImport("libc")]
+    public static partial int mallopt(int param, int value);
 }
