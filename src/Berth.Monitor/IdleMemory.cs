@@ -1,11 +1,14 @@
+using System.Runtime.InteropServices;
+using System.Text;
 using Berth.Linux;
 
 namespace Berth.Monitor;
 
 /// <summary>
 /// What a monitor holds while it waits, for days, for its container (issue 12: under 1.5 MiB of PSS per running
-/// container). The container's create and the first control requests fill the monitor's heap; what they leave behind
-/// is given back once the monitor is idle (docs/benchmarks.md, "What one running container costs berthd").
+/// container). The container's create and the first control requests run most of the monitor's code and fill its
+/// heap; what they leave behind is given back once the monitor is idle (docs/benchmarks.md, "What one running
+/// container costs berthd").
 /// </summary>
 static class IdleMemory
 {
@@ -32,7 +35,7 @@ static class IdleMemory
     /// <summary>
     /// The monitor has no control request in flight (after berthd's start and wait, it may have none for days): a
     /// collection when the requests allocated more than a few pages since the last (the start's JSON, the driver's
-    /// start and the threads: about 175 KB, of which 95 KiB stayed committed).
+    /// start and the threads: about 175 KB, of which 95 KiB stayed committed), then the image's pages dropped.
     /// </summary>
     public static void Settle()
     {
@@ -40,10 +43,116 @@ static class IdleMemory
         try
         {
             if (GC.GetTotalAllocatedBytes() - Interlocked.Read(ref _allocatedAtCollect) > CollectAfter) Collect();
+            ImagePages.DropClean();
         }
         finally
         {
             Settling.Exit();
         }
+    }
+}
+
+/// <summary>
+/// The monitor's image: the create and the first requests run much of its code (the runtime's create, JSON, seccomp),
+/// then the monitor waits in read(2), accept(2) and waitpid(2) for as long as the container runs. Every page of the
+/// image it touched stays mapped and counts in its PSS: some 4.6 MiB of code and read-only data, a tenth of it per
+/// monitor with 10 running. Its read-only pages that are still the file's own (no private copy: a read-only mapping
+/// cannot be written, so nothing is lost) are dropped; the kernel maps them again from the page cache, or reads them
+/// from the file, when they are run again.
+/// </summary>
+static unsafe class ImagePages
+{
+    static readonly byte[] Exe = Encoding.UTF8.GetBytes(Environment.ProcessPath ?? "");
+    static readonly int PageSize = Environment.SystemPageSize;
+
+    /// <summary>Best effort: memory, never a reason for the monitor to fail.</summary>
+    public static void DropClean()
+    {
+        if (Exe.Length == 0) return;
+        const int MapsSize = 64 * 1024; // some 60 lines of 100 bytes
+        byte* maps = (byte*)NativeMemory.Alloc(MapsSize);
+        try
+        {
+            int length = ReadAll("/proc/self/maps", maps, MapsSize);
+            using var pagemap = Sys.Open("/proc/self/pagemap", Libc.O_RDONLY | Libc.O_CLOEXEC);
+            var text = new ReadOnlySpan<byte>(maps, length);
+            while (text.Length > 0)
+            {
+                int end = text.IndexOf((byte)'\n');
+                if (end < 0) break; // a line cut short
+                if (Parse(text[..end]) is var (start, stop)) DropFilePages(pagemap, start, stop);
+                text = text[(end + 1)..];
+            }
+        }
+        catch (LinuxException)
+        {
+            // No /proc: the pages stay.
+        }
+        finally
+        {
+            NativeMemory.Free(maps);
+        }
+    }
+
+    /// <summary>A private read-only mapping of the image: "start-end r?-p offset dev inode path".</summary>
+    static (ulong Start, ulong End)? Parse(ReadOnlySpan<byte> line)
+    {
+        if (!line.EndsWith(Exe) || line.Length <= Exe.Length || line[line.Length - Exe.Length - 1] != (byte)' ') return null;
+        int dash = line.IndexOf((byte)'-'), space = line.IndexOf((byte)' ');
+        if (dash < 0 || space < dash || line.Length < space + 5) return null;
+        var perms = line.Slice(space + 1, 4);
+        if (perms[1] == (byte)'w' || perms[3] != (byte)'p') return null;
+        return (Hex(line[..dash]), Hex(line[(dash + 1)..space]));
+    }
+
+    static ulong Hex(ReadOnlySpan<byte> digits)
+    {
+        ulong value = 0;
+        foreach (byte b in digits) value = value * 16 + (ulong)(b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10);
+        return value;
+    }
+
+    /// <summary>Drops the runs of present pages that are the file's (pagemap: bit 63 present, bit 61 file page);
+    /// keeps the private copies that relocations made (RELRO segments are read-only mappings too).</summary>
+    static void DropFilePages(Fd pagemap, ulong start, ulong end)
+    {
+        const int Chunk = 512;
+        ulong* entries = stackalloc ulong[Chunk];
+        ulong pageSize = (ulong)PageSize, runStart = 0, runEnd = 0;
+        for (ulong page = start; page < end; page += Chunk * pageSize)
+        {
+            int count = (int)Math.Min(Chunk, (end - page) / pageSize);
+            if (Libc.pread(pagemap.Value, (byte*)entries, count * 8, (long)(page / pageSize * 8)) != count * 8) break;
+            for (int i = 0; i < count; i++)
+            {
+                ulong address = page + (ulong)i * pageSize;
+                bool file = (entries[i] & (1UL << 63)) != 0 && (entries[i] & (1UL << 61)) != 0;
+                if (file && runEnd == address) runEnd += pageSize;
+                else
+                {
+                    Drop(runStart, runEnd);
+                    (runStart, runEnd) = file ? (address, address + pageSize) : (0, 0);
+                }
+            }
+        }
+        Drop(runStart, runEnd);
+    }
+
+    static void Drop(ulong start, ulong end)
+    {
+        if (end > start) Libc.madvise((nint)start, (nuint)(end - start), Libc.MADV_DONTNEED);
+    }
+
+    static int ReadAll(string path, byte* buffer, int size)
+    {
+        using var fd = Sys.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC);
+        int total = 0;
+        while (total < size)
+        {
+            int n = Sys.Read(fd, new Span<byte>(buffer + total, size - total));
+            if (n == 0) break;
+            total += n;
+        }
+        return total;
     }
 }

@@ -41,6 +41,15 @@ public static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint signal(int signum, nint handler);
 
+    public const int MADV_DONTNEED = 4;
+
+    /// <summary>berth-monitor gives back the pages of its image that only its start-up read.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int madvise(nint addr, nuint length, int advice);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint pread(int fd, byte* buf, nint count, long offset);
+
     public const int M_ARENA_MAX = -8;
 
     /// <summary>berth-monitor keeps its few threads on one malloc arena (glibc makes one per thread by default).</summary>
