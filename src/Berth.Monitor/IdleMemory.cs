@@ -65,10 +65,32 @@ static unsafe class ImagePages
     static readonly byte[] Exe = Encoding.UTF8.GetBytes(Environment.ProcessPath ?? "");
     static readonly int PageSize = Environment.SystemPageSize;
 
+    /// <summary>Runs of pages kept for the drop; a monitor's image shows a few dozen.</summary>
+    const int MaxRuns = 256;
+
     /// <summary>Best effort: memory, never a reason for the monitor to fail.</summary>
     public static void DropClean()
     {
         if (Exe.Length == 0) return;
+        Span<(ulong Start, ulong End)> runs = stackalloc (ulong, ulong)[MaxRuns];
+        int count;
+        try
+        {
+            count = FindFilePages(runs);
+        }
+        catch (LinuxException)
+        {
+            return; // no /proc: the pages stay
+        }
+        // Last, in one tight loop: whatever runs after a drop maps its pages again (64 KiB at a time), and the search
+        // above ran through more code than this (measured: 10 of the 17 faults after the drop were the search's).
+        foreach (var (start, end) in runs[..count]) Libc.madvise((nint)start, (nuint)(end - start), Libc.MADV_DONTNEED);
+    }
+
+    /// <summary>The runs of present file pages in the image's private read-only mappings; the maps and pagemap are
+    /// closed again when it returns.</summary>
+    static int FindFilePages(Span<(ulong Start, ulong End)> runs)
+    {
         const int MapsSize = 64 * 1024; // some 60 lines of 100 bytes
         byte* maps = (byte*)NativeMemory.Alloc(MapsSize);
         try
@@ -76,17 +98,15 @@ static unsafe class ImagePages
             int length = ReadAll("/proc/self/maps", maps, MapsSize);
             using var pagemap = Sys.Open("/proc/self/pagemap", Libc.O_RDONLY | Libc.O_CLOEXEC);
             var text = new ReadOnlySpan<byte>(maps, length);
+            int count = 0;
             while (text.Length > 0)
             {
                 int end = text.IndexOf((byte)'\n');
                 if (end < 0) break; // a line cut short
-                if (Parse(text[..end]) is var (start, stop)) DropFilePages(pagemap, start, stop);
+                if (Parse(text[..end]) is var (start, stop)) count = FilePages(pagemap, start, stop, runs, count);
                 text = text[(end + 1)..];
             }
-        }
-        catch (LinuxException)
-        {
-            // No /proc: the pages stay.
+            return count;
         }
         finally
         {
@@ -112,35 +132,28 @@ static unsafe class ImagePages
         return value;
     }
 
-    /// <summary>Drops the runs of present pages that are the file's (pagemap: bit 63 present, bit 61 file page);
-    /// keeps the private copies that relocations made (RELRO segments are read-only mappings too).</summary>
-    static void DropFilePages(Fd pagemap, ulong start, ulong end)
+    /// <summary>Adds to <paramref name="runs"/> the runs of present pages that are the file's (pagemap: bit 63
+    /// present, bit 61 file page), leaving out the private copies that relocations made (RELRO segments are read-only
+    /// mappings too); the new count of runs.</summary>
+    static int FilePages(Fd pagemap, ulong start, ulong end, Span<(ulong Start, ulong End)> runs, int count)
     {
         const int Chunk = 512;
         ulong* entries = stackalloc ulong[Chunk];
-        ulong pageSize = (ulong)PageSize, runStart = 0, runEnd = 0;
+        ulong pageSize = (ulong)PageSize;
         for (ulong page = start; page < end; page += Chunk * pageSize)
         {
-            int count = (int)Math.Min(Chunk, (end - page) / pageSize);
-            if (Libc.pread(pagemap.Value, (byte*)entries, count * 8, (long)(page / pageSize * 8)) != count * 8) break;
-            for (int i = 0; i < count; i++)
+            int n = (int)Math.Min(Chunk, (end - page) / pageSize);
+            if (Libc.pread(pagemap.Value, (byte*)entries, n * 8, (long)(page / pageSize * 8)) != n * 8) break;
+            for (int i = 0; i < n; i++)
             {
                 ulong address = page + (ulong)i * pageSize;
-                bool file = (entries[i] & (1UL << 63)) != 0 && (entries[i] & (1UL << 61)) != 0;
-                if (file && runEnd == address) runEnd += pageSize;
-                else
-                {
-                    Drop(runStart, runEnd);
-                    (runStart, runEnd) = file ? (address, address + pageSize) : (0, 0);
-                }
+                if ((entries[i] & (1UL << 63)) == 0 || (entries[i] & (1UL << 61)) == 0) continue;
+                if (count > 0 && runs[count - 1].End == address) runs[count - 1].End += pageSize;
+                else if (count < runs.Length) runs[count++] = (address, address + pageSize);
+                else return count;
             }
         }
-        Drop(runStart, runEnd);
-    }
-
-    static void Drop(ulong start, ulong end)
-    {
-        if (end > start) Libc.madvise((nint)start, (nuint)(end - start), Libc.MADV_DONTNEED);
+        return count;
     }
 
     static int ReadAll(string path, byte* buffer, int size)

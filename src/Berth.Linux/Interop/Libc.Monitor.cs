@@ -43,8 +43,9 @@ public static unsafe partial class Libc
 
     public const int MADV_DONTNEED = 4;
 
-    /// <summary>berth-monitor gives back the pages of its image that only its start-up read.</summary>
-    [LibraryImport("libc", SetLastError = true)]
+    /// <summary>berth-monitor gives back the pages of its image that only its start-up read (best effort: no errno,
+    /// whose fetch would run more code after the drop).</summary>
+    [LibraryImport("libc")]
     public static partial int madvise(nint addr, nuint length, int advice);
 
     [LibraryImport("libc", SetLastError = true)]
