@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/engine.sh [--warmup N] [--runs N] [--many N] [--listed N]
+# bench/engine.sh [--warmup N] [--runs N] [--many N] [--listed N] [--only PARTS]
 # berthd against dockerd and podman, whole engines driven by their clients (issue 12's benchmark):
 #   run      `docker run --rm --network none IMAGE true` against berthd (in-process driver, and --runtime runc),
 #            against dockerd (--bridge none --iptables=false) and `podman run --rm --network none IMAGE true`; and
@@ -10,6 +10,7 @@
 #            1 and --many (10) containers running; the thread count of one monitor
 #   idle     berthd's VmRSS 2 s after its first /_ping, before anything else, and again at the end, idle
 #   ps       `docker ps -a` with --listed (100) containers (the running ones plus created ones), berthd vs dockerd
+# --only PARTS runs only those of run, exec, memory and ps (comma-separated; idle is always measured).
 # Timings in both orders, in one run: hyperfine's all-A-then-all-B, then alternating A B A B (bench/lib/alternate.sh);
 # ratios are taken within each. berthd (artifacts/publish, from scripts/build.sh) and dockerd (its own containerd)
 # are started here on private data roots, exec roots and sockets under /tmp/berth-engine; podman runs on private
@@ -23,7 +24,25 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/private-engines.sh"
 
 warmup=2 runs=15 many=10 listed=100
-bench_options many listed -- "$@"
+only=run,exec,memory,ps
+args=()
+while (($#)); do
+    if [[ $1 == --only ]]; then
+        (($# >= 2)) || die "--only needs a comma-separated list of parts: run, exec, memory, ps"
+        only=$2
+        shift 2
+    else
+        args+=("$1")
+        shift
+    fi
+done
+[[ -n ${only//,/} ]] || die "--only needs at least one part: run, exec, memory, ps"
+for p in ${only//,/ }; do
+    [[ $p == @(run|exec|memory|ps) ]] || die "--only: unknown part \"$p\" (run, exec, memory, ps)"
+done
+# part NAME: whether --only chose that part.
+part() { [[ ,$only, == *,$1,* ]]; }
+bench_options many listed -- "${args[@]}"
 ((listed >= many)) || die "--listed ($listed) must be at least --many ($many)"
 
 is_root || die "run as root (the daemons run containers)"
@@ -171,14 +190,16 @@ timed() {
         | awk -F'\t' -v OFS='\t' '{print "alternating", $1, $2, $3, $4}' >>"$work/$name.tsv"
 }
 
-timed run "${run_rows[@]}"
+if part run; then timed run "${run_rows[@]}"; fi
 
 # exec: one running container per daemon.
-"${bdocker[@]}" run -d --network none --name bench-exec "$image" sleep 1000000 >/dev/null
-"${ddocker[@]}" run -d --network none --name bench-exec "$image" sleep 1000000 >/dev/null
-timed exec "berthd|${bdocker[*]} exec bench-exec true" "dockerd|${ddocker[*]} exec bench-exec true"
-"${bdocker[@]}" rm -f bench-exec >/dev/null
-"${ddocker[@]}" rm -f bench-exec >/dev/null
+if part exec; then
+    "${bdocker[@]}" run -d --network none --name bench-exec "$image" sleep 1000000 >/dev/null
+    "${ddocker[@]}" run -d --network none --name bench-exec "$image" sleep 1000000 >/dev/null
+    timed exec "berthd|${bdocker[*]} exec bench-exec true" "dockerd|${ddocker[*]} exec bench-exec true"
+    "${bdocker[@]}" rm -f bench-exec >/dev/null
+    "${ddocker[@]}" rm -f bench-exec >/dev/null
+fi
 
 # pids_of EXE: the processes running EXE whose command line names the work directory (ours, not another's).
 pids_of() {
@@ -214,23 +235,29 @@ memory() {
         note "memory, $engine, $count running: monitors' PSS $(mib "$sum") MiB, daemon growth $(mib $((now - base))) MiB"
     done
 }
-memory "berthd, runc driver" "$monitor_exe" "$berthd_pid" "$image" "${bdocker[@]}" run -d --runtime runc --network none
-remove_all "${bdocker[@]}"
-memory podman /usr/bin/conmon "" "$podman_image" podman "${podman_args[@]}" run -d --network none --pull never \
-    --cgroup-parent "/$cgroup_parent"
-podman "${podman_args[@]}" rm --all --force --time 0 >/dev/null 2>&1
-shim=$(readlink -f "$(command -v containerd-shim-runc-v2)")
-memory dockerd "$shim" "$dockerd_pid $containerd_pid" "$image" "${ddocker[@]}" run -d --network none
-memory berthd "$monitor_exe" "$berthd_pid" "$image" "${bdocker[@]}" run -d --network none
+running=0
+if part memory; then
+    memory "berthd, runc driver" "$monitor_exe" "$berthd_pid" "$image" "${bdocker[@]}" run -d --runtime runc --network none
+    remove_all "${bdocker[@]}"
+    memory podman /usr/bin/conmon "" "$podman_image" podman "${podman_args[@]}" run -d --network none --pull never \
+        --cgroup-parent "/$cgroup_parent"
+    podman "${podman_args[@]}" rm --all --force --time 0 >/dev/null 2>&1
+    shim=$(readlink -f "$(command -v containerd-shim-runc-v2)")
+    memory dockerd "$shim" "$dockerd_pid $containerd_pid" "$image" "${ddocker[@]}" run -d --network none
+    memory berthd "$monitor_exe" "$berthd_pid" "$image" "${bdocker[@]}" run -d --network none
+    running=$many
+fi
 
-# docker ps -a with --listed containers: the --many running ones, the rest created.
-for ((n = many + 1; n <= listed; n++)); do
-    "${bdocker[@]}" create --network none --name "bench-ps-$n" "$image" true >/dev/null
-    "${ddocker[@]}" create --network none --name "bench-ps-$n" "$image" true >/dev/null
-done
-[[ $("${bdocker[@]}" ps -aq | wc -l) == "$listed" && $("${ddocker[@]}" ps -aq | wc -l) == "$listed" ]] \
-    || die "docker ps -a does not list $listed containers on both daemons"
-timed ps "berthd|${bdocker[*]} ps -a" "dockerd|${ddocker[*]} ps -a"
+# docker ps -a with --listed containers: the --many running ones (when memory ran), the rest created.
+if part ps; then
+    for ((n = running + 1; n <= listed; n++)); do
+        "${bdocker[@]}" create --network none --name "bench-ps-$n" "$image" true >/dev/null
+        "${ddocker[@]}" create --network none --name "bench-ps-$n" "$image" true >/dev/null
+    done
+    [[ $("${bdocker[@]}" ps -aq | wc -l) == "$listed" && $("${ddocker[@]}" ps -aq | wc -l) == "$listed" ]] \
+        || die "docker ps -a does not list $listed containers on both daemons"
+    timed ps "berthd|${bdocker[*]} ps -a" "dockerd|${ddocker[*]} ps -a"
+fi
 
 remove_all "${bdocker[@]}"
 sleep 2
@@ -256,29 +283,42 @@ report=$BERTH_ROOT/bench/results/engine-$(date +%Y-%m-%d-%H%M).md
     printf -- '- host: %s, kernel %s, %s CPUs, load average at the end: %s\n' \
         "$(. /etc/os-release && echo "$PRETTY_NAME")" "$(uname -r)" "$(nproc)" "$(load)"
     printf -- '- berthd: %s; %s; %s; %s\n' "$berthd" "$(dockerd --version)" "$(podman --version)" "$(docker --version)"
-    printf -- '- --warmup %s --runs %s; image: busybox-static, one layer; every container --network none\n' "$warmup" "$runs"
-    printf '\n## docker run --rm IMAGE true\n\n'
-    table run
-    for o in all-A-then-all-B alternating; do
-        printf '\n%s: berthd/dockerd %s, berthd (runc driver)/dockerd %s, berthd/podman %s, podman/dockerd %s (mean, median in brackets)\n' \
-            "$o" "$(ratio run "$o" berthd dockerd)" "$(ratio run "$o" "berthd, runc driver" dockerd)" \
-            "$(ratio run "$o" berthd podman)" "$(ratio run "$o" podman dockerd)"
-    done
-    printf '\n## docker exec CONTAINER true\n\n'
-    table exec
-    for o in all-A-then-all-B alternating; do printf '\n%s: berthd/dockerd %s\n' "$o" "$(ratio exec "$o" berthd dockerd)"; done
-    printf '\n## What a running container costs (`sleep` in busybox; the container'"'"'s own process not counted)\n\n'
-    printf '| engine | running | monitors'"'"' PSS, all (MiB) | per container (MiB) | daemon RSS before (MiB) | growth (MiB) | per container (MiB) | monitor + daemon per container (MiB) | threads of a monitor | load |\n'
-    printf '|---|---|---|---|---|---|---|---|---|---|\n'
-    awk -F'\t' '{printf "| %s | %d | %.2f | %.2f | %.1f | %.2f | %.2f | **%.2f** | %d | %s |\n", $1, $2, $3 / 1024, $3 / 1024 / $2,
-        $7 / 1024, $4 / 1024, $4 / 1024 / $2, ($3 + $4) / 1024 / $2, $6, $5}' "$work/memory.tsv"
-    printf '\nMonitors: berth-monitor (berthd), containerd-shim-runc-v2 (dockerd; daemons: dockerd + containerd), conmon (podman, no daemon).\n'
-    printf 'The daemons are warm (measured after the timings above): their growth is what the containers add to a heap already grown.\n'
-    printf 'PSS shares a file'"'"'s pages among every process that maps it, other engines'"'"' included: a monitor binary mapped elsewhere too counts less here.\n'
+    printf -- '- --warmup %s --runs %s; image: busybox-static, one layer; every container --network none; parts: %s\n' \
+        "$warmup" "$runs" "$only"
+    if part run; then
+        printf '\n## docker run --rm IMAGE true\n\n'
+        table run
+        for o in all-A-then-all-B alternating; do
+            printf '\n%s: berthd/dockerd %s, berthd (runc driver)/dockerd %s, berthd/podman %s, podman/dockerd %s (mean, median in brackets)\n' \
+                "$o" "$(ratio run "$o" berthd dockerd)" "$(ratio run "$o" "berthd, runc driver" dockerd)" \
+                "$(ratio run "$o" berthd podman)" "$(ratio run "$o" podman dockerd)"
+        done
+    fi
+    if part exec; then
+        printf '\n## docker exec CONTAINER true\n\n'
+        table exec
+        for o in all-A-then-all-B alternating; do printf '\n%s: berthd/dockerd %s\n' "$o" "$(ratio exec "$o" berthd dockerd)"; done
+    fi
+    if part memory; then
+        printf '\n## What a running container costs (`sleep` in busybox; the container'"'"'s own process not counted)\n\n'
+        printf '| engine | running | monitors'"'"' PSS, all (MiB) | per container (MiB) | daemon RSS before (MiB) | growth (MiB) | per container (MiB) | monitor + daemon per container (MiB) | threads of a monitor | load |\n'
+        printf '|---|---|---|---|---|---|---|---|---|---|\n'
+        awk -F'\t' '{printf "| %s | %d | %.2f | %.2f | %.1f | %.2f | %.2f | **%.2f** | %d | %s |\n", $1, $2, $3 / 1024, $3 / 1024 / $2,
+            $7 / 1024, $4 / 1024, $4 / 1024 / $2, ($3 + $4) / 1024 / $2, $6, $5}' "$work/memory.tsv"
+        printf '\nMonitors: berth-monitor (berthd), containerd-shim-runc-v2 (dockerd; daemons: dockerd + containerd), conmon (podman, no daemon).\n'
+        if part run || part exec; then
+            printf 'The daemons are warm (measured after the timings above): their growth is what the containers add to a heap already grown.\n'
+        else
+            printf 'The daemons are fresh (no timings ran before): their growth includes their heaps growing into their first containers.\n'
+        fi
+        printf 'PSS shares a file'"'"'s pages among every process that maps it, other engines'"'"' included: a monitor binary mapped elsewhere too counts less here.\n'
+    fi
     printf '\n## berthd idle\n\nVmRSS 2 s after its first /_ping: **%s MiB** (load %s); at the end, every container removed: %s MiB (load %s)\n' \
         "$(mib "$berthd_idle_start")" "$berthd_idle_load" "$(mib "$berthd_idle_end")" "$berthd_idle_end_load"
-    printf '\n## docker ps -a with %s containers (%s running)\n\n' "$listed" "$many"
-    table ps
-    for o in all-A-then-all-B alternating; do printf '\n%s: berthd/dockerd %s\n' "$o" "$(ratio ps "$o" berthd dockerd)"; done
+    if part ps; then
+        printf '\n## docker ps -a with %s containers (%s running)\n\n' "$listed" "$running"
+        table ps
+        for o in all-A-then-all-B alternating; do printf '\n%s: berthd/dockerd %s\n' "$o" "$(ratio ps "$o" berthd dockerd)"; done
+    fi
 } | tee "$report"
 note "report written to ${report#"$BERTH_ROOT"/}"

@@ -30,6 +30,7 @@ sealed partial class ContainerMonitor
     int _initPid;
     ExitRecord? _exit;
     readonly List<Thread> _handlers = []; // control requests in progress, joined before the process exits
+    int _busy; // control requests being answered: at 0, the monitor is idle
 
     ContainerMonitor(MonitorRequest request)
     {
@@ -66,6 +67,7 @@ sealed partial class ContainerMonitor
         }
         // Processes of the container whose parent exits (an OCI runtime's init, an exec's process) come to us.
         Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        IdleMemory.LimitMallocArenas();
         Libc.signal(Libc.SIGHUP, Libc.SIG_IGN);
         try
         {
@@ -138,7 +140,7 @@ sealed partial class ContainerMonitor
         // Before init is watched: its exit removes the pid file, which must not come back after that.
         AtomicFile.Write(_request.PidFile, Encoding.ASCII.GetBytes(Environment.ProcessId.ToString()), durable: false);
         SignalLauncher();
-        ReleaseStartupMemory();
+        IdleMemory.Collect();
         new Thread(WaitForInit, 128 * 1024) { IsBackground = true, Name = "init" }.Start();
         for (;;)
         {
@@ -168,17 +170,8 @@ sealed partial class ContainerMonitor
     }
 
     /// <summary>
-    /// The start-up's garbage (the request's JSON, the driver's create: about 1 MiB with the in-process driver) is dead
-    /// once the container is created, but the GC keeps the heap it filled committed, and a monitor then waits for days
-    /// allocating next to nothing. One aggressive collection gives that memory back: most of what a monitor holds of
-    /// its own (issue 12: under 1.5 MiB per running container).
-    /// </summary>
-    static void ReleaseStartupMemory() =>
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-
-    /// <summary>
     /// A buffer that a thread blocks in read(2) or recv(2) with, which pins it for as long as the container is quiet:
-    /// on the pinned object heap, so that the collections meanwhile (ReleaseStartupMemory's, then one per 64 KiB
+    /// on the pinned object heap, so that the collections meanwhile (IdleMemory's, then one per 64 KiB
     /// allocated) can compact the heap around it instead of keeping the space before it (~280 KiB measured).
     /// </summary>
     static byte[] ReadBuffer(int size) => GC.AllocateUninitializedArray<byte>(size, pinned: true);
@@ -299,6 +292,7 @@ sealed partial class ContainerMonitor
 
     void Handle(Socket connection)
     {
+        Interlocked.Increment(ref _busy);
         bool keep = false;
         try
         {
@@ -329,6 +323,7 @@ sealed partial class ContainerMonitor
         finally
         {
             if (!keep) connection.Dispose();
+            if (Interlocked.Decrement(ref _busy) == 0 && !_exited.IsSet) IdleMemory.Settle();
         }
     }
 

@@ -40,4 +40,20 @@ public static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint signal(int signum, nint handler);
+
+    public const int MADV_DONTNEED = 4;
+
+    /// <summary>berth-monitor gives back the pages of its image that only its start-up read (best effort: no errno,
+    /// whose fetch would run more code after the drop).</summary>
+    [LibraryImport("libc")]
+    public static partial int madvise(nint addr, nuint length, int advice);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint pread(int fd, byte* buf, nint count, long offset);
+
+    public const int M_ARENA_MAX = -8;
+
+    /// <summary>berth-monitor keeps its few threads on one malloc arena (glibc makes one per thread by default).</summary>
+    [LibraryImport("libc")]
+    public static partial int mallopt(int param, int value);
 }
