@@ -30,7 +30,7 @@ public sealed class ContainerService
     readonly ConcurrentDictionary<string, ContainerEvents> _events = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, IDisposable> _holds = new(StringComparer.Ordinal);
     readonly EventBus _bus;
-    readonly RestartManager _restarts = new();
+    readonly RestartScheduler _restarts;
     readonly HealthMonitor _health;
 
     public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, ExecDriverTable drivers, DaemonLog log, EventBus? events = null)
@@ -45,8 +45,9 @@ public sealed class ContainerService
         _environment = new EngineEnvironment(new DaemonSettings { DataRoot = options.DataRoot }, EngineHost(), new HostDevices(), new StoreResolver(_store));
         images.ContainerUsing = imageId => _store.UserOfImage(imageId) is { } r ? (r.ShortId, r.Running) : null;
         _health = new HealthMonitor(runner, (record, action) => Publish(record, action), log);
+        _restarts = new RestartScheduler(_store, log, LockOf, StartLockedAsync, StartAsync);
         var restartable = _store.List().Where(Restore).Select(r => r.Id).ToList();
-        if (restartable.Count > 0) _ = Task.Run(() => StartAtBootAsync(restartable));
+        if (restartable.Count > 0) _ = Task.Run(() => _restarts.StartAtBootAsync(restartable));
     }
 
     /// <summary>berthd stops: back-offs in progress end (their containers are left exited) and health checks stop.</summary>
@@ -113,27 +114,7 @@ public sealed class ContainerService
             TryDelete(record.Id);
             _store.Save(record);
         }
-        // As dockerd at its start: the policy's answer for the last exit, with a restart count that is not reset;
-        // a container that never ran is left alone.
-        return record.State.StartedAt != ContainerState.NeverTime && record.State.Status == "exited"
-            && RestartManager.ShouldRestart(record.HostConfig.RestartPolicy, record.RestartCount, record.State.ExitCode, record.HasBeenManuallyStopped);
-    }
-
-    /// <summary>The containers whose restart policy starts them when berthd starts, started as a user's start would.</summary>
-    async Task StartAtBootAsync(List<string> ids)
-    {
-        foreach (var id in ids)
-        {
-            try
-            {
-                _log.Info("starting the container per its restart policy", ("id", id));
-                await StartAsync(id);
-            }
-            catch (Exception e)
-            {
-                _log.Error("cannot start the container per its restart policy", ("id", id), ("error", e.Message));
-            }
-        }
+        return RestartScheduler.StartsAtBoot(record);
     }
 
     string ExitFileOf(ContainerRecordFile record) => Path.Combine(_store.DirOf(record.Id), "exit.json");
@@ -236,10 +217,7 @@ public sealed class ContainerService
             if (record.State.Status == "paused") throw ApiException.Conflict("cannot start a paused container, try unpause instead");
             if (record.Running) return false;
             if (record.State.Status == "removing") throw ApiException.Conflict($"cannot start container {record.Id}: it is being removed");
-            // A start by the user begins the restart policy afresh, as dockerd's ResetRestartManager.
-            _restarts.Reset(record.Id);
-            record.RestartCount = 0;
-            record.HasBeenManuallyStopped = false;
+            _restarts.StartedByUser(record);
             try
             {
                 await StartLockedAsync(record);
@@ -358,16 +336,7 @@ public sealed class ContainerService
             _health.Stop(record.Id);
             var ran = exit.FinishedAt - ContainerJson.ParseTime(record.State.StartedAt);
             MarkExited(record, exit);
-            // The policy as the record has it now: an update since the start counts.
-            restartIn = _store.Find(record.Id) is null ? null
-                : _restarts.OnExit(record.Id, record.HostConfig.RestartPolicy, record.RestartCount, exit.ExitCode, record.HasBeenManuallyStopped, ran);
-            if (restartIn is not null)
-            {
-                record.RestartCount++;
-                record.State.Status = "restarting";
-                record.State.Running = true;
-                record.State.Restarting = true;
-            }
+            restartIn = _restarts.AtExit(record, exit, ran);
             if (shm is not null) Libc.umount2(shm.Path, Libc.MNT_DETACH);
             TryUnmount(record);
             TryDelete(record.Id);
@@ -383,46 +352,10 @@ public sealed class ContainerService
         EventsOf(record.Id).SignalExit(exit.ExitCode);
         if (restartIn is { } delay)
         {
-            await RestartAfterAsync(record, delay);
+            await _restarts.RestartAfterAsync(record, delay);
             return;
         }
         if (record.HostConfig.AutoRemove) await TryAutoRemoveAsync(record);
-    }
-
-    /// <summary>
-    /// The restart after the back-off; when the back-off was cancelled (stop, kill, rm -f, berthd's shutdown) or the
-    /// start fails, the container is left exited.
-    /// </summary>
-    async Task RestartAfterAsync(ContainerRecordFile record, TimeSpan delay)
-    {
-        _log.Debug("restarting the container per its restart policy", ("id", record.Id), ("delay-ms", delay.TotalMilliseconds));
-        bool due = await _restarts.WaitAsync(record.Id, delay);
-        var gate = LockOf(record.Id);
-        await gate.WaitAsync();
-        try
-        {
-            if (record.State.Status != "restarting" || _store.Find(record.Id) is null) return;
-            if (due && !_restarts.IsCanceled(record.Id))
-            {
-                try
-                {
-                    await StartLockedAsync(record);
-                    return;
-                }
-                catch (Exception e)
-                {
-                    _log.Error("cannot restart the container per its restart policy", ("id", record.Id), ("error", e.Message));
-                }
-            }
-            record.State.Status = "exited";
-            record.State.Running = false;
-            record.State.Restarting = false;
-            _store.Save(record);
-        }
-        finally
-        {
-            gate.Release();
-        }
     }
 
     /// <summary>
@@ -436,27 +369,13 @@ public sealed class ContainerService
         gate.Wait();
         try
         {
-            string stopSignal = SafeMerge(record.Config, ImageConfigOf(record)).StopSignal ?? "";
-            if (signal == 9 || stopSignal.Length == 0 || SignalOrZero(stopSignal) == signal) _restarts.Cancel(record.Id);
-            record.HasBeenManuallyStopped = true;
+            _restarts.StoppedByUser(record, signal, SafeMerge(record.Config, ImageConfigOf(record)).StopSignal);
             _health.Stop(record.Id);
             return (EventsOf(record.Id).Exited, record.State.Status == "restarting");
         }
         finally
         {
             gate.Release();
-        }
-    }
-
-    static int SignalOrZero(string name)
-    {
-        try
-        {
-            return Signals.Parse(name);
-        }
-        catch (ContainerConfigException)
-        {
-            return 0;
         }
     }
 
@@ -765,7 +684,7 @@ public sealed class ContainerService
                 throw new ApiException(500, $"cannot remove container {record.Id}: its rootfs is still mounted at {RootfsMounter.RootfsPath(_store.DirOf(record.Id))}");
             TryDelete(record.Id);
             _store.Remove(record);
-            _restarts.Reset(record.Id);
+            _restarts.Removed(record.Id);
             if (_holds.TryRemove(record.Id, out var hold)) hold.Dispose();
             _log.Info("container removed", ("id", record.Id));
             Publish(record, "destroy");
