@@ -46,8 +46,13 @@ public sealed class ContainerService
         images.ContainerUsing = imageId => _store.UserOfImage(imageId) is { } r ? (r.ShortId, r.Running) : null;
         _health = new HealthMonitor(runner, (record, action) => Publish(record, action), log);
         _restarts = new RestartScheduler(_store, log, LockOf, StartLockedAsync, StartAsync);
-        var restartable = _store.List().Where(Restore).Select(r => r.Id).ToList();
-        if (restartable.Count > 0) _ = Task.Run(() => _restarts.StartAtBootAsync(restartable));
+        var records = _store.List().ToList();
+        foreach (var record in records) Restore(record);
+        // As dockerd's restore: what the policies start again, else a stopped --rm container (never started, or
+        // exited while berthd was down) is removed.
+        var starts = records.Where(RestartScheduler.StartsAtBoot).Select(r => r.Id).ToList();
+        var removals = records.Where(r => !r.Running && r.HostConfig.AutoRemove).ToList();
+        if (starts.Count > 0 || removals.Count > 0) _ = Task.Run(() => BootAsync(removals, starts));
     }
 
     /// <summary>berthd stops: back-offs in progress end (their containers are left exited) and health checks stop.</summary>
@@ -91,9 +96,9 @@ public sealed class ContainerService
     /// <summary>
     /// After a restart: a container whose monitor still runs is followed again (live-restore), its health checks
     /// resumed; one that exited while berthd was down gets the exit its monitor recorded; one whose monitor left no
-    /// trace has exited with 255. True when a stopped container is to be started again by its restart policy.
+    /// trace has exited with 255.
     /// </summary>
-    bool Restore(ContainerRecordFile record)
+    void Restore(ContainerRecordFile record)
     {
         HoldImage(record);
         if (record.Running)
@@ -107,14 +112,24 @@ public sealed class ContainerService
                 _log.Info("container still runs from before the restart: following its monitor again", ("id", record.Id), ("pid", running));
                 EventsOf(record.Id).Exited = FollowExitAsync(record, null);
                 _health.Start(record, SafeMerge(record.Config, ImageConfigOf(record)), BundleOf(record.Id));
-                return false;
+                return;
             }
             MarkExited(record, exit ?? new ContainerExit(255, DateTimeOffset.UtcNow, Error: "the container's monitor and its exit record were gone when berthd started"));
             TryUnmount(record);
             TryDelete(record.Id);
             _store.Save(record);
         }
-        return RestartScheduler.StartsAtBoot(record);
+    }
+
+    /// <summary>After the restore, in the background: the --rm containers left stopped are removed, then the policies' starts made.</summary>
+    async Task BootAsync(List<ContainerRecordFile> removals, List<string> starts)
+    {
+        foreach (var record in removals)
+        {
+            _log.Info("removing the stopped container (AutoRemove) found at start", ("id", record.Id));
+            await TryAutoRemoveAsync(record);
+        }
+        await _restarts.StartAtBootAsync(starts);
     }
 
     string ExitFileOf(ContainerRecordFile record) => Path.Combine(_store.DirOf(record.Id), "exit.json");
