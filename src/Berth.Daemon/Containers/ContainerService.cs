@@ -44,7 +44,7 @@ public sealed class ContainerService
         _store = new ContainerStore(options.DataRoot, (dir, error) => log.Warn("container directory without a record", ("dir", dir), ("error", error)));
         _environment = new EngineEnvironment(new DaemonSettings { DataRoot = options.DataRoot }, EngineHost(), new HostDevices(), new StoreResolver(_store));
         images.ContainerUsing = imageId => _store.UserOfImage(imageId) is { } r ? (r.ShortId, r.Running) : null;
-        _health = new HealthMonitor(runner, (record, action) => Publish(record, action), log);
+        _health = new HealthMonitor(runner, Publish, log);
         _restarts = new RestartScheduler(_store, log, LockOf, StartLockedAsync, StartAsync);
         var records = _store.List().ToList();
         foreach (var record in records) Restore(record);
@@ -153,6 +153,9 @@ public sealed class ContainerService
     /// <summary>dockerd's container event: the labels of the merged config, the image as the client named it, the name.</summary>
     void Publish(ContainerRecordFile record, string action, Dictionary<string, string>? extra = null) =>
         _bus.PublishContainer(action, record.Id, record.ImageName, record.Name, SafeMerge(record.Config, ImageConfigOf(record)).Labels, extra);
+
+    /// <summary>An exec's event (<see cref="ExecEvents"/>), with the container's attributes.</summary>
+    internal void PublishExec(ContainerRecordFile record, string action, Dictionary<string, string> attributes) => Publish(record, action, attributes);
 
     // ---------------------------------------------------------------- create
 

