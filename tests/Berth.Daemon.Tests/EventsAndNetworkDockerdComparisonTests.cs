@@ -85,4 +85,51 @@ public class EventsAndNetworkDockerdComparisonTests(ContainerDaemon berth) : ICl
         Assert.Contains("\"exitCode\":\"3\"", seen["dockerd he-bad"][3]);
         Assert.Equal(2, seen["dockerd docker exec"].Count);
     }
+
+    [SkippableTheory]
+    [InlineData("berth")]
+    [InlineData("runc")]
+    public void The_oom_event_comes_when_the_OOM_killer_acts_as_dockerds(string runtime)
+    {
+        SkipWithoutRunc(runtime);
+        using var dockerd = StartDockerd("oom-" + runtime);
+        var daemons = new (string Name, Func<string[], ProcessResult> Docker, string[] Runtime)[]
+        {
+            ("berthd", a => DockerCli.Docker(Berthd, a), ["--runtime", runtime]), ("dockerd", a => dockerd.Docker(a), []),
+        };
+        var seen = new Dictionary<string, string>();
+        foreach (var (daemon, docker, runtimeArgs) in daemons)
+        {
+            // tail keeps the line it reads from /dev/zero, which has no newline, until the OOM killer ends it; the shell lives on.
+            string since = Now();
+            string name = "oom-live-" + runtime;
+            DockerCli.Ok(docker(["run", "-d", .. runtimeArgs, "--network", "none", "--name", name, "-m", "8m", ContainerDaemon.One,
+                "sh", "-c", "tail /dev/zero; exec sleep 600"]));
+            // Read with the container's state and memory counters, which say what happened when no event came.
+            PollUntil(() => string.Join(' ', Events(docker, name, since, "event=oom").Select(e => JsonNode.Parse(e)!["Action"]!.ToString())) + " | "
+                    + docker(["inspect", "--format", "{{.State.Status}} {{.State.Pid}}", name]).Stdout.Trim() + " | "
+                    + docker(["exec", name, "sh", "-c", "cat /sys/fs/cgroup/memory/memory.failcnt /sys/fs/cgroup/memory/memory.oom_control | tr '\\n' ' '"]).Stdout.Trim(),
+                s => s.StartsWith("oom |", StringComparison.Ordinal), 60, $"an oom event while {name} runs on {daemon}");
+            seen[daemon + " running"] = docker(["inspect", "--format", "{{.State.Running}} {{.State.OOMKilled}} {{.State.ExitCode}}", name]).Stdout.Trim();
+            DockerCli.Ok(docker(["kill", name]));
+            PollUntil(() => docker(["inspect", "--format", "{{.State.Status}}", name]).Stdout.Trim(), s => s == "exited", 60, $"{name} exits on {daemon}");
+            seen[daemon + " killed"] = docker(["inspect", "--format", "{{.State.Running}} {{.State.OOMKilled}} {{.State.ExitCode}}", name]).Stdout.Trim();
+            seen[daemon + " events"] = string.Join("\n", Events(docker, name, since).Where(e => !e.Contains("\"Action\":\"exec_", StringComparison.Ordinal)));
+            DockerCli.Ok(docker(["rm", name]));
+
+            // The OOM killer ends the container's init: oom, then die.
+            since = Now();
+            name = "oom-init-" + runtime;
+            Assert.Equal(137, docker(["run", .. runtimeArgs, "--network", "none", "--name", name, "-m", "8m", ContainerDaemon.One, "sh", "-c", "tail /dev/zero"]).ExitCode);
+            seen[daemon + " init killed"] = docker(["inspect", "--format", "{{.State.Running}} {{.State.OOMKilled}} {{.State.ExitCode}}", name]).Stdout.Trim();
+            seen[daemon + " init events"] = string.Join("\n", Events(docker, name, since));
+            DockerCli.Ok(docker(["rm", name]));
+        }
+        var differences = seen.Keys.Where(k => k.StartsWith("dockerd ", StringComparison.Ordinal)).Select(k => k["dockerd ".Length..])
+            .Where(k => seen[$"berthd {k}"] != seen[$"dockerd {k}"])
+            .Select(k => $"{k}:\n  berthd:  {seen[$"berthd {k}"]}\n  dockerd: {seen[$"dockerd {k}"]}");
+        Assert.True(!differences.Any(), string.Join("\n", differences));
+        Assert.Equal("true false 0", seen["dockerd running"]); // dockerd 20.10 sets OOMKilled at the exit only
+        Assert.Contains("\"Action\":\"oom\"", seen["dockerd init events"]);
+    }
 }

@@ -32,6 +32,7 @@ public sealed class ContainerService
     readonly EventBus _bus;
     readonly RestartScheduler _restarts;
     readonly HealthMonitor _health;
+    readonly OomWatcher _oom;
 
     public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, ExecDriverTable drivers, DaemonLog log, EventBus? events = null)
     {
@@ -45,6 +46,7 @@ public sealed class ContainerService
         _environment = new EngineEnvironment(new DaemonSettings { DataRoot = options.DataRoot }, EngineHost(), new HostDevices(), new StoreResolver(_store));
         images.ContainerUsing = imageId => _store.UserOfImage(imageId) is { } r ? (r.ShortId, r.Running) : null;
         _health = new HealthMonitor(runner, Publish, log);
+        _oom = new OomWatcher(log);
         _restarts = new RestartScheduler(_store, log, LockOf, StartLockedAsync, StartAsync);
         var records = _store.List().ToList();
         foreach (var record in records) Restore(record);
@@ -60,6 +62,7 @@ public sealed class ContainerService
     {
         _restarts.Dispose();
         _health.Dispose();
+        _oom.Dispose();
     }
 
     public ContainerStore Store => _store;
@@ -110,6 +113,8 @@ public sealed class ContainerService
                 record.State.Restarting = false;
                 record.State.Pid = running;
                 _log.Info("container still runs from before the restart: following its monitor again", ("id", record.Id), ("pid", running));
+                WatchOom(record);
+                _oom.Release(record.Id);
                 EventsOf(record.Id).Exited = FollowExitAsync(record, null);
                 _health.Start(record, SafeMerge(record.Config, ImageConfigOf(record)), BundleOf(record.Id));
                 return;
@@ -288,6 +293,7 @@ public sealed class ContainerService
             var launch = new ContainerLaunch(record.Id, record.Driver, bundle, record.LogPath, ExitFileOf(record),
                 record.Config.Tty, record.Config.OpenStdin, record.Config.StdinOnce);
             await _runner.CreateAsync(launch);
+            WatchOom(record);
             // Attaches made before the start (docker run attaches, then starts) join now: the init has not run yet.
             EventsOf(record.Id).ConnectPendingAttaches(_runner.Monitor(record.Id));
             int pid = await _runner.StartAsync(record.Id);
@@ -306,9 +312,11 @@ public sealed class ContainerService
             events.Exited = FollowExitAsync(record, shm);
             _log.Info("container started", ("id", record.Id), ("pid", pid));
             Publish(record, "start");
+            _oom.Release(record.Id);
         }
         catch (Exception e)
         {
+            _oom.Stop(record.Id);
             if (shm is not null) Libc.umount2(shm.Path, Libc.MNT_DETACH);
             TryUnmount(record);
             TryDelete(record.Id);
@@ -321,6 +329,9 @@ public sealed class ContainerService
             throw;
         }
     }
+
+    /// <summary>The oom event when the OOM killer acts in the container's cgroup (created by now), as dockerd's.</summary>
+    void WatchOom(ContainerRecordFile record) => _oom.Start(record.Id, BundleOf(record.Id), () => Publish(record, "oom"));
 
     /// <summary>dockerd creates a missing working directory; no component may be a symlink (it could lead out of the rootfs).</summary>
     static void CreateWorkingDir(string rootfs, string workdir)
@@ -352,6 +363,7 @@ public sealed class ContainerService
         try
         {
             _health.Stop(record.Id);
+            bool oomReported = _oom.Stop(record.Id);
             var ran = exit.FinishedAt - ContainerJson.ParseTime(record.State.StartedAt);
             MarkExited(record, exit);
             restartIn = _restarts.AtExit(record, exit, ran);
@@ -360,7 +372,8 @@ public sealed class ContainerService
             TryDelete(record.Id);
             if (_store.Find(record.Id) is not null) _store.Save(record);
             _log.Info("container exited", ("id", record.Id), ("exit-code", exit.ExitCode));
-            if (exit.OOMKilled) Publish(record, "oom");
+            // The watch reported the kill when it came; one it did not see (no watch, berthd was down) is reported now.
+            if (exit.OOMKilled && !oomReported) Publish(record, "oom");
             Publish(record, "die", new() { ["exitCode"] = exit.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         }
         finally
