@@ -132,4 +132,55 @@ public class EventsAndNetworkDockerdComparisonTests(ContainerDaemon berth) : ICl
         Assert.Equal("true false 0", seen["dockerd running"]); // dockerd 20.10 sets OOMKilled at the exit only
         Assert.Contains("\"Action\":\"oom\"", seen["dockerd init events"]);
     }
+
+    [SkippableFact]
+    public void NetworkSettings_in_inspect_and_list_are_dockerds_for_none_host_and_the_default()
+    {
+        using var dockerd = StartDockerd("network-settings");
+        var daemons = new (string Name, Func<string[], ProcessResult> Docker, string Socket)[]
+        {
+            ("berthd", a => DockerCli.Docker(Berthd, a), Berthd.Socket), ("dockerd", a => dockerd.Docker(a), dockerd.Socket),
+        };
+        var seen = new Dictionary<string, string>();
+        foreach (var (daemon, docker, socket) in daemons)
+        {
+            foreach (var mode in new[] { "none", "host", "default" })
+            {
+                string[] network = mode == "default" ? [] : ["--network", mode];
+                DockerCli.Ok(docker(["create", .. network, "--name", "ns-created-" + mode, ContainerDaemon.One, "sleep", "600"]));
+                DockerCli.Ok(docker(["run", "-d", .. network, "--name", "ns-running-" + mode, ContainerDaemon.One, "sleep", "600"]));
+                DockerCli.Ok(docker(["run", "-d", .. network, "--name", "ns-stopped-" + mode, ContainerDaemon.One, "sleep", "600"]));
+                DockerCli.Ok(docker(["kill", "ns-stopped-" + mode]));
+                // dockerd's kill waits for the exit, berthd's does not (yet): both are waited for here.
+                docker(["wait", "ns-stopped-" + mode]);
+                foreach (var state in new[] { "created", "running", "stopped" })
+                {
+                    string name = $"ns-{state}-{mode}";
+                    var inspect = JsonNode.Parse(DockerCli.Ok(Tools.Curl(socket, $"http://localhost/v1.41/containers/{name}/json")).Stdout)!;
+                    seen[$"{daemon} inspect {name}"] = Shape(inspect["NetworkSettings"]!);
+                    var list = JsonNode.Parse(DockerCli.Ok(Tools.Curl(socket, "http://localhost/v1.41/containers/json?all=1&filters=" +
+                        Uri.EscapeDataString($"{{\"name\":[\"^/{name}$\"]}}"))).Stdout)!.AsArray();
+                    Assert.Single(list);
+                    seen[$"{daemon} list {name}"] = Shape(list[0]!["NetworkSettings"]!);
+                    // docker ps --filter network= reads the same Networks.
+                    seen[$"{daemon} ps network={mode} {name}"] = docker(["ps", "-a", "--filter", "network=" + (mode == "default" ? "bridge" : mode),
+                        "--filter", "name=^" + name + "$", "--format", "{{.Names}} {{.Networks}}"]).Stdout.Trim();
+                }
+            }
+            DockerCli.Ok(docker(["rm", "-f", .. new[] { "none", "host", "default" }.SelectMany(m => new[] { "created", "running", "stopped" }.Select(s => $"ns-{s}-{m}"))]));
+        }
+        var differences = seen.Keys.Where(k => k.StartsWith("dockerd ", StringComparison.Ordinal)).Select(k => k["dockerd ".Length..])
+            .Where(k => seen[$"berthd {k}"] != seen[$"dockerd {k}"])
+            .Select(k => $"{k}:\n  berthd:  {seen[$"berthd {k}"]}\n  dockerd: {seen[$"dockerd {k}"]}");
+        Assert.True(!differences.Any(), string.Join("\n", differences));
+        Assert.Contains("\"none\":{", seen["dockerd inspect ns-running-none"]);
+        Assert.Contains("\"NetworkID\":\"<id>\"", seen["dockerd inspect ns-running-none"]);
+    }
+
+    /// <summary>The JSON with every 64-hex id as "&lt;id&gt;" and the sandbox's path as "&lt;path&gt;" when set (each engine has its own).</summary>
+    static string Shape(JsonNode settings)
+    {
+        if (settings is JsonObject o && o["SandboxKey"] is JsonValue key && key.ToString().Length > 0) o["SandboxKey"] = "<path>";
+        return Regex.Replace(settings.ToJsonString(), "[0-9a-f]{64}", "<id>");
+    }
 }

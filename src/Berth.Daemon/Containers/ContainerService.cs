@@ -33,6 +33,7 @@ public sealed class ContainerService
     readonly RestartScheduler _restarts;
     readonly HealthMonitor _health;
     readonly OomWatcher _oom;
+    readonly PredefinedNetworks _networks;
 
     public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, ExecDriverTable drivers, DaemonLog log, EventBus? events = null)
     {
@@ -47,6 +48,7 @@ public sealed class ContainerService
         images.ContainerUsing = imageId => _store.UserOfImage(imageId) is { } r ? (r.ShortId, r.Running) : null;
         _health = new HealthMonitor(runner, Publish, log);
         _oom = new OomWatcher(log);
+        _networks = PredefinedNetworks.Load(options.DataRoot);
         _restarts = new RestartScheduler(_store, log, LockOf, StartLockedAsync, StartAsync);
         var records = _store.List().ToList();
         foreach (var record in records) Restore(record);
@@ -306,6 +308,7 @@ public sealed class ContainerService
                 FinishedAt = record.State.FinishedAt,
                 Health = record.State.Health,
             };
+            ContainerNetworks.Started(record, pid, _networks);
             _health.Start(record, SafeMerge(record.Config, image.Config), bundle);
             _store.Save(record);
             var events = EventsOf(record.Id);
@@ -438,6 +441,7 @@ public sealed class ContainerService
         record.State.OOMKilled = exit.OOMKilled;
         record.State.Error = exit.Error;
         record.State.FinishedAt = ContainerJson.Rfc3339Nano(exit.FinishedAt);
+        ContainerNetworks.Exited(record);
     }
 
     void TryUnmount(ContainerRecordFile record)
@@ -829,7 +833,7 @@ public sealed class ContainerService
         record.Id, [record.Name], record.ImageName, record.Image, SafeMerge(record.Config, ImageConfigOf(record)).Labels ?? [],
         record.State.Status, record.State.ExitCode, ContainerJson.ParseTime(record.Created), record.State.Health?.Status ?? "none",
         record.State.StartedAt == ContainerState.NeverTime ? null : ContainerJson.ParseTime(record.State.StartedAt),
-        new Dictionary<string, string>());
+        ContainerNetworks.Ids(record));
 
     /// <summary>
     /// Attach: the monitor's stream of a running container now; of a created or stopped one, once its next start has
