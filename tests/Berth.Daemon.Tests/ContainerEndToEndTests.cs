@@ -405,7 +405,7 @@ public sealed class PrivateDockerd : IDisposable
         _process = process;
     }
 
-    string Socket => Path.Combine(_root, "d.sock");
+    public string Socket => Path.Combine(_root, "d.sock");
 
     public static PrivateDockerd Start(string root)
     {

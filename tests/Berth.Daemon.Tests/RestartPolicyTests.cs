@@ -187,6 +187,73 @@ public class RestartPolicyDaemonRestartTests
         ContainerLeaks.AssertNothingLeft(third, looping);
         Assert.Equal(0, third.Terminate(TimeSpan.FromSeconds(30)));
     }
+
+    /// <summary>
+    /// dockerd's restore: a container that never started is not started by its policy (HasBeenStartedBefore), not
+    /// even after a failed start; one with --rm that is not restarted is removed. The same steps on a private dockerd
+    /// restarted the same way end with the same containers in the same states.
+    /// </summary>
+    [SkippableFact]
+    public void Containers_that_never_started_stay_created_and_rm_ones_go_when_the_daemon_starts_again()
+    {
+        Skip.If(Tools.Which("dockerd") is null, "dockerd is not installed (apt-get install docker.io)");
+        using var fixture = new ContainerDaemon();
+        var daemon = fixture.Daemon;
+        string dockerdRoot = Path.Combine(daemon.Root, "dockerd-boot");
+        var dockerd = PrivateDockerd.Start(dockerdRoot);
+        try
+        {
+            DockerCli.Ok(dockerd.Docker("load", "-i", Path.Combine(daemon.Root, "images.tar")));
+            string[][] before =
+            [
+                ["create", "--network", "none", "--restart", "always", "--name", "cb-always", ContainerDaemon.One, "sleep", "600"],
+                ["create", "--network", "none", "--restart", "unless-stopped", "--name", "cb-unless", ContainerDaemon.One, "sleep", "600"],
+                ["create", "--network", "none", "--restart", "always", "--name", "cb-failed", ContainerDaemon.One, "/nonexistent"],
+                ["create", "--network", "none", "--rm", "--name", "cb-rm", ContainerDaemon.One, "sleep", "600"],
+                // Started once and killed: always brings it back at boot, which tells that the boot's starts were made.
+                ["run", "-d", "--network", "none", "--restart", "always", "--name", "cb-ran", ContainerDaemon.One, "sleep", "600"],
+                ["kill", "cb-ran"],
+            ];
+            var ids = new List<string>();
+            foreach (var step in before)
+            {
+                if (DockerCli.Ok(DockerCli.Docker(daemon, step)).Stdout.Trim() is { Length: 64 } id) ids.Add(id);
+                DockerCli.Ok(dockerd.Docker(step));
+            }
+            Assert.NotEqual(0, DockerCli.Docker(daemon, "start", "cb-failed").ExitCode);
+            Assert.NotEqual(0, dockerd.Docker("start", "cb-failed").ExitCode);
+
+            Assert.Equal(0, daemon.Terminate(TimeSpan.FromSeconds(60)));
+            dockerd.Dispose();
+            using var again = DaemonInstance.Start(daemon.Root, ContainerDaemon.ExtraArgs);
+            dockerd = PrivateDockerd.Start(dockerdRoot);
+            string States(Func<string[], ProcessResult> docker)
+            {
+                Scenarios.PollUntil(() => docker(["inspect", "--format", "{{.State.Status}}", "cb-ran"]).Stdout.Trim(), s => s == "running", 60,
+                    "cb-ran (restart always) is started again at the daemon's start");
+                var lines = DockerCli.Ok(docker(["ps", "-a", "--filter", "name=cb-", "--format", "{{.Names}} {{.State}} {{.RunningFor}}"])).Stdout
+                    .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join(' ', l.Split(' ').Take(2)));
+                return string.Join(", ", lines.Order(StringComparer.Ordinal));
+            }
+            try
+            {
+                string theirs = States(args => dockerd.Docker(args));
+                Assert.Equal("cb-always created, cb-failed created, cb-ran running, cb-unless created", theirs);
+                Assert.Equal(theirs, States(args => DockerCli.Docker(again, args)));
+            }
+            finally
+            {
+                DockerCli.Docker(again, "rm", "-f", "cb-always", "cb-unless", "cb-failed", "cb-rm", "cb-ran");
+                dockerd.Docker("rm", "-f", "cb-always", "cb-unless", "cb-failed", "cb-rm", "cb-ran");
+            }
+            foreach (var id in ids) ContainerLeaks.AssertNothingLeft(again, id);
+            Assert.Equal(0, again.Terminate(TimeSpan.FromSeconds(60)));
+        }
+        finally
+        {
+            dockerd.Dispose();
+        }
+    }
 }
 
 /// <summary>

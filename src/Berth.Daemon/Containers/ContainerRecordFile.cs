@@ -31,6 +31,8 @@ public sealed class ContainerRecordFile
     public string HostnamePath { get; set; } = "";
     public string HostsPath { get; set; } = "";
     public string ResolvConfPath { get; set; } = "";
+    /// <summary>Its sandbox and endpoint since its first start (<see cref="ContainerNetworks"/>); null before.</summary>
+    public ContainerNetworkState? Network { get; set; }
 
     public string ShortId => Id[..12];
     public bool Running => State.Status is "running" or "paused" or "restarting";

@@ -30,8 +30,10 @@ public sealed class ContainerService
     readonly ConcurrentDictionary<string, ContainerEvents> _events = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, IDisposable> _holds = new(StringComparer.Ordinal);
     readonly EventBus _bus;
-    readonly RestartManager _restarts = new();
+    readonly RestartScheduler _restarts;
     readonly HealthMonitor _health;
+    readonly OomWatcher _oom;
+    readonly PredefinedNetworks _networks;
 
     public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, ExecDriverTable drivers, DaemonLog log, EventBus? events = null)
     {
@@ -44,9 +46,17 @@ public sealed class ContainerService
         _store = new ContainerStore(options.DataRoot, (dir, error) => log.Warn("container directory without a record", ("dir", dir), ("error", error)));
         _environment = new EngineEnvironment(new DaemonSettings { DataRoot = options.DataRoot }, EngineHost(), new HostDevices(), new StoreResolver(_store));
         images.ContainerUsing = imageId => _store.UserOfImage(imageId) is { } r ? (r.ShortId, r.Running) : null;
-        _health = new HealthMonitor(runner, (record, action) => Publish(record, action), log);
-        var restartable = _store.List().Where(Restore).Select(r => r.Id).ToList();
-        if (restartable.Count > 0) _ = Task.Run(() => StartAtBootAsync(restartable));
+        _health = new HealthMonitor(runner, Publish, log);
+        _oom = new OomWatcher(log);
+        _networks = PredefinedNetworks.Load(options.DataRoot);
+        _restarts = new RestartScheduler(_store, log, LockOf, StartLockedAsync, StartAsync);
+        var records = _store.List().ToList();
+        foreach (var record in records) Restore(record);
+        // As dockerd's restore: what the policies start again, else a stopped --rm container (never started, or
+        // exited while berthd was down) is removed.
+        var starts = records.Where(RestartScheduler.StartsAtBoot).Select(r => r.Id).ToList();
+        var removals = records.Where(r => !r.Running && r.HostConfig.AutoRemove).ToList();
+        if (starts.Count > 0 || removals.Count > 0) _ = Task.Run(() => BootAsync(removals, starts));
     }
 
     /// <summary>berthd stops: back-offs in progress end (their containers are left exited) and health checks stop.</summary>
@@ -54,6 +64,7 @@ public sealed class ContainerService
     {
         _restarts.Dispose();
         _health.Dispose();
+        _oom.Dispose();
     }
 
     public ContainerStore Store => _store;
@@ -90,9 +101,9 @@ public sealed class ContainerService
     /// <summary>
     /// After a restart: a container whose monitor still runs is followed again (live-restore), its health checks
     /// resumed; one that exited while berthd was down gets the exit its monitor recorded; one whose monitor left no
-    /// trace has exited with 255. True when a stopped container is to be started again by its restart policy.
+    /// trace has exited with 255.
     /// </summary>
-    bool Restore(ContainerRecordFile record)
+    void Restore(ContainerRecordFile record)
     {
         HoldImage(record);
         if (record.Running)
@@ -104,36 +115,28 @@ public sealed class ContainerService
                 record.State.Restarting = false;
                 record.State.Pid = running;
                 _log.Info("container still runs from before the restart: following its monitor again", ("id", record.Id), ("pid", running));
+                WatchOom(record);
+                _oom.Release(record.Id);
                 EventsOf(record.Id).Exited = FollowExitAsync(record, null);
                 _health.Start(record, SafeMerge(record.Config, ImageConfigOf(record)), BundleOf(record.Id));
-                return false;
+                return;
             }
             MarkExited(record, exit ?? new ContainerExit(255, DateTimeOffset.UtcNow, Error: "the container's monitor and its exit record were gone when berthd started"));
             TryUnmount(record);
             TryDelete(record.Id);
             _store.Save(record);
         }
-        // As dockerd at its start: the policy's answer for the last exit, with a restart count that is not reset;
-        // a container that never ran is left alone.
-        return record.State.StartedAt != ContainerState.NeverTime && record.State.Status == "exited"
-            && RestartManager.ShouldRestart(record.HostConfig.RestartPolicy, record.RestartCount, record.State.ExitCode, record.HasBeenManuallyStopped);
     }
 
-    /// <summary>The containers whose restart policy starts them when berthd starts, started as a user's start would.</summary>
-    async Task StartAtBootAsync(List<string> ids)
+    /// <summary>After the restore, in the background: the --rm containers left stopped are removed, then the policies' starts made.</summary>
+    async Task BootAsync(List<ContainerRecordFile> removals, List<string> starts)
     {
-        foreach (var id in ids)
+        foreach (var record in removals)
         {
-            try
-            {
-                _log.Info("starting the container per its restart policy", ("id", id));
-                await StartAsync(id);
-            }
-            catch (Exception e)
-            {
-                _log.Error("cannot start the container per its restart policy", ("id", id), ("error", e.Message));
-            }
+            _log.Info("removing the stopped container (AutoRemove) found at start", ("id", record.Id));
+            await TryAutoRemoveAsync(record);
         }
+        await _restarts.StartAtBootAsync(starts);
     }
 
     string ExitFileOf(ContainerRecordFile record) => Path.Combine(_store.DirOf(record.Id), "exit.json");
@@ -157,6 +160,9 @@ public sealed class ContainerService
     /// <summary>dockerd's container event: the labels of the merged config, the image as the client named it, the name.</summary>
     void Publish(ContainerRecordFile record, string action, Dictionary<string, string>? extra = null) =>
         _bus.PublishContainer(action, record.Id, record.ImageName, record.Name, SafeMerge(record.Config, ImageConfigOf(record)).Labels, extra);
+
+    /// <summary>An exec's event (<see cref="ExecEvents"/>), with the container's attributes.</summary>
+    internal void PublishExec(ContainerRecordFile record, string action, Dictionary<string, string> attributes) => Publish(record, action, attributes);
 
     // ---------------------------------------------------------------- create
 
@@ -236,10 +242,7 @@ public sealed class ContainerService
             if (record.State.Status == "paused") throw ApiException.Conflict("cannot start a paused container, try unpause instead");
             if (record.Running) return false;
             if (record.State.Status == "removing") throw ApiException.Conflict($"cannot start container {record.Id}: it is being removed");
-            // A start by the user begins the restart policy afresh, as dockerd's ResetRestartManager.
-            _restarts.Reset(record.Id);
-            record.RestartCount = 0;
-            record.HasBeenManuallyStopped = false;
+            _restarts.StartedByUser(record);
             try
             {
                 await StartLockedAsync(record);
@@ -292,6 +295,7 @@ public sealed class ContainerService
             var launch = new ContainerLaunch(record.Id, record.Driver, bundle, record.LogPath, ExitFileOf(record),
                 record.Config.Tty, record.Config.OpenStdin, record.Config.StdinOnce);
             await _runner.CreateAsync(launch);
+            WatchOom(record);
             // Attaches made before the start (docker run attaches, then starts) join now: the init has not run yet.
             EventsOf(record.Id).ConnectPendingAttaches(_runner.Monitor(record.Id));
             int pid = await _runner.StartAsync(record.Id);
@@ -304,15 +308,18 @@ public sealed class ContainerService
                 FinishedAt = record.State.FinishedAt,
                 Health = record.State.Health,
             };
+            ContainerNetworks.Started(record, pid, _networks);
             _health.Start(record, SafeMerge(record.Config, image.Config), bundle);
             _store.Save(record);
             var events = EventsOf(record.Id);
             events.Exited = FollowExitAsync(record, shm);
             _log.Info("container started", ("id", record.Id), ("pid", pid));
             Publish(record, "start");
+            _oom.Release(record.Id);
         }
         catch (Exception e)
         {
+            _oom.Stop(record.Id);
             if (shm is not null) Libc.umount2(shm.Path, Libc.MNT_DETACH);
             TryUnmount(record);
             TryDelete(record.Id);
@@ -325,6 +332,9 @@ public sealed class ContainerService
             throw;
         }
     }
+
+    /// <summary>The oom event when the OOM killer acts in the container's cgroup (created by now), as dockerd's.</summary>
+    void WatchOom(ContainerRecordFile record) => _oom.Start(record.Id, BundleOf(record.Id), () => Publish(record, "oom"));
 
     /// <summary>dockerd creates a missing working directory; no component may be a symlink (it could lead out of the rootfs).</summary>
     static void CreateWorkingDir(string rootfs, string workdir)
@@ -356,24 +366,17 @@ public sealed class ContainerService
         try
         {
             _health.Stop(record.Id);
+            bool oomReported = _oom.Stop(record.Id);
             var ran = exit.FinishedAt - ContainerJson.ParseTime(record.State.StartedAt);
             MarkExited(record, exit);
-            // The policy as the record has it now: an update since the start counts.
-            restartIn = _store.Find(record.Id) is null ? null
-                : _restarts.OnExit(record.Id, record.HostConfig.RestartPolicy, record.RestartCount, exit.ExitCode, record.HasBeenManuallyStopped, ran);
-            if (restartIn is not null)
-            {
-                record.RestartCount++;
-                record.State.Status = "restarting";
-                record.State.Running = true;
-                record.State.Restarting = true;
-            }
+            restartIn = _restarts.AtExit(record, exit, ran);
             if (shm is not null) Libc.umount2(shm.Path, Libc.MNT_DETACH);
             TryUnmount(record);
             TryDelete(record.Id);
             if (_store.Find(record.Id) is not null) _store.Save(record);
             _log.Info("container exited", ("id", record.Id), ("exit-code", exit.ExitCode));
-            if (exit.OOMKilled) Publish(record, "oom");
+            // The watch reported the kill when it came; one it did not see (no watch, berthd was down) is reported now.
+            if (exit.OOMKilled && !oomReported) Publish(record, "oom");
             Publish(record, "die", new() { ["exitCode"] = exit.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         }
         finally
@@ -383,46 +386,10 @@ public sealed class ContainerService
         EventsOf(record.Id).SignalExit(exit.ExitCode);
         if (restartIn is { } delay)
         {
-            await RestartAfterAsync(record, delay);
+            await _restarts.RestartAfterAsync(record, delay);
             return;
         }
         if (record.HostConfig.AutoRemove) await TryAutoRemoveAsync(record);
-    }
-
-    /// <summary>
-    /// The restart after the back-off; when the back-off was cancelled (stop, kill, rm -f, berthd's shutdown) or the
-    /// start fails, the container is left exited.
-    /// </summary>
-    async Task RestartAfterAsync(ContainerRecordFile record, TimeSpan delay)
-    {
-        _log.Debug("restarting the container per its restart policy", ("id", record.Id), ("delay-ms", delay.TotalMilliseconds));
-        bool due = await _restarts.WaitAsync(record.Id, delay);
-        var gate = LockOf(record.Id);
-        await gate.WaitAsync();
-        try
-        {
-            if (record.State.Status != "restarting" || _store.Find(record.Id) is null) return;
-            if (due && !_restarts.IsCanceled(record.Id))
-            {
-                try
-                {
-                    await StartLockedAsync(record);
-                    return;
-                }
-                catch (Exception e)
-                {
-                    _log.Error("cannot restart the container per its restart policy", ("id", record.Id), ("error", e.Message));
-                }
-            }
-            record.State.Status = "exited";
-            record.State.Running = false;
-            record.State.Restarting = false;
-            _store.Save(record);
-        }
-        finally
-        {
-            gate.Release();
-        }
     }
 
     /// <summary>
@@ -436,27 +403,13 @@ public sealed class ContainerService
         gate.Wait();
         try
         {
-            string stopSignal = SafeMerge(record.Config, ImageConfigOf(record)).StopSignal ?? "";
-            if (signal == 9 || stopSignal.Length == 0 || SignalOrZero(stopSignal) == signal) _restarts.Cancel(record.Id);
-            record.HasBeenManuallyStopped = true;
+            _restarts.StoppedByUser(record, signal, SafeMerge(record.Config, ImageConfigOf(record)).StopSignal);
             _health.Stop(record.Id);
             return (EventsOf(record.Id).Exited, record.State.Status == "restarting");
         }
         finally
         {
             gate.Release();
-        }
-    }
-
-    static int SignalOrZero(string name)
-    {
-        try
-        {
-            return Signals.Parse(name);
-        }
-        catch (ContainerConfigException)
-        {
-            return 0;
         }
     }
 
@@ -488,6 +441,7 @@ public sealed class ContainerService
         record.State.OOMKilled = exit.OOMKilled;
         record.State.Error = exit.Error;
         record.State.FinishedAt = ContainerJson.Rfc3339Nano(exit.FinishedAt);
+        ContainerNetworks.Exited(record);
     }
 
     void TryUnmount(ContainerRecordFile record)
@@ -765,7 +719,7 @@ public sealed class ContainerService
                 throw new ApiException(500, $"cannot remove container {record.Id}: its rootfs is still mounted at {RootfsMounter.RootfsPath(_store.DirOf(record.Id))}");
             TryDelete(record.Id);
             _store.Remove(record);
-            _restarts.Reset(record.Id);
+            _restarts.Removed(record.Id);
             if (_holds.TryRemove(record.Id, out var hold)) hold.Dispose();
             _log.Info("container removed", ("id", record.Id));
             Publish(record, "destroy");
@@ -879,7 +833,7 @@ public sealed class ContainerService
         record.Id, [record.Name], record.ImageName, record.Image, SafeMerge(record.Config, ImageConfigOf(record)).Labels ?? [],
         record.State.Status, record.State.ExitCode, ContainerJson.ParseTime(record.Created), record.State.Health?.Status ?? "none",
         record.State.StartedAt == ContainerState.NeverTime ? null : ContainerJson.ParseTime(record.State.StartedAt),
-        new Dictionary<string, string>());
+        ContainerNetworks.Ids(record));
 
     /// <summary>
     /// Attach: the monitor's stream of a running container now; of a created or stopped one, once its next start has

@@ -57,7 +57,7 @@ public static class ContainerViews
             },
             Mounts = [],
             Config = merged,
-            NetworkSettings = new NetworkSettings(),
+            NetworkSettings = ContainerNetworks.Settings(record),
         };
     }
 
@@ -98,7 +98,7 @@ public static class ContainerViews
             State = record.State.Status,
             Status = StatusText(record.State, DateTimeOffset.UtcNow),
             HostConfig = new SummaryHostConfig { NetworkMode = record.HostConfig.NetworkMode.Length > 0 ? record.HostConfig.NetworkMode : "default" },
-            NetworkSettings = new SummaryNetworkSettings { Networks = [] },
+            NetworkSettings = new SummaryNetworkSettings { Networks = ContainerNetworks.Summary(record) },
             Mounts = [],
         };
     }

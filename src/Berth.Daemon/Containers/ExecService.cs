@@ -83,6 +83,7 @@ public sealed class ExecService(ContainerService containers)
         if (record.State.Status == "paused") throw ApiException.Conflict($"Container {reference} is paused, unpause the container before exec");
         string id = ContainerNames.NewId();
         _execs[id] = new ExecEntry(id, record.Id, config);
+        containers.PublishExec(record, ExecEvents.Create(config.Cmd), ExecEvents.Attributes(id));
         return id;
     }
 
@@ -132,6 +133,7 @@ public sealed class ExecService(ContainerService containers)
         {
             var monitor = containers.Runner.Monitor(record.Id);
             var process = ProcessFor(containers.BundleOf(record.Id), record, e.Config);
+            containers.PublishExec(record, ExecEvents.Start(e.Config.Cmd!), ExecEvents.Attributes(id));
             bool stdin = e.Config.AttachStdin && !detach;
             var (pid, stream) = monitor.Exec(process, e.Config.Tty, stdin);
             e.Pid = pid;
@@ -152,6 +154,7 @@ public sealed class ExecService(ContainerService containers)
         try
         {
             e.ExitCode = containers.Runner.Monitor(e.ContainerId).ExecWait(e.Pid, ExitBound);
+            if (containers.Store.Find(e.ContainerId) is { } record) containers.PublishExec(record, ExecEvents.Die, ExecEvents.Attributes(id, e.ExitCode));
         }
         catch (Exception ex) when (ex is MonitorException or ContainerRunnerException)
         {
@@ -206,4 +209,24 @@ public sealed class ExecService(ContainerService containers)
         }
         return process;
     }
+}
+
+/// <summary>
+/// dockerd's exec events, for docker exec and health probes alike: exec_create and exec_start name the command as
+/// dockerd joins it (the entrypoint, a space, then the arguments: "true " for a command alone), each carries the
+/// exec's id, exec_die its exit code too.
+/// </summary>
+static class ExecEvents
+{
+    public const string Die = "exec_die";
+
+    public static string Create(IReadOnlyList<string> command) => "exec_create: " + Text(command);
+
+    public static string Start(IReadOnlyList<string> command) => "exec_start: " + Text(command);
+
+    static string Text(IReadOnlyList<string> command) => command[0] + " " + string.Join(' ', command.Skip(1));
+
+    public static Dictionary<string, string> Attributes(string execId, int? exitCode = null) => exitCode is { } code
+        ? new() { ["execID"] = execId, ["exitCode"] = code.ToString(System.Globalization.CultureInfo.InvariantCulture) }
+        : new() { ["execID"] = execId };
 }

@@ -14,10 +14,12 @@ namespace Berth.Daemon.Containers;
 /// it every interval through the container's monitor, and <c>State.Health</c> kept as dockerd keeps it: "starting"
 /// until the first success, "healthy" after each success, "unhealthy" after Retries failures in a row (failures inside
 /// the start period do not count while it is starting), the last 5 results, a <c>health_status: X</c> event at each
-/// change. A check that outlives its timeout is killed and fails with exit code -1. The state lives in memory, as
-/// dockerd's; it reaches config.v2.json with the container's next state change.
+/// change. Each probe is an exec with dockerd's exec events (<see cref="ExecEvents"/>). A check that outlives its
+/// timeout is killed and fails with exit code -1. The state lives in memory, as dockerd's; it reaches config.v2.json
+/// with the container's next state change.
 /// </summary>
-public sealed class HealthMonitor(IContainerRunner runner, Action<ContainerRecordFile, string> publish, DaemonLog log) : IDisposable
+public sealed class HealthMonitor(IContainerRunner runner, Action<ContainerRecordFile, string, Dictionary<string, string>?> publish, DaemonLog log)
+    : IDisposable
 {
     const int MaxOutput = 4096, MaxLogEntries = 5, DefaultRetries = 3;
     static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(30), DefaultTimeout = TimeSpan.FromSeconds(30),
@@ -134,20 +136,26 @@ public sealed class HealthMonitor(IContainerRunner runner, Action<ContainerRecor
         if (before != after)
         {
             log.Info("container health changed", ("id", record.Id), ("health", after));
-            publish(record, "health_status: " + after);
+            publish(record, "health_status: " + after, null);
         }
     }
 
-    /// <summary>One run of the check: its exit code and output (at most 4096 bytes, then "..."), or -1 and why.</summary>
+    /// <summary>
+    /// One run of the check: its exit code and output (at most 4096 bytes, then "..."), or -1 and why. As dockerd's
+    /// probe, an exec with its exec_create and exec_start events, and exec_die once its exit is known.
+    /// </summary>
     async Task<(int ExitCode, string Output)> ProbeAsync(ContainerRecordFile record, HealthConfig config, List<string> command, string bundle, CancellationToken stop)
     {
         MonitorClient monitor;
         int pid;
         Stream stream;
+        string execId = ContainerNames.NewId();
         try
         {
             monitor = runner.Monitor(record.Id);
             var process = ExecService.ProcessFor(bundle, record, new ExecCreateRequest { Cmd = command });
+            publish(record, ExecEvents.Create(command), ExecEvents.Attributes(execId));
+            publish(record, ExecEvents.Start(command), ExecEvents.Attributes(execId));
             (pid, stream) = await Task.Run(() => monitor.Exec(process, tty: false, stdin: false), stop).WaitAsync(ExecBound, stop);
         }
         catch (Exception e) when (e is MonitorException or ContainerRunnerException or Engine.ContainerConfigException or IOException or TimeoutException)
@@ -171,19 +179,20 @@ public sealed class HealthMonitor(IContainerRunner runner, Action<ContainerRecor
             catch (OperationCanceledException)
             {
                 KillTree(pid);
-                await Collect(monitor, pid, reading);
+                PublishDie(record, execId, await Collect(monitor, pid, reading));
                 return (-1, "");
             }
             if (timedOut)
             {
                 log.Debug("health check took too long: killing it", ("id", record.Id), ("pid", pid));
                 KillTree(pid);
-                await Collect(monitor, pid, reading);
+                PublishDie(record, execId, await Collect(monitor, pid, reading));
                 string limit = GoDuration(timeout);
                 string text = output.ToString();
                 return (-1, text.Length > 0 ? $"Health check exceeded timeout ({limit}): {text}" : $"Health check exceeded timeout ({limit})");
             }
             int code = await Task.Run(() => monitor.ExecWait(pid, ExecBound));
+            PublishDie(record, execId, code);
             return (code, output.ToString());
         }
         catch (Exception e) when (e is MonitorException or IOException)
@@ -196,17 +205,23 @@ public sealed class HealthMonitor(IContainerRunner runner, Action<ContainerRecor
         }
     }
 
-    /// <summary>After a kill: the output's end and the exit's reaping by the monitor, bounded.</summary>
-    static async Task Collect(MonitorClient monitor, int pid, Task reading)
+    /// <summary>exec_die, when the probe's exit is known (not when the container ended with it).</summary>
+    void PublishDie(ContainerRecordFile record, string execId, int? exitCode)
+    {
+        if (exitCode is { } code) publish(record, ExecEvents.Die, ExecEvents.Attributes(execId, code));
+    }
+
+    /// <summary>After a kill: the output's end and the exit's reaping by the monitor, bounded; the exit code, when there was one to reap.</summary>
+    static async Task<int?> Collect(MonitorClient monitor, int pid, Task reading)
     {
         try
         {
             await reading.WaitAsync(ExecBound);
-            await Task.Run(() => monitor.ExecWait(pid, ExecBound));
+            return await Task.Run(() => monitor.ExecWait(pid, ExecBound));
         }
         catch (Exception e) when (e is MonitorException or IOException or TimeoutException)
         {
-            // The container ended with it; nothing is left to reap.
+            return null; // The container ended with it; nothing is left to reap.
         }
     }
 
