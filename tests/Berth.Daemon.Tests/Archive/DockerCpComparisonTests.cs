@@ -29,8 +29,25 @@ public sealed class DockerCpComparisonTests(ContainerDaemon berthd, Dockerd.Priv
         Assert.True(differences.Count == 0, string.Join("\n\n", differences));
     }
 
-    /// <summary>One line per step: the command, its exit code and output; then the trees it made.</summary>
-    static List<string> Session(Engine engine)
+    /// <summary>
+    /// berth cp against berthd, the same session: the same exit codes and the same trees in the container and locally
+    /// as the docker CLI's (the CLI's own error sentences differ; the daemon's are compared above).
+    /// </summary>
+    [SkippableFact]
+    public void BerthCpCopiesAsDockerCpDoes()
+    {
+        Skip.IfNot(File.Exists(Tools.Berth), $"berth is not published at {Tools.Berth}");
+        var docker = Session(new Engine(ContainerDaemon.One, args => DockerCli.Docker(berthd.Daemon, args)), messages: false);
+        var berth = Session(new Engine(ContainerDaemon.One, args => args[0] == "cp"
+            ? Tools.Run(Tools.Berth, args, new Dictionary<string, string> { ["BERTH_HOST"] = berthd.Daemon.Host })
+            : DockerCli.Docker(berthd.Daemon, args)), messages: false);
+        var differences = Enumerable.Range(0, docker.Count).Where(i => docker[i] != berth[i])
+            .Select(i => $"docker: {docker[i]}\nberth:  {berth[i]}").ToList();
+        Assert.True(differences.Count == 0, string.Join("\n\n", differences));
+    }
+
+    /// <summary>One line per step: the command, its exit code and output (with <paramref name="messages"/>); then the trees it made.</summary>
+    static List<string> Session(Engine engine, bool messages = true)
     {
         string name = "cp-" + Guid.NewGuid().ToString("N")[..10];
         using var local = new TempDir();
@@ -50,7 +67,7 @@ public sealed class DockerCpComparisonTests(ContainerDaemon berthd, Dockerd.Priv
             string shown = string.Join(' ', args).Replace(name, "C").Replace(local.Path, "L");
             // The CLI logs its own tar writer's broken pipe when the daemon refuses early, or not: a race of the CLI's.
             string output = string.Join('\n', (r.Stdout + r.Stderr).Split('\n').Where(l => !l.StartsWith("time=", StringComparison.Ordinal)));
-            log.Add($"{shown} => {r.ExitCode} {output.Replace(name, "C").Replace(local.Path, "L").Trim()}");
+            log.Add($"{shown} => {r.ExitCode} {(messages ? output.Replace(name, "C").Replace(local.Path, "L").Trim() : "")}");
         }
         DockerCli.Ok(engine.Docker(["run", "--network", "none", "--name", name, engine.Image, "sh", "-c",
             "chmod 1777 /tmp; mkdir -p /data/sub /data/empty; echo hi > /data/f; echo x > /data/sub/g; ln -s /data /data/lnk; ln -s sub/g /data/rel; ln /data/f /data/hard; touch -d @1000000000 /data/f"]));
