@@ -146,9 +146,11 @@ public sealed class ArchivePathSafetyTests(ContainerDaemon fixture) : DockerScen
         Ok(Docker("run", "-d", "--name", name, ContainerDaemon.One, "sh", "-c", script));
         string id = Format("{{.Id}}", name);
         using var api = Api();
+        // docker run -d returns before the script has made its tree: copies before that would all miss.
+        Scenarios.PollUntil(() => api.Head(id, "/w/t").Status + " " + api.Head(id, "/w/link").Status, s => s.Contains("200"), 60, "the container's swap loop to start");
         int container = 0, misses = 0;
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < 300 && clock.Elapsed < TimeSpan.FromSeconds(120); i++)
+        for (int i = 0; (i < 300 || container == 0 || misses == 0) && clock.Elapsed < TimeSpan.FromSeconds(120); i++)
         {
             var get = api.Get(id, $"/w/d{HostDir}/secret");
             Assert.DoesNotContain("HOST", get.Text);
