@@ -30,6 +30,7 @@ namespace Berth.Api;
 [JsonSerializable(typeof(ExecStartRequest))]
 [JsonSerializable(typeof(ExecInspect))]
 [JsonSerializable(typeof(ContainerTopResponse))]
+[JsonSerializable(typeof(ContainerPathStat))]
 [JsonSerializable(typeof(ContainersPruneResponse))]
 [JsonSerializable(typeof(ContainerUpdateRequest))]
 [JsonSerializable(typeof(ContainerUpdateResponse))]

@@ -53,6 +53,7 @@ IEnumerable<Command> ContainerVerbs(bool underContainer)
     yield return ExecLogsCommands.Exec(globals);
     yield return MonitoringCommands.Top(globals);
     yield return MonitoringCommands.Stats(globals);
+    yield return CpCommand.Build(globals);
     if (underContainer)
     {
         yield return InspectCommand.Build(globals, "container");

@@ -134,14 +134,7 @@ public static class LayerApplier
                 Link(dir, parent, leaf, entry.LinkName, name);
                 return false;
             case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
-                var posix = (PosixTarEntry)entry;
-                uint type = entry.EntryType switch
-                {
-                    TarEntryType.CharacterDevice => Libc.S_IFCHR,
-                    TarEntryType.BlockDevice => Libc.S_IFBLK,
-                    _ => Libc.S_IFIFO,
-                };
-                ulong dev = type == Libc.S_IFIFO ? 0 : Libc.makedev((uint)posix.DeviceMajor, (uint)posix.DeviceMinor);
+                var (type, dev) = TarSpecialFile.Node(entry);
                 if (Libc.mknodat(parent.Value, leaf, type | (perm & 0x1ff), dev) < 0) throw LinuxException.FromLastError("mknodat", where);
                 return true;
             default:

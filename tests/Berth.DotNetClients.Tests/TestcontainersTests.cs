@@ -26,17 +26,18 @@ public sealed class TestcontainersTests(BerthdWithRegistryImage fixture, ITestOu
     /// bridge network yet), started once <paramref name="readyLine"/> is logged; <paramref name="check"/> gets it running,
     /// then it is disposed and nothing of it may be left.
     /// </summary>
-    async Task RunAsync(string what, string script, string readyLine, Func<IContainer, CancellationToken, Task> check)
+    async Task RunAsync(string what, string script, string readyLine, Func<IContainer, CancellationToken, Task> check,
+        Func<ContainerBuilder, ContainerBuilder>? configure = null)
     {
-        var container = new ContainerBuilder(fixture.Reference)
+        var builder = new ContainerBuilder(fixture.Reference)
             .WithDockerEndpoint(fixture.Endpoint)
             .WithName($"tc-{what}-{Guid.NewGuid().ToString("N")[..10]}")
             .WithLabel("berth.test", "testcontainers")
             .WithCreateParameterModifier(parameters => (parameters.HostConfig ??= new HostConfig()).NetworkMode = "none")
             .WithEntrypoint("sh", "-c")
             .WithCommand(script)
-            .WithWaitStrategy(Wait.ForUnixContainer().UntilMessageIsLogged(readyLine))
-            .Build();
+            .WithWaitStrategy(Wait.ForUnixContainer().UntilMessageIsLogged(readyLine));
+        var container = (configure?.Invoke(builder) ?? builder).Build();
         string id;
         try
         {
@@ -66,6 +67,22 @@ public sealed class TestcontainersTests(BerthdWithRegistryImage fixture, ITestOu
             var (stdout, stderr) = await container.GetLogsAsync(timestampsEnabled: false, ct: ct);
             Assert.Equal(("booting\n", "service ready\n"), (stdout, stderr));
         });
+
+    /// <summary>
+    /// Testcontainers' file copy (PUT /containers/{id}/archive, and GET to read back): a resource mapped before the start
+    /// (copied into the created container) and a file copied into and read from the running one.
+    /// </summary>
+    [SkippableFact]
+    public Task Copies_files_into_and_out_of_the_container() => RunAsync("copy",
+        "cat /etc/berth/mapped.txt; trap 'exit 0' TERM; while true; do sleep 1; done", "mapped before the start",
+        async (container, ct) =>
+        {
+            await container.CopyAsync("copied while running\n"u8.ToArray(), "/tmp/copied.txt", ct: ct);
+            var cat = await container.ExecAsync(["cat", "/tmp/copied.txt"], ct);
+            Assert.Equal((0L, "copied while running\n"), (cat.ExitCode, cat.Stdout));
+            Assert.Equal("mapped before the start\n"u8.ToArray(), await container.ReadFileAsync("/etc/berth/mapped.txt", ct));
+        },
+        builder => builder.WithResourceMapping("mapped before the start\n"u8.ToArray(), FilePath.Of("/etc/berth/mapped.txt")));
 
     /// <summary>
     /// The wait strategy polls the log before the container wrote anything: berthd's empty log must be a body the SDK

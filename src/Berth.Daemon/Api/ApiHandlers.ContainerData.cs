@@ -23,6 +23,9 @@ public sealed partial class ApiHandlers
         ApiEndpoint.ContainerLogs => ContainerLogsAsync(http, route.Name!),
         ApiEndpoint.ContainerStats => ContainerStatsAsync(http, route.Name!),
         ApiEndpoint.ContainerTop => ContainerTopAsync(http, route.Name!),
+        ApiEndpoint.ContainerArchiveStat => ArchiveStatAsync(http, route.Name!),
+        ApiEndpoint.ContainerArchiveGet => ArchiveGetAsync(http, route.Name!),
+        ApiEndpoint.ContainerArchivePut => ArchivePutAsync(http, route.Name!),
         ApiEndpoint.Events => EventsAsync(http),
         _ => throw new UnreachableException($"no handler for {route.Endpoint}"),
     };

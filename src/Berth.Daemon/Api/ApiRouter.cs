@@ -39,6 +39,9 @@ public enum ApiEndpoint
     ExecResize,
     ContainerStats,
     ContainerTop,
+    ContainerArchiveStat,
+    ContainerArchiveGet,
+    ContainerArchivePut,
     Events,
 }
 
@@ -115,6 +118,9 @@ public static class ApiRouter
         new("POST", "/exec/{id}/resize", ApiEndpoint.ExecResize),
         new("GET", "/containers/{id}/stats", ApiEndpoint.ContainerStats),
         new("GET", "/containers/{id}/top", ApiEndpoint.ContainerTop),
+        new("HEAD", "/containers/{id}/archive", ApiEndpoint.ContainerArchiveStat),
+        new("GET", "/containers/{id}/archive", ApiEndpoint.ContainerArchiveGet),
+        new("PUT", "/containers/{id}/archive", ApiEndpoint.ContainerArchivePut),
         new("DELETE", "/containers/{id}", ApiEndpoint.ContainerDelete),
 
         new("GET", "/events", ApiEndpoint.Events),

@@ -560,6 +560,46 @@ public sealed class ContainerService
         ThawAfterSignal(record, signal);
     }
 
+    // ---------------------------------------------------------------- archive (docker cp)
+
+    /// <summary>
+    /// The container's rootfs for a copy (<see cref="Archive.RootfsLease"/>): under its lock; mounted for the copy and
+    /// unmounted after it when the container does not run. 404 for an unknown or removed container.
+    /// </summary>
+    public async Task<Archive.RootfsLease> LeaseRootfsAsync(string reference)
+    {
+        var record = _store.Get(reference);
+        var gate = LockOf(record.Id);
+        await gate.WaitAsync();
+        bool mounted = false;
+        try
+        {
+            if (_store.Find(record.Id) is null) throw ContainerNames.NotFound(reference);
+            if (record.State.Status == "removing") throw ApiException.Conflict($"container {record.Id} is being removed");
+            string dir = _store.DirOf(record.Id);
+            string rootfs = RootfsMounter.RootfsPath(dir);
+            if (!RootfsMounter.IsMounted(rootfs))
+            {
+                var image = _images.ResolveForContainer(record.Image);
+                RootfsMounter.Mount(dir, _images.LowerDirs(image.ChainIds));
+                mounted = true;
+            }
+            var root = new Archive.ContainerRoot(rootfs);
+            string user = SafeMerge(record.Config, ImageConfigOf(record)).User ?? "";
+            return new Archive.RootfsLease(record.Id, user, record.HostConfig.ReadonlyRootfs, root, () =>
+            {
+                if (mounted) TryUnmount(record);
+                gate.Release();
+            });
+        }
+        catch
+        {
+            if (mounted) TryUnmount(record);
+            gate.Release();
+            throw;
+        }
+    }
+
     // ---------------------------------------------------------------- pause, unpause (ContainerPauser)
 
     /// <summary>POST /containers/{id}/pause (<paramref name="pause"/>) and /unpause.</summary>

@@ -20,6 +20,10 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int utimensat(int dirfd, string path, Timespec* times, int flags);
 
+    /// <summary>futimens(3): the times of an open (not O_PATH) fd, so that no path is resolved again.</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int futimens(int fd, Timespec* times);
+
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int lsetxattr(string path, string name, byte* value, nuint size, int flags);
 
