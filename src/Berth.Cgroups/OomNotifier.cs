@@ -97,6 +97,10 @@ public sealed class OomNotifier : IDisposable
         return new OomNotifier(fd, dir, v2: true);
     }
 
+    /// <summary>The notification fd, readable when <see cref="Wait"/> has something to say: for a caller that polls many
+    /// notifiers at once and then calls <see cref="Wait"/> with a zero timeout on the readable ones.</summary>
+    public int Fd => _fd.Value;
+
     /// <summary>
     /// Waits up to <paramref name="timeout"/> for an OOM kill or the end of the container. <paramref name="endFd"/>
     /// (e.g. a pidfd of the container's init) ends the wait when readable; an OOM that the kernel reported before
