@@ -25,7 +25,8 @@ public sealed class KilledAtPhaseTests(ITestOutputHelper output) : ContainerTest
         ["create: before the claim of the id"] = "enter:runtime:mkdir:1:/.claim-",
         ["create: after the claim, before state.json"] = "exit:runtime:rename:1:/.claim-",
         // A state write swaps its new file in with renameat2(RENAME_EXCHANGE); the first, with nothing to swap, fails
-        // (ENOENT) and renames: so the first record is the second rename, and init's pid the third record, the fourth.
+        // (ENOENT) and renames: so the first record is the second rename. The cgroups made are recorded again only when
+        // they differ from the first record's list (not here), so init's pid, the second record, is the third rename.
         ["create: state recorded, no cgroup made"] = "exit:runtime:rename:2:path2={state}/state.json",
         ["create: between two cgroup mkdirs"] = "exit:runtime:mkdir:2:path=/sys/fs/cgroup/",
         ["create: cgroups made and configured"] = "enter:runtime:mknod:1:{state}/exec.fifo",
@@ -33,7 +34,7 @@ public sealed class KilledAtPhaseTests(ITestOutputHelper output) : ContainerTest
         ["create: after the clone, before the handshake"] = "exit:runtime:clone:1:clone process",
         ["create: init placed in its first cgroup"] = "exit:runtime:write:1:cgroup.procs",
         ["create: after the handshake"] = "exit:runtime:write:1:fd=socket:&&data=\"g\"",
-        ["create: init's pid recorded"] = "exit:runtime:rename:4:path2={state}/state.json",
+        ["create: init's pid recorded"] = "exit:runtime:rename:3:path2={state}/state.json",
         ["create: config sent to init"] = "exit:runtime:write:1:fd=socket:&&data=\"\\x01Q",
         ["create: init reported ready"] = "exit:runtime:read:1:fd=socket:&&data=\"\\x01R&&ready",
         ["start: before exec.fifo is opened"] = "enter:runtime:open:1:{state}/exec.fifo",

@@ -33,6 +33,38 @@ public class ContainerStateJsonTests
         Assert.Equal(Serializer(bare), Encoding.UTF8.GetString(ContainerStateJson.Write(bare)));
     }
 
+    [Theory]
+    [InlineData("plain /sys/fs/cgroup/x_1-2.3:4,5;6=7?8@9[]^{|}~ !#$%()*")]
+    [InlineData("\\ ' & + < > ` \"")]
+    [InlineData("\t\n\r\b\f\u0000\u001f\u007f")]
+    [InlineData("caf\u00e9 \u20ac \ud83d\ude00")]
+    [InlineData("")]
+    public void Escapes_strings_as_the_serializer_does(string text)
+    {
+        var state = new ContainerState
+        {
+            Id = text, Bundle = text, Rootfs = "/r", Owner = text,
+            CgroupPaths = new() { [text] = text }, CreatedCgroups = [text], Annotations = new() { [text] = text },
+            Hooks = new Hooks { Prestart = [new Hook { Path = text, Args = [text], Env = [text], Timeout = -1 }] },
+        };
+        Assert.Equal(Serializer(state), Encoding.UTF8.GetString(ContainerStateJson.Write(state)));
+    }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(5_000_000, 0)]
+    [InlineData(1, -330)]
+    [InlineData(1_234_500, 840)]
+    public void Writes_dates_as_the_serializer_does(long ticks, int offsetMinutes)
+    {
+        var state = new ContainerState
+        {
+            Id = "c", Bundle = "/b", Rootfs = "/r", Ready = true, InitPid = int.MaxValue, InitStartTime = ulong.MaxValue,
+            Created = new DateTimeOffset(2026, 12, 6, 23, 59, 59, TimeSpan.FromMinutes(offsetMinutes)).AddTicks(ticks),
+        };
+        Assert.Equal(Serializer(state), Encoding.UTF8.GetString(ContainerStateJson.Write(state)));
+    }
+
     [Fact]
     public void Reads_what_the_serializer_wrote()
     {
