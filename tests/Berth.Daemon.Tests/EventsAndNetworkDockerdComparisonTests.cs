@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Xunit.Abstractions;
 using Berth.Daemon.Tests.Infrastructure;
 using static Berth.Daemon.Tests.Infrastructure.Scenarios;
 
@@ -11,7 +12,7 @@ namespace Berth.Daemon.Tests;
 /// without a bridge): a health probe's exec events and their filters, the <c>oom</c> event at the moment of the OOM
 /// kill, and NetworkSettings for --network none, host and the default. Ids are compared as "set" or "empty".
 /// </summary>
-public class EventsAndNetworkDockerdComparisonTests(ContainerDaemon berth) : IClassFixture<ContainerDaemon>
+public class EventsAndNetworkDockerdComparisonTests(ContainerDaemon berth, ITestOutputHelper output) : IClassFixture<ContainerDaemon>
 {
     DaemonInstance Berthd => berth.Daemon;
 
@@ -98,6 +99,7 @@ public class EventsAndNetworkDockerdComparisonTests(ContainerDaemon berth) : ICl
             ("berthd", a => DockerCli.Docker(Berthd, a), ["--runtime", runtime]), ("dockerd", a => dockerd.Docker(a), []),
         };
         var seen = new Dictionary<string, string>();
+        bool dockerdMissedLiveOom = false;
         foreach (var (daemon, docker, runtimeArgs) in daemons)
         {
             // tail keeps the line it reads from /dev/zero, which has no newline, until the OOM killer ends it; the shell lives on.
@@ -106,10 +108,21 @@ public class EventsAndNetworkDockerdComparisonTests(ContainerDaemon berth) : ICl
             DockerCli.Ok(docker(["run", "-d", .. runtimeArgs, "--network", "none", "--name", name, "-m", "8m", ContainerDaemon.One,
                 "sh", "-c", "tail /dev/zero; exec sleep 600"]));
             // Read with the container's state and memory counters, which say what happened when no event came.
-            PollUntil(() => string.Join(' ', Events(docker, name, since, "event=oom").Select(e => JsonNode.Parse(e)!["Action"]!.ToString())) + " | "
-                    + docker(["inspect", "--format", "{{.State.Status}} {{.State.Pid}}", name]).Stdout.Trim() + " | "
-                    + docker(["exec", name, "sh", "-c", "cat /sys/fs/cgroup/memory/memory.failcnt /sys/fs/cgroup/memory/memory.oom_control | tr '\\n' ' '"]).Stdout.Trim(),
-                s => s.StartsWith("oom |", StringComparison.Ordinal), 60, $"an oom event while {name} runs on {daemon}");
+            try
+            {
+                PollUntil(() => string.Join(' ', Events(docker, name, since, "event=oom").Select(e => JsonNode.Parse(e)!["Action"]!.ToString())) + " | "
+                        + docker(["inspect", "--format", "{{.State.Status}} {{.State.Pid}}", name]).Stdout.Trim() + " | "
+                        + docker(["exec", name, "sh", "-c", "cat /sys/fs/cgroup/memory/memory.failcnt /sys/fs/cgroup/memory/memory.oom_control | tr '\\n' ' '"]).Stdout.Trim(),
+                    s => s.StartsWith("oom |", StringComparison.Ordinal), 60, $"an oom event while {name} runs on {daemon}");
+            }
+            catch (Xunit.Sdk.TrueException e) when (daemon == "dockerd")
+            {
+                // dockerd 20.10 (containerd's shim watching the v1 eventfd) now and then publishes no oom event for a
+                // kill that leaves the container running, though the cgroup counted it: its live case is then no
+                // reference, and berthd's is held to what dockerd does when it publishes one (below).
+                dockerdMissedLiveOom = true;
+                output.WriteLine($"dockerd published no oom event for the kill in a running container, so that case is checked against dockerd's usual behaviour instead: {e.Message}");
+            }
             seen[daemon + " running"] = docker(["inspect", "--format", "{{.State.Running}} {{.State.OOMKilled}} {{.State.ExitCode}}", name]).Stdout.Trim();
             DockerCli.Ok(docker(["kill", name]));
             PollUntil(() => docker(["inspect", "--format", "{{.State.Status}}", name]).Stdout.Trim(), s => s == "exited", 60, $"{name} exits on {daemon}");
@@ -125,11 +138,20 @@ public class EventsAndNetworkDockerdComparisonTests(ContainerDaemon berth) : ICl
             seen[daemon + " init events"] = string.Join("\n", Events(docker, name, since));
             DockerCli.Ok(docker(["rm", name]));
         }
+        string[] live = ["running", "killed", "events"];
         var differences = seen.Keys.Where(k => k.StartsWith("dockerd ", StringComparison.Ordinal)).Select(k => k["dockerd ".Length..])
+            .Where(k => !(dockerdMissedLiveOom && live.Contains(k)))
             .Where(k => seen[$"berthd {k}"] != seen[$"dockerd {k}"])
             .Select(k => $"{k}:\n  berthd:  {seen[$"berthd {k}"]}\n  dockerd: {seen[$"dockerd {k}"]}");
         Assert.True(!differences.Any(), string.Join("\n", differences));
-        Assert.Equal("true false 0", seen["dockerd running"]); // dockerd 20.10 sets OOMKilled at the exit only
+        Assert.Equal("true false 0", seen[(dockerdMissedLiveOom ? "berthd" : "dockerd") + " running"]); // dockerd 20.10 sets OOMKilled at the exit only
+        if (dockerdMissedLiveOom)
+        {
+            Assert.Equal("false true 137", seen["berthd killed"]);
+            var actions = seen["berthd events"].Split('\n').Select(e => JsonNode.Parse(e)!["Action"]!.ToString()).ToList();
+            Assert.True(actions.IndexOf("oom") > actions.IndexOf("start") && actions.IndexOf("oom") < actions.IndexOf("kill"),
+                $"berthd's events of the running container, oom between start and kill: {string.Join(", ", actions)}");
+        }
         Assert.Contains("\"Action\":\"oom\"", seen["dockerd init events"]);
     }
 
