@@ -33,7 +33,11 @@ public sealed class ContainerService
     readonly RestartScheduler _restarts;
     readonly HealthMonitor _health;
     readonly OomWatcher _oom;
-    readonly PredefinedNetworks _networks;
+    // Made at the first container start, not at berthd's: a fresh data root's ids come from the random number
+    // generator, whose OpenSSL (libcrypto, 3.4 MiB of RSS) would otherwise load into an idle berthd.
+    readonly object _networksGate = new();
+    readonly string _dataRoot;
+    PredefinedNetworks? _networks;
 
     public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, ExecDriverTable drivers, DaemonLog log, EventBus? events = null)
     {
@@ -48,7 +52,7 @@ public sealed class ContainerService
         images.ContainerUsing = imageId => _store.UserOfImage(imageId) is { } r ? (r.ShortId, r.Running) : null;
         _health = new HealthMonitor(runner, Publish, log);
         _oom = new OomWatcher(log);
-        _networks = PredefinedNetworks.Load(options.DataRoot);
+        _dataRoot = options.DataRoot;
         _restarts = new RestartScheduler(_store, log, LockOf, StartLockedAsync, StartAsync);
         var records = _store.List().ToList();
         foreach (var record in records) Restore(record);
@@ -308,7 +312,7 @@ public sealed class ContainerService
                 FinishedAt = record.State.FinishedAt,
                 Health = record.State.Health,
             };
-            ContainerNetworks.Started(record, pid, _networks);
+            ContainerNetworks.Started(record, pid, Networks());
             _health.Start(record, SafeMerge(record.Config, image.Config), bundle);
             _store.Save(record);
             var events = EventsOf(record.Id);
@@ -334,6 +338,11 @@ public sealed class ContainerService
     }
 
     /// <summary>The oom event when the OOM killer acts in the container's cgroup (created by now), as dockerd's.</summary>
+    PredefinedNetworks Networks()
+    {
+        lock (_networksGate) return _networks ??= PredefinedNetworks.Load(_dataRoot);
+    }
+
     void WatchOom(ContainerRecordFile record) => _oom.Start(record.Id, BundleOf(record.Id), () => Publish(record, "oom"));
 
     /// <summary>dockerd creates a missing working directory; no component may be a symlink (it could lead out of the rootfs).</summary>
