@@ -118,6 +118,26 @@ public class ContainerEndToEndTests(ContainerDaemon fixture) : IClassFixture<Con
     }
 
     [SkippableFact]
+    public void Kill_answers_once_the_exit_is_recorded_so_that_rm_finds_the_container_stopped()
+    {
+        // dockerd's SIGKILL waits until the container is not running: `docker kill c; docker rm c` works. One curl
+        // process POSTs the kill and GETs the state on the same connection right after the answer.
+        for (int i = 0; i < 5; i++)
+        {
+            string name = $"kill-wait-{i}";
+            string id = Ok(Docker("run", "-d", "--name", name, ContainerDaemon.One, "sleep", "600")).Stdout.Trim();
+            var result = Ok(Tools.Curl(Daemon.Socket, "-X", "POST", "-o", "/dev/null", "-w", "%{http_code}\n",
+                $"http://localhost/v1.41/containers/{name}/kill", "--next", "-sS", "--unix-socket", Daemon.Socket, $"http://localhost/v1.41/containers/{name}/json"));
+            Assert.StartsWith("204", result.Stdout);
+            var state = JsonDocument.Parse(result.Stdout[result.Stdout.IndexOf('{')..]).RootElement.GetProperty("State");
+            Assert.False(state.GetProperty("Running").GetBoolean(), $"round {i}: running right after the kill's answer: {state}");
+            Assert.Equal(137, state.GetProperty("ExitCode").GetInt32());
+            Assert.Equal(name, Ok(Docker("rm", name)).Stdout.Trim());
+            AssertNothingLeft(id);
+        }
+    }
+
+    [SkippableFact]
     public void A_generated_name_is_adjective_underscore_surname()
     {
         string id = Ok(Docker("create", ContainerDaemon.One, "true")).Stdout.Trim();

@@ -173,7 +173,7 @@ public class EventsAndNetworkDockerdComparisonTests(ContainerDaemon berth, ITest
                 DockerCli.Ok(docker(["run", "-d", .. network, "--name", "ns-running-" + mode, ContainerDaemon.One, "sleep", "600"]));
                 DockerCli.Ok(docker(["run", "-d", .. network, "--name", "ns-stopped-" + mode, ContainerDaemon.One, "sleep", "600"]));
                 DockerCli.Ok(docker(["kill", "ns-stopped-" + mode]));
-                // dockerd's kill waits for the exit, berthd's does not (yet): both are waited for here.
+                // Both daemons' SIGKILL answers once the exit is recorded; the wait is kept as a bound on a slow exit.
                 docker(["wait", "ns-stopped-" + mode]);
                 foreach (var state in new[] { "created", "running", "stopped" })
                 {

@@ -23,7 +23,7 @@ public sealed partial class ApiHandlers
         ApiEndpoint.ContainerInspect => WriteJsonAsync(http, Containers.Inspect(route.Name!), ApiJson.Context.ContainerInspect),
         ApiEndpoint.ContainerStart => ContainerStartAsync(http, route.Name!),
         ApiEndpoint.ContainerStop => ContainerStopAsync(http, route.Name!),
-        ApiEndpoint.ContainerKill => NoContent(http, () => Containers.Kill(route.Name!, Text(http.Request.Query["signal"]))),
+        ApiEndpoint.ContainerKill => NoContentAsync(http, () => Containers.KillAsync(route.Name!, Text(http.Request.Query["signal"]))),
         ApiEndpoint.ContainerRestart => ContainerRestartAsync(http, route.Name!),
         ApiEndpoint.ContainerWait => ContainerWaitAsync(http, route.Name!),
         ApiEndpoint.ContainerRename => NoContent(http, () => Containers.Rename(route.Name!, Text(http.Request.Query["name"]))),
@@ -284,6 +284,12 @@ public sealed partial class ApiHandlers
         action();
         Status(http, StatusCodes.Status204NoContent);
         return Task.CompletedTask;
+    }
+
+    static async Task NoContentAsync(HttpContext http, Func<Task> action)
+    {
+        await action();
+        Status(http, StatusCodes.Status204NoContent);
     }
 
     /// <summary>A bodiless answer (204, 304: Kestrel sends no Content-Length with them).</summary>

@@ -541,8 +541,15 @@ public sealed class ContainerService
         ThawAfterSignal(record, signal);
     }
 
-    /// <summary>POST /containers/{id}/kill?signal= (SIGKILL by default); 409 when it is not running, as dockerd.</summary>
-    public void Kill(string reference, string? signalText)
+    /// <summary>How long a SIGKILL's answer waits for the container's exit to be recorded.</summary>
+    static readonly TimeSpan KillExitBound = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// POST /containers/{id}/kill?signal= (SIGKILL by default); 409 when it is not running, as dockerd. With SIGKILL the
+    /// answer comes once the exit is recorded, as dockerd's (daemon.Kill waits until the container is not running), so
+    /// that `docker kill c; docker rm c` finds it stopped; other signals are answered once sent.
+    /// </summary>
+    public async Task KillAsync(string reference, string? signalText)
     {
         var record = _store.Get(reference);
         int signal;
@@ -557,6 +564,8 @@ public sealed class ContainerService
         if (!record.Running) throw ApiException.Conflict($"Cannot kill container: {reference}: Container {record.Id} is not running");
         // In its back-off nothing runs to be signalled: cancelling the restart is enough, as dockerd.
         if (StoppedByUser(record, signal).Restarting) return;
+        // Taken before the signal: the exit can be recorded before the signal call returns.
+        var exited = EventsOf(record.Id).NextExit;
         try
         {
             _runner.Signal(record.Id, signal, all: false);
@@ -567,6 +576,15 @@ public sealed class ContainerService
         }
         PublishKill(record, signal);
         ThawAfterSignal(record, signal);
+        if (signal != 9) return;
+        try
+        {
+            await exited.WaitAsync(KillExitBound);
+        }
+        catch (TimeoutException)
+        {
+            throw new ApiException(500, $"Cannot kill container: {reference}: SIGKILL was sent, but its exit was not recorded within {KillExitBound.TotalSeconds:0} s");
+        }
     }
 
     // ---------------------------------------------------------------- archive (docker cp)
