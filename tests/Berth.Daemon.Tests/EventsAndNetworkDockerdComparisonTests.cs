@@ -138,9 +138,13 @@ public class EventsAndNetworkDockerdComparisonTests(ContainerDaemon berth, ITest
             seen[daemon + " init events"] = string.Join("\n", Events(docker, name, since));
             DockerCli.Ok(docker(["rm", name]));
         }
-        string[] live = ["running", "killed", "events"];
+        // The same for the kill of the container's init: dockerd now and then shows neither the oom event nor OOMKilled.
+        bool dockerdMissedInitOom = !seen["dockerd init events"].Contains("\"Action\":\"oom\"", StringComparison.Ordinal);
+        if (dockerdMissedInitOom)
+            output.WriteLine($"dockerd published no oom event for the kill of a container's init, so that case is checked against dockerd's usual behaviour instead: {seen["dockerd init killed"]}");
+        string[] live = ["running", "killed", "events"], init = ["init killed", "init events"];
         var differences = seen.Keys.Where(k => k.StartsWith("dockerd ", StringComparison.Ordinal)).Select(k => k["dockerd ".Length..])
-            .Where(k => !(dockerdMissedLiveOom && live.Contains(k)))
+            .Where(k => !(dockerdMissedLiveOom && live.Contains(k)) && !(dockerdMissedInitOom && init.Contains(k)))
             .Where(k => seen[$"berthd {k}"] != seen[$"dockerd {k}"])
             .Select(k => $"{k}:\n  berthd:  {seen[$"berthd {k}"]}\n  dockerd: {seen[$"dockerd {k}"]}");
         Assert.True(!differences.Any(), string.Join("\n", differences));
@@ -152,7 +156,12 @@ public class EventsAndNetworkDockerdComparisonTests(ContainerDaemon berth, ITest
             Assert.True(actions.IndexOf("oom") > actions.IndexOf("start") && actions.IndexOf("oom") < actions.IndexOf("kill"),
                 $"berthd's events of the running container, oom between start and kill: {string.Join(", ", actions)}");
         }
-        Assert.Contains("\"Action\":\"oom\"", seen["dockerd init events"]);
+        if (dockerdMissedInitOom)
+        {
+            Assert.Equal("false true 137", seen["berthd init killed"]);
+            Assert.Equal(["create", "attach", "start", "oom", "die"],
+                seen["berthd init events"].Split('\n').Select(e => JsonNode.Parse(e)!["Action"]!.ToString()));
+        }
     }
 
     [SkippableFact]
