@@ -420,7 +420,10 @@ public sealed class CgroupManager
     }
 
     /// <summary>The cgroup2 directory that can freeze the container: a pure v2 host's, or a hybrid host's without a v1 freezer.</summary>
-    string? V2FreezeDirectory() =>
+    string? V2FreezeDirectory() => Cgroup2Directory();
+
+    /// <summary>The container's cgroup2 directory: a pure v2 host's, or a hybrid host's unified one; null on pure v1.</summary>
+    string? Cgroup2Directory() =>
         _paths.TryGetValue(V2Key, out string? v2) ? v2 : _paths.TryGetValue(HybridUnifiedKey, out string? unified) ? unified : null;
 
     void SetV2Frozen(bool frozen)
@@ -481,6 +484,25 @@ public sealed class CgroupManager
                 FillCpusetFromParent(dir);
             WriteFile(Path.Combine(dir, "cgroup.procs"), value);
         }
+    }
+
+    /// <summary>
+    /// The files through which a new process places itself in every directory (see <see cref="CgroupPlacement"/>),
+    /// after the same checks and cpuset preparation as <see cref="AddProcess"/>.
+    /// </summary>
+    public CgroupPlacement OpenPlacement()
+    {
+        _paths.TryGetValue(CpusetKey, out string? cpuset);
+        string? v2 = Cgroup2Directory();
+        var directories = new List<(string, bool)>();
+        foreach (string dir in Directories)
+        {
+            RequireCgroupFs(dir, $"cgroup directory {dir}");
+            if (dir == cpuset)
+                FillCpusetFromParent(dir);
+            directories.Add((dir, dir == v2));
+        }
+        return CgroupPlacement.Open(directories);
     }
 
     /// <summary>

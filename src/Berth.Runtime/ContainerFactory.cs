@@ -143,8 +143,9 @@ public sealed class ContainerFactory(StateStore store, Action<string>? warn = nu
             if (consoleSender is not null) inherited.Add(consoleSender.Socket);
             if (listener is { } pair) inherited.Add(pair.B);
 
+            using (var placement = cgroups.OpenPlacement())
             using (DebugLog.Time("spawn"))
-                init = InitProcess.Start(config, preserveFds, cgroups.AddProcess, inherited, started: pid =>
+                init = InitProcess.Start(config, preserveFds, placement, inherited, started: pid =>
                 {
                     // Recorded before init is configured: a create killed from here on leaves `delete --force` a pid to kill.
                     state.InitPid = pid;

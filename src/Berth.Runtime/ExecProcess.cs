@@ -101,6 +101,7 @@ public sealed class ExecProcess
         (Fd A, Fd B)? listenerSocket = null;
         (Fd Read, Fd Write)? errors = null;
         Fd? sealedSelf = null;
+        CgroupPlacement? placement = null;
         using var native = new NativeStrings();
         int pid = -1, execPid = -1;
         try
@@ -139,6 +140,12 @@ public sealed class ExecProcess
 
             int* joinFds = stackalloc int[Math.Max(1, joins.Count)];
             for (int i = 0; i < joins.Count; i++) joinFds[i] = joins[i].Value;
+            // The stage places itself in the container's cgroups (CgroupPlacement: no wait for the kernel's grace
+            // period). Not into a paused container's, where it would freeze before its handshake: there we place it.
+            placement = paused ? null : CgroupManager.Load(cgroups).OpenPlacement();
+            int* cgroupFds = stackalloc int[Math.Max(1, placement?.Files.Count ?? 0)];
+            for (int i = 0; i < (placement?.Files.Count ?? 0); i++) cgroupFds[i] = placement!.Files[i].Value;
+            var cgroupFiles = placement?.Paths ?? [];
             using (var setup = new NativeProcessSetup(process, config.SeccompFilter, skipSetgroups: setgroupsDenied, umask: process.Umask,
                 listenerFd: listenerSocket?.B.Value ?? -1, rootFd: root.Value, setControllingTerminal: peer is not null))
             {
@@ -160,6 +167,10 @@ public sealed class ExecProcess
                     Envp = native.Array(HomeDirectory.Ensure(process.Env, process.Uid, () => HomeDirectory.ReadPasswd(root!))),
                     ExecPath = native.String(executable),
                     Setup = setup.Pointer,
+                    CgroupCount = placement?.Files.Count ?? 0,
+                    CgroupFds = cgroupFds,
+                    CgroupDirFd = placement?.Directory?.Value ?? -1,
+                    CgroupDirIndex = placement?.DirectoryIndex ?? -1,
                 };
                 // The process outlives the intermediate of the PID-namespace fork: as a subreaper we inherit it.
                 Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -167,14 +178,15 @@ public sealed class ExecProcess
             }
             if (pid < 0) throw new LinuxException("clone", -pid);
             sealedSelf.Dispose();
+            placement?.Dispose();
             sync.Value.B.Dispose();
             listenerSocket?.B.Dispose();
             errors.Value.Write.Dispose();
 
             Span<byte> one = stackalloc byte[1];
             if (!Sys.ReadExactly(sync.Value.A, one) || one[0] != (byte)'r')
-                throw Failure(errors.Value.Read, joinNames, process.Cwd, "before the namespace handshake");
-            CgroupManager.Load(cgroups).AddProcess(pid);
+                throw Failure(errors.Value.Read, joinNames, process.Cwd, cgroupFiles, "before the namespace handshake");
+            if (placement is null) CgroupManager.Load(cgroups).AddProcess(pid);
             if (process.OomScoreAdj is { } oom) Sys.WriteFile($"/proc/{pid}/oom_score_adj", oom.ToString());
             one[0] = (byte)'g';
             Sys.WriteAll(sync.Value.A, one);
@@ -199,7 +211,7 @@ public sealed class ExecProcess
             {
                 Span<byte> record = stackalloc byte[8];
                 if (!Sys.ReadExactly(sync.Value.A, record))
-                    throw Failure(errors.Value.Read, joinNames, process.Cwd, "before the last fork");
+                    throw Failure(errors.Value.Read, joinNames, process.Cwd, cgroupFiles, "before the last fork");
                 execPid = BitConverter.ToInt32(record[4..]);
                 Libc.waitpid(pid, out _, 0); // the intermediate exits at once
                 pid = -1;
@@ -217,7 +229,7 @@ public sealed class ExecProcess
                 }
             }
             // EOF on the error pipe: execve succeeded.
-            if (SpawnError.Read(errors.Value.Read) is { } failed) throw Describe(failed, joinNames, process.Cwd);
+            if (SpawnError.Read(errors.Value.Read) is { } failed) throw Describe(failed, joinNames, process.Cwd, cgroupFiles);
             // Only our copy of the peer is left to close: the master then reads EIO once the process's copies go.
             peer?.Dispose();
             if (consoleSocket is not null) consoleSocket.SendMaster(pty!.Master, Pty.MasterName);
@@ -243,6 +255,7 @@ public sealed class ExecProcess
         {
             foreach (var f in joins) f.Dispose();
             sealedSelf?.Dispose();
+            placement?.Dispose();
             root?.Dispose();
             peer?.Dispose();
             pty?.Dispose();
@@ -379,14 +392,14 @@ public sealed class ExecProcess
         }
     }
 
-    static Exception Failure(Fd errors, IReadOnlyList<string> joinNames, string cwd, string when) =>
+    static Exception Failure(Fd errors, IReadOnlyList<string> joinNames, string cwd, IReadOnlyList<string> cgroupFiles, string when) =>
         SpawnError.Read(errors) is { } failed
-            ? Describe(failed, joinNames, cwd)
+            ? Describe(failed, joinNames, cwd, cgroupFiles)
             : new ContainerException($"the spawn stage exited {when} without reporting a cause");
 
     /// <summary>The spawn stage's report in words (<see cref="SpawnFailure"/>).</summary>
-    internal static ContainerException Describe(SpawnError error, IReadOnlyList<string> joinNames, string cwd) =>
-        SpawnFailure.Describe("unable to start container process", error, joinNames.Select(n => $"the container's {n} namespace").ToList(), cwd);
+    internal static ContainerException Describe(SpawnError error, IReadOnlyList<string> joinNames, string cwd, IReadOnlyList<string>? cgroupFiles = null) =>
+        SpawnFailure.Describe("unable to start container process", error, joinNames.Select(n => $"the container's {n} namespace").ToList(), cwd, cgroupFiles);
 }
 
 /// <summary>runc's `exec --cgroup`: a sub-cgroup of the container's, per controller, that must already exist.</summary>

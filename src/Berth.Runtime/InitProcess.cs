@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Berth.Cgroups;
 using Berth.Linux;
 using Berth.Runtime.Configs;
 using Berth.Runtime.Init;
@@ -8,21 +9,19 @@ namespace Berth.Runtime;
 
 /// <summary>
 /// The container's first process, seen from the runtime (the seed's `newInitProcess`): spawns
-/// `berth-runtime init` through the C spawn stage with the clone flags of the spec's namespaces, writes the
-/// uid/gid maps and time offsets, places it in its cgroups, then hands it its config and waits until it is
-/// ready to exec the user's process. Every failure on the way is reported with its cause.
+/// `berth-runtime init` through the C spawn stage with the clone flags of the spec's namespaces (the stage places
+/// itself in the container's cgroups), writes the uid/gid maps and time offsets, then hands it its config and waits
+/// until it is ready to exec the user's process. Every failure on the way is reported with its cause.
 /// </summary>
 public sealed class InitProcess : IDisposable
 {
     readonly InitChannel _channel;
-    readonly CgroupPlacement _placement;
     bool _reaped;
 
-    InitProcess(int pid, InitChannel channel, CgroupPlacement placement)
+    InitProcess(int pid, InitChannel channel)
     {
         Pid = pid;
         _channel = channel;
-        _placement = placement;
     }
 
     /// <summary>The pid of init in the runtime's PID namespace.</summary>
@@ -35,18 +34,16 @@ public sealed class InitProcess : IDisposable
     public static TimeSpan ReadyTimeout =>
         int.TryParse(Environment.GetEnvironmentVariable("BERTH_INIT_TIMEOUT"), out int s) && s > 0 ? TimeSpan.FromSeconds(s) : TimeSpan.FromMinutes(5);
 
-    /// <param name="placeInCgroups">Places a pid in the container's cgroups. It starts on a thread of its own as soon as
-    /// the child exists: the first write to a cgroup.procs waits for an RCU grace period (10-16 ms here), which then
-    /// overlaps the handshake, init's start and its mounts; <see cref="Configure"/> waits for it before init may
-    /// need it.</param>
+    /// <param name="cgroups">The container's cgroups: the child places itself there before it runs anything (see
+    /// <see cref="CgroupPlacement"/>), so init starts, and starts its threads, inside them.</param>
     /// <param name="inheritFds">Runtime fds init must inherit (exec.fifo); their numbers go into the request.</param>
     /// <param name="started">Called with init's pid as soon as it is known, before init is configured (the caller
     /// records it, so that a runtime killed from here on leaves a pid `delete --force` can find).</param>
-    public static unsafe InitProcess Start(ContainerConfig config, int preserveFds, Action<int> placeInCgroups,
+    public static unsafe InitProcess Start(ContainerConfig config, int preserveFds, CgroupPlacement cgroups,
         IReadOnlyList<Fd> inheritFds, Action<int>? started = null)
     {
         var plan = CloneFlags.For(config.Namespaces);
-        DebugLog.Write($"spawn init: clone flags 0x{plan.AtClone:x}, then unshare 0x{plan.Unshare:x}{(plan.UnshareCgroup ? " and cgroup (in init, once placed)" : "")}{string.Concat(plan.Joins.Select(j => $", join {j.ProcName} {j.Path}"))}{(plan.ForkAfter ? ", fork into the PID namespace" : "")}");
+        DebugLog.Write($"spawn init: clone flags 0x{plan.AtClone:x}{(cgroups.Directory is not null ? $" into cgroup {Path.GetDirectoryName(cgroups.Paths[cgroups.DirectoryIndex])}" : "")}, then unshare 0x{plan.Unshare:x}{(plan.UnshareCgroup ? " and cgroup (in init)" : "")}{string.Concat(plan.Joins.Select(j => $", join {j.ProcName} {j.Path}"))}{(plan.ForkAfter ? ", fork into the PID namespace" : "")}");
         var joinFds = new List<Fd>();
         Fd? exe = null;
         (Fd A, Fd B)? sync = null;
@@ -54,7 +51,6 @@ public sealed class InitProcess : IDisposable
         using var native = new NativeStrings();
         int child = -1, initPid = -1;
         bool handedOver = false;
-        CgroupPlacement? placement = null;
         try
         {
             foreach (var ns in plan.Joins) joinFds.Add(OpenNamespace(ns));
@@ -72,6 +68,8 @@ public sealed class InitProcess : IDisposable
             for (int i = 0; i < joinFds.Count; i++) joins[i] = joinFds[i].Value;
             int* passFds = stackalloc int[pass.Count];
             for (int i = 0; i < pass.Count; i++) passFds[i] = pass[i];
+            int* cgroupFds = stackalloc int[Math.Max(1, cgroups.Files.Count)];
+            for (int i = 0; i < cgroups.Files.Count; i++) cgroupFds[i] = cgroups.Files[i].Value;
 
             var request = new SpawnRequest
             {
@@ -90,6 +88,10 @@ public sealed class InitProcess : IDisposable
                 PassFds = passFds,
                 Argv = argv,
                 Envp = envp,
+                CgroupCount = cgroups.Files.Count,
+                CgroupFds = cgroupFds,
+                CgroupDirFd = cgroups.Directory?.Value ?? -1,
+                CgroupDirIndex = cgroups.DirectoryIndex,
             };
             // After the extra fork of a joined PID namespace, init is the intermediate's child; as a subreaper we
             // inherit it when the intermediate exits, so that init is always ours to wait for (and its pid cannot be
@@ -97,8 +99,6 @@ public sealed class InitProcess : IDisposable
             if (plan.ForkAfter) Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
             child = Libc.berth_spawn(&request);
             if (child < 0) throw new LinuxException($"clone (flags 0x{plan.AtClone:x})", -child);
-            // The child is init unless it forks once more into a PID namespace (and exits): then init is placed below.
-            if (!plan.ForkAfter) placement = CgroupPlacement.Begin(child, placeInCgroups);
 
             // Only the child may hold its ends now: EOF on either tells us it is gone.
             sync.Value.B.Dispose();
@@ -107,7 +107,7 @@ public sealed class InitProcess : IDisposable
 
             Span<byte> one = stackalloc byte[1];
             if (!Sys.ReadExactly(channel.Socket, one) || one[0] != (byte)'r')
-                throw StageFailure(errors.Value.Read, plan, "before the namespace handshake");
+                throw StageFailure(errors.Value.Read, plan, cgroups, "before the namespace handshake");
 
             if (plan.NewUserNamespace) WriteIdMaps(child, config);
             if (plan.NewTimeNamespace) WriteTimeOffsets(child, config);
@@ -119,23 +119,20 @@ public sealed class InitProcess : IDisposable
             {
                 Span<byte> record = stackalloc byte[8];
                 if (!Sys.ReadExactly(channel.Socket, record))
-                    throw StageFailure(errors.Value.Read, plan, "before the last fork");
+                    throw StageFailure(errors.Value.Read, plan, cgroups, "before the last fork");
                 initPid = BitConverter.ToInt32(record[4..]);
                 Libc.waitpid(child, out _, 0); // the intermediate exits at once
                 child = -1; // reaped: its pid is no longer ours to signal
-                placement = CgroupPlacement.Begin(initPid, placeInCgroups);
             }
             started?.Invoke(initPid);
 
             // EOF on the error pipe means execve succeeded.
-            if (SpawnError.Read(errors.Value.Read) is { } failed) throw DescribeStage(failed, plan);
+            if (SpawnError.Read(errors.Value.Read) is { } failed) throw DescribeStage(failed, plan, cgroups);
             handedOver = true;
-            return new InitProcess(initPid, channel, placement!);
+            return new InitProcess(initPid, channel);
         }
         catch
         {
-            // Whatever the placement thread is doing, it ends before our caller removes the cgroups.
-            placement?.WaitQuietly();
             // A stage that failed has exited (127) or is about to: make sure, and reap what is ours.
             foreach (int p in new[] { child, initPid }.Where(p => p > 0).Distinct())
             {
@@ -169,8 +166,6 @@ public sealed class InitProcess : IDisposable
         try
         {
             _channel.Send(request);
-            _placement.Wait();
-            _channel.Send(new InitReport { Type = InitReport.Placed });
         }
         catch (LinuxException e) when (e.Errno is Errno.EPIPE or Errno.ECONNRESET)
         {
@@ -344,15 +339,16 @@ public sealed class InitProcess : IDisposable
         Sys.WriteFile($"/proc/{pid}/timens_offsets", text);
     }
 
-    static Exception StageFailure(Fd errors, CloneFlags plan, string when)
+    static Exception StageFailure(Fd errors, CloneFlags plan, CgroupPlacement cgroups, string when)
     {
-        if (SpawnError.Read(errors) is { } failed) return DescribeStage(failed, plan);
+        if (SpawnError.Read(errors) is { } failed) return DescribeStage(failed, plan, cgroups);
         return new ContainerException($"the spawn stage exited {when} without reporting a cause");
     }
 
-    static Exception DescribeStage(SpawnError error, CloneFlags plan)
+    static Exception DescribeStage(SpawnError error, CloneFlags plan, CgroupPlacement cgroups)
     {
-        var failure = Runtime.SpawnFailure.Describe("starting container init", error, plan.Joins.Select(j => $"the {j.ProcName} namespace {j.Path}").ToList(), cwd: null);
+        var failure = Runtime.SpawnFailure.Describe("starting container init", error, plan.Joins.Select(j => $"the {j.ProcName} namespace {j.Path}").ToList(),
+            cwd: null, cgroups.Paths);
         // init is exec'd after the joins: the kernel looks for its dynamic loader in the joined mount namespace.
         if (error.Stage == SpawnStage.Exec && error.Error == Errno.ENOENT && plan.Joins.FirstOrDefault(j => j.Kind == NamespaceKind.Mount) is { } mount)
             return new ContainerException($"{failure.Message}; init starts inside the joined mount namespace {mount.Path}, which must hold " +
@@ -383,48 +379,3 @@ public static class WaitStatus
 
 /// <summary>An error in the container's lifecycle, with a message meant for the user.</summary>
 public sealed class ContainerException(string message, Exception? inner = null) : Exception(message, inner);
-
-/// <summary>
-/// Init's placement in the container's cgroups, on a thread of its own from the moment the child exists: the first
-/// write to a cgroup.procs waits for an RCU grace period, and nothing else needs to wait for it until init mounts a
-/// cgroup or runs anything. <see cref="Wait"/> rethrows what the placement threw.
-/// </summary>
-internal sealed class CgroupPlacement
-{
-    readonly Thread _thread;
-    Exception? _failure;
-
-    CgroupPlacement(int pid, Action<int> place)
-    {
-        _thread = new Thread(() =>
-        {
-            try
-            {
-                place(pid);
-            }
-            catch (Exception e)
-            {
-                _failure = e;
-            }
-        }) { IsBackground = true, Name = "cgroup placement" };
-    }
-
-    public static CgroupPlacement Begin(int pid, Action<int> place)
-    {
-        var placement = new CgroupPlacement(pid, place);
-        placement._thread.Start();
-        return placement;
-    }
-
-    /// <summary>A cgroup write does not block for long; a minute means something is wrong with the host's cgroups.</summary>
-    static readonly TimeSpan Bound = TimeSpan.FromMinutes(1);
-
-    public void Wait()
-    {
-        if (!_thread.Join(Bound))
-            throw new ContainerException($"placing init in the container's cgroups did not finish within {Bound.TotalSeconds:0} s");
-        if (_failure is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
-    }
-
-    public void WaitQuietly() => _thread.Join(Bound);
-}

@@ -12,7 +12,8 @@ internal static class SpawnFailure
     /// <param name="joinNames">The namespaces the stage joined, in the order of the request's join fds, as a sentence
     /// names them ("the container's pid namespace").</param>
     /// <param name="cwd">The process's cwd, for the chdir and getcwd steps.</param>
-    public static string What(SpawnError error, IReadOnlyList<string> joinNames, string? cwd)
+    /// <param name="cgroupFiles">The files the stage placed itself through, in the order of the request.</param>
+    public static string What(SpawnError error, IReadOnlyList<string> joinNames, string? cwd, IReadOnlyList<string>? cgroupFiles = null)
     {
         int detail = error.Detail;
         return error.Stage switch
@@ -51,17 +52,19 @@ internal static class SpawnFailure
                 : "re-executing the sealed runtime binary",
             SpawnStage.Parent => detail == 0 ? "prctl(PR_SET_PDEATHSIG)" : "the runtime exited while the stage started",
             SpawnStage.Close => $"closing the runtime's fds from {detail} on",
+            SpawnStage.Cgroup => $"placing the process in its cgroup (writing 0 to {(cgroupFiles is not null && detail >= 0 && detail < cgroupFiles.Count ? cgroupFiles[detail] : $"cgroup file #{detail}")})",
             _ => $"spawn stage {(int)error.Stage}",
         };
     }
 
     /// <summary>"<paramref name="prefix"/>: what: cause", with the hints a user needs for the common failures.</summary>
-    public static ContainerException Describe(string prefix, SpawnError error, IReadOnlyList<string> joinNames, string? cwd)
+    public static ContainerException Describe(string prefix, SpawnError error, IReadOnlyList<string> joinNames, string? cwd,
+        IReadOnlyList<string>? cgroupFiles = null)
     {
         if (error.Stage == SpawnStage.Cwd && error.Detail == 2)
             return new ContainerException($"cwd {cwd} resolves outside the container's root (refused: CVE-2024-21626)");
         string hint = error.Stage == SpawnStage.Rlimit && error.Error == Errno.EPERM ? RlimitHint(error.Detail) : "";
-        return new ContainerException($"{prefix}: {What(error, joinNames, cwd)}: {LinuxException.Describe(error.Error)}{hint}");
+        return new ContainerException($"{prefix}: {What(error, joinNames, cwd, cgroupFiles)}: {LinuxException.Describe(error.Error)}{hint}");
     }
 
     static unsafe string RlimitHint(int resource)

@@ -32,7 +32,8 @@ public sealed class KilledAtPhaseTests(ITestOutputHelper output) : ContainerTest
         ["create: cgroups made and configured"] = "enter:runtime:mknod:1:{state}/exec.fifo",
         ["create: before the clone of init"] = "enter:runtime:clone:1:clone process",
         ["create: after the clone, before the handshake"] = "exit:runtime:clone:1:clone process",
-        ["create: init placed in its first cgroup"] = "exit:runtime:write:1:cgroup.procs",
+        // The spawn stage places itself: "0" to each v1 tasks file (a cgroup2 one by clone3, or its cgroup.procs).
+        ["create: init placed in its first cgroup"] = "exit:descendant:write:1:/tasks",
         ["create: after the handshake"] = "exit:runtime:write:1:fd=socket:&&data=\"g\"",
         ["create: init's pid recorded"] = "exit:runtime:rename:3:path2={state}/state.json",
         ["create: config sent to init"] = "exit:runtime:write:1:fd=socket:&&data=\"\\x01Q",
@@ -44,7 +45,7 @@ public sealed class KilledAtPhaseTests(ITestOutputHelper output) : ContainerTest
         ["exec: before the spawn"] = "enter:runtime:clone:1:clone process",
         ["exec: after the spawn, before the handshake"] = "exit:runtime:clone:1:clone process",
         ["exec: after the re-exec of the sealed copy"] = "exit:descendant:execve:1",
-        ["exec: placed in the container's first cgroup"] = "exit:runtime:write:1:cgroup.procs",
+        ["exec: placed in the container's first cgroup"] = "exit:descendant:write:1:/tasks",
         ["exec: after the handshake"] = "exit:runtime:write:1:fd=socket:&&data=\"g\"",
         ["exec: the process exec'd its program"] = "exit:descendant:execve:2",
         ["delete: after the SIGKILL of init"] = "exit:runtime:kill:1:signal=9",

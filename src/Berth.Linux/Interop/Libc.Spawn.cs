@@ -12,7 +12,7 @@ public unsafe struct SpawnRequest
     /// <summary>Every fd field starts as -1 ("none"), so that a request never names fd 0 by omission.</summary>
     public SpawnRequest()
     {
-        ExecFd = StdinFd = StdoutFd = StderrFd = ReexecFd = -1;
+        ExecFd = StdinFd = StdoutFd = StderrFd = ReexecFd = CgroupDirFd = CgroupDirIndex = -1;
     }
 
     public int ExecFd;
@@ -45,6 +45,15 @@ public unsafe struct SpawnRequest
     /// <summary>1: the parent returns before the handshake ends (`exec -d` into a paused container, whose stage
     /// freezes as it is placed): the child must not die with it.</summary>
     public int OutlivesParent;
+    public int CgroupCount;
+    /// <summary>A cgroup2 directory to clone into (clone3's CLONE_INTO_CGROUP), or -1.</summary>
+    public int CgroupDirFd;
+    /// <summary>The entry of <see cref="CgroupFds"/> that a clone into <see cref="CgroupDirFd"/> makes needless, or -1.</summary>
+    public int CgroupDirIndex;
+    public int Reserved;
+    /// <summary>Per cgroup, its v1 <c>tasks</c> or cgroup2 <c>cgroup.procs</c> open for writing: the child writes "0"
+    /// to each before it joins or runs anything (spawn.c's place_in_cgroups).</summary>
+    public int* CgroupFds;
 }
 
 /// <summary>Mirror of <c>struct berth_rlimit</c> in native/spawn.c.</summary>
@@ -128,6 +137,7 @@ public enum SpawnStage
     Reexec = 24,
     Parent = 25,
     Close = 26,
+    Cgroup = 27,
 }
 
 /// <summary>

@@ -8,13 +8,12 @@
 //
 // Child sequence: die with the parent, close every fd the request does not name (a lock or the parent's end of
 // the sync socket held here would outlive a killed runtime) -> [`exec`: re-execute a sealed copy of this binary,
-// see reexec] -> reset signals -> setns(joined namespaces, in the order given) -> unshare(new
-// namespaces that clone could not create) -> tell the parent and wait for it (it writes uid/gid maps,
-// time offsets and cgroup placement) -> become root of the user namespace, new or joined -> unshare(cgroup) so the
-// cgroup namespace is rooted at the container's cgroup -> fork once more when the PID namespace only
-// applies to children -> setsid (init and `exec`) -> fix up fds -> execveat. Any failure is written to
-// error_fd as three ints (stage, errno, detail) and the child exits 127; a successful exec closes error_fd
-// (CLOEXEC) and the parent reads EOF.
+// see reexec] -> reset signals -> place itself in its cgroups (see place_in_cgroups) -> setns(joined namespaces, in
+// the order given) -> unshare(new namespaces that clone could not create) -> tell the parent and wait for it (it
+// writes uid/gid maps and time offsets) -> become root of the user namespace, new or joined -> fork once more when
+// the PID namespace only applies to children -> setsid (init and `exec`) -> fix up fds -> execveat. Any failure is
+// written to error_fd as three ints (stage, errno, detail) and the child exits 127; a successful exec closes
+// error_fd (CLOEXEC) and the parent reads EOF.
 //
 // `exec` adds a process setup (struct berth_process_setup, NULL for init and hooks): the exec'd process
 // must never run berth-runtime code inside the container (the binary is dynamically linked: its ld.so and
@@ -121,6 +120,12 @@ struct berth_spawn_request {
     int32_t reexec_fd;           // >= 0: a sealed copy of this binary, re-executed before entering the container (see reexec)
     int32_t outlives_parent;     // the parent returns before the handshake ends (`exec -d` into a paused container,
                                  // where we freeze as we are placed): do not die with it
+    int32_t cgroup_count;
+    int32_t cgroup_dir_fd;       // >= 0: a cgroup2 directory to clone into (CLONE_INTO_CGROUP), -1: none
+    int32_t cgroup_dir_index;    // the entry of cgroup_fds that clone3 makes needless when it places us in cgroup_dir_fd
+    int32_t reserved;
+    const int32_t *cgroup_fds;   // per cgroup of the process: its v1 `tasks` or v2 `cgroup.procs`, opened for writing;
+                                 // the child writes "0" to each (see place_in_cgroups)
 };
 
 // What a failed step reports: to the parent over error_fd (the spawn stage), or to init's managed code.
@@ -160,6 +165,7 @@ enum berth_spawn_stage {
     STAGE_REEXEC = 24,           // [0 fds, 1 execveat of the sealed copy]
     STAGE_PARENT = 25,           // [0 PR_SET_PDEATHSIG, 1 the parent died before the clone could arm it]
     STAGE_CLOSE = 26,            // closing the fds the request does not name
+    STAGE_CGROUP = 27,           // [which entry of cgroup_fds] placing ourselves in a cgroup
 };
 
 static void report(const struct berth_spawn_request *r, const struct berth_spawn_error *e) {
@@ -386,6 +392,7 @@ static void pack(struct packer *p, const struct berth_spawn_request *r) {
     b.request.reexec_fd = -1;    // the copy continues where this one re-executes
     b.request.join_fds = AS_PTR(const int32_t *, pack_bytes(p, r->join_fds, sizeof(int32_t) * (size_t)r->join_count));
     b.request.pass_fds = AS_PTR(const int32_t *, pack_bytes(p, r->pass_fds, sizeof(int32_t) * (size_t)r->pass_count));
+    b.request.cgroup_fds = AS_PTR(const int32_t *, pack_bytes(p, r->cgroup_fds, sizeof(int32_t) * (size_t)r->cgroup_count));
     b.request.argv = AS_PTR(char *const *, pack_strings(p, r->argv));
     b.request.envp = AS_PTR(char *const *, pack_strings(p, r->envp));
     b.request.exec_path = AS_PTR(const char *, pack_string(p, r->exec_path));
@@ -439,6 +446,7 @@ static const struct berth_spawn_request *unpack(char *base, size_t size) {
     struct berth_spawn_request *r = &b->request;
     r->join_fds = (const int32_t *)relocate(base, (uintptr_t)r->join_fds);
     r->pass_fds = (const int32_t *)relocate(base, (uintptr_t)r->pass_fds);
+    r->cgroup_fds = (const int32_t *)relocate(base, (uintptr_t)r->cgroup_fds);
     r->argv = relocate_strings(base, (uintptr_t)r->argv);
     r->envp = relocate_strings(base, (uintptr_t)r->envp);
     r->exec_path = relocate(base, (uintptr_t)r->exec_path);
@@ -453,33 +461,47 @@ static const struct berth_spawn_request *unpack(char *base, size_t size) {
     return r;
 }
 
+// Decimal digits of v into out (16 bytes are enough), without stdio.
+static void format_uint(char *out, unsigned v) {
+    char digits[16];
+    int n = 0;
+    do digits[n++] = (char)('0' + v % 10); while ((v /= 10) > 0);
+    for (int i = 0; i < n; i++) out[i] = digits[n - 1 - i];
+    out[n] = 0;
+}
+
+static unsigned parse_uint(const char *s) {
+    unsigned v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) v = v * 10 + (unsigned)(*s - '0');
+    return v;
+}
+
 static void keep_open_across_exec(const struct berth_spawn_request *r, int fd) {
     if (fd >= 0 && fcntl(fd, F_SETFD, 0) < 0) fail(r, STAGE_REEXEC, 0);
 }
 
 // Runs the sealed copy with the request's block; the constructor below takes over in it. Signals stay blocked
-// across the exec, as they are here.
-static void reexec(const struct berth_spawn_request *r, int block_fd) {
+// across the exec, as they are here. `placed_index` (when clone3 placed us in the cgroup2 directory) goes along as
+// a fourth argument.
+static void reexec(const struct berth_spawn_request *r, int block_fd, int placed_index) {
     const struct berth_process_setup *s = r->setup;
     const int32_t fds[] = { block_fd, r->sync_fd, r->error_fd, r->stdin_fd, r->stdout_fd, r->stderr_fd, r->exec_fd,
                             s ? s->root_fd : -1, s ? s->listener_fd : -1 };
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) keep_open_across_exec(r, fds[i]);
     for (int i = 0; i < r->join_count; i++) keep_open_across_exec(r, r->join_fds[i]);
     for (int i = 0; i < r->pass_count; i++) keep_open_across_exec(r, r->pass_fds[i]);
+    for (int i = 0; i < r->cgroup_count; i++) keep_open_across_exec(r, r->cgroup_fds[i]);
 
-    char number[16];
-    int n = 0;
-    char digits[16];
-    for (unsigned v = (unsigned)block_fd; n == 0 || v > 0; v /= 10) digits[n++] = (char)('0' + v % 10);
-    for (int i = 0; i < n; i++) number[i] = digits[n - 1 - i];
-    number[n] = 0;
-    char *const argv[] = { "berth-runtime", REEXEC_ARG, number, NULL };
+    char block[16], placed[16];
+    format_uint(block, (unsigned)block_fd);
+    format_uint(placed, (unsigned)placed_index);
+    char *const argv[] = { "berth-runtime", REEXEC_ARG, block, placed_index >= 0 ? placed : NULL, NULL };
     char *const envp[] = { NULL };
     syscall(SYS_execveat, r->reexec_fd, "", argv, envp, AT_EMPTY_PATH);
     fail(r, STAGE_REEXEC, 1);
 }
 
-static void child(const struct berth_spawn_request *r, int block_fd);
+static void child(const struct berth_spawn_request *r, int block_fd, int placed_index);
 
 // A process started with stdin, stdout or stderr closed gets /dev/null there, before the .NET runtime opens anything:
 // otherwise the first fds of its own take those numbers, to be handed to a container as its stdio, or read as
@@ -500,9 +522,9 @@ static void ensure_stdio(void) {
 __attribute__((constructor)) static void reexec_entry(int argc, char **argv, char **envp) {
     (void)envp;
     ensure_stdio();
-    if (argc != 3 || strcmp(argv[1], REEXEC_ARG) != 0) return;
-    int fd = 0;
-    for (const char *p = argv[2]; *p >= '0' && *p <= '9'; p++) fd = fd * 10 + (*p - '0');
+    if ((argc != 3 && argc != 4) || strcmp(argv[1], REEXEC_ARG) != 0) return;
+    int fd = (int)parse_uint(argv[2]);
+    int placed_index = argc == 4 ? (int)parse_uint(argv[3]) : -1;
     off_t size = lseek(fd, 0, SEEK_END);
     char *base = size > 0 ? mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) : MAP_FAILED;
     close(fd);
@@ -510,7 +532,7 @@ __attribute__((constructor)) static void reexec_entry(int argc, char **argv, cha
     if (base == MAP_FAILED) syscall(SYS_exit_group, 127);
     const struct berth_spawn_request *r = unpack(base, (size_t)size);
     if (r == NULL) syscall(SYS_exit_group, 127);
-    child(r, -1);
+    child(r, -1, placed_index);
 }
 
 // A runtime killed mid-way must not leave this clone behind holding what the runtime held. It dies with the parent
@@ -519,13 +541,14 @@ __attribute__((constructor)) static void reexec_entry(int argc, char **argv, cha
 // outlives the parent: a read of the sync socket then ends in EOF, and the child exits.
 static void close_unnamed_fds(const struct berth_spawn_request *r, int block_fd) {
     const struct berth_process_setup *s = r->setup;
-    int keep[16 + r->join_count + r->pass_count];
+    int keep[16 + r->join_count + r->pass_count + r->cgroup_count];
     int n = 0;
     const int32_t named[] = { block_fd, r->sync_fd, r->error_fd, r->stdin_fd, r->stdout_fd, r->stderr_fd, r->exec_fd,
                               r->reexec_fd, s ? s->root_fd : -1, s ? s->listener_fd : -1 };
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) keep[n++] = named[i];
     for (int i = 0; i < r->join_count; i++) keep[n++] = r->join_fds[i];
     for (int i = 0; i < r->pass_count; i++) keep[n++] = r->pass_fds[i];
+    for (int i = 0; i < r->cgroup_count; i++) keep[n++] = r->cgroup_fds[i];
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
             int t = keep[j];
@@ -573,19 +596,38 @@ static void reset_signal_handlers(void) {
     }
 }
 
-static void child(const struct berth_spawn_request *r, int block_fd) {
+// The child places itself in its cgroups, before it joins or runs anything: "0" to a v1 `tasks` file moves the
+// calling thread, which is the whole process while we are single-threaded, and the threads init starts later are
+// born there. Why not the parent writing the pid to cgroup.procs, as runc and crun do: moving a thread group takes
+// the kernel's global cgroup_threadgroup_rwsem for writing, which first waits for an RCU grace period (7-19 ms on
+// this kind of host), on the critical path of every create; a thread that moves itself takes no such lock
+// (cgroup_procs_write_start). cgroup2 has no such file (cgroup.threads is for threaded cgroups only): there clone3
+// put us in place already (CLONE_INTO_CGROUP, no writer lock either), or, where clone3 could not, we write "0" to its
+// cgroup.procs and wait like runc. `skip` is the entry clone3 made needless, or -1.
+static void place_in_cgroups(const struct berth_spawn_request *r, int skip) {
+    for (int i = 0; i < r->cgroup_count; i++) {
+        if (i == skip) continue;
+        ssize_t n;
+        do n = write(r->cgroup_fds[i], "0", 1); while (n < 0 && errno == EINTR);
+        if (n != 1) fail(r, STAGE_CGROUP, i);
+    }
+}
+
+static void child(const struct berth_spawn_request *r, int block_fd, int placed_index) {
     const struct berth_process_setup *setup = r->setup;
     // Until the exec, this clone is a copy of berth-runtime. Non-dumpable, a process of the container cannot
     // open /proc/<pid>/exe (the host binary) or ptrace us once we joined its namespaces (CVE-2019-5736);
     // execve makes the user's program dumpable again.
     if (setup != NULL && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail(r, STAGE_DUMPABLE, 0);
-    if (r->reexec_fd >= 0) reexec(r, block_fd);
+    if (r->reexec_fd >= 0) reexec(r, block_fd, placed_index);
 
     // Handlers point into the parent's runtime: reset every one, including ignored SIGPIPE, before
     // unblocking. The container starts with an empty signal mask.
     reset_signal_handlers();
     uint64_t empty = 0;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, sizeof empty);
+
+    place_in_cgroups(r, placed_index);
 
     for (int i = 0; i < r->join_count; i++)
         if (setns(r->join_fds[i], 0) < 0) fail(r, STAGE_SETNS, i);
@@ -667,6 +709,16 @@ static void child(const struct berth_spawn_request *r, int block_fd) {
     fail(r, STAGE_EXEC, 0);
 }
 
+// struct clone_args up to its cgroup field (CLONE_ARGS_SIZE_VER2), declared here: not every libc's headers have it.
+struct clone_args_v2 {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+_Static_assert(sizeof(struct clone_args_v2) == 88, "CLONE_ARGS_SIZE_VER2");
+#define CLONE_INTO_CGROUP_FLAG 0x200000000ULL
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+
 // Returns the child's pid, or -errno if clone failed. Signals are blocked around clone so that the child
 // cannot run one of the parent's handlers before it resets them.
 int berth_spawn(const struct berth_spawn_request *r) {
@@ -676,10 +728,24 @@ int berth_spawn(const struct berth_spawn_request *r) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    long pid = syscall(SYS_clone, (unsigned long)r->clone_flags | SIGCHLD, 0, 0, 0, 0);
+    long pid = -1;
+    int placed_index = -1;
+    // Into the cgroup2 directory at once where clone3 can (Linux 5.7+, and a cgroup that takes processes); anything
+    // else it refuses (ENOSYS under an older seccomp profile, E2BIG, EBUSY, ...) the plain clone below tries again,
+    // and the child writes cgroup.procs itself.
+    if (r->cgroup_dir_fd >= 0) {
+        struct clone_args_v2 args;
+        memset(&args, 0, sizeof args);
+        args.flags = (uint64_t)(uint32_t)r->clone_flags | CLONE_INTO_CGROUP_FLAG;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (uint64_t)r->cgroup_dir_fd;
+        pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid >= 0) placed_index = r->cgroup_dir_index;
+    }
+    if (pid < 0) pid = syscall(SYS_clone, (unsigned long)r->clone_flags | SIGCHLD, 0, 0, 0, 0);
     if (pid == 0) {
         guard_parent(r, block_fd, parent);
-        child(r, block_fd);
+        child(r, block_fd, placed_index);
     }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -790,6 +856,8 @@ static const struct { const char *name; int value; } layout[] = {
     FIELD(berth_spawn_request, join_fds), FIELD(berth_spawn_request, pass_fds), FIELD(berth_spawn_request, argv),
     FIELD(berth_spawn_request, envp), FIELD(berth_spawn_request, exec_path), FIELD(berth_spawn_request, setup),
     FIELD(berth_spawn_request, reexec_fd), FIELD(berth_spawn_request, outlives_parent),
+    FIELD(berth_spawn_request, cgroup_count), FIELD(berth_spawn_request, cgroup_dir_fd), FIELD(berth_spawn_request, cgroup_dir_index),
+    FIELD(berth_spawn_request, reserved), FIELD(berth_spawn_request, cgroup_fds),
     SIZE(berth_process_setup),
     FIELD(berth_process_setup, root_fd), FIELD(berth_process_setup, uid), FIELD(berth_process_setup, gid),
     FIELD(berth_process_setup, gid_count), FIELD(berth_process_setup, skip_setgroups), FIELD(berth_process_setup, rlimit_count),
@@ -808,7 +876,7 @@ static const struct { const char *name; int value; } layout[] = {
     STAGE(STAGE_RLIMIT), STAGE(STAGE_SECCOMP), STAGE(STAGE_BOUNDING), STAGE(STAGE_KEEPCAPS), STAGE(STAGE_SETGROUPS),
     STAGE(STAGE_SETGID), STAGE(STAGE_SETUID), STAGE(STAGE_CAPSET), STAGE(STAGE_AMBIENT), STAGE(STAGE_NO_NEW_PRIVS),
     STAGE(STAGE_CWD), STAGE(STAGE_CTTY), STAGE(STAGE_SESSION), STAGE(STAGE_REEXEC), STAGE(STAGE_PARENT),
-    STAGE(STAGE_CLOSE),
+    STAGE(STAGE_CLOSE), STAGE(STAGE_CGROUP),
 };
 
 // Entry i of the table: its name ("struct.field", a struct's name alone for its size, "stage.NAME") and value;

@@ -155,14 +155,14 @@ public static unsafe class ContainerInit
 
         if (request.NewSessionKeyring) JoinSessionKeyring(request.Id);
 
-        // The runtime places us in the container's cgroups while we start and build the rootfs: the first write to a
-        // cgroup.procs waits for an RCU grace period. We wait for its "placed" only before the first thing that needs
-        // it: a cgroup mount, the hooks (their processes are ours), or at the latest the end of the setup.
-        var placement = new PlacementGate(channel, request.NewCgroupNamespace);
+        // The spawn stage placed us in the container's cgroups before it exec'd us: a new cgroup namespace is rooted there.
+        // Unshared on this thread, the one that mounts and execs (in a multi-threaded process unshare of a cgroup
+        // namespace changes the calling thread only).
+        if (request.NewCgroupNamespace && Libc.unshare(Libc.CLONE_NEWCGROUP) < 0)
+            throw new ContainerException($"unshare(CLONE_NEWCGROUP): {LinuxException.FromLastError("unshare").Message}");
         var rootfs = new RootfsBuilder(config, new RootfsOptions(request.NoPivot, request.Cgroups, config.Has(NamespaceKind.Cgroup),
-            request.BindSourceFds, placement.Await));
+            request.BindSourceFds));
         rootfs.Prepare();
-        placement.Await();
         if (request.Hooks)
         {
             // The runtime runs prestart and createRuntime hooks now, in its own namespaces; then ours run here, in
@@ -278,27 +278,5 @@ public static unsafe class ContainerInit
         {
             return null;
         }
-    }
-}
-
-/// <summary>
-/// init's wait for the runtime's "placed" (InitProcess.Configure), which comes right after the request: from then on
-/// what init does is accounted in the container's cgroups, and a new cgroup namespace is rooted at the container's
-/// cgroup. The namespace is unshared on the calling thread, the one that mounts and execs (in a multi-threaded process
-/// unshare of a cgroup namespace changes the calling thread only).
-/// </summary>
-internal sealed class PlacementGate(InitChannel channel, bool newCgroupNamespace)
-{
-    bool _placed;
-
-    public void Await()
-    {
-        if (_placed) return;
-        var placed = channel.ReceiveReport();
-        if (placed?.Type != InitReport.Placed)
-            throw new ContainerException($"the runtime went away before it placed init in the container's cgroups{(placed is null ? "" : $" (it sent \"{placed.Type}\")")}");
-        if (newCgroupNamespace && Libc.unshare(Libc.CLONE_NEWCGROUP) < 0)
-            throw new ContainerException($"unshare(CLONE_NEWCGROUP): {LinuxException.FromLastError("unshare").Message}");
-        _placed = true;
     }
 }

@@ -74,7 +74,7 @@ public sealed class InitRequest
     /// fd the moment it has it (the calls after the filter may already wait for the agent); -1 otherwise.
     /// </summary>
     public int SeccompListenerFd { get; init; } = -1;
-    /// <summary>Unshare the cgroup namespace once placed in the container's cgroups (so that it is rooted there).</summary>
+    /// <summary>Unshare the cgroup namespace (init is in the container's cgroups from its start: it is rooted there).</summary>
     public bool NewCgroupNamespace { get; init; }
     /// <summary>The runtime logs debug lines: init sends its own (<see cref="InitReport.Debug"/>) until "ready".</summary>
     public bool Debug { get; init; }
@@ -93,8 +93,6 @@ public sealed class InitReport
     public const string Ready = "ready", Error = "error", Warning = "warning";
     /// <summary>init → runtime: a DebugLog line, sent while the runtime has --debug (InitRequest.Debug).</summary>
     public const string Debug = "debug";
-    /// <summary>runtime → init, right after the request: init is in the container's cgroups now.</summary>
-    public const string Placed = "placed";
     /// <summary>init → runtime: mounts are done, run prestart and createRuntime hooks. runtime → init: HooksDone.</summary>
     public const string Hooks = "hooks", HooksDone = "hooks-done";
 }

@@ -219,10 +219,7 @@ public sealed class RootfsBuilder(ContainerConfig config, RootfsOptions options)
             if (m.IsBind || m.Type is "bind" or "rbind")
                 MountBind(m, dest, subject, bindSource);
             else if (m.Type == "cgroup")
-            {
-                options.BeforeCgroupMount?.Invoke();
                 MountCgroup(m, dest, subject);
-            }
             else if (m.Type == "sysfs")
                 MountSysfs(m, dest, subject);
             else

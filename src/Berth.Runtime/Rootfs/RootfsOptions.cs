@@ -12,7 +12,5 @@ public sealed record CgroupMountSource(string Name, string HostPath, bool IsV2, 
 /// What the rootfs setup needs to know beyond the config: how to enter the root, the cgroup layout, and per spec
 /// mount the fd of its bind source's tree when the runtime opened one (-1 or missing: bind by path).
 /// </summary>
-/// <param name="BeforeCgroupMount">Called once, before the first cgroup mount: init is placed in the container's
-/// cgroups (and its cgroup namespace made) only by then, so that the rest of the rootfs overlaps the placement.</param>
 public sealed record RootfsOptions(bool NoPivot, IReadOnlyList<CgroupMountSource> Cgroups, bool CgroupNamespace,
-    IReadOnlyList<int>? BindSourceFds = null, Action? BeforeCgroupMount = null);
+    IReadOnlyList<int>? BindSourceFds = null);
