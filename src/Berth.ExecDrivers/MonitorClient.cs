@@ -100,20 +100,8 @@ public sealed class MonitorClient(string id, string socketPath, string? exitFile
     }
 
     /// <summary>Waits (bounded) until the container's init exited; when the monitor is gone already (it leaves once it
-    /// answered), reads <see cref="ExitFile"/>.</summary>
-    public MonitorExit Wait(TimeSpan timeout)
-    {
-        ControlReply reply;
-        try
-        {
-            reply = Call(new ControlRequest { Op = "wait" }, "report the container's exit", timeout);
-        }
-        catch (MonitorException) when (ExitFile is not null && ExitRecord.TryLoad(ExitFile) is { } record)
-        {
-            return new MonitorExit(record.ExitCode, record.FinishedAt);
-        }
-        return ExitOf(reply);
-    }
+    /// answered), reads <see cref="ExitFile"/>. Blocks the calling thread: tests and one-shot callers.</summary>
+    public MonitorExit Wait(TimeSpan timeout) => WaitAsync(timeout).GetAwaiter().GetResult();
 
     /// <summary><see cref="Wait"/> with no thread blocked on it: berthd waits so for every running container, where a
     /// thread of its own for each cost a thread's start on every container's start (~1.1 ms of CPU) and its stack for
