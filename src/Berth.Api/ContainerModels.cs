@@ -229,11 +229,15 @@ public sealed class Ulimit
 }
 
 /// <summary>One --mount (HostConfig.Mounts); the per-type options are kept as JSON, Berth reads only what it needs.</summary>
+/// <summary>One --mount (HostConfig.Mounts); empty fields are left out, as Go's omitempty does in dockerd's inspect.</summary>
 public sealed class MountSpec
 {
     public string Type { get; set; } = "";
-    public string Source { get; set; } = "";
-    public string Target { get; set; } = "";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Source { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Target { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool ReadOnly { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Consistency { get; set; }

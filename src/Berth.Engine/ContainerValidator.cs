@@ -137,8 +137,6 @@ public static class ContainerValidator
         {
             if (asked) throw ContainerConfigException.NotSupported(field, what);
         }
-        Refuse(host.Binds is { Count: > 0 }, "HostConfig.Binds", "Berth has no volumes or bind mounts yet");
-        Refuse(host.Mounts is { Count: > 0 }, "HostConfig.Mounts", "Berth has no volumes or bind mounts yet");
         Refuse(host.VolumesFrom is { Count: > 0 }, "HostConfig.VolumesFrom", "Berth has no volumes yet");
         Refuse(host.VolumeDriver.Length > 0, "HostConfig.VolumeDriver", "Berth has no volume plugins");
         Refuse(host.PortBindings?.Values.Any(b => b is { Count: > 0 }) == true, "HostConfig.PortBindings", "Berth does not publish ports yet");
@@ -244,6 +242,8 @@ public static class ContainerValidator
             CheckMountPath(destination, "HostConfig.Tmpfs");
             TmpfsOptions.Merge(destination, options);
         }
+        // Binds and Mounts: a --mount bind source must exist now, as dockerd checks at create (-v makes its source at start).
+        UserMounts.Parse(host, path => File.Exists(path) || Directory.Exists(path));
         foreach (var path in (host.MaskedPaths ?? []).Concat(host.ReadonlyPaths ?? []))
             if (!path.StartsWith('/'))
                 throw new ContainerConfigException($"invalid path \"{path}\" in HostConfig.MaskedPaths or ReadonlyPaths: it must be absolute");

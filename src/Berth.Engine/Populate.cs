@@ -23,6 +23,8 @@ public sealed class Command
     public SharedShm? SharedShm { get; init; }
     /// <summary>The working directory to create in the rootfs when it is missing (dockerd creates it), null for "/".</summary>
     public string? WorkingDir { get; init; }
+    /// <summary>Bind sources of -v to make as directories when missing, before the runtime binds them (as dockerd does).</summary>
+    public IReadOnlyList<string> BindSourcesToCreate { get; init; } = [];
 }
 
 /// <summary>A file of the container's directory and its content.</summary>
@@ -126,6 +128,7 @@ public static class Populate
             Files = netTarget is null ? SandboxFiles.For(containerDir, hostname, modes.Network.IsHost, environment.Host) : [],
             SharedShm = modes.Ipc.Value == "shareable" ? new SharedShm(ShmPath(containerDir), ShmSize(host, daemon)) : null,
             WorkingDir = cwd == "/" ? null : cwd,
+            BindSourcesToCreate = [.. UserMounts.Parse(host, _ => true).Where(m => m.CreateSource).Select(m => m.Source)],
         };
     }
 
@@ -174,17 +177,19 @@ public static class Populate
 
     /// <summary>
     /// The default mounts (less /dev/shm when the IPC mode has its own, and less any a user mount replaces), the
-    /// init binary, then the user's mounts sorted parents first: the /etc files, the shared /dev/shm, the tmpfs.
+    /// init binary, then the user's mounts sorted parents first: binds and --mount, the /etc files, the shared /dev/shm,
+    /// the tmpfs.
     /// </summary>
     static List<Mount> Mounts(HostConfig host, ContainerValidator.Modes modes, bool init, DaemonSettings daemon, string containerDir,
         JoinedContainer? ipcTarget, JoinedContainer? netTarget)
     {
         var readOnly = host.ReadonlyRootfs;
-        List<Mount> user = [];
+        // Binds and --mount first (dockerd's mount points), then its own /etc files and /dev/shm, then --tmpfs.
+        List<Mount> user = [.. UserMounts.Parse(host, _ => true).Select(m => m.ToSpec())];
         var tmpfs = (host.Tmpfs ?? []).OrderBy(t => t.Key, StringComparer.Ordinal)
             .Select(t => new Mount { Destination = CleanPath(t.Key), Type = "tmpfs", Source = "tmpfs", Options = TmpfsOptions.Merge(t.Key, t.Value) })
             .ToList();
-        var taken = tmpfs.Select(m => m.Destination).ToHashSet(StringComparer.Ordinal);
+        var taken = tmpfs.Concat(user).Select(m => m.Destination).ToHashSet(StringComparer.Ordinal);
 
         string resolvConf = netTarget?.ResolvConfPath ?? Path.Combine(containerDir, "resolv.conf");
         string hostnameFile = netTarget?.HostnamePath ?? Path.Combine(containerDir, "hostname");

@@ -189,6 +189,34 @@ public sealed class BerthCliTests(DockerEnvironment docker, ITestOutputHelper ou
     }
 
     [SkippableFact]
+    public void VolumeFlagsSendWhatDockersCliSends()
+    {
+        Start();
+        var source = docker.Scratch.Sub("bind-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "f"), "from the host\n");
+        var seen = new Dictionary<string, string>();
+        foreach (var client in new[] { "docker", "berth" })
+        {
+            var name = Name("volume", client);
+            try
+            {
+                var run = Cli(client, "run", "--name", name, "--network", "none", "-v", source + ":/data:ro", "-v", "/anon", Image,
+                    "sh", "-c", "cat /data/f; touch /data/x 2>/dev/null || echo read-only; ls -d /anon");
+                Assert.True(run.ExitCode == 0, $"{client}: {run.Stderr}");
+                var inspect = Cli(client, "inspect", "-f", "{{json .HostConfig.Binds}} {{json .Config.Volumes}}", name);
+                seen[client] = run.Stdout + inspect.Stdout;
+            }
+            finally
+            {
+                Cli(client, "rm", "-f", "-v", name);
+            }
+        }
+        Assert.Equal("from the host\nread-only\n/anon\n" + $"[\"{source}:/data:ro\"] {{\"/anon\":{{}}}}\n", seen["docker"]);
+        Assert.Equal(seen["docker"], seen["berth"]);
+    }
+
+    [SkippableFact]
     public void BadInputIsRefusedAsDockerRefusesIt()
     {
         Start();

@@ -61,7 +61,7 @@ public class ValidatorTests
 
     public static TheoryData<string, Action<ContainerCreateRequest, HostConfig>> NotYetHonoured => new()
     {
-        { "HostConfig.Binds", (_, h) => h.Binds = ["/host:/data"] },
+        { "HostConfig.Binds", (_, h) => h.Binds = ["named:/data"] },
         { "HostConfig.Mounts", (_, h) => h.Mounts = [new MountSpec { Type = "volume", Source = "v", Target = "/data" }] },
         { "HostConfig.VolumesFrom", (_, h) => h.VolumesFrom = ["other"] },
         { "Config.Volumes", (c, _) => c.Volumes = new() { ["/data"] = new EmptyObject() } },

@@ -27,6 +27,7 @@ public sealed class ContainerFlags
     public readonly Option<string[]> SecurityOpt = new("--security-opt") { Description = "Security Options" };
     public readonly Option<bool> ReadOnly = new("--read-only") { Description = "Mount the container's root filesystem as read only" };
     public readonly Option<string[]> Tmpfs = new("--tmpfs") { Description = "Mount a tmpfs directory" };
+    public readonly Option<string[]> Volume = new("--volume", "-v") { Description = "Bind mount a volume" };
     public readonly Option<string[]> Ulimit = new("--ulimit") { Description = "Ulimit options" };
     public readonly Option<long?> PidsLimit = new("--pids-limit") { Description = "Tune container pids limit (set -1 for unlimited)" };
     public readonly Option<string?> Memory = new("--memory", "-m") { Description = "Memory limit" };
@@ -58,7 +59,7 @@ public sealed class ContainerFlags
     /// <summary>docker's flags that take a value and that berth does not implement yet.</summary>
     static readonly string[][] RefusedWithValue =
     [
-        ["--publish", "-p"], ["--volume", "-v"], ["--mount"], ["--add-host"], ["--dns"], ["--dns-option"], ["--dns-search"],
+        ["--publish", "-p"], ["--mount"], ["--add-host"], ["--dns"], ["--dns-option"], ["--dns-search"],
         ["--link"], ["--volumes-from"], ["--gpus"], ["--platform"], ["--pull"], ["--cidfile"], ["--mac-address"], ["--ip"], ["--ip6"],
         ["--expose"], ["--group-add"], ["--blkio-weight"], ["--blkio-weight-device"], ["--oom-score-adj"], ["--shm-size"], ["--cgroupns"],
         ["--cgroup-parent"], ["--userns"], ["--detach-keys"], ["--attach", "-a"], ["--isolation"], ["--kernel-memory"],
@@ -78,7 +79,7 @@ public sealed class ContainerFlags
         foreach (var option in new Option[]
         {
             Interactive, Tty, Name, Env, EnvFile, Entrypoint, Workdir, User, Restart, Init, Network, Privileged, CapAdd, CapDrop, SecurityOpt,
-            ReadOnly, Tmpfs, Ulimit, PidsLimit, Memory, MemorySwap, Cpus, CpuShares, CpusetCpus, Device, Sysctl, Ipc, Pid, Uts, Label,
+            ReadOnly, Tmpfs, Volume, Ulimit, PidsLimit, Memory, MemorySwap, Cpus, CpuShares, CpusetCpus, Device, Sysctl, Ipc, Pid, Uts, Label,
             HealthCmd, HealthInterval, HealthRetries, HealthTimeout, HealthStartPeriod, NoHealthcheck, StopSignal, StopTimeout, Hostname,
             Runtime, LogOpt, LogDriver,
         })
@@ -169,6 +170,14 @@ public sealed class ContainerFlags
                 int colon = item.IndexOf(':');
                 host.Tmpfs[colon < 0 ? item : item[..colon]] = colon < 0 ? "" : item[(colon + 1)..];
             }
+        }
+        // As docker's CLI: a -v with a source (a host path, or a volume's name) is a bind; a lone path is an anonymous
+        // volume, in Config.Volumes (which berthd refuses for now, as it refuses named volumes).
+        foreach (string volume in parse.GetValue(Volume) ?? [])
+        {
+            if (volume.Length == 0) throw new FormatException("invalid argument \"\" for \"-v, --volume\" flag: invalid empty volume spec");
+            if (volume.Contains(':')) (host.Binds ??= []).Add(volume);
+            else request.Volumes![volume] = new EmptyObject();
         }
         var ulimits = parse.GetValue(Ulimit) ?? [];
         if (ulimits.Length > 0) host.Ulimits = [.. ulimits.Select(UlimitOf)];

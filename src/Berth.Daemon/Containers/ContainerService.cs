@@ -294,6 +294,10 @@ public sealed class ContainerService
                 shm = wantedShm;
             }
             if (command.WorkingDir is { } workdir) CreateWorkingDir(rootfs, workdir);
+            // -v makes a missing source a directory (mode 0755, root's), as dockerd does at start; --mount refused it at create.
+            foreach (string source in command.BindSourcesToCreate)
+                if (!Path.Exists(source)) Directory.CreateDirectory(source, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                    UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
             Directory.CreateDirectory(bundle);
             await File.WriteAllBytesAsync(Path.Combine(bundle, "config.json"), JsonSerializer.SerializeToUtf8Bytes(command.Spec, OciJsonContext.Default.Spec));
             var launch = new ContainerLaunch(record.Id, record.Driver, bundle, record.LogPath, ExitFileOf(record),
@@ -613,11 +617,12 @@ public sealed class ContainerService
             }
             var root = new Archive.ContainerRoot(rootfs);
             string user = SafeMerge(record.Config, ImageConfigOf(record)).User ?? "";
+            var mounts = UserMounts.MountPoints(record.HostConfig).Select(m => m.Destination).ToList();
             return new Archive.RootfsLease(record.Id, user, record.HostConfig.ReadonlyRootfs, root, () =>
             {
                 if (mounted) TryUnmount(record);
                 gate.Release();
-            });
+            }, mounts);
         }
         catch
         {

@@ -55,7 +55,7 @@ public static class ContainerViews
                     ["WorkDir"] = Path.Combine(dir, "rw", "work"),
                 },
             },
-            Mounts = [],
+            Mounts = UserMounts.MountPoints(record.HostConfig),
             Config = merged,
             NetworkSettings = ContainerNetworks.Settings(record),
         };
@@ -99,7 +99,7 @@ public static class ContainerViews
             Status = StatusText(record.State, DateTimeOffset.UtcNow),
             HostConfig = new SummaryHostConfig { NetworkMode = record.HostConfig.NetworkMode.Length > 0 ? record.HostConfig.NetworkMode : "default" },
             NetworkSettings = new SummaryNetworkSettings { Networks = ContainerNetworks.Summary(record) },
-            Mounts = [],
+            Mounts = UserMounts.MountPoints(record.HostConfig),
         };
     }
 

@@ -18,7 +18,7 @@ public sealed class ContainerArchive(ContainerService containers)
     {
         var wanted = ContainerPath.Parse(path);
         using var lease = await containers.LeaseRootfsAsync(reference);
-        using var fd = Open(lease, wanted, reference);
+        using var fd = Open(lease, wanted, reference, statOnly: true);
         return Stat(lease.Root, fd, wanted);
     }
 
@@ -27,7 +27,7 @@ public sealed class ContainerArchive(ContainerService containers)
     {
         var wanted = ContainerPath.Parse(path);
         using var lease = await containers.LeaseRootfsAsync(reference);
-        using var fd = Open(lease, wanted, reference);
+        using var fd = Open(lease, wanted, reference, statOnly: false);
         var output = begin(Stat(lease.Root, fd, wanted));
         await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
         await new ArchiveWriter(tar).WriteAsync(fd, wanted.BaseName, ct);
@@ -38,12 +38,14 @@ public sealed class ContainerArchive(ContainerService containers)
     {
         var wanted = ContainerPath.Parse(path);
         using var lease = await containers.LeaseRootfsAsync(reference);
+        lease.RefuseMounts(wanted.Clean, wanted.Requested, statOnly: false);
         List<string> destination;
         using (var fd = lease.Root.TryOpen(wanted.Parts, followLast: true, Libc.O_PATH, out int errno) ?? throw NotOpened(errno, wanted, reference))
         {
             if (Sys.FStat(fd).FileType != Libc.S_IFDIR) throw ApiException.BadRequest("extraction point is not a directory");
             // Where the symlinks led, once: every entry is then looked up from the root below that directory.
             string resolved = lease.Root.PathOf(fd) ?? throw new ApiException(500, $"cannot tell where {wanted.Requested} leads in container {reference}");
+            lease.RefuseMounts(resolved, wanted.Requested, statOnly: false);
             destination = [.. resolved.Split('/', StringSplitOptions.RemoveEmptyEntries)];
         }
         if (lease.ReadOnly) throw ApiException.BadRequest("container rootfs is marked read-only");
@@ -65,10 +67,22 @@ public sealed class ContainerArchive(ContainerService containers)
     }
 
     /// <summary>The path as dockerd's lookups take it: a trailing "/" or "/." follows a last symlink and wants a directory.</summary>
-    static Fd Open(RootfsLease lease, ContainerPath wanted, string reference)
+    static Fd Open(RootfsLease lease, ContainerPath wanted, string reference, bool statOnly)
     {
+        lease.RefuseMounts(wanted.Clean, wanted.Requested, statOnly);
         int flags = Libc.O_PATH | (wanted.FollowsLast && wanted.Parts.Count > 0 ? Libc.O_DIRECTORY : 0);
-        return lease.Root.TryOpen(wanted.Parts, wanted.FollowsLast, flags, out int errno) ?? throw NotOpened(errno, wanted, reference);
+        var fd = lease.Root.TryOpen(wanted.Parts, wanted.FollowsLast, flags, out int errno) ?? throw NotOpened(errno, wanted, reference);
+        try
+        {
+            if (lease.MountDestinations.Count > 0)
+                lease.RefuseMounts(lease.Root.PathOf(fd) ?? wanted.Clean, wanted.Requested, statOnly);
+            return fd;
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
     }
 
     static ApiException NotOpened(int errno, ContainerPath wanted, string reference) => errno switch

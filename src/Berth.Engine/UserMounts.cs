@@ -1,0 +1,234 @@
+using System.Globalization;
+using System.Text.Json;
+using Berth.Api;
+using Berth.Oci;
+
+namespace Berth.Engine;
+
+/// <summary>
+/// One mount the user asked for through HostConfig.Binds (`-v /host:/path[:mode]`) or HostConfig.Mounts (`--mount`),
+/// as dockerd 20.10 parses it: a bind of a host path, or a tmpfs. <paramref name="Mode"/> is the -v text after the
+/// second colon (inspect echoes it; empty for --mount); <paramref name="TmpfsData"/> the tmpfs's size and mode as mount
+/// data; <paramref name="CreateSource"/> makes a missing bind source a directory at start, as -v does (--mount refuses).
+/// </summary>
+public sealed record UserMount(string Type, string Source, string Destination, bool ReadOnly, string Propagation, bool Recursive,
+    string Mode, string? TmpfsData, bool CreateSource)
+{
+    /// <summary>The OCI spec's mount, with dockerd's options: rbind (bind without recursion), ro, the propagation.</summary>
+    public Mount ToSpec() => Type == "tmpfs"
+        ? new Mount { Destination = Destination, Type = "tmpfs", Source = "tmpfs", Options = TmpfsOptions.Merge(Destination, TmpfsData) }
+        : new Mount { Destination = Destination, Type = "bind", Source = Source, Options = [Recursive ? "rbind" : "bind", .. ReadOnly ? ["ro"] : Array.Empty<string>(), Propagation] };
+
+    /// <summary>The entry of an inspect's Mounts (dockerd shows a tmpfs without source or propagation).</summary>
+    public MountPoint ToMountPoint() => Type == "tmpfs"
+        ? new MountPoint { Type = "tmpfs", Source = "", Destination = Destination, Mode = "", RW = !ReadOnly, Propagation = "" }
+        : new MountPoint { Type = "bind", Source = Source, Destination = Destination, Mode = Mode, RW = !ReadOnly, Propagation = Propagation };
+}
+
+/// <summary>HostConfig.Binds and HostConfig.Mounts → <see cref="UserMount"/>s, with dockerd's checks and error texts.</summary>
+public static class UserMounts
+{
+    static readonly HashSet<string> Propagations = ["private", "rprivate", "shared", "rshared", "slave", "rslave"];
+    const string DefaultPropagation = "rprivate";
+
+    /// <summary>
+    /// Every user mount of <paramref name="host"/>, sorted by destination. Throws <see cref="ContainerConfigException"/>
+    /// for what dockerd refuses and for what Berth does not do yet (named volumes, shared or slave propagation), never
+    /// ignoring a field. <paramref name="pathExists"/> answers --mount's check that a bind source exists.
+    /// </summary>
+    public static List<UserMount> Parse(HostConfig host, Func<string, bool> pathExists)
+    {
+        var mounts = new List<UserMount>();
+        foreach (string raw in host.Binds ?? []) mounts.Add(ParseBind(raw));
+        foreach (var spec in host.Mounts ?? []) mounts.Add(ParseMount(spec, pathExists));
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var m in mounts)
+            if (!seen.Add(m.Destination)) throw new ContainerConfigException($"Duplicate mount point: {m.Destination}");
+        foreach (string t in host.Tmpfs?.Keys ?? Enumerable.Empty<string>())
+            if (seen.Contains(Populate.CleanPath(t))) throw new ContainerConfigException($"Duplicate mount point: {Populate.CleanPath(t)}");
+        return [.. mounts.OrderBy(m => m.Destination, StringComparer.Ordinal)];
+    }
+
+    /// <summary>The mounts of a record that was validated at create (inspect, ps): none when it no longer parses.</summary>
+    public static List<MountPoint> MountPoints(HostConfig host)
+    {
+        try
+        {
+            return [.. Parse(host, _ => true).Select(m => m.ToMountPoint())];
+        }
+        catch (ContainerConfigException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>`-v SOURCE:DESTINATION[:MODE]` (linuxParser.ParseMountRaw).</summary>
+    static UserMount ParseBind(string raw)
+    {
+        string invalid = $"invalid volume specification: '{raw}'";
+        var parts = raw.Split(':');
+        if (parts.Any(p => p.Length == 0)) throw new ContainerConfigException(invalid);
+        string source, destination, mode = "";
+        switch (parts.Length)
+        {
+            case 1:
+                throw ContainerConfigException.NotSupported("HostConfig.Binds", $"'{raw}' is an anonymous volume, and Berth has no volumes yet");
+            case 2:
+                if (ValidMode(parts[1])) throw new ContainerConfigException(invalid);
+                (source, destination) = (parts[0], parts[1]);
+                break;
+            case 3:
+                (source, destination, mode) = (parts[0], parts[1], parts[2]);
+                break;
+            default:
+                throw new ContainerConfigException(invalid);
+        }
+        if (!ValidMode(mode)) throw new ContainerConfigException($"invalid mode: {mode}");
+        if (!source.StartsWith('/'))
+            throw ContainerConfigException.NotSupported("HostConfig.Binds", $"'{raw}' names the volume \"{source}\", and Berth has no named volumes yet");
+        var words = mode.Split(',', StringSplitOptions.RemoveEmptyEntries);
+        if (words.Contains("nocopy"))
+            throw new ContainerConfigException($"{invalid}: invalid mount config for type \"bind\": field VolumeOptions must not be specified");
+        CheckDestination(destination, $"{invalid}: invalid mount config for type \"bind\"");
+        string propagation = words.FirstOrDefault(Propagations.Contains) ?? DefaultPropagation;
+        CheckPropagation(propagation, "HostConfig.Binds", raw);
+        return new UserMount("bind", Populate.CleanPath(source), Populate.CleanPath(destination), ReadOnly: words.Contains("ro"),
+            propagation, Recursive: true, mode, TmpfsData: null, CreateSource: true);
+    }
+
+    /// <summary>
+    /// -v's mode: comma-separated words, at most one of each kind (rw/ro, z/Z, a propagation, nocopy, a consistency),
+    /// nothing else (linuxValidMountMode). z and Z relabel for SELinux, which this host has not: dockerd then does
+    /// nothing with them either. A consistency is for Docker Desktop's file sharing; dockerd on Linux ignores it too.
+    /// </summary>
+    static bool ValidMode(string mode)
+    {
+        if (mode.Length == 0) return true;
+        int rw = 0, label = 0, propagation = 0, copy = 0, consistency = 0;
+        foreach (string word in mode.Split(','))
+        {
+            if (word is "rw" or "ro") rw++;
+            else if (word is "z" or "Z") label++;
+            else if (Propagations.Contains(word)) propagation++;
+            else if (word == "nocopy") copy++;
+            else if (word is "consistent" or "cached" or "delegated") consistency++;
+            else return false;
+        }
+        return rw <= 1 && label <= 1 && propagation <= 1 && copy <= 1 && consistency <= 1;
+    }
+
+    /// <summary>One `--mount` (parseMountSpec with the source's existence checked).</summary>
+    static UserMount ParseMount(MountSpec mount, Func<string, bool> pathExists)
+    {
+        var spec = (mount.Type, Source: mount.Source ?? "", Target: mount.Target ?? "", mount.ReadOnly, mount.BindOptions, mount.VolumeOptions, mount.TmpfsOptions);
+        string invalid = $"invalid mount config for type \"{spec.Type}\"";
+        switch (spec.Type)
+        {
+            case "bind":
+            {
+                if (spec.Source.Length == 0) throw new ContainerConfigException($"{invalid}: field Source must not be empty");
+                if (spec.VolumeOptions is not null) throw new ContainerConfigException($"{invalid}: field VolumeOptions must not be specified");
+                if (spec.TmpfsOptions is not null) throw new ContainerConfigException($"{invalid}: field TmpfsOptions must not be specified");
+                if (!spec.Source.StartsWith('/')) throw new ContainerConfigException($"{invalid}: invalid mount path: '{spec.Source}' mount path must be absolute");
+                CheckDestination(spec.Target, invalid);
+                var (propagation, recursive) = BindOptions(spec.BindOptions, invalid);
+                CheckPropagation(propagation, "HostConfig.Mounts", $"{spec.Source}:{spec.Target}");
+                if (!pathExists(spec.Source)) throw new ContainerConfigException($"{invalid}: bind source path does not exist: {spec.Source}");
+                return new UserMount("bind", Populate.CleanPath(spec.Source), Populate.CleanPath(spec.Target), spec.ReadOnly, propagation, recursive,
+                    Mode: "", TmpfsData: null, CreateSource: false);
+            }
+            case "tmpfs":
+            {
+                if (spec.Source.Length > 0) throw new ContainerConfigException($"{invalid}: field Source must not be specified");
+                if (spec.BindOptions is not null) throw new ContainerConfigException($"{invalid}: field BindOptions must not be specified");
+                if (spec.VolumeOptions is not null) throw new ContainerConfigException($"{invalid}: field VolumeOptions must not be specified");
+                CheckDestination(spec.Target, invalid);
+                string data = TmpfsData(spec.TmpfsOptions, spec.ReadOnly, invalid);
+                string destination = Populate.CleanPath(spec.Target);
+                TmpfsOptions.Merge(destination, data); // refuses what the kernel's tmpfs would not take
+                return new UserMount("tmpfs", "", destination, spec.ReadOnly, "", Recursive: false, Mode: "", data, CreateSource: false);
+            }
+            case "volume":
+                throw ContainerConfigException.NotSupported("HostConfig.Mounts", $"the volume mount at {spec.Target} needs named volumes, which Berth does not have yet");
+            case "npipe":
+                throw new ContainerConfigException($"{invalid}: named pipes are only supported on Windows");
+            default:
+                throw new ContainerConfigException($"mount type unknown: \"{spec.Type}\"");
+        }
+    }
+
+    static void CheckDestination(string destination, string prefix)
+    {
+        if (destination.Length == 0) throw new ContainerConfigException($"{prefix}: field Target must not be empty");
+        if (!destination.StartsWith('/')) throw new ContainerConfigException($"{prefix}: invalid mount path: '{destination}' mount path must be absolute");
+        if (destination.Trim('/').Length == 0) throw new ContainerConfigException($"{prefix}: invalid specification: destination can't be '/'");
+    }
+
+    /// <summary>
+    /// Shared and slave propagation need the source's mount to be shared (or a slave) on the host, which dockerd checks
+    /// and turns into the rootfs's propagation; Berth does neither yet, so it refuses them rather than mount privately.
+    /// </summary>
+    static void CheckPropagation(string propagation, string field, string what)
+    {
+        if (propagation is not ("private" or "rprivate"))
+            throw ContainerConfigException.NotSupported(field, $"{what} asks for {propagation} propagation; Berth binds with private propagation only");
+    }
+
+    /// <summary>--mount's bind-propagation and bind-nonrecursive.</summary>
+    static (string Propagation, bool Recursive) BindOptions(JsonElement? options, string invalid)
+    {
+        if (options is not { ValueKind: JsonValueKind.Object } o) return (DefaultPropagation, true);
+        string propagation = DefaultPropagation;
+        bool recursive = true;
+        foreach (var p in o.EnumerateObject())
+        {
+            switch (p.Name)
+            {
+                case "Propagation" when p.Value.ValueKind == JsonValueKind.String:
+                    string value = p.Value.GetString()!;
+                    if (value.Length > 0 && !Propagations.Contains(value)) throw new ContainerConfigException($"{invalid}: invalid propagation mode: {value}");
+                    if (value.Length > 0) propagation = value;
+                    break;
+                case "NonRecursive" when p.Value.ValueKind is JsonValueKind.True or JsonValueKind.False:
+                    recursive = p.Value.ValueKind == JsonValueKind.False;
+                    break;
+                case "CreateMountpoint" when p.Value.ValueKind is JsonValueKind.False:
+                    break;
+                default:
+                    throw ContainerConfigException.NotSupported("HostConfig.Mounts", $"BindOptions.{p.Name} is not something Berth does yet");
+            }
+        }
+        return (propagation, recursive);
+    }
+
+    /// <summary>--mount's tmpfs-size and tmpfs-mode as mount data (ConvertTmpfsOptions): ro, mode in octal, the size with the
+    /// largest of g, m and k that divides it.</summary>
+    static string TmpfsData(JsonElement? options, bool readOnly, string invalid)
+    {
+        var words = new List<string>();
+        if (readOnly) words.Add("ro");
+        long mode = 0, size = 0;
+        if (options is { ValueKind: JsonValueKind.Object } o)
+        {
+            foreach (var p in o.EnumerateObject())
+            {
+                if (p.Name == "Mode" && p.Value.TryGetInt64(out long m) && m >= 0) mode = m;
+                else if (p.Name == "SizeBytes" && p.Value.TryGetInt64(out long s))
+                {
+                    if (s < 0) throw new ContainerConfigException($"{invalid}: invalid tmpfs size {s}");
+                    size = s;
+                }
+                else throw ContainerConfigException.NotSupported("HostConfig.Mounts", $"TmpfsOptions.{p.Name} is not something Berth does yet");
+            }
+        }
+        if (mode != 0) words.Add("mode=" + Convert.ToString(mode & 0xfff, 8));
+        if (size != 0)
+        {
+            string suffix = "";
+            foreach (var (unit, divisor) in new[] { ("g", 1L << 30), ("m", 1L << 20), ("k", 1L << 10) })
+                if (size % divisor == 0) { size /= divisor; suffix = unit; break; }
+            words.Add("size=" + size.ToString(CultureInfo.InvariantCulture) + suffix);
+        }
+        return string.Join(',', words);
+    }
+}
