@@ -217,6 +217,53 @@ public sealed class BerthCliTests(DockerEnvironment docker, ITestOutputHelper ou
     }
 
     [SkippableFact]
+    public void MountFlagsSendWhatDockersCliSends()
+    {
+        Start();
+        var source = docker.Scratch.Sub("mount-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(source);
+        string[] accepted =
+        [
+            $"type=bind,source={source},target=/m,readonly",
+            $"type=bind,src={source},dst=/m,ro=false,bind-propagation=rprivate,bind-nonrecursive",
+            $"\"type=bind\",\"source={source}\",destination=/m,consistency=cached",
+            "type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=0700",
+            "type=tmpfs,dst=/t,tmpfs-size=1536",
+            "type=volume,source=bcli-vol,target=/v,volume-nocopy,volume-label=a=b,volume-driver=local",
+        ];
+        foreach (string mount in accepted)
+        {
+            var seen = new Dictionary<string, string>();
+            foreach (var client in new[] { "docker", "berth" })
+            {
+                var name = Name("mount", client);
+                try
+                {
+                    var create = Cli(client, "create", "--name", name, "--network", "none", "--mount", mount, Image, "true");
+                    Assert.True(create.ExitCode == 0, $"{client} --mount {mount}: {create.Stderr}");
+                    seen[client] = Cli(client, "inspect", "-f", "{{json .HostConfig.Mounts}}", name).Stdout;
+                }
+                finally
+                {
+                    Cli(client, "rm", "-f", "-v", name);
+                }
+            }
+            Assert.True(seen["docker"] == seen["berth"], $"--mount {mount}:\ndocker: {seen["docker"]}berth:  {seen["berth"]}");
+        }
+        Cli("docker", "volume", "rm", "bcli-vol");
+        string[] refused = ["type=bind,source=/x", "type=bind,target=/m,bogus=1", "type=tmpfs,target=/t,bind-propagation=rprivate", "type=tmpfs,target=/t,tmpfs-mode=9"];
+        foreach (string mount in refused)
+        {
+            var reference = Cli("docker", "create", "--network", "none", "--mount", mount, Image, "true");
+            var berth = Cli("berth", "create", "--network", "none", "--mount", mount, Image, "true");
+            Assert.True(reference.ExitCode != 0 && berth.ExitCode != 0, $"--mount {mount}: docker {reference.ExitCode}, berth {berth.ExitCode}");
+            string sentence = reference.Stderr.Split('\n')[0];
+            Assert.True(berth.Stderr.Contains(sentence[sentence.IndexOf("invalid argument", StringComparison.Ordinal)..]),
+                $"--mount {mount}:\ndocker: {reference.Stderr}\nberth:  {berth.Stderr}");
+        }
+    }
+
+    [SkippableFact]
     public void BadInputIsRefusedAsDockerRefusesIt()
     {
         Start();

@@ -28,6 +28,7 @@ public sealed class ContainerFlags
     public readonly Option<bool> ReadOnly = new("--read-only") { Description = "Mount the container's root filesystem as read only" };
     public readonly Option<string[]> Tmpfs = new("--tmpfs") { Description = "Mount a tmpfs directory" };
     public readonly Option<string[]> Volume = new("--volume", "-v") { Description = "Bind mount a volume" };
+    public readonly Option<string[]> Mount = new("--mount") { Description = "Attach a filesystem mount to the container" };
     public readonly Option<string[]> Ulimit = new("--ulimit") { Description = "Ulimit options" };
     public readonly Option<long?> PidsLimit = new("--pids-limit") { Description = "Tune container pids limit (set -1 for unlimited)" };
     public readonly Option<string?> Memory = new("--memory", "-m") { Description = "Memory limit" };
@@ -59,7 +60,7 @@ public sealed class ContainerFlags
     /// <summary>docker's flags that take a value and that berth does not implement yet.</summary>
     static readonly string[][] RefusedWithValue =
     [
-        ["--publish", "-p"], ["--mount"], ["--add-host"], ["--dns"], ["--dns-option"], ["--dns-search"],
+        ["--publish", "-p"], ["--add-host"], ["--dns"], ["--dns-option"], ["--dns-search"],
         ["--link"], ["--volumes-from"], ["--gpus"], ["--platform"], ["--pull"], ["--cidfile"], ["--mac-address"], ["--ip"], ["--ip6"],
         ["--expose"], ["--group-add"], ["--blkio-weight"], ["--blkio-weight-device"], ["--oom-score-adj"], ["--shm-size"], ["--cgroupns"],
         ["--cgroup-parent"], ["--userns"], ["--detach-keys"], ["--attach", "-a"], ["--isolation"], ["--kernel-memory"],
@@ -79,7 +80,7 @@ public sealed class ContainerFlags
         foreach (var option in new Option[]
         {
             Interactive, Tty, Name, Env, EnvFile, Entrypoint, Workdir, User, Restart, Init, Network, Privileged, CapAdd, CapDrop, SecurityOpt,
-            ReadOnly, Tmpfs, Volume, Ulimit, PidsLimit, Memory, MemorySwap, Cpus, CpuShares, CpusetCpus, Device, Sysctl, Ipc, Pid, Uts, Label,
+            ReadOnly, Tmpfs, Volume, Mount, Ulimit, PidsLimit, Memory, MemorySwap, Cpus, CpuShares, CpusetCpus, Device, Sysctl, Ipc, Pid, Uts, Label,
             HealthCmd, HealthInterval, HealthRetries, HealthTimeout, HealthStartPeriod, NoHealthcheck, StopSignal, StopTimeout, Hostname,
             Runtime, LogOpt, LogDriver,
         })
@@ -179,6 +180,7 @@ public sealed class ContainerFlags
             if (volume.Contains(':')) (host.Binds ??= []).Add(volume);
             else request.Volumes![volume] = new EmptyObject();
         }
+        if (parse.GetValue(Mount) is { Length: > 0 } mounts) host.Mounts = [.. mounts.Select(MountFlag.Parse)];
         var ulimits = parse.GetValue(Ulimit) ?? [];
         if (ulimits.Length > 0) host.Ulimits = [.. ulimits.Select(UlimitOf)];
         var devices = parse.GetValue(Device) ?? [];
