@@ -9,10 +9,11 @@ namespace Berth.Daemon.Containers;
 /// <param name="Health">starting, healthy, unhealthy, or none without a health check.</param>
 /// <param name="StartedAt">Null when the container never started (an exited filter does not match it).</param>
 /// <param name="Networks">Network name → network id.</param>
+/// <param name="Mounts">The container's mounts as inspect shows them (a volume filter matches a source or a destination).</param>
 public sealed record ContainerListEntry(
     string Id, IReadOnlyList<string> Names, string Image, string ImageId, IReadOnlyDictionary<string, string> Labels,
     string State, int ExitCode, DateTimeOffset Created, string Health, DateTimeOffset? StartedAt,
-    IReadOnlyDictionary<string, string> Networks)
+    IReadOnlyDictionary<string, string> Networks, IReadOnlyList<MountPoint>? Mounts = null)
 {
     /// <summary>dockerd's Running: true while paused or restarting too.</summary>
     public bool Running => State is "running" or "paused" or "restarting";
@@ -28,7 +29,8 @@ public sealed class ContainerListFilterException(string message, int statusCode)
 /// <c>GET /containers/json?all=&amp;limit=&amp;filters=</c> as dockerd 20.10 answers it: newest first; stopped
 /// containers only with all, a limit or a status filter; name, id and status match as regular expressions (any value),
 /// label as key or key=value (every value), health and is-task exactly; before/since by a container's name or id
-/// (exclusive); exited only containers that ran and stopped with one of the codes; ancestor by image id.
+/// (exclusive); exited only containers that ran and stopped with one of the codes; ancestor by image id; volume by a
+/// mount's destination or source.
 /// </summary>
 public sealed class ContainerListFilter
 {
@@ -58,9 +60,9 @@ public sealed class ContainerListFilter
     {
         foreach (var key in filters.Keys)
             if (!Accepted.Contains(key)) throw new ContainerListFilterException($"Invalid filter '{key}'", 400);
-        foreach (var key in new[] { "publish", "expose", "volume" })
+        foreach (var key in new[] { "publish", "expose" })
             if (filters.Get(key).Count > 0)
-                throw new ContainerListFilterException($"berthd does not filter containers by {key} yet (containers have no {(key == "volume" ? "volumes" : "ports")} in berthd)", 400);
+                throw new ContainerListFilterException($"berthd does not filter containers by {key} yet (containers have no ports in berthd)", 400);
 
         var exited = new List<int>();
         foreach (var value in filters.Get("exited"))
@@ -132,6 +134,9 @@ public sealed class ContainerListFilter
             if (_filters.Get("network") is { Count: > 0 } networks
                 && !networks.Any(n => c.Networks.ContainsKey(n) || c.Networks.Values.Any(id => id.StartsWith(n, StringComparison.Ordinal)))) continue;
             if (_ancestors is not null && !_ancestors.Contains(c.ImageId)) continue;
+            // dockerd: a mount whose destination, or whose volume name (a bind's source), is one of the values.
+            if (_filters.Get("volume") is { Count: > 0 } volumes
+                && !volumes.Any(v => (c.Mounts ?? []).Any(m => m.Destination == v || (m.Name ?? m.Source) == v))) continue;
             listed.Add(c);
         }
         return listed;

@@ -905,7 +905,7 @@ public sealed class ContainerService
         record.Id, [record.Name], record.ImageName, record.Image, SafeMerge(record.Config, ImageConfigOf(record)).Labels ?? [],
         record.State.Status, record.State.ExitCode, ContainerJson.ParseTime(record.Created), record.State.Health?.Status ?? "none",
         record.State.StartedAt == ContainerState.NeverTime ? null : ContainerJson.ParseTime(record.State.StartedAt),
-        ContainerNetworks.Ids(record));
+        ContainerNetworks.Ids(record), UserMounts.MountPoints(record.HostConfig));
 
     /// <summary>
     /// Attach: the monitor's stream of a running container now; of a created or stopped one, once its next start has

@@ -22,7 +22,9 @@ public sealed class DockerdListAndEventsTests(PrivateDockerd dockerd) : IClassFi
         // Oldest to newest: created only, exited 3, running, exited 0.
         PrivateDockerd.Check(dockerd.Docker("create", "--name", _prefix + "-c", "--network", "none", "--label", "a=1", "bb", "true"));
         Assert.Equal(3, dockerd.Docker("run", "--name", _prefix + "-x3", "--network", "none", "bb", "sh", "-c", "exit 3").ExitCode);
-        PrivateDockerd.Check(dockerd.Docker("run", "-d", "--name", _prefix + "-r", "--network", "none", "--label", "a=2", "--label", "b", "bb", "sleep", "1000"));
+        string bindSource = Directory.CreateDirectory(Path.Combine(dockerd.Root, _prefix + "-bind")).FullName;
+        PrivateDockerd.Check(dockerd.Docker("run", "-d", "--name", _prefix + "-r", "--network", "none", "--label", "a=2", "--label", "b",
+            "-v", bindSource + ":/data", "bb", "sleep", "1000"));
         PrivateDockerd.Check(dockerd.Docker("run", "--name", _prefix + "-x0", "--network", "none", "bb", "true"));
         var entries = PrivateDockerd.Check(dockerd.Docker("ps", "-aq", "--no-trunc")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(Entry).Where(e => e.Names[0].StartsWith("/" + _prefix, StringComparison.Ordinal)).ToList();
@@ -38,6 +40,7 @@ public sealed class DockerdListAndEventsTests(PrivateDockerd dockerd) : IClassFi
             ["-a", "--filter", "network=none"], ["-a", "--filter", "is-task=false"], ["-a", "--filter", "status=running", "--filter", "status=created"],
             ["-a", "--filter", "foo=bar"], ["-a", "--filter", "status=bogus"], ["-a", "--filter", "exited=x"], ["-a", "--filter", "health=bad"],
             ["-a", "--filter", "before=nosuch"], ["-a", "--filter", "is-task=maybe"],
+            ["-a", "--filter", "volume=/data"], ["-a", "--filter", "volume=" + bindSource], ["-a", "--filter", "volume=/nosuch"],
         ];
         foreach (var query in queries)
         {
@@ -103,7 +106,11 @@ public sealed class DockerdListAndEventsTests(PrivateDockerd dockerd) : IClassFi
             c["Config"]!["Labels"]!.AsObject().ToDictionary(kv => kv.Key, kv => (string)kv.Value!),
             (string)c["State"]!["Status"]!, (int)c["State"]!["ExitCode"]!, DateTimeOffset.Parse((string)c["Created"]!, CultureInfo.InvariantCulture),
             (string?)c["State"]!["Health"]?["Status"] ?? "none", started.Year == 1 ? null : started,
-            c["NetworkSettings"]!["Networks"]!.AsObject().ToDictionary(kv => kv.Key, kv => (string)kv.Value!["NetworkID"]!));
+            c["NetworkSettings"]!["Networks"]!.AsObject().ToDictionary(kv => kv.Key, kv => (string)kv.Value!["NetworkID"]!),
+            [.. c["Mounts"]!.AsArray().Select(m => new MountPoint
+            {
+                Type = (string)m!["Type"]!, Name = (string?)m["Name"], Source = (string)m["Source"]!, Destination = (string)m["Destination"]!,
+            })]);
     }
 
     static (bool All, int Limit, ApiFilters Filters) Parse(string[] query)
