@@ -9,6 +9,10 @@ namespace Berth.Api;
 /// </summary>
 [JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, AllowTrailingCommas = true)]
 [JsonSerializable(typeof(SystemVersion))]
+[JsonSerializable(typeof(Volume))]
+[JsonSerializable(typeof(VolumeCreateRequest))]
+[JsonSerializable(typeof(VolumeListResponse))]
+[JsonSerializable(typeof(VolumesPruneReport))]
 [JsonSerializable(typeof(SystemInfo))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(ImageSummary))]

@@ -28,7 +28,7 @@ public static class ContainerValidator
         CheckRequestOnly(request);
         var config = ConfigMerge.Merge(request, image);
         if (image?.Volumes is { Count: > 0 } volumes)
-            warnings.Add($"The image's volumes ({string.Join(", ", volumes.Keys.Order(StringComparer.Ordinal))}) are not mounted: Berth has no volumes yet, their data stays in the container's layer.");
+            warnings.Add($"The image's volumes ({string.Join(", ", volumes.Keys.Order(StringComparer.Ordinal))}) are not mounted: Berth has no anonymous volumes yet, their data stays in the container's layer.");
 
         CheckConfig(config);
         CheckHealthcheck(request.Healthcheck);
@@ -45,7 +45,7 @@ public static class ContainerValidator
     static void CheckRequestOnly(ContainerConfig request)
     {
         if (request.Volumes is { Count: > 0 })
-            throw ContainerConfigException.NotSupported("Config.Volumes", "Berth has no volumes yet");
+            throw ContainerConfigException.NotSupported("Config.Volumes", "Berth has no anonymous volumes yet: name the volume (-v NAME:/path)");
     }
 
     /// <summary>dockerd's checks of a request's HEALTHCHECK: durations of at least 1 ms (0: the default), no negative retries.</summary>
@@ -137,7 +137,7 @@ public static class ContainerValidator
         {
             if (asked) throw ContainerConfigException.NotSupported(field, what);
         }
-        Refuse(host.VolumesFrom is { Count: > 0 }, "HostConfig.VolumesFrom", "Berth has no volumes yet");
+        Refuse(host.VolumesFrom is { Count: > 0 }, "HostConfig.VolumesFrom", "Berth does not share another container's volumes yet");
         Refuse(host.VolumeDriver.Length > 0, "HostConfig.VolumeDriver", "Berth has no volume plugins");
         Refuse(host.PortBindings?.Values.Any(b => b is { Count: > 0 }) == true, "HostConfig.PortBindings", "Berth does not publish ports yet");
         Refuse(host.PublishAllPorts, "HostConfig.PublishAllPorts", "Berth does not publish ports yet");
@@ -243,7 +243,7 @@ public static class ContainerValidator
             TmpfsOptions.Merge(destination, options);
         }
         // Binds and Mounts: a --mount bind source must exist now, as dockerd checks at create (-v makes its source at start).
-        UserMounts.Parse(host, path => File.Exists(path) || Directory.Exists(path));
+        UserMounts.Parse(host, path => File.Exists(path) || Directory.Exists(path), volumesRoot: "/");
         foreach (var path in (host.MaskedPaths ?? []).Concat(host.ReadonlyPaths ?? []))
             if (!path.StartsWith('/'))
                 throw new ContainerConfigException($"invalid path \"{path}\" in HostConfig.MaskedPaths or ReadonlyPaths: it must be absolute");

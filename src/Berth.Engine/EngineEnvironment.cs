@@ -41,6 +41,9 @@ public sealed record DaemonSettings
     public int DefaultStopTimeout { get; init; } = 10;
 
     public string ContainerDir(string id) => Path.Combine(DataRoot, "containers", id);
+
+    /// <summary>Where named volumes keep their data: &lt;data-root&gt;/volumes/&lt;name&gt;/_data, as dockerd's local driver.</summary>
+    public string VolumesRoot => Path.Combine(DataRoot, "volumes");
 }
 
 /// <summary>Facts about the host a spec depends on, read once by the daemon (kept out of the pure code).</summary>

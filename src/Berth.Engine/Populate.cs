@@ -128,7 +128,7 @@ public static class Populate
             Files = netTarget is null ? SandboxFiles.For(containerDir, hostname, modes.Network.IsHost, environment.Host) : [],
             SharedShm = modes.Ipc.Value == "shareable" ? new SharedShm(ShmPath(containerDir), ShmSize(host, daemon)) : null,
             WorkingDir = cwd == "/" ? null : cwd,
-            BindSourcesToCreate = [.. UserMounts.Parse(host, _ => true).Where(m => m.CreateSource).Select(m => m.Source)],
+            BindSourcesToCreate = [.. UserMounts.Parse(host, _ => true, daemon.VolumesRoot).Where(m => m.CreateSource).Select(m => m.Source)],
         };
     }
 
@@ -185,7 +185,7 @@ public static class Populate
     {
         var readOnly = host.ReadonlyRootfs;
         // Binds and --mount first (dockerd's mount points), then its own /etc files and /dev/shm, then --tmpfs.
-        List<Mount> user = [.. UserMounts.Parse(host, _ => true).Select(m => m.ToSpec())];
+        List<Mount> user = [.. UserMounts.Parse(host, _ => true, daemon.VolumesRoot).Select(m => m.ToSpec())];
         var tmpfs = (host.Tmpfs ?? []).OrderBy(t => t.Key, StringComparer.Ordinal)
             .Select(t => new Mount { Destination = CleanPath(t.Key), Type = "tmpfs", Source = "tmpfs", Options = TmpfsOptions.Merge(t.Key, t.Value) })
             .ToList();

@@ -10,19 +10,27 @@ namespace Berth.Engine;
 /// as dockerd 20.10 parses it: a bind of a host path, or a tmpfs. <paramref name="Mode"/> is the -v text after the
 /// second colon (inspect echoes it; empty for --mount); <paramref name="TmpfsData"/> the tmpfs's size and mode as mount
 /// data; <paramref name="CreateSource"/> makes a missing bind source a directory at start, as -v does (--mount refuses).
+/// A named volume is a bind of its data directory (<paramref name="VolumeName"/>; <paramref name="NoCopy"/>: the image's
+/// files at the destination are not to be copied into it when it is empty).
 /// </summary>
 public sealed record UserMount(string Type, string Source, string Destination, bool ReadOnly, string Propagation, bool Recursive,
-    string Mode, string? TmpfsData, bool CreateSource)
+    string Mode, string? TmpfsData, bool CreateSource, string? VolumeName = null, bool NoCopy = false)
 {
-    /// <summary>The OCI spec's mount, with dockerd's options: rbind (bind without recursion), ro, the propagation.</summary>
-    public Mount ToSpec() => Type == "tmpfs"
-        ? new Mount { Destination = Destination, Type = "tmpfs", Source = "tmpfs", Options = TmpfsOptions.Merge(Destination, TmpfsData) }
-        : new Mount { Destination = Destination, Type = "bind", Source = Source, Options = [Recursive ? "rbind" : "bind", .. ReadOnly ? ["ro"] : Array.Empty<string>(), Propagation] };
+    /// <summary>The OCI spec's mount, with dockerd's options: rbind (bind without recursion), ro, the propagation (none for a volume).</summary>
+    public Mount ToSpec() => Type switch
+    {
+        "tmpfs" => new Mount { Destination = Destination, Type = "tmpfs", Source = "tmpfs", Options = TmpfsOptions.Merge(Destination, TmpfsData) },
+        "volume" => new Mount { Destination = Destination, Type = "bind", Source = Source, Options = ["rbind", .. ReadOnly ? ["ro"] : Array.Empty<string>()] },
+        _ => new Mount { Destination = Destination, Type = "bind", Source = Source, Options = [Recursive ? "rbind" : "bind", .. ReadOnly ? ["ro"] : Array.Empty<string>(), Propagation] },
+    };
 
-    /// <summary>The entry of an inspect's Mounts (dockerd shows a tmpfs without source or propagation).</summary>
-    public MountPoint ToMountPoint() => Type == "tmpfs"
-        ? new MountPoint { Type = "tmpfs", Source = "", Destination = Destination, Mode = "", RW = !ReadOnly, Propagation = "" }
-        : new MountPoint { Type = "bind", Source = Source, Destination = Destination, Mode = Mode, RW = !ReadOnly, Propagation = Propagation };
+    /// <summary>The entry of an inspect's Mounts (dockerd shows a tmpfs without source or propagation, a volume with its name and driver).</summary>
+    public MountPoint ToMountPoint() => Type switch
+    {
+        "tmpfs" => new MountPoint { Type = "tmpfs", Source = "", Destination = Destination, Mode = "", RW = !ReadOnly, Propagation = "" },
+        "volume" => new MountPoint { Type = "volume", Name = VolumeName, Source = Source, Destination = Destination, Driver = "local", Mode = Mode, RW = !ReadOnly, Propagation = "" },
+        _ => new MountPoint { Type = "bind", Source = Source, Destination = Destination, Mode = Mode, RW = !ReadOnly, Propagation = Propagation },
+    };
 }
 
 /// <summary>HostConfig.Binds and HostConfig.Mounts → <see cref="UserMount"/>s, with dockerd's checks and error texts.</summary>
@@ -34,13 +42,14 @@ public static class UserMounts
     /// <summary>
     /// Every user mount of <paramref name="host"/>, sorted by destination. Throws <see cref="ContainerConfigException"/>
     /// for what dockerd refuses and for what Berth does not do yet (named volumes, shared or slave propagation), never
-    /// ignoring a field. <paramref name="pathExists"/> answers --mount's check that a bind source exists.
+    /// ignoring a field. <paramref name="pathExists"/> answers --mount's check that a bind source exists;
+    /// <paramref name="volumesRoot"/> is where named volumes keep their data (&lt;root&gt;/&lt;name&gt;/_data).
     /// </summary>
-    public static List<UserMount> Parse(HostConfig host, Func<string, bool> pathExists)
+    public static List<UserMount> Parse(HostConfig host, Func<string, bool> pathExists, string volumesRoot)
     {
         var mounts = new List<UserMount>();
-        foreach (string raw in host.Binds ?? []) mounts.Add(ParseBind(raw));
-        foreach (var spec in host.Mounts ?? []) mounts.Add(ParseMount(spec, pathExists));
+        foreach (string raw in host.Binds ?? []) mounts.Add(ParseBind(raw, volumesRoot));
+        foreach (var spec in host.Mounts ?? []) mounts.Add(ParseMount(spec, pathExists, volumesRoot));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var m in mounts)
             if (!seen.Add(m.Destination)) throw new ContainerConfigException($"Duplicate mount point: {m.Destination}");
@@ -50,11 +59,24 @@ public static class UserMounts
     }
 
     /// <summary>The mounts of a record that was validated at create (inspect, ps): none when it no longer parses.</summary>
-    public static List<MountPoint> MountPoints(HostConfig host)
+    public static List<MountPoint> MountPoints(HostConfig host, string volumesRoot)
     {
         try
         {
-            return [.. Parse(host, _ => true).Select(m => m.ToMountPoint())];
+            return [.. Parse(host, _ => true, volumesRoot).Select(m => m.ToMountPoint())];
+        }
+        catch (ContainerConfigException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>The names of the volumes a record's mounts use (none when it no longer parses).</summary>
+    public static List<string> VolumeNames(HostConfig host)
+    {
+        try
+        {
+            return [.. Parse(host, _ => true, "/").Select(m => m.VolumeName).OfType<string>()];
         }
         catch (ContainerConfigException)
         {
@@ -63,7 +85,7 @@ public static class UserMounts
     }
 
     /// <summary>`-v SOURCE:DESTINATION[:MODE]` (linuxParser.ParseMountRaw).</summary>
-    static UserMount ParseBind(string raw)
+    static UserMount ParseBind(string raw, string volumesRoot)
     {
         string invalid = $"invalid volume specification: '{raw}'";
         var parts = raw.Split(':');
@@ -84,9 +106,17 @@ public static class UserMounts
                 throw new ContainerConfigException(invalid);
         }
         if (!ValidMode(mode)) throw new ContainerConfigException($"invalid mode: {mode}");
-        if (!source.StartsWith('/'))
-            throw ContainerConfigException.NotSupported("HostConfig.Binds", $"'{raw}' names the volume \"{source}\", and Berth has no named volumes yet");
         var words = mode.Split(',', StringSplitOptions.RemoveEmptyEntries);
+        if (!source.StartsWith('/'))
+        {
+            // A named volume: no propagation of its own, "z" as the mode dockerd shows when none is given.
+            CheckDestination(destination, $"{invalid}: invalid mount config for type \"volume\"");
+            if (words.Any(Propagations.Contains))
+                throw new ContainerConfigException($"{invalid}: invalid mount config for type \"volume\": field BindOptions must not be specified");
+            CheckVolumeName(source);
+            return new UserMount("volume", Path.Combine(volumesRoot, source, "_data"), Populate.CleanPath(destination), ReadOnly: words.Contains("ro"),
+                "", Recursive: true, mode.Length > 0 ? mode : "z", TmpfsData: null, CreateSource: false, VolumeName: source, NoCopy: words.Contains("nocopy"));
+        }
         if (words.Contains("nocopy"))
             throw new ContainerConfigException($"{invalid}: invalid mount config for type \"bind\": field VolumeOptions must not be specified");
         CheckDestination(destination, $"{invalid}: invalid mount config for type \"bind\"");
@@ -118,7 +148,7 @@ public static class UserMounts
     }
 
     /// <summary>One `--mount` (parseMountSpec with the source's existence checked).</summary>
-    static UserMount ParseMount(MountSpec mount, Func<string, bool> pathExists)
+    static UserMount ParseMount(MountSpec mount, Func<string, bool> pathExists, string volumesRoot)
     {
         var spec = (mount.Type, Source: mount.Source ?? "", Target: mount.Target ?? "", mount.ReadOnly, mount.BindOptions, mount.VolumeOptions, mount.TmpfsOptions);
         string invalid = $"invalid mount config for type \"{spec.Type}\"";
@@ -149,12 +179,52 @@ public static class UserMounts
                 return new UserMount("tmpfs", "", destination, spec.ReadOnly, "", Recursive: false, Mode: "", data, CreateSource: false);
             }
             case "volume":
-                throw ContainerConfigException.NotSupported("HostConfig.Mounts", $"the volume mount at {spec.Target} needs named volumes, which Berth does not have yet");
+            {
+                if (spec.BindOptions is not null) throw new ContainerConfigException($"{invalid}: field BindOptions must not be specified");
+                if (spec.TmpfsOptions is not null) throw new ContainerConfigException($"{invalid}: field TmpfsOptions must not be specified");
+                CheckDestination(spec.Target, invalid);
+                if (spec.Source.Length == 0)
+                    throw ContainerConfigException.NotSupported("HostConfig.Mounts", $"the volume mount at {spec.Target} has no name: anonymous volumes are not supported yet");
+                bool noCopy = VolumeOptions(spec.VolumeOptions);
+                CheckVolumeName(spec.Source);
+                return new UserMount("volume", Path.Combine(volumesRoot, spec.Source, "_data"), Populate.CleanPath(spec.Target), spec.ReadOnly, "",
+                    Recursive: true, Mode: "z", TmpfsData: null, CreateSource: false, VolumeName: spec.Source, NoCopy: noCopy);
+            }
             case "npipe":
                 throw new ContainerConfigException($"{invalid}: named pipes are only supported on Windows");
             default:
                 throw new ContainerConfigException($"mount type unknown: \"{spec.Type}\"");
         }
+    }
+
+    /// <summary>dockerd's rules for a local volume's name (the daemon answers them again at POST /volumes/create).</summary>
+    static void CheckVolumeName(string name)
+    {
+        if (name.Length < 2)
+            throw new ContainerConfigException($"create {name}: volume name is too short, names should be at least two alphanumeric characters");
+        if (!char.IsAsciiLetterOrDigit(name[0]) || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-'))
+            throw new ContainerConfigException($"create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" " +
+                "are allowed. If you intended to pass a host directory, use absolute path");
+    }
+
+    /// <summary>--mount's volume options: NoCopy is all Berth's local volumes take; a driver or labels for a volume the
+    /// mount would create, and driver options, are refused.</summary>
+    static bool VolumeOptions(JsonElement? options)
+    {
+        if (options is not { ValueKind: JsonValueKind.Object } o) return false;
+        bool noCopy = false;
+        foreach (var p in o.EnumerateObject())
+        {
+            if (p.Name == "NoCopy" && p.Value.ValueKind is JsonValueKind.True or JsonValueKind.False) noCopy = p.Value.ValueKind == JsonValueKind.True;
+            else if (p.Name == "DriverConfig" && p.Value.ValueKind == JsonValueKind.Object && p.Value.EnumerateObject().All(d =>
+                (d.Name == "Name" && d.Value.ValueKind == JsonValueKind.String && d.Value.GetString() is "" or "local") ||
+                (d.Name == "Options" && (d.Value.ValueKind == JsonValueKind.Null || (d.Value.ValueKind == JsonValueKind.Object && !d.Value.EnumerateObject().Any())))))
+                continue;
+            else if (p.Name == "Labels" && (p.Value.ValueKind == JsonValueKind.Null || (p.Value.ValueKind == JsonValueKind.Object && !p.Value.EnumerateObject().Any())))
+                continue;
+            else throw ContainerConfigException.NotSupported("HostConfig.Mounts", $"VolumeOptions.{p.Name} is not something Berth's local volumes do yet");
+        }
+        return noCopy;
     }
 
     static void CheckDestination(string destination, string prefix)

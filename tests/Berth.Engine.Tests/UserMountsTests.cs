@@ -9,7 +9,9 @@ namespace Berth.Engine.Tests;
 /// </summary>
 public class UserMountsTests
 {
-    static List<UserMount> Parse(HostConfig host, bool exists = true) => UserMounts.Parse(host, _ => exists);
+    const string VolumesRoot = "/var/lib/berth/volumes";
+
+    static List<UserMount> Parse(HostConfig host, bool exists = true) => UserMounts.Parse(host, _ => exists, VolumesRoot);
 
     static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement.Clone();
 
@@ -79,7 +81,6 @@ public class UserMountsTests
     }
 
     [Theory]
-    [InlineData("vol:/data", "named volumes")]
     [InlineData("/data", "anonymous volume")]
     [InlineData("/h:/data:rshared", "private propagation only")]
     [InlineData("/h:/data:slave", "private propagation only")]
@@ -90,11 +91,33 @@ public class UserMountsTests
         Assert.Contains(says, e.Message);
     }
 
+    [Theory]
+    [InlineData("vol:/data", "rbind", "z", true, false)]
+    [InlineData("vol:/data:ro", "rbind,ro", "ro", false, false)]
+    [InlineData("vol:/data:nocopy", "rbind", "nocopy", true, true)]
+    public void A_named_volume_binds_its_data_directory(string bind, string options, string mode, bool rw, bool noCopy)
+    {
+        var m = Assert.Single(Parse(new HostConfig { Binds = [bind] }));
+        var spec = m.ToSpec();
+        Assert.Equal(("bind", VolumesRoot + "/vol/_data", options), (spec.Type, spec.Source, string.Join(',', spec.Options!)));
+        var point = m.ToMountPoint();
+        Assert.Equal(("volume", "vol", "local", mode, rw, ""), (point.Type, point.Name, point.Driver, point.Mode, point.RW, point.Propagation));
+        Assert.Equal(("vol", noCopy), (m.VolumeName, m.NoCopy));
+        Assert.Equal(["vol"], UserMounts.VolumeNames(new HostConfig { Binds = [bind] }));
+    }
+
+    [Theory]
+    [InlineData("a:/data", "create a: volume name is too short, names should be at least two alphanumeric characters")]
+    [InlineData("x!:/data", "create x!: \"x!\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")]
+    [InlineData("vol:/data:rprivate", "invalid volume specification: 'vol:/data:rprivate': invalid mount config for type \"volume\": field BindOptions must not be specified")]
+    public void A_bad_volume_is_refused_with_dockerds_sentence(string bind, string message) =>
+        Assert.Equal(message, Assert.Throws<ContainerConfigException>(() => Parse(new HostConfig { Binds = [bind] })).Message);
+
     [Fact]
     public void Mount_points_are_sorted_by_destination_and_a_record_that_no_longer_parses_has_none()
     {
-        var points = UserMounts.MountPoints(new HostConfig { Binds = ["/b:/z", "/a:/a"] });
+        var points = UserMounts.MountPoints(new HostConfig { Binds = ["/b:/z", "/a:/a"] }, VolumesRoot);
         Assert.Equal(["/a", "/z"], points.Select(p => p.Destination));
-        Assert.Empty(UserMounts.MountPoints(new HostConfig { Binds = ["/a:/a:bogus"] }));
+        Assert.Empty(UserMounts.MountPoints(new HostConfig { Binds = ["/a:/a:bogus"] }, VolumesRoot));
     }
 }

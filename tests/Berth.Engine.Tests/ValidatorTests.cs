@@ -61,8 +61,8 @@ public class ValidatorTests
 
     public static TheoryData<string, Action<ContainerCreateRequest, HostConfig>> NotYetHonoured => new()
     {
-        { "HostConfig.Binds", (_, h) => h.Binds = ["named:/data"] },
-        { "HostConfig.Mounts", (_, h) => h.Mounts = [new MountSpec { Type = "volume", Source = "v", Target = "/data" }] },
+        { "HostConfig.Binds", (_, h) => h.Binds = ["/data"] },
+        { "HostConfig.Mounts", (_, h) => h.Mounts = [new MountSpec { Type = "volume", Target = "/data" }] },
         { "HostConfig.VolumesFrom", (_, h) => h.VolumesFrom = ["other"] },
         { "Config.Volumes", (c, _) => c.Volumes = new() { ["/data"] = new EmptyObject() } },
         { "HostConfig.PortBindings", (_, h) => h.PortBindings = new() { ["80/tcp"] = [new PortBinding { HostPort = "8080" }] } },

@@ -49,6 +49,14 @@ public sealed partial class ApiHandlers
         await WriteJsonAsync(http, new ContainerCreateResponse { Id = id, Warnings = warnings }, ApiJson.Context.ContainerCreateResponse);
     }
 
+    async Task VolumeCreateAsync(HttpContext http)
+    {
+        var request = await ReadBodyAsync(http, ApiJson.Context.VolumeCreateRequest, "the create body is not a volume config") ?? new VolumeCreateRequest();
+        var volume = Containers.Volumes.Create(request);
+        http.Response.StatusCode = StatusCodes.Status201Created;
+        await WriteJsonAsync(http, volume, ApiJson.Context.Volume);
+    }
+
     async Task ContainerPruneAsync(HttpContext http)
     {
         if (!Filters(http.Request.Query).IsEmpty)

@@ -92,6 +92,11 @@ public sealed partial class ApiHandlers(DaemonContext daemon)
         ApiEndpoint.ImageLoad => ImageLoadAsync(http),
         ApiEndpoint.ImageSave => ImageSaveAsync(http, http.Request.Query["names"].Where(n => !string.IsNullOrEmpty(n)).Select(n => n!).ToList()),
         ApiEndpoint.ImageSaveOne => ImageSaveAsync(http, [route.Name!]),
+        ApiEndpoint.VolumeList => WriteJsonAsync(http, Containers.Volumes.List(Filters(http.Request.Query)), ApiJson.Context.VolumeListResponse),
+        ApiEndpoint.VolumeCreate => VolumeCreateAsync(http),
+        ApiEndpoint.VolumeInspect => WriteJsonAsync(http, Containers.Volumes.Inspect(route.Name!), ApiJson.Context.Volume),
+        ApiEndpoint.VolumeDelete => NoContent(http, () => Containers.Volumes.Remove(route.Name!, Bool(http.Request.Query["force"]))),
+        ApiEndpoint.VolumePrune => WriteJsonAsync(http, Containers.Volumes.Prune(Filters(http.Request.Query)), ApiJson.Context.VolumesPruneReport),
         >= ApiEndpoint.ContainerCreate => DispatchContainerAsync(http, route),
         _ => throw new UnreachableException($"no handler for {route.Endpoint}"),
     };

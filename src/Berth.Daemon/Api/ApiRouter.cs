@@ -43,6 +43,11 @@ public enum ApiEndpoint
     ContainerArchiveGet,
     ContainerArchivePut,
     Events,
+    VolumeList,
+    VolumeCreate,
+    VolumeInspect,
+    VolumeDelete,
+    VolumePrune,
 }
 
 /// <summary>A matched route: the endpoint and the path's parameter (an image name as the client wrote it, a container id or name).</summary>
@@ -99,6 +104,11 @@ public static class ApiRouter
         new("POST", "/containers/create", ApiEndpoint.ContainerCreate),
         new("GET", "/containers/json", ApiEndpoint.ContainerList),
         new("POST", "/containers/prune", ApiEndpoint.ContainerPrune),
+        new("GET", "/volumes", ApiEndpoint.VolumeList),
+        new("POST", "/volumes/create", ApiEndpoint.VolumeCreate),
+        new("POST", "/volumes/prune", ApiEndpoint.VolumePrune),
+        new("GET", "/volumes/{name}", ApiEndpoint.VolumeInspect),
+        new("DELETE", "/volumes/{name}", ApiEndpoint.VolumeDelete),
         new("GET", "/containers/{id}/json", ApiEndpoint.ContainerInspect),
         new("POST", "/containers/{id}/start", ApiEndpoint.ContainerStart),
         new("POST", "/containers/{id}/stop", ApiEndpoint.ContainerStop),

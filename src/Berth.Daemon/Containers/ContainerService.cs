@@ -39,6 +39,9 @@ public sealed class ContainerService
     readonly string _dataRoot;
     PredefinedNetworks? _networks;
 
+    /// <summary>Named volumes: the containers' mounts make them, the /volumes routes manage them.</summary>
+    public Volumes.VolumeService Volumes { get; }
+
     public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, ExecDriverTable drivers, DaemonLog log, EventBus? events = null)
     {
         _bus = events ?? new EventBus();
@@ -49,6 +52,7 @@ public sealed class ContainerService
         _execRoot = options.ExecRoot;
         _store = new ContainerStore(options.DataRoot, (dir, error) => log.Warn("container directory without a record", ("dir", dir), ("error", error)));
         _environment = new EngineEnvironment(new DaemonSettings { DataRoot = options.DataRoot }, EngineHost(), new HostDevices(), new StoreResolver(_store));
+        Volumes = new Volumes.VolumeService(options.DataRoot, () => _store.List().Select(r => (r.Id, (IReadOnlyList<string>)UserMounts.VolumeNames(r.HostConfig))));
         images.ContainerUsing = imageId => _store.UserOfImage(imageId) is { } r ? (r.ShortId, r.Running) : null;
         _health = new HealthMonitor(runner, Publish, log);
         _oom = new OomWatcher(log);
@@ -185,6 +189,9 @@ public sealed class ContainerService
         {
             throw new ApiException(e.StatusCode, e.Message);
         }
+        // Named volumes the mounts use exist from the create on, as dockerd makes them (an existing one is kept).
+        foreach (string volume in UserMounts.VolumeNames(request.HostConfig ?? new HostConfig()))
+            Volumes.Ensure(volume);
 
         string id = ContainerNames.NewId();
         if (wanted is not null) _store.ReserveName(wanted, id);
@@ -294,6 +301,12 @@ public sealed class ContainerService
                 shm = wantedShm;
             }
             if (command.WorkingDir is { } workdir) CreateWorkingDir(rootfs, workdir);
+            // A named volume that is still empty gets the image's files at its destination, as dockerd copies them.
+            foreach (var volume in UserMounts.Parse(record.HostConfig, _ => true, Volumes.Root).Where(m => m.VolumeName is not null && !m.NoCopy))
+            {
+                Volumes.Ensure(volume.VolumeName!);
+                await Volumes.CopyUpAsync(rootfs, volume.Destination, volume.VolumeName!, dir);
+            }
             // -v makes a missing source a directory (mode 0755, root's), as dockerd does at start; --mount refused it at create.
             foreach (string source in command.BindSourcesToCreate)
                 if (!Path.Exists(source)) Directory.CreateDirectory(source, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
@@ -617,7 +630,7 @@ public sealed class ContainerService
             }
             var root = new Archive.ContainerRoot(rootfs);
             string user = SafeMerge(record.Config, ImageConfigOf(record)).User ?? "";
-            var mounts = UserMounts.MountPoints(record.HostConfig).Select(m => m.Destination).ToList();
+            var mounts = UserMounts.MountPoints(record.HostConfig, Volumes.Root).Select(m => m.Destination).ToList();
             return new Archive.RootfsLease(record.Id, user, record.HostConfig.ReadonlyRootfs, root, () =>
             {
                 if (mounted) TryUnmount(record);
@@ -879,7 +892,7 @@ public sealed class ContainerService
     {
         var record = _store.Get(reference);
         var merged = SafeMerge(record.Config, ImageConfigOf(record));
-        return ContainerViews.Inspect(record, merged, _store.DirOf(record.Id));
+        return ContainerViews.Inspect(record, merged, _store.DirOf(record.Id), Volumes.Root);
     }
 
     /// <summary>GET /containers/json: all, limit and the filters as dockerd applies them (<see cref="ContainerListFilter"/>).</summary>
@@ -893,7 +906,7 @@ public sealed class ContainerService
             var filter = ContainerListFilter.Create(filters, all, limit,
                 reference => _store.Find(reference) is { } r ? ListEntry(r) : null,
                 reference => _images.TryResolveId(reference));
-            return [.. filter.Apply(entries).Select(e => records[e.Id]).Select(r => ContainerViews.Summary(r, SafeMerge(r.Config, ImageConfigOf(r))))];
+            return [.. filter.Apply(entries).Select(e => records[e.Id]).Select(r => ContainerViews.Summary(r, SafeMerge(r.Config, ImageConfigOf(r)), Volumes.Root))];
         }
         catch (ContainerListFilterException e)
         {
@@ -905,7 +918,7 @@ public sealed class ContainerService
         record.Id, [record.Name], record.ImageName, record.Image, SafeMerge(record.Config, ImageConfigOf(record)).Labels ?? [],
         record.State.Status, record.State.ExitCode, ContainerJson.ParseTime(record.Created), record.State.Health?.Status ?? "none",
         record.State.StartedAt == ContainerState.NeverTime ? null : ContainerJson.ParseTime(record.State.StartedAt),
-        ContainerNetworks.Ids(record), UserMounts.MountPoints(record.HostConfig));
+        ContainerNetworks.Ids(record), UserMounts.MountPoints(record.HostConfig, Volumes.Root));
 
     /// <summary>
     /// Attach: the monitor's stream of a running container now; of a created or stopped one, once its next start has

@@ -7,7 +7,7 @@ namespace Berth.Daemon.Containers;
 /// <summary>A container record in the API's shapes: inspect and the list's summary, with dockerd's texts.</summary>
 public static class ContainerViews
 {
-    public static ContainerInspect Inspect(ContainerRecordFile record, ContainerConfig merged, string dir)
+    public static ContainerInspect Inspect(ContainerRecordFile record, ContainerConfig merged, string dir, string volumesRoot)
     {
         var (path, args) = EntrypointAndArgs(merged);
         var state = record.State;
@@ -55,7 +55,7 @@ public static class ContainerViews
                     ["WorkDir"] = Path.Combine(dir, "rw", "work"),
                 },
             },
-            Mounts = UserMounts.MountPoints(record.HostConfig),
+            Mounts = UserMounts.MountPoints(record.HostConfig, volumesRoot),
             Config = merged,
             NetworkSettings = ContainerNetworks.Settings(record),
         };
@@ -82,7 +82,7 @@ public static class ContainerViews
         }
     }
 
-    public static ContainerSummary Summary(ContainerRecordFile record, ContainerConfig merged)
+    public static ContainerSummary Summary(ContainerRecordFile record, ContainerConfig merged, string volumesRoot)
     {
         var (path, args) = EntrypointAndArgs(merged);
         return new ContainerSummary
@@ -99,7 +99,7 @@ public static class ContainerViews
             Status = StatusText(record.State, DateTimeOffset.UtcNow),
             HostConfig = new SummaryHostConfig { NetworkMode = record.HostConfig.NetworkMode.Length > 0 ? record.HostConfig.NetworkMode : "default" },
             NetworkSettings = new SummaryNetworkSettings { Networks = ContainerNetworks.Summary(record) },
-            Mounts = UserMounts.MountPoints(record.HostConfig),
+            Mounts = UserMounts.MountPoints(record.HostConfig, volumesRoot),
         };
     }
 

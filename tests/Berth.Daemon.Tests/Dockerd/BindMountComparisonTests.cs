@@ -93,8 +93,8 @@ public sealed class BindMountComparisonTests(ContainerDaemon berthd, PrivateDock
         var paths = HostPaths(host.Path, "later");
         (string[] Flags, string Says)[] cases =
         [
-            (["-v", "named:/data"], "no named volumes yet"),
-            (["--mount", "type=volume,src=named,dst=/data"], "named volumes"),
+            (["-v", "/data"], "Config.Volumes is not supported yet"),
+            (["--mount", "type=volume,dst=/data"], "anonymous volumes are not supported yet"),
             (["-v", "{h}:/data:rshared"], "private propagation only"),
             (["--mount", "type=bind,src={h},dst=/m,bind-propagation=rslave"], "private propagation only"),
         ];

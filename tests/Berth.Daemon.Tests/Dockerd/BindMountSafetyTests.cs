@@ -46,13 +46,51 @@ public sealed class BindMountSafetyTests(ContainerDaemon berthd) : IClassFixture
             "a climb by \"..\" must resolve inside the root and take the bind there");
     }
 
-    /// <summary>The busybox layer, and a second one with a symlink at /NAME to each target.</summary>
+    [SkippableFact]
+    public void TheCopyOfAnImageDirectoryIntoANewVolumeNeverReadsTheHost()
+    {
+        // The daemon copies the image's files at a volume's destination into the volume when it is new: the image's
+        // symlinks must be copied as symlinks, and a destination that is a symlink resolved inside the root.
+        using var host = new TempDir();
+        string secretDir = Path.Combine(host.Path, "secret");
+        Directory.CreateDirectory(secretDir);
+        string secret = Path.Combine(secretDir, "key");
+        File.WriteAllText(secret, "host secret\n");
+        string image = "volume-attack/" + Guid.NewGuid().ToString("N")[..8] + ":1";
+        LoadImage(image, [("data/", ""), ("data/key-link", secret), ("data/dir-link", secretDir), ("data/plain", "=image file\n"),
+            ("data2", "/../../../../../../../.." + secretDir)]);
+        string tag = Guid.NewGuid().ToString("N")[..8];
+        string linksVolume = "attack-links-" + tag, climbVolume = "attack-climb-" + tag;
+        try
+        {
+            DockerCli.Ok(DockerCli.Docker(berthd.Daemon, "run", "--rm", "--network", "none", "-v", linksVolume + ":/data", "-v", climbVolume + ":/data2", image, "true"));
+            string links = Path.Combine(berthd.Daemon.DataRoot, "volumes", linksVolume, "_data");
+            Assert.Equal("image file\n", File.ReadAllText(Path.Combine(links, "plain")));
+            Assert.Equal(secret, new FileInfo(Path.Combine(links, "key-link")).LinkTarget);
+            Assert.Equal(secretDir, new DirectoryInfo(Path.Combine(links, "dir-link")).LinkTarget);
+            string climb = Path.Combine(berthd.Daemon.DataRoot, "volumes", climbVolume, "_data");
+            Assert.Empty(Directory.GetFileSystemEntries(climb)); // /data2 resolved inside the root, where nothing is
+            Assert.Equal(["dir-link", "key-link", "plain"], Directory.GetFileSystemEntries(links).Select(Path.GetFileName).Order());
+            // Removing the volume removes the links, never what they name on the host.
+            DockerCli.Ok(DockerCli.Docker(berthd.Daemon, "volume", "rm", linksVolume, climbVolume));
+            Assert.False(Directory.Exists(links));
+            Assert.Equal("host secret\n", File.ReadAllText(secret));
+        }
+        finally
+        {
+            DockerCli.Docker(berthd.Daemon, "volume", "rm", "-f", linksVolume, climbVolume);
+        }
+    }
+
+    /// <summary>The busybox layer, and a second one with each entry: a directory (NAME/), a file (TARGET "=content"), else a symlink.</summary>
     void LoadImage(string reference, (string Name, string Target)[] links)
     {
         using var layer = new MemoryStream();
         using (var writer = new TarWriter(layer, TarEntryFormat.Pax, leaveOpen: true))
             foreach (var (name, target) in links)
-                writer.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, name) { LinkName = target });
+                writer.WriteEntry(name.EndsWith('/') ? new PaxTarEntry(TarEntryType.Directory, name) { Mode = (UnixFileMode)0x1ed }
+                    : target.StartsWith('=') ? new PaxTarEntry(TarEntryType.RegularFile, name) { Mode = (UnixFileMode)0x1a4, DataStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(target[1..])) }
+                    : new PaxTarEntry(TarEntryType.SymbolicLink, name) { LinkName = target });
         var archive = new SaveArchiveBuilder();
         archive.Image([reference], [BusyboxLayer.Tar(), layer.ToArray()]);
         string file = Path.Combine(berthd.Daemon.Root, Guid.NewGuid().ToString("N") + ".tar");
