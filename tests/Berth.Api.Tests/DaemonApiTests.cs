@@ -131,7 +131,7 @@ public class ApiHandlerTests
     [Fact]
     public async Task Unknown_route_is_page_not_found()
     {
-        var (status, body, _) = await Send("GET", "/v1.41/volumes");
+        var (status, body, _) = await Send("GET", "/v1.41/plugins");
         Assert.Equal(404, status);
         Assert.Equal("""{"message":"page not found"}""", body.Trim());
     }
