@@ -41,7 +41,7 @@ public static class UserMounts
 
     /// <summary>
     /// Every user mount of <paramref name="host"/>, sorted by destination. Throws <see cref="ContainerConfigException"/>
-    /// for what dockerd refuses and for what Berth does not do yet (named volumes, shared or slave propagation), never
+    /// for what dockerd refuses and for what Berth does not do yet (anonymous volumes, shared or slave propagation), never
     /// ignoring a field. <paramref name="pathExists"/> answers --mount's check that a bind source exists;
     /// <paramref name="volumesRoot"/> is where named volumes keep their data (&lt;root&gt;/&lt;name&gt;/_data).
     /// </summary>
@@ -197,14 +197,18 @@ public static class UserMounts
         }
     }
 
-    /// <summary>dockerd's rules for a local volume's name (the daemon answers them again at POST /volumes/create).</summary>
+    /// <summary>dockerd's rules for a local volume's name, as its sentence; null for a good name (POST /volumes/create
+    /// answers the same).</summary>
+    public static string? VolumeNameProblem(string name) =>
+        name.Length < 2 ? $"create {name}: volume name is too short, names should be at least two alphanumeric characters"
+        : !char.IsAsciiLetterOrDigit(name[0]) || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-')
+            ? $"create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" " +
+              "are allowed. If you intended to pass a host directory, use absolute path"
+        : null;
+
     static void CheckVolumeName(string name)
     {
-        if (name.Length < 2)
-            throw new ContainerConfigException($"create {name}: volume name is too short, names should be at least two alphanumeric characters");
-        if (!char.IsAsciiLetterOrDigit(name[0]) || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-'))
-            throw new ContainerConfigException($"create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" " +
-                "are allowed. If you intended to pass a host directory, use absolute path");
+        if (VolumeNameProblem(name) is { } problem) throw new ContainerConfigException(problem);
     }
 
     /// <summary>--mount's volume options: NoCopy is all Berth's local volumes take; a driver or labels for a volume the

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Text.RegularExpressions;
 using Berth.Api;
 using Berth.Daemon.Api;
+using Berth.Engine;
 using Berth.ExecDrivers;
 
 namespace Berth.Daemon.Volumes;
@@ -24,24 +24,17 @@ public sealed partial class VolumeJsonContext : JsonSerializerContext;
 /// listed, inspected and removed with dockerd's answers and sentences. A volume in use by a container (running or not)
 /// is not removed. <paramref name="users"/> gives, per container, the id and the volume names its HostConfig names.
 /// </summary>
-public sealed partial class VolumeService(string dataRoot, Func<IEnumerable<(string Id, IReadOnlyList<string> Volumes)>> users)
+public sealed class VolumeService(string dataRoot, Func<IEnumerable<(string Id, IReadOnlyList<string> Volumes)>> users)
 {
     readonly object _gate = new();
 
     /// <summary>Where the volumes live: the root Populate binds volume data from.</summary>
     public string Root { get; } = Path.Combine(dataRoot, "volumes");
 
-    [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")]
-    private static partial Regex ValidName();
-
-    /// <summary>dockerd's checks of a local volume's name, with its sentences.</summary>
+    /// <summary>dockerd's checks of a local volume's name, with its sentences (<see cref="UserMounts.VolumeNameProblem"/>).</summary>
     public static void CheckName(string name)
     {
-        if (name.Length < 2)
-            throw ApiException.BadRequest($"create {name}: volume name is too short, names should be at least two alphanumeric characters");
-        if (!ValidName().IsMatch(name))
-            throw ApiException.BadRequest($"create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" " +
-                "are allowed. If you intended to pass a host directory, use absolute path");
+        if (UserMounts.VolumeNameProblem(name) is { } problem) throw ApiException.BadRequest(problem);
     }
 
     /// <summary>POST /volumes/create: a new volume, or the existing one of that name (as dockerd answers a second create).</summary>
@@ -199,7 +192,7 @@ public sealed partial class VolumeService(string dataRoot, Func<IEnumerable<(str
 
     VolumeRecord? TryLoad(string name)
     {
-        if (name.Length < 2 || !ValidName().IsMatch(name)) return null;
+        if (UserMounts.VolumeNameProblem(name) is not null) return null;
         try
         {
             return JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(Root, name, "volume.json")), VolumeJsonContext.Default.VolumeRecord);
