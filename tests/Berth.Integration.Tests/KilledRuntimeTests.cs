@@ -56,12 +56,21 @@ public sealed class KilledRuntimeTests(ITestOutputHelper output) : ContainerTest
     public void ACreateKilledAtAnyMoment_LeavesNothingThatBlocksDeleteStateOrList()
     {
         Bundle.WriteConfig(Specs.Default("sleep", "1000"));
+        // The kill moments spread over what a whole create takes on this machine now (the CLI's start-up, the claim,
+        // cgroups, the clone, the handshake, init's setup, "ready"), measured first: a fixed range would test less and
+        // less of it as create gets faster (it did, from ~25 to ~8 ms, when init began placing itself in its cgroups).
+        var whole = Stopwatch.StartNew();
+        string timed = TrackId(NewId());
+        var create = Runtime.Run(["create", "--bundle", Bundle.Path, timed], globalArguments: null, timeout: Bound);
+        whole.Stop();
+        Assert.True(create.Succeeded, $"the timing create failed: {create}");
+        AssertCommandsStillWork(timed);
+        Output.WriteLine($"a whole create took {whole.Elapsed.TotalMilliseconds:0.0} ms");
         int killedRunning = 0;
         for (int trial = 0; trial < Trials; trial++)
         {
             string id = trial == 0 ? Id : TrackId(NewId());
-            // 0 to 29 ms: the CLI's start-up, the claim, cgroups, the clone, the handshake, init's setup, "ready".
-            if (StartAndKill(TimeSpan.FromMilliseconds(trial), "create", "--bundle", Bundle.Path, id)) killedRunning++;
+            if (StartAndKill(whole.Elapsed * trial / Trials, "create", "--bundle", Bundle.Path, id)) killedRunning++;
             AssertCommandsStillWork(id);
         }
         Output.WriteLine($"{killedRunning} of {Trials} creates were killed while running");
