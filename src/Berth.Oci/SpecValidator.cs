@@ -39,6 +39,11 @@ public static class SpecValidator
             if (name is not null && System.Text.Encoding.UTF8.GetByteCount(name) is var bytes and > 64)
                 errors.Add(new($"$.{field}", $"{field} is {bytes} bytes long; the kernel takes at most 64"));
 
+        // Opaque to the runtime, but written into state.json and handed to hooks: a value must be a string.
+        foreach (var (key, value) in spec.Annotations ?? [])
+            if (value is null)
+                errors.Add(new($"$.annotations.{key}", "must be a string, not null"));
+
         ValidateMounts(spec.Mounts, errors);
         ValidateHooks(spec.Hooks, errors);
         if (spec.Linux is not null)

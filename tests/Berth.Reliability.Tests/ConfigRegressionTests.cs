@@ -38,6 +38,8 @@ public sealed class ConfigRegressionTests(ITestOutputHelper output) : ConfigCase
         // "Null character in path.", .NET's words, naming nothing.
         ["a NUL in root.path"] = s => s["root"]!["path"] = "a\u0000b",
         ["a NUL in an annotation's key"] = s => s["annotations"]!["a\u0000b"] = "c",
+        // "Value cannot be null. (Parameter 's')", from the state file's writer: runc reads a null value as "".
+        ["a null annotation value"] = s => s["annotations"]!["org.example.fuzz"] = null,
         ["a hostname of 302 bytes"] = s => s["hostname"] = new string('a', 302),
         // "mount tmpfs on /  (type tmpfs): Invalid argument": which mount, with an option tmpfs does not know?
         ["a tmpfs mount on \" \" with an unknown option"] = s =>
