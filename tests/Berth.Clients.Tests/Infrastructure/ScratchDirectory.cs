@@ -35,17 +35,25 @@ public sealed class ScratchDirectory : IDisposable
 
     public void Dispose()
     {
-        foreach (var mountPoint in MountsBelow())
-            Tool.Run("/tmp", "umount", ["-l", mountPoint]);
-        try
+        // An engine's helpers may still be going away (podman's conmon writes its exit files after `rm --force`
+        // returns; a CI run saw the delete fail twice 500 ms apart): detach and delete again for up to 10 s.
+        for (int attempt = 1; ; attempt++)
         {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A file still busy (an engine that has not died yet): retry once after a moment.
-            Thread.Sleep(500);
-            Directory.Delete(Path, recursive: true);
+            foreach (var mountPoint in MountsBelow())
+                Tool.Run("/tmp", "umount", ["-l", mountPoint]);
+            try
+            {
+                if (Directory.Exists(Path)) Directory.Delete(Path, recursive: true);
+                return;
+            }
+            catch (IOException) when (attempt < 20)
+            {
+                Thread.Sleep(500);
+            }
+            catch (IOException e)
+            {
+                throw new IOException($"could not remove {Path} within 10 s: {e.Message}", e);
+            }
         }
     }
 
