@@ -53,11 +53,15 @@ public sealed class ApiFilters
         if (values.Count == 0) return true;
         if (map.Count == 0) return false;
         foreach (var value in values)
-        {
-            int eq = value.IndexOf('=');
-            if (!map.TryGetValue(eq < 0 ? value : value[..eq], out var have) || (eq >= 0 && have != value[(eq + 1)..])) return false;
-        }
+            if (!Holds(map, value)) return false;
         return true;
+    }
+
+    /// <summary>Whether <paramref name="map"/> has the key <paramref name="keyOrPair"/>, or holds it when it is "key=value".</summary>
+    public static bool Holds(IReadOnlyDictionary<string, string> map, string keyOrPair)
+    {
+        int eq = keyOrPair.IndexOf('=');
+        return map.TryGetValue(eq < 0 ? keyOrPair : keyOrPair[..eq], out var have) && (eq < 0 || have == keyOrPair[(eq + 1)..]);
     }
 
     /// <exception cref="FormatException">Not one of the two JSON shapes; the message quotes the value.</exception>

@@ -470,39 +470,41 @@ public sealed class CgroupManager
     }
 
     /// <summary>
-    /// Moves <paramref name="pid"/> (the whole thread group) into every directory. A v1 cpuset directory whose cpus or
-    /// mems are still empty gets its parent's first (as runc does before it writes a pid): v1 refuses tasks there.
+    /// Moves <paramref name="pid"/> (the whole thread group) into every directory (see <see cref="ReadyForProcesses"/>).
     /// </summary>
     public void AddProcess(int pid)
     {
         string value = pid.ToString(CultureInfo.InvariantCulture);
-        _paths.TryGetValue(CpusetKey, out string? cpuset);
-        foreach (string dir in Directories)
-        {
-            RequireCgroupFs(dir, $"cgroup directory {dir}");
-            if (dir == cpuset)
-                FillCpusetFromParent(dir);
+        foreach (string dir in ReadyForProcesses())
             WriteFile(Path.Combine(dir, "cgroup.procs"), value);
-        }
     }
 
     /// <summary>
     /// The files through which a new process places itself in every directory (see <see cref="CgroupPlacement"/>),
-    /// after the same checks and cpuset preparation as <see cref="AddProcess"/>.
+    /// each directory readied as for <see cref="AddProcess"/>.
     /// </summary>
     public CgroupPlacement OpenPlacement()
     {
-        _paths.TryGetValue(CpusetKey, out string? cpuset);
         string? v2 = Cgroup2Directory();
-        var directories = new List<(string, bool)>();
+        return CgroupPlacement.Open([.. ReadyForProcesses().Select(dir => (dir, dir == v2))]);
+    }
+
+    /// <summary>
+    /// Every directory, each checked to be on a cgroup filesystem. A v1 cpuset directory whose cpus or mems are still
+    /// empty gets its parent's first (as runc does before it writes a pid): v1 refuses tasks there.
+    /// </summary>
+    List<string> ReadyForProcesses()
+    {
+        _paths.TryGetValue(CpusetKey, out string? cpuset);
+        var ready = new List<string>();
         foreach (string dir in Directories)
         {
             RequireCgroupFs(dir, $"cgroup directory {dir}");
             if (dir == cpuset)
                 FillCpusetFromParent(dir);
-            directories.Add((dir, dir == v2));
+            ready.Add(dir);
         }
-        return CgroupPlacement.Open(directories);
+        return ready;
     }
 
     /// <summary>

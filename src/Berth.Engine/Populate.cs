@@ -23,8 +23,9 @@ public sealed class Command
     public SharedShm? SharedShm { get; init; }
     /// <summary>The working directory to create in the rootfs when it is missing (dockerd creates it), null for "/".</summary>
     public string? WorkingDir { get; init; }
-    /// <summary>Bind sources of -v to make as directories when missing, before the runtime binds them (as dockerd does).</summary>
-    public IReadOnlyList<string> BindSourcesToCreate { get; init; } = [];
+    /// <summary>The binds, tmpfs and volumes of Binds and Mounts, parsed: the daemon makes -v's missing sources and fills
+    /// new volumes from them before the runtime mounts them (as dockerd does).</summary>
+    public IReadOnlyList<UserMount> UserMounts { get; init; } = [];
 }
 
 /// <summary>A file of the container's directory and its content.</summary>
@@ -68,6 +69,7 @@ public static class Populate
         var (config, host, warnings) = ContainerValidator.Validate(container.Config, imageConfig, container.HostConfig, null, environment);
         var daemon = environment.Daemon;
         var modes = ContainerValidator.ParseModes(host, daemon);
+        var userMounts = Engine.UserMounts.Parse(host, _ => true, daemon.VolumesRoot);
         var ipcTarget = Joined(modes.Ipc, environment.Containers, "IPC");
         var pidTarget = Joined(modes.Pid, environment.Containers, "PID");
         var netTarget = Joined(modes.Network, environment.Containers, "network");
@@ -103,7 +105,7 @@ public static class Populate
             },
             Root = new Root { Path = container.RootfsPath, Readonly = host.ReadonlyRootfs },
             Hostname = modes.Uts.IsHost ? null : hostname,
-            Mounts = Mounts(host, modes, init, daemon, containerDir, ipcTarget, netTarget),
+            Mounts = Mounts(host, userMounts, modes, init, daemon, containerDir, ipcTarget, netTarget),
             Linux = new Linux
             {
                 CgroupsPath = CgroupsPath(host.CgroupParent.Length > 0 ? host.CgroupParent : daemon.CgroupParent, container.Id),
@@ -128,7 +130,7 @@ public static class Populate
             Files = netTarget is null ? SandboxFiles.For(containerDir, hostname, modes.Network.IsHost, environment.Host) : [],
             SharedShm = modes.Ipc.Value == "shareable" ? new SharedShm(ShmPath(containerDir), ShmSize(host, daemon)) : null,
             WorkingDir = cwd == "/" ? null : cwd,
-            BindSourcesToCreate = [.. UserMounts.Parse(host, _ => true, daemon.VolumesRoot).Where(m => m.CreateSource).Select(m => m.Source)],
+            UserMounts = userMounts,
         };
     }
 
@@ -180,12 +182,12 @@ public static class Populate
     /// init binary, then the user's mounts sorted parents first: binds and --mount, the /etc files, the shared /dev/shm,
     /// the tmpfs.
     /// </summary>
-    static List<Mount> Mounts(HostConfig host, ContainerValidator.Modes modes, bool init, DaemonSettings daemon, string containerDir,
+    static List<Mount> Mounts(HostConfig host, IReadOnlyList<UserMount> userMounts, ContainerValidator.Modes modes, bool init, DaemonSettings daemon, string containerDir,
         JoinedContainer? ipcTarget, JoinedContainer? netTarget)
     {
         var readOnly = host.ReadonlyRootfs;
         // Binds and --mount first (dockerd's mount points), then its own /etc files and /dev/shm, then --tmpfs.
-        List<Mount> user = [.. UserMounts.Parse(host, _ => true, daemon.VolumesRoot).Select(m => m.ToSpec())];
+        List<Mount> user = [.. userMounts.Select(m => m.ToSpec())];
         var tmpfs = (host.Tmpfs ?? []).OrderBy(t => t.Key, StringComparer.Ordinal)
             .Select(t => new Mount { Destination = CleanPath(t.Key), Type = "tmpfs", Source = "tmpfs", Options = TmpfsOptions.Merge(t.Key, t.Value) })
             .ToList();

@@ -302,13 +302,13 @@ public sealed class ContainerService
             }
             if (command.WorkingDir is { } workdir) CreateWorkingDir(rootfs, workdir);
             // A named volume that is still empty gets the image's files at its destination, as dockerd copies them.
-            foreach (var volume in UserMounts.Parse(record.HostConfig, _ => true, Volumes.Root).Where(m => m.VolumeName is not null && !m.NoCopy))
+            foreach (var volume in command.UserMounts.Where(m => m.VolumeName is not null && !m.NoCopy))
             {
                 Volumes.Ensure(volume.VolumeName!);
                 await Volumes.CopyUpAsync(rootfs, volume.Destination, volume.VolumeName!, dir);
             }
             // -v makes a missing source a directory (mode 0755, root's), as dockerd does at start; --mount refused it at create.
-            foreach (string source in command.BindSourcesToCreate)
+            foreach (string source in command.UserMounts.Where(m => m.CreateSource).Select(m => m.Source))
                 if (!Path.Exists(source)) Directory.CreateDirectory(source, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
                     UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
             Directory.CreateDirectory(bundle);

@@ -27,6 +27,7 @@ public sealed partial class VolumeJsonContext : JsonSerializerContext;
 public sealed class VolumeService(string dataRoot, Func<IEnumerable<(string Id, IReadOnlyList<string> Volumes)>> users)
 {
     readonly object _gate = new();
+    readonly SemaphoreSlim _copy = new(1, 1); // one copy into a new volume at a time
 
     /// <summary>Where the volumes live: the root Populate binds volume data from.</summary>
     public string Root { get; } = Path.Combine(dataRoot, "volumes");
@@ -87,8 +88,6 @@ public sealed class VolumeService(string dataRoot, Func<IEnumerable<(string Id, 
             _copy.Release();
         }
     }
-
-    readonly SemaphoreSlim _copy = new(1, 1);
 
     /// <summary>The bind source of a volume's data.</summary>
     public string DataOf(string name) => Path.Combine(Root, name, "_data");
@@ -156,7 +155,7 @@ public sealed class VolumeService(string dataRoot, Func<IEnumerable<(string Id, 
                 if (used.ContainsKey(name) || TryLoad(name) is not { } record) continue;
                 var labels = record.Labels ?? [];
                 if (!filters.MatchKeyValues("label", labels)) continue;
-                if (filters.Get("label!") is { Count: > 0 } excluded && excluded.Any(l => ApiFilters.FromPairs(["label=" + l]).MatchKeyValues("label", labels))) continue;
+                if (filters.Get("label!") is { Count: > 0 } excluded && excluded.Any(l => ApiFilters.Holds(labels, l))) continue;
                 reclaimed += SizeOf(DataOf(name));
                 Delete(name);
                 deleted.Add(name);
