@@ -27,6 +27,8 @@ integration_projects=(
     # 1000 cycles with leak accounting, the runtime killed at each phase, racing commands, config.json fuzzing
     tests/Berth.Reliability.Tests
     tests/Berth.Snapshots.RootTests
+    # links and addresses in network namespaces the tests make, the embedded DNS server, the port proxy
+    tests/Berth.Network.Tests
     tests/Berth.Clients.Tests
     tests/Berth.Daemon.Tests
     # Testcontainers for .NET against berthd (Docker.DotNet's suite is in Berth.Clients.Tests)
