@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Berth.Linux;
 
@@ -19,8 +20,8 @@ public class RtNetlinkTests
         var host = scratch.Create("host");
         var container = scratch.Create("container");
         // Sockets opened inside RunIn stay in that namespace: the rest of the test uses them from this thread.
-        using var hostLinks = NetworkNamespaceFile.RunIn(host, RtNetlink.Open);
-        using (var containerLinks = NetworkNamespaceFile.RunIn(container, RtNetlink.Open))
+        using var hostLinks = ScratchNamespaces.OpenLinks(host);
+        using (var containerLinks = ScratchNamespaces.OpenLinks(container))
         {
             hostLinks.CreateBridge("br-test");
             using (var containerNetns = Sys.Open(container, Libc.O_RDONLY))
@@ -75,7 +76,7 @@ public class RtNetlinkTests
         RequireRoot();
         using var scratch = new ScratchNamespaces();
         var netns = scratch.Create("links");
-        using var links = NetworkNamespaceFile.RunIn(netns, RtNetlink.Open);
+        using var links = ScratchNamespaces.OpenLinks(netns);
         links.CreateBridge("br-one");
         links.CreateVethPair("veth-a", "veth-b", -1);
         links.AddAddress("br-one", IPAddress.Parse("198.18.9.1"), 24);
@@ -106,7 +107,7 @@ public class RtNetlinkTests
     {
         RequireRoot();
         using var scratch = new ScratchNamespaces();
-        using var links = NetworkNamespaceFile.RunIn(scratch.Create("dup"), RtNetlink.Open);
+        using var links = ScratchNamespaces.OpenLinks(scratch.Create("dup"));
         links.CreateBridge("br-dup");
         AssertRefused(() => links.CreateBridge("br-dup"), Errno.EEXIST, "RTM_NEWLINK bridge \"br-dup\": File exists");
     }
@@ -116,7 +117,7 @@ public class RtNetlinkTests
     {
         RequireRoot();
         using var scratch = new ScratchNamespaces();
-        using var links = NetworkNamespaceFile.RunIn(scratch.Create("missing"), RtNetlink.Open);
+        using var links = ScratchNamespaces.OpenLinks(scratch.Create("missing"));
         AssertRefused(() => links.DeleteLink("veth-gone"), ENODEV, "RTM_DELLINK \"veth-gone\": No such device");
         AssertRefused(() => links.AddAddress("veth-gone", IPAddress.Parse("198.18.3.2"), 24), ENODEV, "RTM_NEWADDR 198.18.3.2/24 on \"veth-gone\": No such device");
         links.CreateBridge("br-here");
@@ -128,7 +129,7 @@ public class RtNetlinkTests
     {
         RequireRoot();
         using var scratch = new ScratchNamespaces();
-        using var links = NetworkNamespaceFile.RunIn(scratch.Create("refusals"), RtNetlink.Open);
+        using var links = ScratchNamespaces.OpenLinks(scratch.Create("refusals"));
         links.CreateVethPair("veth-up", "veth-other", -1);
         AssertRefused(() => links.Rename("veth-up", "veth-other"), Errno.EEXIST, "RTM_SETLINK \"veth-up\" name \"veth-other\": File exists");
         // No link has 198.18.4.0/24: the gateway cannot be reached.
@@ -143,12 +144,12 @@ public class RtNetlinkTests
         RequireRoot();
         using var scratch = new ScratchNamespaces();
         var netns = scratch.Create("join");
-        var before = NetnsOfThisThread();
-        var inside = NetworkNamespaceFile.RunIn(netns, NetnsOfThisThread);
+        var before = ScratchNamespaces.NetnsOfThisThread();
+        var inside = NetworkNamespaceFile.RunIn(netns, ScratchNamespaces.NetnsOfThisThread);
         Assert.NotEqual(before, inside);
-        Assert.Equal($"net:[{Inode(netns)}]", inside);
-        Assert.Equal(before, NetnsOfThisThread());
-        Assert.Equal(before, Task.Run(NetnsOfThisThread).Result);
+        Assert.Equal(ScratchNamespaces.NetnsOf(netns), inside);
+        Assert.Equal(before, ScratchNamespaces.NetnsOfThisThread());
+        Assert.Equal(before, Task.Run(ScratchNamespaces.NetnsOfThisThread).Result);
         // A new namespace has its loopback up and nothing else.
         Assert.Equal(["lo"], NetworkNamespaceFile.RunIn(netns, () =>
         {
@@ -159,6 +160,36 @@ public class RtNetlinkTests
         // An exception in the work comes back to the caller.
         var thrown = Assert.Throws<InvalidOperationException>(() => NetworkNamespaceFile.RunIn<int>(netns, () => throw new InvalidOperationException("from inside")));
         Assert.Equal("from inside", thrown.Message);
+    }
+
+    [SkippableFact]
+    public async Task SocketsMadeInRunInStayInItsNamespace()
+    {
+        RequireRoot();
+        using var scratch = new ScratchNamespaces();
+        var netns = scratch.Create("sockets");
+        using var links = ScratchNamespaces.OpenLinks(netns);
+        links.CreateBridge("br-sock");
+        // 198.18.11.1 exists only in this namespace: binding it anywhere else fails with EADDRNOTAVAIL.
+        links.AddAddress("br-sock", IPAddress.Parse("198.18.11.1"), 24);
+        using var listener = NetworkNamespaceFile.RunIn(netns, () =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Parse("198.18.11.1"), 0));
+            socket.Listen();
+            return socket;
+        });
+        var endpoint = (IPEndPoint)listener.LocalEndPoint!;
+        using var client = NetworkNamespaceFile.RunIn(netns, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        // Used from this thread and the runtime's I/O threads, both in the host's namespace, after RunIn's thread ended.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var accept = listener.AcceptAsync(timeout.Token);
+        await client.ConnectAsync(endpoint, timeout.Token);
+        using var accepted = await accept;
+        Assert.Equal(endpoint, accepted.LocalEndPoint);
+        using var outside = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var error = Assert.Throws<SocketException>(() => outside.Bind(new IPEndPoint(IPAddress.Parse("198.18.11.1"), 0)));
+        Assert.Equal(SocketError.AddressNotAvailable, error.SocketErrorCode);
     }
 
     [SkippableFact]
@@ -191,14 +222,6 @@ public class RtNetlinkTests
         var error = Assert.Throws<LinuxException>(action);
         Assert.Equal(errno, error.Errno);
         Assert.Equal(message, error.Message);
-    }
-
-    static string NetnsOfThisThread() => new FileInfo($"/proc/thread-self/ns/net").LinkTarget!;
-
-    static ulong Inode(string path)
-    {
-        using var file = Sys.Open(path, Libc.O_RDONLY);
-        return Sys.FStat(file).Ino;
     }
 
     static List<JsonElement> Json(string text) => JsonDocument.Parse(text).RootElement.EnumerateArray().ToList();

@@ -38,6 +38,25 @@ sealed class ScratchNamespaces : IDisposable
         Assert.True(left.Count == 0, $"mounts left under {Directory}:\n{string.Join('\n', left)}");
     }
 
+    /// <summary>An RtNetlink in the namespace bound on <paramref name="netns"/>, opened only once the thread is seen to be
+    /// in it: a RunIn that failed to join would otherwise have the test change the host's links.</summary>
+    public static RtNetlink OpenLinks(string netns) => NetworkNamespaceFile.RunIn(netns, () =>
+    {
+        var here = NetnsOfThisThread();
+        if (here != NetnsOf(netns))
+            throw new InvalidOperationException($"RunIn({netns}) ran in {here}, not in {NetnsOf(netns)}: no links are changed there");
+        return RtNetlink.Open();
+    });
+
+    public static string NetnsOfThisThread() => new FileInfo("/proc/thread-self/ns/net").LinkTarget!;
+
+    /// <summary>The namespace bound on <paramref name="path"/>, in the form of an ns link's target.</summary>
+    public static string NetnsOf(string path)
+    {
+        using var file = Sys.Open(path, Libc.O_RDONLY);
+        return $"net:[{Sys.FStat(file).Ino}]";
+    }
+
     /// <summary>Runs a program in the namespace bound on <paramref name="netns"/> (nsenter --net) and returns its output;
     /// a non-zero exit fails the test unless <paramref name="check"/> is false.</summary>
     public static (int Exit, string Output) Run(string netns, string program, string arguments, bool check = true)
