@@ -13,7 +13,8 @@ var host = new Option<string>("--host", "-H") { Description = "the socket to lis
 var logLevel = new Option<string>("--log-level", "-l") { Description = "debug, info, warn or error", DefaultValueFactory = _ => "info" };
 var addRuntime = new Option<string[]>("--add-runtime") { Description = "an OCI runtime binary containers may choose (docker run --runtime NAME), NAME=PATH; repeatable", DefaultValueFactory = _ => [] };
 var defaultRuntime = new Option<string?>("--default-runtime") { Description = "the runtime of containers that choose none (default: berth, the in-process driver)" };
-var root = new RootCommand("berthd: the Berth daemon, serving the Docker Engine API on a unix socket") { dataRoot, execRoot, host, logLevel, addRuntime, defaultRuntime };
+var addressPool = new Option<string[]>("--default-address-pool") { Description = "where networks created without a subnet take theirs, base=CIDR,size=PREFIX; repeatable (default: dockerd's 172.17-31.0.0/16 and 192.168.0.0/16 in /20s)", DefaultValueFactory = _ => [] };
+var root = new RootCommand("berthd: the Berth daemon, serving the Docker Engine API on a unix socket") { dataRoot, execRoot, host, logLevel, addRuntime, defaultRuntime, addressPool };
 root.SetAction(async (parse, _) =>
 {
     DaemonOptions options;
@@ -27,6 +28,7 @@ root.SetAction(async (parse, _) =>
             LogLevel: DaemonLog.ParseLevel(parse.GetValue(logLevel)!))
         {
             Drivers = new Berth.Daemon.Containers.ExecDriverTable(exec, parse.GetValue(addRuntime) ?? [], parse.GetValue(defaultRuntime)),
+            AddressPools = parse.GetValue(addressPool) is { Length: > 0 } pools ? [.. pools.Select(Berth.Network.AddressPool.Parse)] : Berth.Network.AddressPool.Defaults,
         };
     }
     catch (FormatException e)

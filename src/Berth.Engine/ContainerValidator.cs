@@ -30,6 +30,9 @@ public static class ContainerValidator
         if (image?.Volumes is { Count: > 0 } volumes)
             warnings.Add($"The image's volumes ({string.Join(", ", volumes.Keys.Order(StringComparer.Ordinal))}) are not mounted: Berth has no anonymous volumes yet, their data stays in the container's layer.");
 
+        if (host.NetworkMode == "host" && (host.PortBindings?.Values.Any(b => b is { Count: > 0 }) == true || host.PublishAllPorts))
+            warnings.Add("Published ports are discarded when using host network mode");
+
         CheckConfig(config);
         CheckHealthcheck(request.Healthcheck);
         CheckModes(config, host, environment);
@@ -107,9 +110,13 @@ public static class ContainerValidator
         NamespaceMode.Ipc(host.IpcMode), NamespaceMode.Pid(host.PidMode), NamespaceMode.Uts(host.UTSMode),
         NamespaceMode.Network(host.NetworkMode, daemon.BridgeNone));
 
-    /// <summary>An endpoint only for the network NetworkMode names, and with nothing set that needs a real network.</summary>
+    /// <summary>
+    /// An endpoint only for the network NetworkMode names. On a user-defined network it may ask for aliases and an IPv4
+    /// address; nothing else that needs more (links, a MAC, IPv6, driver options), and on the others nothing at all.
+    /// </summary>
     static void CheckNetworking(NetworkingConfig? networking, string networkMode)
     {
+        var userNetwork = NamespaceMode.Network(networkMode, bridgeNone: true).IsUserNetwork;
         foreach (var (name, endpoint) in networking?.EndpointsConfig ?? [])
         {
             var sameNetwork = name == networkMode || (name is "bridge" or "default" && networkMode is "" or "default" or "bridge");
@@ -118,15 +125,17 @@ public static class ContainerValidator
             if (endpoint is null) continue;
             string? field = endpoint switch
             {
-                { IPAMConfig: { IPv4Address.Length: > 0 } or { IPv6Address.Length: > 0 } or { LinkLocalIPs.Count: > 0 } } => "IPAMConfig",
-                { Aliases.Count: > 0 } => "Aliases",
+                { IPAMConfig: { IPv6Address.Length: > 0 } or { LinkLocalIPs.Count: > 0 } } => "IPAMConfig",
+                { IPAMConfig.IPv4Address.Length: > 0 } when !userNetwork => "IPAMConfig",
+                { Aliases.Count: > 0 } when !userNetwork => "Aliases",
                 { Links.Count: > 0 } => "Links",
                 { MacAddress.Length: > 0 } => "MacAddress",
                 { DriverOpts.Count: > 0 } => "DriverOpts",
                 _ => null,
             };
             if (field is not null)
-                throw ContainerConfigException.NotSupported($"NetworkingConfig.EndpointsConfig[\"{name}\"].{field}", "Berth has no networks with addresses yet");
+                throw ContainerConfigException.NotSupported($"NetworkingConfig.EndpointsConfig[\"{name}\"].{field}",
+                    userNetwork ? "Berth's networks take aliases and an IPv4 address only" : "only user-defined networks give containers addresses and aliases");
         }
     }
 
@@ -139,8 +148,12 @@ public static class ContainerValidator
         }
         Refuse(host.VolumesFrom is { Count: > 0 }, "HostConfig.VolumesFrom", "Berth does not share another container's volumes yet");
         Refuse(host.VolumeDriver.Length > 0, "HostConfig.VolumeDriver", "Berth has no volume plugins");
-        Refuse(host.PortBindings?.Values.Any(b => b is { Count: > 0 }) == true, "HostConfig.PortBindings", "Berth does not publish ports yet");
-        Refuse(host.PublishAllPorts, "HostConfig.PublishAllPorts", "Berth does not publish ports yet");
+        // dockerd discards them on the host's network (with a warning); elsewhere only a user-defined network gives the
+        // container an address to publish.
+        var publishable = NamespaceMode.Network(host.NetworkMode, bridgeNone: true) is { IsUserNetwork: true } or { IsHost: true };
+        const string publishedWhere = "ports are published from user-defined networks only (berthd has no default bridge)";
+        Refuse(!publishable && host.PortBindings?.Values.Any(b => b is { Count: > 0 }) == true, "HostConfig.PortBindings", publishedWhere);
+        Refuse(!publishable && host.PublishAllPorts, "HostConfig.PublishAllPorts", publishedWhere);
         Refuse(host.Links is { Count: > 0 }, "HostConfig.Links", "Berth has no networks yet");
         Refuse(host.Dns is { Count: > 0 }, "HostConfig.Dns", "the container's resolv.conf comes from the host's");
         Refuse(host.DnsOptions is { Count: > 0 }, "HostConfig.DnsOptions", "the container's resolv.conf comes from the host's");

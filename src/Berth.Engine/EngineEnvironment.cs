@@ -118,4 +118,15 @@ public sealed record EngineEnvironment(DaemonSettings Daemon, HostFacts Host, IH
 /// The container as berthd keeps it: the Config and HostConfig the client sent (not yet merged with the image's
 /// config: Populate does that each time, so the record stays what the client asked for), and its mounted rootfs.
 /// </summary>
-public sealed record ContainerRecord(string Id, string Name, ContainerConfig Config, HostConfig HostConfig, string RootfsPath);
+public sealed record ContainerRecord(string Id, string Name, ContainerConfig Config, HostConfig HostConfig, string RootfsPath)
+{
+    /// <summary>On a user-defined network: the namespace the daemon made and joined to it, and the container's address there.</summary>
+    public NetworkAttachment? Network { get; init; }
+}
+
+/// <summary>
+/// A container's place on a user-defined network, made by the daemon before the start: the network namespace file the
+/// spec joins, and the address its /etc/hosts gives its hostname. Name resolution goes to the daemon's embedded DNS
+/// server at <see cref="SandboxFiles.EmbeddedDnsAddress"/> in that namespace.
+/// </summary>
+public sealed record NetworkAttachment(string NetnsPath, System.Net.IPAddress Address);

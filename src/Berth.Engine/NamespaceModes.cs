@@ -19,6 +19,10 @@ public readonly record struct NamespaceMode(NamespaceSharing Sharing, string Val
     public bool IsHost => Sharing == NamespaceSharing.Host;
     public bool IsContainer => Sharing == NamespaceSharing.Container;
 
+    /// <summary>NetworkMode names a user-defined network (<see cref="Value"/> is its name or id): the daemon makes the
+    /// container's namespace and joins it to the network before the start.</summary>
+    public bool IsUserNetwork { get; init; }
+
     /// <summary>IpcMode: "" or "private", "shareable", "none", "host", "container:&lt;name|id&gt;".</summary>
     public static NamespaceMode Ipc(string mode) => mode switch
     {
@@ -46,7 +50,8 @@ public readonly record struct NamespaceMode(NamespaceSharing Sharing, string Val
 
     /// <summary>
     /// NetworkMode: "none"; "default" and "bridge" when the daemon has no bridge (a namespace with only loopback, as
-    /// dockerd -b none); "host"; "container:&lt;name|id&gt;". Named networks are refused until Berth has networks.
+    /// dockerd -b none); "host"; "container:&lt;name|id&gt;"; any other value names a user-defined network (whether it
+    /// exists is the daemon's to say).
     /// </summary>
     public static NamespaceMode Network(string mode, bool bridgeNone) => mode switch
     {
@@ -55,7 +60,7 @@ public readonly record struct NamespaceMode(NamespaceSharing Sharing, string Val
         "" or "default" or "bridge" => throw ContainerConfigException.NotSupported("NetworkMode \"bridge\"", "Berth has no bridge network; berthd runs with --bridge none"),
         "host" => new(NamespaceSharing.Host, mode),
         _ when mode.StartsWith(ContainerPrefix, StringComparison.Ordinal) => ContainerOr(mode, "NetworkMode", ""),
-        _ => throw ContainerConfigException.NotSupported($"NetworkMode \"{mode}\"", "user-defined networks; use none, host or container:<name>"),
+        _ => new(NamespaceSharing.Private, mode) { IsUserNetwork = true },
     };
 
     static NamespaceMode ContainerOr(string mode, string field, string invalid)

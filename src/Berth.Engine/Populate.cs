@@ -111,7 +111,7 @@ public static class Populate
                 CgroupsPath = CgroupsPath(host.CgroupParent.Length > 0 ? host.CgroupParent : daemon.CgroupParent, container.Id),
                 MaskedPaths = host.Privileged || security.SystemPathsUnconfined ? null : [.. host.MaskedPaths ?? DefaultMaskedPaths],
                 ReadonlyPaths = host.Privileged || security.SystemPathsUnconfined ? null : [.. host.ReadonlyPaths ?? DefaultReadonlyPaths],
-                Namespaces = Namespaces(modes, host.CgroupnsMode, ipcTarget, pidTarget, netTarget),
+                Namespaces = Namespaces(modes, host.CgroupnsMode, ipcTarget, pidTarget, netTarget, container.Network),
                 Resources = Resources(host),
                 Sysctl = Sysctls(host, modes, domainname),
                 Seccomp = host.Privileged || security.SeccompUnconfined ? null : DockerSeccomp.Resolve(
@@ -127,7 +127,7 @@ public static class Populate
             Warnings = warnings,
             StopSignal = string.IsNullOrEmpty(config.StopSignal) ? "SIGTERM" : config.StopSignal,
             StopTimeout = config.StopTimeout ?? daemon.DefaultStopTimeout,
-            Files = netTarget is null ? SandboxFiles.For(containerDir, hostname, modes.Network.IsHost, environment.Host) : [],
+            Files = netTarget is null ? SandboxFiles.For(containerDir, hostname, domainname, modes.Network.IsHost, container.Network, environment.Host) : [],
             SharedShm = modes.Ipc.Value == "shareable" ? new SharedShm(ShmPath(containerDir), ShmSize(host, daemon)) : null,
             WorkingDir = cwd == "/" ? null : cwd,
             UserMounts = userMounts,
@@ -241,11 +241,13 @@ public static class Populate
 
     /// <summary>mount, network, uts, pid, ipc (dockerd's order), then cgroup; a host mode leaves its entry out.</summary>
     static List<LinuxNamespace> Namespaces(ContainerValidator.Modes modes, string cgroupnsMode,
-        JoinedContainer? ipcTarget, JoinedContainer? pidTarget, JoinedContainer? netTarget)
+        JoinedContainer? ipcTarget, JoinedContainer? pidTarget, JoinedContainer? netTarget, NetworkAttachment? network)
     {
+        if (modes.Network.IsUserNetwork && network is null)
+            throw new ContainerConfigException($"the container is on network {modes.Network.Value} but no namespace of that network was made for it");
         List<LinuxNamespace> namespaces = [new() { Type = "mount" }];
         // The host's network is the absence of a network namespace: no bind of the host's namespace to keep (dockerd joins one).
-        if (!modes.Network.IsHost) namespaces.Add(new() { Type = "network", Path = NsPath(netTarget, "net") });
+        if (!modes.Network.IsHost) namespaces.Add(new() { Type = "network", Path = network?.NetnsPath ?? NsPath(netTarget, "net") });
         if (!modes.Uts.IsHost) namespaces.Add(new() { Type = "uts" });
         if (!modes.Pid.IsHost) namespaces.Add(new() { Type = "pid", Path = NsPath(pidTarget, "pid") });
         if (!modes.Ipc.IsHost) namespaces.Add(new() { Type = "ipc", Path = NsPath(ipcTarget, "ipc") });

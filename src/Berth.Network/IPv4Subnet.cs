@@ -25,8 +25,14 @@ public readonly record struct IPv4Subnet(uint Network, int PrefixLength)
 
     public override string ToString() => $"{FromUInt32(Network)}/{PrefixLength}";
 
-    /// <summary>Parses "a.b.c.d/n"; host bits set in the address are an error, as dockerd's "invalid subnet".</summary>
-    public static bool TryParse(string text, out IPv4Subnet subnet, out string error)
+    /// <summary>The last address, the broadcast address of the subnet.</summary>
+    public uint Broadcast => Network | ~Mask;
+
+    /// <summary>
+    /// Parses "a.b.c.d/n". Host bits set in the address are cleared (198.18.1.5/24 is 198.18.1.0/24), as dockerd reads
+    /// a --subnet; <paramref name="strict"/> refuses them instead.
+    /// </summary>
+    public static bool TryParse(string text, out IPv4Subnet subnet, out string error, bool strict = false)
     {
         subnet = default;
         error = "";
@@ -40,12 +46,12 @@ public readonly record struct IPv4Subnet(uint Network, int PrefixLength)
         }
         var candidate = new IPv4Subnet(0, prefix);
         var value = ToUInt32(address);
-        if ((value & candidate.Mask) != value)
+        if (strict && (value & candidate.Mask) != value)
         {
             error = $"invalid subnet {text}: it has host bits set (the network is {FromUInt32(value & candidate.Mask)}/{prefix})";
             return false;
         }
-        subnet = candidate with { Network = value };
+        subnet = candidate with { Network = value & candidate.Mask };
         return true;
     }
 

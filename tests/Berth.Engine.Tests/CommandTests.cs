@@ -42,6 +42,34 @@ public class CommandTests
         Assert.Equal(container, SandboxFiles.ResolvConfFor(host));
 
     [Fact]
+    public void A_user_network_joins_the_daemons_namespace_and_names_the_address_and_the_embedded_dns()
+    {
+        var request = CliRequest((c, h) => { h.NetworkMode = "tn1"; c.Hostname = "h2"; c.Domainname = "example.test"; });
+        var record = new ContainerRecord(Id, "cs-net", request, request.HostConfig!, "/rootfs")
+        {
+            Network = new NetworkAttachment("/run/berth/netns/abc", System.Net.IPAddress.Parse("198.18.1.50")),
+        };
+        var command = Populate.Command(record, BusyboxImage, BusyboxUsers, Create());
+        Assert.Equal("/run/berth/netns/abc", command.Spec.Linux!.Namespaces!.Single(n => n.Type == "network").Path);
+        var files = command.Files.ToDictionary(f => Path.GetFileName(f.Path), f => f.Content);
+        // As dockerd wrote them for `--network tn1 --ip 198.18.1.50 --hostname h2 --domainname example.test`.
+        Assert.EndsWith("ff02::2\tip6-allrouters\n198.18.1.50\th2.example.test h2\n", files["hosts"]);
+        Assert.Equal("nameserver 127.0.0.11\noptions ndots:0\n", files["resolv.conf"]);
+        // Without the namespace the daemon should have made, there is no spec to write.
+        var e = Assert.Throws<ContainerConfigException>(() => Populate.Command(record with { Network = null }, BusyboxImage, BusyboxUsers, Create()));
+        Assert.Equal("the container is on network tn1 but no namespace of that network was made for it", e.Message);
+    }
+
+    [Theory]
+    [InlineData("nameserver 10.255.255.53\n", "nameserver 127.0.0.11\noptions ndots:0\n")]
+    [InlineData("search example.org\nnameserver 10.0.0.2\noptions edns0 ndots:3\n# a comment\n", "search example.org\nnameserver 127.0.0.11\noptions ndots:0 edns0\n")]
+    public void The_embedded_dns_resolv_conf_keeps_the_hosts_search_and_options(string host, string container)
+    {
+        Assert.Equal(container, SandboxFiles.EmbeddedDnsResolvConf(host));
+        Assert.Equal([System.Net.IPAddress.Parse(host.Contains("10.0.0.2") ? "10.0.0.2" : "10.255.255.53")], SandboxFiles.Nameservers(host + "nameserver 127.0.0.53\n"));
+    }
+
+    [Fact]
     public void Shareable_ipc_asks_for_the_shm_tmpfs_and_private_does_not()
     {
         var shareable = Populated((_, h) => { h.IpcMode = "shareable"; h.ShmSize = 1 << 20; });

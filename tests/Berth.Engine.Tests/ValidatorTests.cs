@@ -67,7 +67,6 @@ public class ValidatorTests
         { "Config.Volumes", (c, _) => c.Volumes = new() { ["/data"] = new EmptyObject() } },
         { "HostConfig.PortBindings", (_, h) => h.PortBindings = new() { ["80/tcp"] = [new PortBinding { HostPort = "8080" }] } },
         { "HostConfig.PublishAllPorts", (_, h) => h.PublishAllPorts = true },
-        { "NetworkMode \"peernet\"", (_, h) => h.NetworkMode = "peernet" },
         { "HostConfig.Links", (_, h) => h.Links = ["a:b"] },
         { "HostConfig.Dns", (_, h) => h.Dns = ["1.1.1.1"] },
         { "HostConfig.ExtraHosts", (_, h) => h.ExtraHosts = ["a:1.2.3.4"] },
@@ -85,6 +84,24 @@ public class ValidatorTests
         { "SecurityOpt \"label=type:spc_t\"", (_, h) => h.SecurityOpt = ["label=type:spc_t"] },
         { "NetworkingConfig.EndpointsConfig[\"none\"].Aliases", (_, h) => { } },
     };
+
+    [Fact]
+    public void A_user_network_takes_aliases_and_an_address_and_refuses_the_rest()
+    {
+        ContainerConfigException? Validate(string network, EndpointSettings endpoint)
+        {
+            var request = CliRequest((_, h) => h.NetworkMode = "tn1");
+            request.NetworkingConfig = new NetworkingConfig { EndpointsConfig = new() { [network] = endpoint } };
+            return Record.Exception(() => ContainerValidator.Validate(request, BusyboxImage, request.HostConfig, request.NetworkingConfig, Create())) as ContainerConfigException;
+        }
+        Assert.Null(Validate("tn1", new EndpointSettings { Aliases = ["web"], IPAMConfig = new EndpointIpamConfig { IPv4Address = "198.18.1.50" } }));
+        Assert.StartsWith("NetworkingConfig.EndpointsConfig[\"tn1\"].MacAddress is not supported yet: Berth's networks take aliases and an IPv4 address only",
+            Validate("tn1", new EndpointSettings { MacAddress = "02:42:c6:12:01:32" })?.Message);
+        Assert.StartsWith("NetworkingConfig.EndpointsConfig[\"tn1\"].IPAMConfig is not supported yet",
+            Validate("tn1", new EndpointSettings { IPAMConfig = new EndpointIpamConfig { IPv6Address = "fd00::5" } })?.Message);
+        Assert.StartsWith("NetworkingConfig.EndpointsConfig[\"tn2\"] is not supported yet: connecting to a network other than HostConfig.NetworkMode's",
+            Validate("tn2", new EndpointSettings())?.Message);
+    }
 
     [Theory]
     [MemberData(nameof(NotYetHonoured))]

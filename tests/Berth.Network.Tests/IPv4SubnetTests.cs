@@ -23,8 +23,16 @@ public class IPv4SubnetTests
     [InlineData("nonsense/8", "invalid CIDR address: nonsense/8")]
     public void RefusesBadCidr(string text, string message)
     {
-        Assert.False(IPv4Subnet.TryParse(text, out _, out var error));
+        Assert.False(IPv4Subnet.TryParse(text, out _, out var error, strict: true));
         Assert.Equal(message, error);
+    }
+
+    [Fact]
+    public void ClearsHostBitsUnlessStrict()
+    {
+        Assert.True(IPv4Subnet.TryParse("198.18.77.5/24", out var subnet, out _));
+        Assert.Equal("198.18.77.0/24", subnet.ToString());
+        Assert.Equal(IPAddress.Parse("198.18.77.255"), IPv4Subnet.FromUInt32(subnet.Broadcast));
     }
 
     [Fact]

@@ -57,6 +57,14 @@ public sealed partial class ApiHandlers
         await WriteJsonAsync(http, volume, ApiJson.Context.Volume);
     }
 
+    async Task NetworkCreateAsync(HttpContext http)
+    {
+        var request = await ReadBodyAsync(http, ApiJson.Context.NetworkCreateRequest, "the create body is not a network config") ?? new NetworkCreateRequest();
+        var created = Containers.Networks.Create(request);
+        http.Response.StatusCode = StatusCodes.Status201Created;
+        await WriteJsonAsync(http, created, ApiJson.Context.NetworkCreateResponse);
+    }
+
     async Task ContainerPruneAsync(HttpContext http)
     {
         if (!Filters(http.Request.Query).IsEmpty)

@@ -97,6 +97,13 @@ public sealed partial class ApiHandlers(DaemonContext daemon)
         ApiEndpoint.VolumeInspect => WriteJsonAsync(http, Containers.Volumes.Inspect(route.Name!), ApiJson.Context.Volume),
         ApiEndpoint.VolumeDelete => NoContent(http, () => Containers.Volumes.Remove(route.Name!, Bool(http.Request.Query["force"]))),
         ApiEndpoint.VolumePrune => WriteJsonAsync(http, Containers.Volumes.Prune(Filters(http.Request.Query)), ApiJson.Context.VolumesPruneReport),
+        ApiEndpoint.NetworkList => WriteJsonAsync(http, Containers.Networks.List(Filters(http.Request.Query)), ApiJson.Context.ListNetworkResource),
+        ApiEndpoint.NetworkCreate => NetworkCreateAsync(http),
+        ApiEndpoint.NetworkInspect => WriteJsonAsync(http, Containers.Networks.Inspect(route.Name!), ApiJson.Context.NetworkResource),
+        ApiEndpoint.NetworkDelete => NoContent(http, () => Containers.Networks.Remove(route.Name!)),
+        ApiEndpoint.NetworkPrune => WriteJsonAsync(http, Containers.Networks.Prune(Filters(http.Request.Query)), ApiJson.Context.NetworksPruneReport),
+        ApiEndpoint.NetworkConnect or ApiEndpoint.NetworkDisconnect => throw ApiException.NotImplemented(
+            $"docker network {(route.Endpoint == ApiEndpoint.NetworkConnect ? "connect" : "disconnect")} is not implemented yet: a container is on the one network its --network names from its create on"),
         >= ApiEndpoint.ContainerCreate => DispatchContainerAsync(http, route),
         _ => throw new UnreachableException($"no handler for {route.Endpoint}"),
     };

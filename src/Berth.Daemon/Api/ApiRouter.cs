@@ -48,6 +48,13 @@ public enum ApiEndpoint
     VolumeInspect,
     VolumeDelete,
     VolumePrune,
+    NetworkList,
+    NetworkCreate,
+    NetworkPrune,
+    NetworkInspect,
+    NetworkDelete,
+    NetworkConnect,
+    NetworkDisconnect,
 }
 
 /// <summary>A matched route: the endpoint and the path's parameter (an image name as the client wrote it, a container id or name).</summary>
@@ -109,6 +116,13 @@ public static class ApiRouter
         new("POST", "/volumes/prune", ApiEndpoint.VolumePrune),
         new("GET", "/volumes/{name}", ApiEndpoint.VolumeInspect),
         new("DELETE", "/volumes/{name}", ApiEndpoint.VolumeDelete),
+        new("GET", "/networks", ApiEndpoint.NetworkList),
+        new("POST", "/networks/create", ApiEndpoint.NetworkCreate),
+        new("POST", "/networks/prune", ApiEndpoint.NetworkPrune),
+        new("GET", "/networks/{id}", ApiEndpoint.NetworkInspect),
+        new("DELETE", "/networks/{id}", ApiEndpoint.NetworkDelete),
+        new("POST", "/networks/{id}/connect", ApiEndpoint.NetworkConnect),
+        new("POST", "/networks/{id}/disconnect", ApiEndpoint.NetworkDisconnect),
         new("GET", "/containers/{id}/json", ApiEndpoint.ContainerInspect),
         new("POST", "/containers/{id}/start", ApiEndpoint.ContainerStart),
         new("POST", "/containers/{id}/stop", ApiEndpoint.ContainerStop),

@@ -33,6 +33,8 @@ public sealed class ContainerRecordFile
     public string ResolvConfPath { get; set; } = "";
     /// <summary>Its sandbox and endpoint since its first start (<see cref="ContainerNetworks"/>); null before.</summary>
     public ContainerNetworkState? Network { get; set; }
+    /// <summary>What the create asked of its network: aliases and an address on a user-defined network.</summary>
+    public EndpointSettings? Endpoint { get; set; }
 
     public string ShortId => Id[..12];
     public bool Running => State.Status is "running" or "paused" or "restarting";

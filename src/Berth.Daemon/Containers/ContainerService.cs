@@ -5,6 +5,7 @@ using Berth.Daemon.Api;
 using Berth.Daemon.Events;
 using Berth.Daemon.Hosting;
 using Berth.Daemon.Images;
+using Berth.Daemon.Networks;
 using Berth.Engine;
 using Berth.Linux;
 using Berth.Oci;
@@ -42,6 +43,9 @@ public sealed class ContainerService
     /// <summary>Named volumes: the containers' mounts make them, the /volumes routes manage them.</summary>
     public Volumes.VolumeService Volumes { get; }
 
+    /// <summary>User-defined networks (the /networks routes) and the containers' places on them.</summary>
+    public NetworkService Networks { get; }
+
     public ContainerService(DaemonOptions options, ImageBackend images, IContainerRunner runner, ExecDriverTable drivers, DaemonLog log, EventBus? events = null)
     {
         _bus = events ?? new EventBus();
@@ -58,6 +62,8 @@ public sealed class ContainerService
         _oom = new OomWatcher(log);
         _dataRoot = options.DataRoot;
         _restarts = new RestartScheduler(_store, log, LockOf, StartLockedAsync, StartAsync);
+        Networks = new NetworkService(options.DataRoot, options.ExecRoot, options.AddressPools,
+            [.. SandboxFiles.Nameservers(_environment.Host.ResolvConf).Select(ip => new System.Net.IPEndPoint(ip, 53))], Predefined, () => _store.List(), log);
         var records = _store.List().ToList();
         foreach (var record in records) Restore(record);
         // As dockerd's restore: what the policies start again, else a stopped --rm container (never started, or
@@ -123,6 +129,7 @@ public sealed class ContainerService
                 record.State.Restarting = false;
                 record.State.Pid = running;
                 _log.Info("container still runs from before the restart: following its monitor again", ("id", record.Id), ("pid", running));
+                RestoreEndpoint(record);
                 WatchOom(record);
                 _oom.Release(record.Id);
                 EventsOf(record.Id).Exited = FollowExitAsync(record, null);
@@ -130,10 +137,33 @@ public sealed class ContainerService
                 return;
             }
             MarkExited(record, exit ?? new ContainerExit(255, DateTimeOffset.UtcNow, Error: "the container's monitor and its exit record were gone when berthd started"));
+            if (NetworkService.IsUserNetworkMode(record.HostConfig.NetworkMode) && record.Network is { } left)
+                Networks.Sandboxes.Forget(left.SandboxKey);
             TryUnmount(record);
             TryDelete(record.Id);
             _store.Save(record);
         }
+    }
+
+    /// <summary>A container on a user-defined network that ran through berthd's restart keeps its address, and its names answer again.</summary>
+    void RestoreEndpoint(ContainerRecordFile record)
+    {
+        if (!NetworkService.IsUserNetworkMode(record.HostConfig.NetworkMode)) return;
+        string networkName;
+        try
+        {
+            networkName = Networks.Resolve(record.HostConfig.NetworkMode).Name;
+        }
+        catch (ApiException)
+        {
+            _log.Warn("the running container's network is gone", ("id", record.Id), ("network", record.HostConfig.NetworkMode));
+            return;
+        }
+        if (ContainerNetworks.EndpointOf(record, networkName) is not { } endpoint) return;
+        var ports = new Dictionary<string, List<PortBinding>?>(endpoint.Ports);
+        endpoint.Ports.Clear();
+        Networks.Sandboxes.Restore(endpoint);
+        Networks.Sandboxes.Republish(endpoint, ports);
     }
 
     /// <summary>After the restore, in the background: the --rm containers left stopped are removed, then the policies' starts made.</summary>
@@ -180,6 +210,10 @@ public sealed class ContainerService
         string? wanted = string.IsNullOrEmpty(name) ? null : ContainerNames.Normalize(name);
         if (request.Image.Length == 0) throw ApiException.BadRequest("Config.Image is required: the image to create the container from");
         var image = _images.ResolveForContainer(request.Image);
+        var networkMode = request.HostConfig?.NetworkMode ?? "";
+        // As dockerd, the network itself is looked up at the start ("network X not found" then), the ports checked now.
+        if (NetworkService.IsUserNetworkMode(networkMode))
+            NetworkSandboxes.PortsOf(request.HostConfig!, ConfigMerge.Merge(request, image.Config).ExposedPorts?.Keys);
         ValidatedContainer validated;
         try
         {
@@ -218,6 +252,7 @@ public sealed class ContainerService
                 HostnamePath = Path.Combine(dir, "hostname"),
                 HostsPath = Path.Combine(dir, "hosts"),
                 ResolvConfPath = Path.Combine(dir, "resolv.conf"),
+                Endpoint = NetworkService.IsUserNetworkMode(networkMode) ? request.NetworkingConfig?.EndpointsConfig?.GetValueOrDefault(networkMode) : null,
             };
             // Created now, so an attach made before the start (docker run) has a file to follow.
             File.WriteAllBytes(record.LogPath, []);
@@ -278,14 +313,25 @@ public sealed class ContainerService
         string dir = _store.DirOf(record.Id);
         string bundle = BundleOf(record.Id);
         SharedShm? shm = null;
+        ContainerEndpoint? endpoint = null;
         try
         {
             var image = _images.ResolveForContainer(record.Image);
             string rootfs = RootfsMounter.Mount(dir, _images.LowerDirs(image.ChainIds));
+            // On a user-defined network the namespace is made and joined to the network first: the spec names its file.
+            if (NetworkService.IsUserNetworkMode(record.HostConfig.NetworkMode))
+            {
+                var ports = NetworkSandboxes.PortsOf(record.HostConfig, SafeMerge(record.Config, image.Config).ExposedPorts?.Keys);
+                endpoint = Networks.Sandboxes.Join(record.Id, record.Name.TrimStart('/'), record.Config.Hostname, record.HostConfig.NetworkMode, record.Endpoint);
+                Networks.Sandboxes.Publish(endpoint, ports);
+            }
             Command command;
             try
             {
-                command = Populate.Command(new ContainerRecord(record.Id, record.Name, record.Config, record.HostConfig, rootfs),
+                command = Populate.Command(new ContainerRecord(record.Id, record.Name, record.Config, record.HostConfig, rootfs)
+                    {
+                        Network = endpoint is null ? null : new NetworkAttachment(endpoint.NetnsPath, endpoint.Address),
+                    },
                     image.Config, new RootfsUsers(rootfs), _environment);
             }
             catch (ContainerConfigException e)
@@ -329,7 +375,7 @@ public sealed class ContainerService
                 FinishedAt = record.State.FinishedAt,
                 Health = record.State.Health,
             };
-            ContainerNetworks.Started(record, pid, Networks());
+            ContainerNetworks.Started(record, pid, Predefined(), endpoint);
             _health.Start(record, SafeMerge(record.Config, image.Config), bundle);
             _store.Save(record);
             var events = EventsOf(record.Id);
@@ -341,6 +387,7 @@ public sealed class ContainerService
         catch (Exception e)
         {
             _oom.Stop(record.Id);
+            if (endpoint is not null) await Networks.Sandboxes.LeaveAsync(record.Id);
             if (shm is not null) Libc.umount2(shm.Path, Libc.MNT_DETACH);
             TryUnmount(record);
             TryDelete(record.Id);
@@ -355,7 +402,7 @@ public sealed class ContainerService
     }
 
     /// <summary>The oom event when the OOM killer acts in the container's cgroup (created by now), as dockerd's.</summary>
-    PredefinedNetworks Networks()
+    PredefinedNetworks Predefined()
     {
         lock (_networksGate) return _networks ??= PredefinedNetworks.Load(_dataRoot);
     }
@@ -395,6 +442,7 @@ public sealed class ContainerService
             bool oomReported = _oom.Stop(record.Id);
             var ran = exit.FinishedAt - ContainerJson.ParseTime(record.State.StartedAt);
             MarkExited(record, exit);
+            await Networks.Sandboxes.LeaveAsync(record.Id);
             restartIn = _restarts.AtExit(record, exit, ran);
             if (shm is not null) Libc.umount2(shm.Path, Libc.MNT_DETACH);
             TryUnmount(record);

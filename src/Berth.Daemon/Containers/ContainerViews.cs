@@ -57,7 +57,7 @@ public static class ContainerViews
             },
             Mounts = UserMounts.MountPoints(record.HostConfig, volumesRoot),
             Config = merged,
-            NetworkSettings = ContainerNetworks.Settings(record),
+            NetworkSettings = ContainerNetworks.Settings(record, merged.ExposedPorts?.Keys),
         };
     }
 
@@ -98,6 +98,7 @@ public static class ContainerViews
             State = record.State.Status,
             Status = StatusText(record.State, DateTimeOffset.UtcNow),
             HostConfig = new SummaryHostConfig { NetworkMode = record.HostConfig.NetworkMode.Length > 0 ? record.HostConfig.NetworkMode : "default" },
+            Ports = ContainerNetworks.SummaryPorts(record, merged.ExposedPorts?.Keys),
             NetworkSettings = new SummaryNetworkSettings { Networks = ContainerNetworks.Summary(record) },
             Mounts = UserMounts.MountPoints(record.HostConfig, volumesRoot),
         };

@@ -15,5 +15,8 @@ public sealed record DaemonOptions(string DataRoot, string ExecRoot, DaemonHost 
     /// <summary>The exec drivers (--add-runtime, --default-runtime); the in-process driver alone (and runc from PATH) when unset.</summary>
     public Containers.ExecDriverTable? Drivers { get; init; }
 
+    /// <summary>--default-address-pool: where networks created without a subnet take theirs (dockerd's defaults when unset).</summary>
+    public IReadOnlyList<Berth.Network.AddressPool> AddressPools { get; init; } = Berth.Network.AddressPool.Defaults;
+
     public Containers.ExecDriverTable DriversOrDefault() => Drivers ?? new Containers.ExecDriverTable(ExecRoot, [], null);
 }

@@ -8,11 +8,14 @@ namespace Berth.Daemon.Tests.Dockerd;
 /// directory, no bridge and no firewall changes, its own cgroup parent; a one-layer busybox image "bb" loaded from a
 /// docker archive made of the host's busybox-static. Unavailable (with the reason) when not root or dockerd is missing.
 /// </summary>
-public sealed class PrivateDockerd : IDisposable
+public class PrivateDockerd : IDisposable
 {
     readonly Process? _dockerd;
 
-    public PrivateDockerd()
+    public PrivateDockerd() : this(null, []) { }
+
+    /// <summary>A dockerd in the network namespace kept at <paramref name="netns"/> (nsenter --net), with more flags.</summary>
+    protected PrivateDockerd(string? netns, string[] extraArgs)
     {
         if (!Tools.IsRoot) { Unavailable = "needs root (dockerd)"; return; }
         foreach (var tool in new[] { "dockerd", "docker", "containerd", "runc", "tar" })
@@ -21,11 +24,11 @@ public sealed class PrivateDockerd : IDisposable
         Root = Directory.CreateTempSubdirectory("berth-dockerd-").FullName;
         CgroupParent = "/" + Path.GetFileName(Root);
         File.WriteAllText(Path.Combine(Root, "daemon.json"), "{}");
-        var start = new ProcessStartInfo("dockerd") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] {
+        var start = new ProcessStartInfo(netns is null ? "dockerd" : "nsenter") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])[.. netns is null ? [] : (string[])["--net=" + netns, "--", "dockerd"], .. extraArgs,
             "--config-file", Path.Combine(Root, "daemon.json"), "--data-root", Path.Combine(Root, "data"), "--exec-root", Path.Combine(Root, "exec"),
             "-H", "unix://" + Socket, "--pidfile", Path.Combine(Root, "dockerd.pid"), "--cgroup-parent", CgroupParent,
-            "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false" })
+            "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"])
             start.ArgumentList.Add(a);
         _dockerd = Process.Start(start)!;
         _dockerd.OutputDataReceived += (_, _) => { };
@@ -79,8 +82,9 @@ public sealed class PrivateDockerd : IDisposable
         return Path.Combine(dir, "bb.tar");
     }
 
-    public void Dispose()
+    public virtual void Dispose()
     {
+        GC.SuppressFinalize(this);
         if (_dockerd is null) return;
         try
         {

@@ -45,12 +45,15 @@ public sealed class DaemonInstance : IDisposable
     }
 
     /// <summary>Starts berthd and waits until its socket accepts connections.</summary>
-    public static DaemonInstance Start(string? root = null, params string[] extraArgs)
+    public static DaemonInstance Start(string? root = null, params string[] extraArgs) => StartIn(null, root, extraArgs);
+
+    /// <summary>Starts berthd in the network namespace kept at <paramref name="netns"/> (nsenter --net; the host's when null).</summary>
+    public static DaemonInstance StartIn(string? netns, string? root = null, params string[] extraArgs)
     {
         bool owns = root is null;
         root ??= Directory.CreateTempSubdirectory("berthd-test-").FullName;
         var daemon = new DaemonInstance(root, owns);
-        daemon.Launch(extraArgs);
+        daemon.Launch(netns, extraArgs);
         daemon.WaitReady();
         return daemon;
     }
@@ -58,15 +61,17 @@ public sealed class DaemonInstance : IDisposable
     /// <summary>Starts berthd with <paramref name="args"/> as given (no defaults) and waits for it to exit.</summary>
     public static ProcessResult RunToExit(params string[] args) => Tools.Run(Tools.Berthd, args, timeoutSeconds: 30);
 
-    void Launch(string[] extraArgs)
+    void Launch(string? netns, string[] extraArgs)
     {
-        var info = new ProcessStartInfo(Tools.Berthd)
+        // nsenter execs berthd in the same process: the pid, signals and exit code are berthd's.
+        var info = new ProcessStartInfo(netns is null ? Tools.Berthd : "nsenter")
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (string a in (string[])["--data-root", DataRoot, "--exec-root", ExecRoot, "-H", Host, "--log-level", "debug", .. extraArgs])
+        string[] prefix = netns is null ? [] : ["--net=" + netns, "--", Tools.Berthd];
+        foreach (string a in (string[])[.. prefix, "--data-root", DataRoot, "--exec-root", ExecRoot, "-H", Host, "--log-level", "debug", .. extraArgs])
             info.ArgumentList.Add(a);
         Process = Process.Start(info)!;
         Process.ErrorDataReceived += (_, e) =>
