@@ -23,6 +23,8 @@ public sealed class ContainerNetworkState
     public string MacAddress { get; set; } = "";
     /// <summary>Kept after the exit, as dockerd keeps them.</summary>
     public List<string>? Aliases { get; set; }
+    /// <summary>The veth's end on the bridge while it runs (not shown: berthd deletes it at the exit).</summary>
+    public string HostVeth { get; set; } = "";
     /// <summary>The published ports' bindings while it runs ("80/tcp" → host address and port).</summary>
     public Dictionary<string, List<PortBinding>?>? Ports { get; set; }
 }
@@ -65,6 +67,7 @@ public static class ContainerNetworks
                 MacAddress = endpoint.MacAddress,
                 Aliases = [.. endpoint.Aliases],
                 Ports = endpoint.Ports.Count > 0 ? endpoint.Ports : null,
+                HostVeth = endpoint.HostVeth,
             };
             return;
         }
@@ -99,6 +102,7 @@ public static class ContainerNetworks
             MacAddress = state.MacAddress,
             Aliases = state.Aliases ?? [],
             Ports = state.Ports ?? [],
+            HostVeth = state.HostVeth,
         };
     }
 
@@ -112,6 +116,7 @@ public static class ContainerNetworks
         state.Gateway = "";
         state.MacAddress = "";
         state.Ports = null;
+        state.HostVeth = "";
     }
 
     /// <summary>Inspect's NetworkSettings; while it runs, Ports has the bindings and the exposed ports without one (null).</summary>

@@ -136,9 +136,9 @@ public sealed class ContainerService
                 _health.Start(record, SafeMerge(record.Config, ImageConfigOf(record)), BundleOf(record.Id));
                 return;
             }
-            MarkExited(record, exit ?? new ContainerExit(255, DateTimeOffset.UtcNow, Error: "the container's monitor and its exit record were gone when berthd started"));
             if (NetworkService.IsUserNetworkMode(record.HostConfig.NetworkMode) && record.Network is { } left)
-                Networks.Sandboxes.Forget(left.SandboxKey);
+                Networks.Sandboxes.Forget(left.SandboxKey, left.HostVeth);
+            MarkExited(record, exit ?? new ContainerExit(255, DateTimeOffset.UtcNow, Error: "the container's monitor and its exit record were gone when berthd started"));
             TryUnmount(record);
             TryDelete(record.Id);
             _store.Save(record);

@@ -28,6 +28,8 @@ public sealed class ContainerEndpoint
     public required int PrefixLength { get; init; }
     public required IPAddress Gateway { get; init; }
     public required string MacAddress { get; init; }
+    /// <summary>The veth's end on the bridge, in berthd's namespace.</summary>
+    public required string HostVeth { get; init; }
     /// <summary>The client's aliases, then the short id and the hostname the client set, as dockerd lists them.</summary>
     public required IReadOnlyList<string> Aliases { get; init; }
     internal IAsyncDisposable? Dns { get; set; }
@@ -72,6 +74,7 @@ public sealed class NetworkSandboxes(string netnsDir, NetworkService networks, I
         }
         string sandboxId = ContainerNames.NewId();
         string path = Path.Combine(netnsDir, sandboxId[..12]);
+        string hostSide = "veth" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))[..7];
         try
         {
             Directory.CreateDirectory(netnsDir);
@@ -79,7 +82,6 @@ public sealed class NetworkSandboxes(string netnsDir, NetworkService networks, I
             var mac = MacOf(address);
             int prefix = network.ParsedSubnet.PrefixLength;
             var gateway = network.GatewayAddress;
-            string hostSide = "veth" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))[..7];
             using (var netns = Sys.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC))
             using (var netlink = RtNetlink.Open())
             {
@@ -109,6 +111,7 @@ public sealed class NetworkSandboxes(string netnsDir, NetworkService networks, I
                 PrefixLength = prefix,
                 Gateway = gateway,
                 MacAddress = string.Join(':', mac.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture))),
+                HostVeth = hostSide,
                 Aliases = [.. asked?.Aliases ?? [], containerId[..12], .. hostname.Length > 0 ? [hostname] : (string[])[]],
             };
             endpoint.Dns = StartDns(endpoint);
@@ -117,6 +120,7 @@ public sealed class NetworkSandboxes(string netnsDir, NetworkService networks, I
         }
         catch (Exception e)
         {
+            TryDeleteVeth(hostSide);
             TryRemove(path);
             allocator.Release(address);
             if (e is ApiException) throw;
@@ -229,6 +233,7 @@ public sealed class NetworkSandboxes(string netnsDir, NetworkService networks, I
         if (networks.Left(containerId) is not { } endpoint) return;
         foreach (var proxy in endpoint.Proxies) await proxy.DisposeAsync();
         if (endpoint.Dns is { } dns) await dns.DisposeAsync();
+        TryDeleteVeth(endpoint.HostVeth);
         TryRemove(endpoint.NetnsPath);
         networks.AddressesOf(endpoint.NetworkId).Release(endpoint.Address);
     }
@@ -281,14 +286,32 @@ public sealed class NetworkSandboxes(string netnsDir, NetworkService networks, I
         return server;
     }
 
-    /// <summary>A namespace file left by a container that exited while berthd was down.</summary>
-    public void Forget(string netnsPath)
+    /// <summary>The namespace file and veth left by a container that exited while berthd was down.</summary>
+    public void Forget(string netnsPath, string hostVeth)
     {
+        if (hostVeth.StartsWith("veth", StringComparison.Ordinal)) TryDeleteVeth(hostVeth);
         if (netnsPath.StartsWith(netnsDir + "/", StringComparison.Ordinal)) TryRemove(netnsPath);
     }
 
     /// <summary>dockerd's MAC for an IPv4 address: 02:42 and the address's four bytes.</summary>
     public static byte[] MacOf(IPAddress address) => [0x02, 0x42, .. address.GetAddressBytes()];
+
+    /// <summary>
+    /// The pair goes with the container's namespace too, but only once the kernel has cleaned that namespace up, some
+    /// time later: deleting the bridge's end now leaves nothing of the container on the bridge when the call returns.
+    /// </summary>
+    void TryDeleteVeth(string name)
+    {
+        try
+        {
+            using var netlink = RtNetlink.Open();
+            if (netlink.LinkIndex(name) >= 0) netlink.DeleteLink(name);
+        }
+        catch (LinuxException e)
+        {
+            log.Warn("cannot delete a container's veth", ("link", name), ("error", e.Message));
+        }
+    }
 
     void TryRemove(string path)
     {

@@ -184,13 +184,13 @@ public sealed class NetworkComparisonTests(NetnsBerthd berthd, NetnsDockerd dock
         Step("port", "np");
         Step("ps", "--filter", "name=np", "--format", "{{.Ports}}");
         // httpd starts a moment after `run -d` returns: up to 5 s of tries.
-        ProcessResult fetch = engine.Netns.Run("/bin/busybox", "wget", "-q", "-T", "5", "-O", "-", "http://127.0.0.1:8080/");
+        ProcessResult fetch = engine.Netns.Run("curl", "-sS", "--max-time", "5", "http://127.0.0.1:8080/");
         for (int attempt = 0; attempt < 50 && fetch.ExitCode != 0; attempt++)
         {
             Thread.Sleep(100);
-            fetch = engine.Netns.Run("/bin/busybox", "wget", "-q", "-T", "5", "-O", "-", "http://127.0.0.1:8080/");
+            fetch = engine.Netns.Run("curl", "-sS", "--max-time", "5", "http://127.0.0.1:8080/");
         }
-        log.Add($"wget 127.0.0.1:8080 in the daemon's namespace => {fetch.ExitCode} {fetch.Stdout.Trim()}");
+        log.Add($"curl 127.0.0.1:8080 in the daemon's namespace => {fetch.ExitCode} {fetch.Stdout.Trim()}");
         Step("run", "--rm", "--name", "np-taken", "--network", "tn1", "-p", "8080:80", "bb", "true");
         Step("stop", "-t", "0", "np");
         Step("inspect", "-f", "{{json .NetworkSettings.Ports}}", "np");
