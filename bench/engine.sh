@@ -10,11 +10,14 @@
 #            1 and --many (10) containers running; the thread count of one monitor
 #   idle     berthd's VmRSS 2 s after its first /_ping, before anything else, and again at the end, idle
 #   ps       `docker ps -a` with --listed (100) containers (the running ones plus created ones), berthd vs dockerd
-# --only PARTS runs only those of run, exec, memory and ps (comma-separated; idle is always measured).
+#   net      `docker run --rm --network bench-net IMAGE true` on a user-defined bridge network of each daemon (the
+#            namespace, veth pair, address, DNS server and their removal), berthd vs dockerd
+# --only PARTS runs only those of run, exec, memory, ps and net (comma-separated; idle is always measured).
 # Timings in both orders, in one run: hyperfine's all-A-then-all-B, then alternating A B A B (bench/lib/alternate.sh);
 # ratios are taken within each. berthd (artifacts/publish, from scripts/build.sh) and dockerd (its own containerd)
 # are started here on private data roots, exec roots and sockets under /tmp/berth-engine; podman runs on private
-# storage; no network but loopback. Everything started is stopped and removed at the end. Writes a markdown report
+# storage. Both daemons run in a network namespace this script makes (their bridges stay in there, subnets from
+# 198.18.0.0/15); no traffic leaves it. Everything started is stopped and removed at the end. Writes a markdown report
 # to stdout and to bench/results/engine-<date>.md. Needs root. BERTHD chooses the berthd binary (berth-monitor is
 # taken from beside it).
 set -euo pipefail
@@ -24,11 +27,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/private-engines.sh"
 
 warmup=2 runs=15 many=10 listed=100
-only=run,exec,memory,ps
+only=run,exec,memory,ps,net
 args=()
 while (($#)); do
     if [[ $1 == --only ]]; then
-        (($# >= 2)) || die "--only needs a comma-separated list of parts: run, exec, memory, ps"
+        (($# >= 2)) || die "--only needs a comma-separated list of parts: run, exec, memory, ps, net"
         only=$2
         shift 2
     else
@@ -36,9 +39,9 @@ while (($#)); do
         shift
     fi
 done
-[[ -n ${only//,/} ]] || die "--only needs at least one part: run, exec, memory, ps"
+[[ -n ${only//,/} ]] || die "--only needs at least one part: run, exec, memory, ps, net"
 for p in ${only//,/ }; do
-    [[ $p == @(run|exec|memory|ps) ]] || die "--only: unknown part \"$p\" (run, exec, memory, ps)"
+    [[ $p == @(run|exec|memory|ps|net) ]] || die "--only: unknown part \"$p\" (run, exec, memory, ps, net)"
 done
 # part NAME: whether --only chose that part.
 part() { [[ ,$only, == *,$1,* ]]; }
@@ -115,9 +118,15 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 bench_busybox_image "$work"
 image=berth-bench/busybox:latest
 
+# The daemons' network namespace (nsenter execs the daemon: $! is the daemon's pid); unmounted with the rest of $work.
+netns=$work/netns
+: >"$netns"
+unshare --net="$netns" true || die "cannot make the daemons' network namespace at $netns"
+nsenter --net="$netns" ip link set lo up
+
 # berthd, on its own roots; its idle RSS before it does anything.
 mkdir -p "$work/berthd"
-"$berthd" --data-root "$work/berthd/data" --exec-root "$work/berthd/exec" -H "unix://$bsock" \
+nsenter --net="$netns" -- "$berthd" --data-root "$work/berthd/data" --exec-root "$work/berthd/exec" -H "unix://$bsock" \
     </dev/null >"$work/berthd.log" 2>&1 &
 berthd_pid=$!
 for ((i = 0; ; i++)); do
@@ -134,7 +143,7 @@ run_quiet "docker load into berthd" "${bdocker[@]}" load -i "$work/archive.tar"
 # dockerd, as the client tests start it: no bridge, no firewall, its own containerd under its exec root.
 mkdir -p "$work/dockerd"
 printf '{}' >"$work/dockerd/daemon.json"
-dockerd --config-file "$work/dockerd/daemon.json" --data-root "$work/dockerd/data" --exec-root "$work/dockerd/exec" \
+nsenter --net="$netns" -- dockerd --config-file "$work/dockerd/daemon.json" --data-root "$work/dockerd/data" --exec-root "$work/dockerd/exec" \
     --host "unix://$dsock" --pidfile "$work/dockerd/dockerd.pid" --bridge none --iptables=false --ip6tables=false \
     --ip-forward=false --ip-masq=false --cgroup-parent "/$cgroup_parent" </dev/null >"$work/dockerd.log" 2>&1 &
 dockerd_pid=$!
@@ -199,6 +208,15 @@ if part exec; then
     timed exec "berthd|${bdocker[*]} exec bench-exec true" "dockerd|${ddocker[*]} exec bench-exec true"
     "${bdocker[@]}" rm -f bench-exec >/dev/null
     "${ddocker[@]}" rm -f bench-exec >/dev/null
+fi
+
+# net: a bridge network of each daemon, its containers joined to it and back at each run.
+if part net; then
+    run_quiet "berthd network create" "${bdocker[@]}" network create --subnet 198.18.1.0/24 bench-net
+    run_quiet "dockerd network create" "${ddocker[@]}" network create --subnet 198.18.2.0/24 bench-net
+    timed net "berthd|${bdocker[*]} run --rm --network bench-net $image true" "dockerd|${ddocker[*]} run --rm --network bench-net $image true"
+    run_quiet "berthd network rm" "${bdocker[@]}" network rm bench-net
+    run_quiet "dockerd network rm" "${ddocker[@]}" network rm bench-net
 fi
 
 # pids_of EXE: the processes running EXE whose command line names the work directory (ours, not another's).
@@ -283,7 +301,7 @@ report=$BERTH_ROOT/bench/results/engine-$(date +%Y-%m-%d-%H%M).md
     printf -- '- host: %s, kernel %s, %s CPUs, load average at the end: %s\n' \
         "$(. /etc/os-release && echo "$PRETTY_NAME")" "$(uname -r)" "$(nproc)" "$(load)"
     printf -- '- berthd: %s; %s; %s; %s\n' "$berthd" "$(dockerd --version)" "$(podman --version)" "$(docker --version)"
-    printf -- '- --warmup %s --runs %s; image: busybox-static, one layer; every container --network none; parts: %s\n' \
+    printf -- '- --warmup %s --runs %s; image: busybox-static, one layer; every container --network none but in net; parts: %s\n' \
         "$warmup" "$runs" "$only"
     if part run; then
         printf '\n## docker run --rm IMAGE true\n\n'
@@ -315,6 +333,11 @@ report=$BERTH_ROOT/bench/results/engine-$(date +%Y-%m-%d-%H%M).md
     fi
     printf '\n## berthd idle\n\nVmRSS 2 s after its first /_ping: **%s MiB** (load %s); at the end, every container removed: %s MiB (load %s)\n' \
         "$(mib "$berthd_idle_start")" "$berthd_idle_load" "$(mib "$berthd_idle_end")" "$berthd_idle_end_load"
+    if part net; then
+        printf '\n## docker run --rm --network bench-net IMAGE true (a user-defined bridge network)\n\n'
+        table net
+        for o in all-A-then-all-B alternating; do printf '\n%s: berthd/dockerd %s\n' "$o" "$(ratio net "$o" berthd dockerd)"; done
+    fi
     if part ps; then
         printf '\n## docker ps -a with %s containers (%s running)\n\n' "$listed" "$running"
         table ps

@@ -43,7 +43,7 @@ if is_root; then
         docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils
     # The clients that Berth.Clients.Tests drives (each started on private state by the tests).
     ensure_packages podman:podman conmon:conmon containerd:containerd ctr:containerd dockerd:docker.io docker:docker.io \
-        script:bsdutils tar:tar curl:curl
+        script:bsdutils tar:tar curl:curl docker-compose:docker-compose
     command -v gcc >/dev/null 2>&1 || command -v clang >/dev/null 2>&1 || ensure_packages gcc:gcc
 fi
 

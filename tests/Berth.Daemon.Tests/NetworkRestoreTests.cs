@@ -118,6 +118,29 @@ public sealed class NetworkRestoreTests : IDisposable
         Assert.Equal(["lo"], _netns.Links());
     }
 
+    // docker-compose 1.29 disconnects and connects every new container to set its aliases (ComposeTests runs it).
+    [SkippableFact]
+    public void ConnectAndDisconnectWorkOnAContainerThatIsNotRunningAndAreRefusedOtherwise()
+    {
+        Ok("network", "create", "--subnet", "198.18.22.0/24", "cn");
+        Ok("network", "create", "--subnet", "198.18.23.0/24", "other");
+        Ok("create", "--name", "c1", "--network", "cn", Image, "sleep", "600");
+        Ok("network", "disconnect", "cn", "c1");
+        Assert.Equal("{}", Ok("inspect", "-f", "{{json .NetworkSettings.Networks}}", "c1"));
+        DockerCli.Fails(Docker("network", "disconnect", "cn", "c1"), "is not connected to network cn");
+        DockerCli.Fails(Docker("start", "c1"), "container c1 was disconnected from network cn: connect it again (docker network connect) before starting it");
+        Assert.Empty(NetnsFiles());
+        Ok("network", "connect", "--alias", "svc", "--ip", "198.18.22.40", "cn", "c1");
+        DockerCli.Fails(Docker("network", "connect", "cn", "c1"), "endpoint with name c1 already exists in network cn");
+        DockerCli.Fails(Docker("network", "connect", "other", "c1"), "connecting container c1 to network other is not implemented yet");
+        Ok("start", "c1");
+        Assert.Equal("198.18.22.40 [\"svc\",", Ok("inspect", "-f", "{{.NetworkSettings.Networks.cn.IPAddress}} {{json .NetworkSettings.Networks.cn.Aliases}}", "c1")[..20]);
+        DockerCli.Fails(Docker("network", "disconnect", "cn", "c1"), "docker network disconnect of a running container is not implemented yet: stop container c1 first");
+        Ok("rm", "-f", "c1");
+        Ok("network", "rm", "cn", "other");
+        Assert.Equal(["lo"], _netns.Links());
+    }
+
     public void Dispose()
     {
         try

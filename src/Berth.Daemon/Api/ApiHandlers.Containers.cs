@@ -65,6 +65,22 @@ public sealed partial class ApiHandlers
         await WriteJsonAsync(http, created, ApiJson.Context.NetworkCreateResponse);
     }
 
+    async Task NetworkConnectAsync(HttpContext http, string network)
+    {
+        var request = await ReadBodyAsync(http, ApiJson.Context.NetworkConnectRequest, "the connect body is not a container and endpoint config")
+            ?? throw ApiException.BadRequest("the connect body names no container");
+        await Containers.ConnectAsync(network, request);
+        Status(http, StatusCodes.Status200OK);
+    }
+
+    async Task NetworkDisconnectAsync(HttpContext http, string network)
+    {
+        var request = await ReadBodyAsync(http, ApiJson.Context.NetworkDisconnectRequest, "the disconnect body is not a container")
+            ?? throw ApiException.BadRequest("the disconnect body names no container");
+        await Containers.DisconnectAsync(network, request);
+        Status(http, StatusCodes.Status200OK);
+    }
+
     async Task ContainerPruneAsync(HttpContext http)
     {
         if (!Filters(http.Request.Query).IsEmpty)

@@ -102,8 +102,8 @@ public sealed partial class ApiHandlers(DaemonContext daemon)
         ApiEndpoint.NetworkInspect => WriteJsonAsync(http, Containers.Networks.Inspect(route.Name!), ApiJson.Context.NetworkResource),
         ApiEndpoint.NetworkDelete => NoContent(http, () => Containers.Networks.Remove(route.Name!)),
         ApiEndpoint.NetworkPrune => WriteJsonAsync(http, Containers.Networks.Prune(Filters(http.Request.Query)), ApiJson.Context.NetworksPruneReport),
-        ApiEndpoint.NetworkConnect or ApiEndpoint.NetworkDisconnect => throw ApiException.NotImplemented(
-            $"docker network {(route.Endpoint == ApiEndpoint.NetworkConnect ? "connect" : "disconnect")} is not implemented yet: a container is on the one network its --network names from its create on"),
+        ApiEndpoint.NetworkConnect => NetworkConnectAsync(http, route.Name!),
+        ApiEndpoint.NetworkDisconnect => NetworkDisconnectAsync(http, route.Name!),
         >= ApiEndpoint.ContainerCreate => DispatchContainerAsync(http, route),
         _ => throw new UnreachableException($"no handler for {route.Endpoint}"),
     };

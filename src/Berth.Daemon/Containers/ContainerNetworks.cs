@@ -173,7 +173,7 @@ public static class ContainerNetworks
 
     static IEnumerable<KeyValuePair<string, EndpointSettings>> Endpoints(ContainerRecordFile record)
     {
-        if (NameOf(record.HostConfig.NetworkMode) is not { } network) yield break;
+        if (NameOf(record.HostConfig.NetworkMode) is not { } network || record.NetworkDisconnected) yield break;
         var state = record.Network;
         // Before the first start dockerd shows the create's aliases and address request; afterwards the endpoint's.
         yield return new(network, new EndpointSettings

@@ -35,6 +35,8 @@ public sealed class ContainerRecordFile
     public ContainerNetworkState? Network { get; set; }
     /// <summary>What the create asked of its network: aliases and an address on a user-defined network.</summary>
     public EndpointSettings? Endpoint { get; set; }
+    /// <summary>Disconnected from its network while it was not running (docker network disconnect), until connected again.</summary>
+    public bool NetworkDisconnected { get; set; }
 
     public string ShortId => Id[..12];
     public bool Running => State.Status is "running" or "paused" or "restarting";

@@ -321,6 +321,8 @@ public sealed class ContainerService
             // On a user-defined network the namespace is made and joined to the network first: the spec names its file.
             if (NetworkService.IsUserNetworkMode(record.HostConfig.NetworkMode))
             {
+                if (record.NetworkDisconnected)
+                    throw ApiException.Conflict($"container {record.Name.TrimStart('/')} was disconnected from network {record.HostConfig.NetworkMode}: connect it again (docker network connect) before starting it");
                 var ports = NetworkSandboxes.PortsOf(record.HostConfig, SafeMerge(record.Config, image.Config).ExposedPorts?.Keys);
                 endpoint = Networks.Sandboxes.Join(record.Id, record.Name.TrimStart('/'), record.Config.Hostname, record.HostConfig.NetworkMode, record.Endpoint);
                 Networks.Sandboxes.Publish(endpoint, ports);
@@ -861,6 +863,80 @@ public sealed class ContainerService
         finally
         {
             gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// POST /networks/{id}/connect for a container that is not running, to the network its NetworkMode names: the
+    /// endpoint settings (aliases, an address) it will join with. docker-compose 1.29 disconnects and connects each
+    /// new container this way to set its aliases. Another network, or a running container, is refused by name.
+    /// </summary>
+    public async Task ConnectAsync(string networkReference, NetworkConnectRequest request)
+    {
+        var network = Networks.Resolve(networkReference);
+        var record = _store.Get(request.Container);
+        var gate = LockOf(record.Id);
+        await gate.WaitAsync();
+        try
+        {
+            var mine = OwnNetwork(record, network, "connect");
+            if (mine is null)
+                throw ApiException.NotImplemented($"connecting container {record.Name.TrimStart('/')} to network {network.Name} is not implemented yet: a container is on the one network its --network names");
+            if (!record.NetworkDisconnected)
+                throw new ApiException(403, $"endpoint with name {record.Name.TrimStart('/')} already exists in network {network.Name}");
+            try
+            {
+                ContainerValidator.Validate(record.Config, null, record.HostConfig,
+                    new NetworkingConfig { EndpointsConfig = new() { [record.HostConfig.NetworkMode] = request.EndpointConfig } }, _environment);
+            }
+            catch (ContainerConfigException e)
+            {
+                throw new ApiException(e.StatusCode, e.Message);
+            }
+            record.Endpoint = request.EndpointConfig;
+            record.NetworkDisconnected = false;
+            _store.Save(record);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>POST /networks/{id}/disconnect for a container that is not running, from its own network (see <see cref="ConnectAsync"/>).</summary>
+    public async Task DisconnectAsync(string networkReference, NetworkDisconnectRequest request)
+    {
+        var network = Networks.Resolve(networkReference);
+        var record = _store.Get(request.Container);
+        var gate = LockOf(record.Id);
+        await gate.WaitAsync();
+        try
+        {
+            if (OwnNetwork(record, network, "disconnect") is null || record.NetworkDisconnected)
+                throw new ApiException(403, $"container {record.Id} is not connected to network {network.Name}");
+            record.Endpoint = null;
+            record.NetworkDisconnected = true;
+            _store.Save(record);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>The network record when it is the one the container's NetworkMode names; a running container is refused.</summary>
+    NetworkRecord? OwnNetwork(ContainerRecordFile record, NetworkRecord network, string verb)
+    {
+        if (record.Running)
+            throw ApiException.NotImplemented($"docker network {verb} of a running container is not implemented yet: stop container {record.Name.TrimStart('/')} first");
+        if (!NetworkService.IsUserNetworkMode(record.HostConfig.NetworkMode)) return null;
+        try
+        {
+            return Networks.Resolve(record.HostConfig.NetworkMode).Id == network.Id ? network : null;
+        }
+        catch (ApiException)
+        {
+            return null;
         }
     }
 
