@@ -60,14 +60,14 @@ public sealed class NetworkEndpoint
     public string IPv6Address { get; set; } = "";
 }
 
-/// <summary>POST /networks/create.</summary>
+/// <summary>POST /networks/create, its fields in the order the docker 28 CLI writes them.</summary>
 public sealed class NetworkCreateRequest
 {
-    public string? Name { get; set; }
-    public bool CheckDuplicate { get; set; }
     public string? Driver { get; set; }
     public string? Scope { get; set; }
-    public bool EnableIPv6 { get; set; }
+    /// <summary>Sent only when --ipv6 is given (true or false), as the docker 28 CLI does.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? EnableIPv6 { get; set; }
     public NetworkIpam? IPAM { get; set; }
     public bool Internal { get; set; }
     public bool Attachable { get; set; }
@@ -76,6 +76,8 @@ public sealed class NetworkCreateRequest
     public NetworkConfigReference? ConfigFrom { get; set; }
     public Dictionary<string, string>? Options { get; set; }
     public Dictionary<string, string>? Labels { get; set; }
+    public string? Name { get; set; }
+    public bool CheckDuplicate { get; set; }
 }
 
 /// <summary>The answer to POST /networks/create.</summary>

@@ -54,6 +54,7 @@ IEnumerable<Command> ContainerVerbs(bool underContainer)
     yield return MonitoringCommands.Top(globals);
     yield return MonitoringCommands.Stats(globals);
     yield return CpCommand.Build(globals);
+    yield return PortCommand.Build(globals);
     if (underContainer)
     {
         yield return InspectCommand.Build(globals, "container");
@@ -68,6 +69,7 @@ foreach (var verb in ContainerVerbs(underContainer: true)) container.Subcommands
 container.Subcommands.First(c => c.Name == "ls").Aliases.Add("ps");
 container.Subcommands.First(c => c.Name == "rm").Aliases.Add("remove");
 root.Subcommands.Add(container);
+root.Subcommands.Add(NetworkCommands.Build(globals));
 
 var parse = root.Parse(InterspersedArguments.Separate(args, root));
 if (parse.Errors.Count > 0 || UsageError.MisplacedFlag(parse) is not null) return UsageError.Report(parse);

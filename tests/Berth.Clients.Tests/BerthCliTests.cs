@@ -298,9 +298,9 @@ public sealed class BerthCliTests(DockerEnvironment docker, ITestOutputHelper ou
             Assert.Contains(firstLine, berth.Stderr);
         }
         // The flag berth has not built yet is refused by name, not ignored.
-        var refused = Cli("berth", "run", "--rm", "-p", "80:80", "--network", "none", Image, "true");
+        var refused = Cli("berth", "run", "--rm", "--dns", "198.18.0.1", "--network", "none", Image, "true");
         Assert.Equal(125, refused.ExitCode);
-        Assert.Contains("--publish is not supported", refused.Stderr);
+        Assert.Contains("--dns is not supported", refused.Stderr);
     }
 
     [SkippableFact]

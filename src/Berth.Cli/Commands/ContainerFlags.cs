@@ -21,6 +21,12 @@ public sealed class ContainerFlags
     public readonly Option<string?> Restart = new("--restart") { Description = "Restart policy to apply when a container exits (default \"no\")" };
     public readonly Option<bool> Init = new("--init") { Description = "Run an init inside the container that forwards signals and reaps processes" };
     public readonly Option<string?> Network = new("--network", "--net") { Description = "Connect a container to a network" };
+    public readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a container's port(s) to the host" };
+    public readonly Option<bool> PublishAll = new("--publish-all", "-P") { Description = "Publish all exposed ports to random ports" };
+    public readonly Option<string[]> Expose = new("--expose") { Description = "Expose a port or a range of ports" };
+    public readonly Option<string?> Ip = new("--ip") { Description = "IPv4 address (e.g., 172.30.100.104)" };
+    public readonly Option<string[]> NetworkAlias = new("--network-alias") { Description = "Add network-scoped alias for the container" };
+    public readonly Option<string?> Domainname = new("--domainname") { Description = "Container NIS domain name" };
     public readonly Option<bool> Privileged = new("--privileged") { Description = "Give extended privileges to this container" };
     public readonly Option<string[]> CapAdd = new("--cap-add") { Description = "Add Linux capabilities" };
     public readonly Option<string[]> CapDrop = new("--cap-drop") { Description = "Drop Linux capabilities" };
@@ -60,18 +66,18 @@ public sealed class ContainerFlags
     /// <summary>docker's flags that take a value and that berth does not implement yet.</summary>
     static readonly string[][] RefusedWithValue =
     [
-        ["--publish", "-p"], ["--add-host"], ["--dns"], ["--dns-option"], ["--dns-search"],
-        ["--link"], ["--volumes-from"], ["--gpus"], ["--platform"], ["--pull"], ["--cidfile"], ["--mac-address"], ["--ip"], ["--ip6"],
-        ["--expose"], ["--group-add"], ["--blkio-weight"], ["--blkio-weight-device"], ["--oom-score-adj"], ["--shm-size"], ["--cgroupns"],
+        ["--add-host"], ["--dns"], ["--dns-option"], ["--dns-search"],
+        ["--link"], ["--volumes-from"], ["--gpus"], ["--platform"], ["--pull"], ["--cidfile"], ["--mac-address"], ["--ip6"],
+        ["--group-add"], ["--blkio-weight"], ["--blkio-weight-device"], ["--oom-score-adj"], ["--shm-size"], ["--cgroupns"],
         ["--cgroup-parent"], ["--userns"], ["--detach-keys"], ["--attach", "-a"], ["--isolation"], ["--kernel-memory"],
         ["--memory-reservation"], ["--memory-swappiness"], ["--cpu-period"], ["--cpu-quota"], ["--cpuset-mems"], ["--cpu-rt-period"],
-        ["--cpu-rt-runtime"], ["--device-cgroup-rule"], ["--domainname"], ["--label-file"], ["--network-alias"], ["--storage-opt"],
+        ["--cpu-rt-runtime"], ["--device-cgroup-rule"], ["--label-file"], ["--storage-opt"],
         ["--volume-driver"], ["--health-start-interval"], ["--link-local-ip"], ["--device-read-bps"], ["--device-write-bps"],
         ["--device-read-iops"], ["--device-write-iops"], ["--annotation"],
     ];
 
     /// <summary>docker's switches berth does not implement yet.</summary>
-    static readonly string[][] RefusedSwitches = [["--publish-all", "-P"], ["--oom-kill-disable"], ["--disable-content-trust"], ["--quiet", "-q"]];
+    static readonly string[][] RefusedSwitches = [["--oom-kill-disable"], ["--disable-content-trust"], ["--quiet", "-q"]];
 
     readonly List<Option> _refused = [];
 
@@ -79,7 +85,8 @@ public sealed class ContainerFlags
     {
         foreach (var option in new Option[]
         {
-            Interactive, Tty, Name, Env, EnvFile, Entrypoint, Workdir, User, Restart, Init, Network, Privileged, CapAdd, CapDrop, SecurityOpt,
+            Interactive, Tty, Name, Env, EnvFile, Entrypoint, Workdir, User, Restart, Init, Network, Publish, PublishAll, Expose, Ip,
+            NetworkAlias, Domainname, Privileged, CapAdd, CapDrop, SecurityOpt,
             ReadOnly, Tmpfs, Volume, Mount, Ulimit, PidsLimit, Memory, MemorySwap, Cpus, CpuShares, CpusetCpus, Device, Sysctl, Ipc, Pid, Uts, Label,
             HealthCmd, HealthInterval, HealthRetries, HealthTimeout, HealthStartPeriod, NoHealthcheck, StopSignal, StopTimeout, Hostname,
             Runtime, LogOpt, LogDriver,
@@ -124,6 +131,7 @@ public sealed class ContainerFlags
             Tty = parse.GetValue(Tty),
             OpenStdin = parse.GetValue(Interactive),
             Hostname = parse.GetValue(Hostname) ?? "",
+            Domainname = parse.GetValue(Domainname) ?? "",
             User = parse.GetValue(User) ?? "",
             WorkingDir = parse.GetValue(Workdir) ?? "",
             Env = Environment(parse),
@@ -134,9 +142,13 @@ public sealed class ContainerFlags
             Healthcheck = Health(parse),
         };
         if (parse.GetValue(Entrypoint) is { } entrypoint) request.Entrypoint = [entrypoint];
+        var ports = PortFlags.Parse(parse.GetValue(Publish) ?? [], parse.GetValue(Expose) ?? []);
+        request.ExposedPorts = ports.Exposed.Count > 0 ? ports.Exposed : null;
         var host = new HostConfig
         {
             NetworkMode = parse.GetValue(Network) ?? "default",
+            PortBindings = ports.Bindings,
+            PublishAllPorts = parse.GetValue(PublishAll),
             RestartPolicy = RestartPolicyOf(parse.GetValue(Restart)),
             Privileged = parse.GetValue(Privileged),
             CapAdd = NullIfEmpty(parse.GetValue(CapAdd)),
@@ -188,7 +200,10 @@ public sealed class ContainerFlags
         var sysctls = parse.GetValue(Sysctl) ?? [];
         if (sysctls.Length > 0) host.Sysctls = sysctls.Select(s => FlagValues.Pair("--sysctl", s)).ToDictionary(p => p.Key, p => p.Value);
         request.HostConfig = host;
-        request.NetworkingConfig = new NetworkingConfig { EndpointsConfig = [] };
+        request.NetworkingConfig = new NetworkingConfig
+        {
+            EndpointsConfig = PortFlags.Endpoints(parse.GetValue(Network), parse.GetValue(Ip), parse.GetValue(NetworkAlias) ?? []),
+        };
         return request;
     }
 

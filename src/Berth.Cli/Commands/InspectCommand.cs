@@ -85,7 +85,7 @@ public static class InspectCommand
         return null;
     }
 
-    static string IndentedArray(List<JsonElement> items)
+    internal static string IndentedArray(List<JsonElement> items)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer, Indented))

@@ -206,24 +206,9 @@ public static class MonitoringCommands
         var command = new Command("prune", "Remove all stopped containers") { force, filter };
         command.SetAction((parse, ct) => globals.RunAsync(parse, async (client, token) =>
         {
-            if (!parse.GetValue(force))
-            {
-                Console.Out.Write("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
-                Console.Out.Flush();
-                string? answer = Console.In.ReadLine()?.Trim();
-                if (answer is not ("y" or "Y" or "yes" or "Yes"))
-                {
-                    Console.Out.WriteLine();
-                    return 0;
-                }
-            }
+            if (!parse.GetValue(force) && !PruneOutput.Confirmed("This will remove all stopped containers.")) return 0;
             var report = await client.PruneContainersAsync(ApiFilters.FromPairs(parse.GetValue(filter) ?? []), token);
-            if (report.ContainersDeleted is { Count: > 0 } deleted)
-            {
-                Console.Out.WriteLine("Deleted Containers:");
-                foreach (string id in deleted) Console.Out.WriteLine(id);
-                Console.Out.WriteLine();
-            }
+            PruneOutput.Deleted("Containers", report.ContainersDeleted);
             Console.Out.WriteLine("Total reclaimed space: " + HumanUnits.Size((long)report.SpaceReclaimed));
             return 0;
         }, ct));

@@ -109,7 +109,7 @@ public sealed class NetworkService
         }
         if (request.Scope is { Length: > 0 } scope && scope != "local")
             throw ApiException.NotImplemented($"network scope \"{scope}\" is not supported: Berth's networks are local");
-        Refuse(request.EnableIPv6, "EnableIPv6", "IPv6 on Berth's networks");
+        Refuse(request.EnableIPv6 == true, "EnableIPv6", "IPv6 on Berth's networks");
         Refuse(request.Internal, "Internal", "internal networks");
         Refuse(request.Ingress, "Ingress", "swarm's ingress network");
         Refuse(request.ConfigOnly || request.ConfigFrom is { Network.Length: > 0 }, "ConfigOnly/ConfigFrom", "configuration-only networks");

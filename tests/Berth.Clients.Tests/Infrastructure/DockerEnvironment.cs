@@ -8,8 +8,15 @@ namespace Berth.Clients.Tests.Infrastructure;
 /// manages itself (state under the exec root). Both runtimes are registered by path: <c>berth</c> and
 /// <c>ref-runc</c>. The docker CLI gets a private DOCKER_CONFIG. The image is loaded from a docker archive.
 /// </summary>
-public sealed class DockerEnvironment() : ClientEnvironment("dockerd")
+public class DockerEnvironment : ClientEnvironment
 {
+    private readonly bool _inNetns;
+
+    public DockerEnvironment() : this(inNetns: false) { }
+
+    /// <param name="inNetns">Runs dockerd in a network namespace the fixture makes (<see cref="NetnsDockerEnvironment"/>).</param>
+    protected DockerEnvironment(bool inNetns) : base(inNetns ? "dockerd-net" : "dockerd") => _inNetns = inNetns;
+
     public const string Image = BusyboxImage.Tag;
 
     private string _docker = "";
@@ -26,7 +33,19 @@ public sealed class DockerEnvironment() : ClientEnvironment("dockerd")
         var dockerd = Requirements.Executable("dockerd");
         File.WriteAllText(Scratch.Sub("daemon.json"), "{}");
         _environment = new Dictionary<string, string> { ["DOCKER_CONFIG"] = Scratch.Sub("cli") };
-        _dockerd = Daemon.Start(dockerd, [
+        string[] inNetns = [];
+        if (_inNetns)
+        {
+            HostLinksBefore = HostLinks();
+            File.WriteAllBytes(Netns, []);
+            Checked(Tool.Run(Scratch.Path, "unshare", ["--net=" + Netns, "true"]));
+            Checked(Tool.Run(Scratch.Path, "nsenter", ["--net=" + Netns, "ip", "link", "set", "lo", "up"]));
+            SetupLog($"network namespace {Netns}");
+            // nsenter execs dockerd in its own process: the pid and signals are dockerd's. Subnets only from 198.18.0.0/15.
+            inNetns = ["--net=" + Netns, "--", dockerd, "--default-address-pool", "base=198.18.128.0/17,size=24"];
+        }
+        _dockerd = Daemon.Start(_inNetns ? Requirements.Executable("nsenter") : dockerd, [
+            .. inNetns,
             "--config-file", Scratch.Sub("daemon.json"),
             "--data-root", Scratch.Sub("data"),
             "--exec-root", Scratch.Sub("exec"),
@@ -44,6 +63,20 @@ public sealed class DockerEnvironment() : ClientEnvironment("dockerd")
         if (load.ExitCode != 0)
             throw new InvalidOperationException($"docker load failed: {load}");
     }
+
+    /// <summary>The file the network namespace is kept in (when the fixture has one).</summary>
+    public string Netns => Scratch.Sub("netns");
+
+    /// <summary>The host's links (`ip -br link`, names only) before the fixture made its namespace.</summary>
+    public IReadOnlyList<string> HostLinksBefore { get; private set; } = [];
+
+    /// <summary>The names of the links in the host's (the test process's) network namespace.</summary>
+    public static IReadOnlyList<string> HostLinks() =>
+        [.. Checked(Tool.Run("/tmp", "ip", ["-br", "link"])).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ')[0].Split('@')[0]).Order(StringComparer.Ordinal)];
+
+    private static ToolResult Checked(ToolResult result) =>
+        result.ExitCode == 0 ? result : throw new InvalidOperationException(result.ToString());
 
     private ToolResult Docker(Action<string>? log, params string[] arguments) =>
         Tool.Run(Scratch.Path, _docker, ["--host", "unix://" + Socket, .. arguments], new ToolOptions { Environment = _environment }, log);
@@ -84,7 +117,19 @@ public sealed class DockerEnvironment() : ClientEnvironment("dockerd")
         {
             Tool.Run("/tmp", "kill", ["-KILL", pid.ToString()]);
         }
+        if (_inNetns)
+        {
+            // Unmounting the last reference deletes what dockerd left in the namespace (bridges, veth pairs).
+            Tool.Run("/tmp", "umount", ["-l", Netns]);
+            File.Delete(Netns);
+            var after = HostLinks();
+            if (!after.SequenceEqual(HostLinksBefore))
+                throw new InvalidOperationException($"the host's links changed: before [{string.Join(' ', HostLinksBefore)}], after [{string.Join(' ', after)}]");
+        }
         if (!clean)
             throw new InvalidOperationException($"dockerd did not stop on SIGTERM within 20 s and was killed:\n{_dockerd.LogTail()}");
     }
 }
+
+/// <summary>The same dockerd in a network namespace of its own, so that its bridges never reach the host's network.</summary>
+public sealed class NetnsDockerEnvironment() : DockerEnvironment(inNetns: true);
