@@ -82,6 +82,9 @@ public sealed class BerthCliNetworkTests(NetnsDockerEnvironment docker, ITestOut
             Step("network", "inspect", "-f", "{{.Name}} {{.Driver}} {{json .IPAM.Config}} {{.Options}} {{.Attachable}}", "bcn1", "bcn10");
             Step("network", "inspect", "bcn2", "bcnmissing");
             Step("network", "inspect", "--format", "{{.Name}}", "bcnmissing", "bcn1");
+            // The top-level inspect finds networks too, after containers and images.
+            Step("inspect", "-f", "{{.Name}} {{.Driver}}", "bcn1");
+            Step("inspect", "--type", "network", "-f", "{{.Name}}", "bcn1", "bcnmissing");
             Step("run", "-d", "--name", "bcn-c", "--network", "bcn1", "-p", "8080:80", "-p", "127.0.0.1::81/udp", "--expose", "90",
                 "--ip", "198.18.1.200", "--network-alias", "bcn-alias", "--domainname", "example.org", Image, "sleep", "600");
             Step("inspect", "-f", format, "bcn-c");

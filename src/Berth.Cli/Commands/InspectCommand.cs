@@ -5,8 +5,9 @@ using Berth.Api;
 namespace Berth.Cli.Commands;
 
 /// <summary>
-/// <c>berth inspect [-f TEMPLATE] [--type container|image] NAME...</c> (also <c>container inspect</c>): a container
-/// first, then an image, as docker probes; an indented JSON array, or one rendered line per object with -f.
+/// <c>berth inspect [-f TEMPLATE] [--type container|image|network|volume] NAME...</c> (also <c>container inspect</c>):
+/// a container first, then an image, a network, a volume, as docker probes; an indented JSON array, or one rendered
+/// line per object with -f.
 /// </summary>
 public static class InspectCommand
 {
@@ -20,7 +21,7 @@ public static class InspectCommand
     public static Command Build(CliGlobals globals, string? onlyType)
     {
         var format = new Option<string?>("--format", "-f") { Description = "Format output using a custom template ('json' for the JSON)" };
-        var type = new Option<string?>("--type") { Description = "Return JSON for specified type (container or image)" };
+        var type = new Option<string?>("--type") { Description = "Return JSON for specified type (container, image, network or volume)" };
         var size = new Option<bool>("--size", "-s") { Description = "Display total file sizes if the type is container" };
         var names = new Argument<string[]>(onlyType == "container" ? "CONTAINER" : "NAME|ID") { Arity = ArgumentArity.OneOrMore };
         var command = new Command("inspect", onlyType == "container"
@@ -29,18 +30,24 @@ public static class InspectCommand
         command.SetAction((parse, ct) => globals.RunAsync(parse, async (client, token) =>
         {
             string? kind = onlyType ?? parse.GetValue(type);
-            if (kind is not (null or "container" or "image"))
-                throw new FormatException($"\"{kind}\" is not a valid value for --type: berth inspects containers and images");
+            if (kind is not (null or "container" or "image" or "network" or "volume"))
+                throw new FormatException($"\"{kind}\" is not a valid value for --type: berth inspects containers, images, networks and volumes");
             string? fmt = parse.GetValue(format);
             var template = fmt is null or "json" ? null : GoTemplate.Parse(fmt.Replace("\\t", "\t").Replace("\\n", "\n"));
             List<JsonElement> found = [];
             List<string> errors = [];
             foreach (string name in parse.GetValue(names)!)
             {
-                var json = await FindAsync(client, name, kind, parse.GetValue(size), token);
+                var (json, daemonSays) = await FindAsync(client, name, kind, parse.GetValue(size), token);
                 if (json is null)
                 {
-                    errors.Add(kind switch { "container" => $"Error: No such container: {name}", "image" => $"Error: No such image: {name}", _ => $"Error: No such object: {name}" });
+                    // docker names a missing container or image itself, and prints the daemon's sentence for the others.
+                    errors.Add(kind switch
+                    {
+                        null => $"Error: No such object: {name}",
+                        "container" or "image" => $"Error: No such {kind}: {name}",
+                        _ => $"Error response from daemon: {daemonSays}",
+                    });
                     continue;
                 }
                 found.Add(json.Value);
@@ -59,30 +66,31 @@ public static class InspectCommand
         return command;
     }
 
-    /// <summary>The object of that name: a container, else an image (unless the kind is fixed); null when neither exists.</summary>
-    static async Task<JsonElement?> FindAsync(BerthClient client, string name, string? kind, bool size, CancellationToken ct)
+    /// <summary>The object of that name: a container, else an image, a network, a volume (unless the kind is fixed); null
+    /// when none exists, with the daemon's last "not found" sentence.</summary>
+    static async Task<(JsonElement? Json, string NotFound)> FindAsync(BerthClient client, string name, string? kind, bool size, CancellationToken ct)
     {
-        if (kind is null or "container")
+        string notFound = "";
+        (string Kind, string Path)[] probes =
+        [
+            ("container", $"/containers/{name}/json" + (size ? "?size=1" : "")),
+            ("image", $"/images/{name}/json"),
+            ("network", $"/networks/{name}"),
+            ("volume", $"/volumes/{name}"),
+        ];
+        foreach (var (probeKind, path) in probes)
         {
+            if (kind is not null && kind != probeKind) continue;
             try
             {
-                return await client.GetRawJsonAsync($"/containers/{name}/json" + (size ? "?size=1" : ""), ct);
+                return (await client.GetRawJsonAsync(path, ct), "");
             }
             catch (DaemonErrorException e) when (e.IsNotFound)
             {
+                notFound = e.Message;
             }
         }
-        if (kind is null or "image")
-        {
-            try
-            {
-                return await client.GetRawJsonAsync($"/images/{name}/json", ct);
-            }
-            catch (DaemonErrorException e) when (e.IsNotFound)
-            {
-            }
-        }
-        return null;
+        return (null, notFound);
     }
 
     internal static string IndentedArray(List<JsonElement> items)
