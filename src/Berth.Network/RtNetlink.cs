@@ -220,6 +220,21 @@ public sealed class RtNetlink : IDisposable
         return links;
     }
 
+    /// <summary>The kind of a link ("bridge", "veth"...; IFLA_INFO_KIND), "" for a device without one (a NIC, lo), null when there is no such link.</summary>
+    public string? KindOf(string name)
+    {
+        string? kind = null;
+        Dump(Nl.RTM_GETLINK, new IfInfoMsg(), "links", () => kind = null, (type, payload) =>
+        {
+            if (type != Nl.RTM_NEWLINK) return;
+            var attributes = payload[Unsafe.SizeOf<IfInfoMsg>()..];
+            if (!NetlinkAttributes.TryFind(attributes, Nl.IFLA_IFNAME, out var found) || NetlinkAttributes.Text(found) != name) return;
+            kind = NetlinkAttributes.TryFind(attributes, Nl.IFLA_LINKINFO, out var info) && NetlinkAttributes.TryFind(info, Nl.IFLA_INFO_KIND, out var text)
+                ? NetlinkAttributes.Text(text) : "";
+        });
+        return kind;
+    }
+
     /// <summary>Every IPv4 and IPv6 address of the namespace with its link's name, in the kernel's order.</summary>
     public IReadOnlyList<(string Link, IPAddress Address, int PrefixLength)> Addresses()
     {

@@ -118,6 +118,24 @@ public sealed class NetworkRestoreTests : IDisposable
         Assert.Equal(["lo"], _netns.Links());
     }
 
+    // A network's bridge deleted while berthd was down, and its name taken by another link: berthd must not adopt that
+    // link (give it the gateway's address) nor delete it with the network.
+    [SkippableFact]
+    public void ABridgeNameTakenByAnotherLinkMeanwhileIsLeftAlone()
+    {
+        Ok("network", "create", "--subnet", "198.18.24.0/24", "-o", "com.docker.network.bridge.name=takenbr", "tn");
+        Assert.Equal(0, _daemon.Terminate(TimeSpan.FromSeconds(30)));
+        _daemon.Dispose();
+        Assert.Equal(0, _netns.Run("ip", "link", "del", "takenbr").ExitCode);
+        Assert.Equal(0, _netns.Run("ip", "link", "add", "takenbr", "type", "veth", "peer", "name", "takenpeer").ExitCode);
+        _daemon = Start();
+        Assert.Contains("it is not berthd's, and berthd leaves it alone", _daemon.LogContaining("leaves it alone", TimeSpan.FromSeconds(10)));
+        Assert.DoesNotContain("198.18.24.1", _netns.Run("ip", "-o", "addr", "show", "takenbr").Stdout);
+        Ok("network", "rm", "tn");
+        Assert.Contains("takenbr", _netns.Links());
+        Assert.Equal(0, _netns.Run("ip", "link", "del", "takenbr").ExitCode);
+    }
+
     // docker-compose 1.29 disconnects and connects every new container to set its aliases (ComposeTests runs it).
     [SkippableFact]
     public void ConnectAndDisconnectWorkOnAContainerThatIsNotRunningAndAreRefusedOtherwise()

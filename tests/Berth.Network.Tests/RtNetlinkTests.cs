@@ -13,6 +13,22 @@ public class RtNetlinkTests
     static void RequireRoot() => Skip.IfNot(Environment.UserName == "root", "creating network namespaces needs root");
 
     [SkippableFact]
+    public void KindOfNamesABridgeAVethLoopbackAndNothing()
+    {
+        RequireRoot();
+        using var scratch = new ScratchNamespaces();
+        var netns = scratch.Create("kinds");
+        using var links = ScratchNamespaces.OpenLinks(netns);
+        links.CreateBridge("br-kind");
+        links.CreateVethPair("veth-kind", "veth-kind-p", -1);
+        Assert.Equal("bridge", links.KindOf("br-kind"));
+        Assert.Equal("veth", links.KindOf("veth-kind"));
+        Assert.Equal("veth", links.KindOf("veth-kind-p"));
+        Assert.Equal("", links.KindOf("lo"));
+        Assert.Null(links.KindOf("no-such-link"));
+    }
+
+    [SkippableFact]
     public void BridgeAndVethPairConnectTwoNamespaces()
     {
         RequireRoot();

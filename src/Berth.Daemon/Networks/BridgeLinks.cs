@@ -27,10 +27,16 @@ static class BridgeLinks
     public static void Ensure(NetworkRecord record)
     {
         using var netlink = RtNetlink.Open();
-        if (netlink.LinkIndex(record.Bridge) < 0)
+        switch (netlink.KindOf(record.Bridge))
         {
-            Create(record);
-            return;
+            case null:
+                Create(record);
+                return;
+            case "bridge":
+                break;
+            case var other:
+                // Someone else's link took the name meanwhile: berthd neither addresses nor, at rm, deletes it.
+                throw new IOException($"the link {record.Bridge} of network {record.Name} is no bridge but {(other.Length > 0 ? "a " + other : "a device")}: it is not berthd's, and berthd leaves it alone");
         }
         var gateway = record.GatewayAddress;
         if (!netlink.Addresses().Any(a => a.Link == record.Bridge && a.Address.Equals(gateway)))
@@ -43,7 +49,7 @@ static class BridgeLinks
         try
         {
             using var netlink = RtNetlink.Open();
-            if (netlink.LinkIndex(record.Bridge) >= 0) netlink.DeleteLink(record.Bridge);
+            if (netlink.KindOf(record.Bridge) == "bridge") netlink.DeleteLink(record.Bridge);
         }
         catch (LinuxException e)
         {
