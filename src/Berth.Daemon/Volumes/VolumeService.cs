@@ -41,7 +41,7 @@ public sealed class VolumeService(string dataRoot, Func<IEnumerable<(string Id, 
     /// <summary>POST /volumes/create: a new volume, or the existing one of that name (as dockerd answers a second create).</summary>
     public Volume Create(VolumeCreateRequest request)
     {
-        string name = string.IsNullOrEmpty(request.Name) ? Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) : request.Name;
+        string name = string.IsNullOrEmpty(request.Name) ? NewName() : request.Name;
         string driver = string.IsNullOrEmpty(request.Driver) ? "local" : request.Driver;
         if (driver != "local")
             throw ApiException.NotFound($"create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found");
@@ -50,6 +50,9 @@ public sealed class VolumeService(string dataRoot, Func<IEnumerable<(string Id, 
         CheckName(name);
         return Describe(name, Ensure(name, request.Labels));
     }
+
+    /// <summary>A name for a volume without one: 64 random hex digits, as dockerd's.</summary>
+    public static string NewName() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     /// <summary>The volume's record, made (with its _data directory) when there is none yet.</summary>
     public VolumeRecord Ensure(string name, Dictionary<string, string>? labels = null)
