@@ -223,10 +223,6 @@ public sealed class ContainerService
         {
             throw new ApiException(e.StatusCode, e.Message);
         }
-        // Named volumes the mounts use exist from the create on, as dockerd makes them (an existing one is kept).
-        foreach (string volume in UserMounts.VolumeNames(request.HostConfig ?? new HostConfig()))
-            Volumes.Ensure(volume);
-
         string id = ContainerNames.NewId();
         if (wanted is not null) _store.ReserveName(wanted, id);
         else wanted = _store.ReserveGeneratedName(id);
@@ -234,12 +230,15 @@ public sealed class ContainerService
         var anonymous = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
-            // Each -v /path, --mount without source and Config.Volumes path (the image's VOLUMEs too) not otherwise mounted gets
-            // a new volume with a random name, as dockerd makes them at create (20.10 gives them no label).
+            // Named volumes the mounts use exist from the create on, as dockerd makes them (an existing one is kept); each
+            // -v /path, --mount without source and Config.Volumes path (the image's VOLUMEs too) not otherwise mounted gets a
+            // new volume with a random name (20.10 gives it no label). Both are held for the container until its record is saved.
+            foreach (string volume in UserMounts.VolumeNames(request.HostConfig ?? new HostConfig()))
+                Volumes.Ensure(volume, holder: id);
             foreach (string destination in UserMounts.AnonymousDestinations(request.HostConfig ?? new HostConfig(), validated.Config.Volumes?.Keys))
             {
                 string volume = Berth.Daemon.Volumes.VolumeService.NewName();
-                Volumes.Ensure(volume);
+                Volumes.Ensure(volume, holder: id);
                 anonymous[destination] = volume;
             }
             Directory.CreateDirectory(dir, (UnixFileMode)0x1c0);
@@ -276,8 +275,13 @@ public sealed class ContainerService
         {
             _store.ReleaseName(wanted, id);
             ContainerStore.DeleteDirectory(dir);
+            Volumes.Release(id);
             foreach (string volume in anonymous.Values) Volumes.Remove(volume, force: true);
             throw;
+        }
+        finally
+        {
+            Volumes.Release(id);
         }
     }
 
