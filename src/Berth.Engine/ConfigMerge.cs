@@ -34,7 +34,9 @@ public static class ConfigMerge
             merged.StopTimeout ??= image.StopTimeout;
             merged.Healthcheck = MergeHealthcheck(merged.Healthcheck, image.Healthcheck);
             merged.ExposedPorts = Union(merged.ExposedPorts, image.ExposedPorts);
-            merged.Volumes = Union(merged.Volumes, image.Volumes);
+            // As dockerd's merge: a request without volumes (the CLI sends {}) takes the image's, none (null) included.
+            merged.Volumes = merged.Volumes is { Count: > 0 } ? Union(merged.Volumes, image.Volumes)
+                : image.Volumes is null ? null : new(image.Volumes);
             if (image.Labels is { Count: > 0 })
             {
                 var labels = new Dictionary<string, string>(image.Labels);

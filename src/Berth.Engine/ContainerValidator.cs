@@ -25,10 +25,9 @@ public static class ContainerValidator
     {
         var host = hostConfig ?? new HostConfig();
         var warnings = new List<string>();
-        CheckRequestOnly(request);
         var config = ConfigMerge.Merge(request, image);
-        if (image?.Volumes is { Count: > 0 } volumes)
-            warnings.Add($"The image's volumes ({string.Join(", ", volumes.Keys.Order(StringComparer.Ordinal))}) are not mounted: Berth has no anonymous volumes yet, their data stays in the container's layer.");
+        // Config.Volumes (the request's and the image's VOLUMEs) become anonymous volumes at create: their paths must do as destinations.
+        foreach (string volume in config.Volumes?.Keys ?? Enumerable.Empty<string>()) UserMounts.CheckConfigVolume(volume);
 
         if (host.NetworkMode == "host" && (host.PortBindings?.Values.Any(b => b is { Count: > 0 }) == true || host.PublishAllPorts))
             warnings.Add("Published ports are discarded when using host network mode");
@@ -42,13 +41,6 @@ public static class ContainerValidator
         CheckResources(host, environment.Host);
         CheckSecurity(host, environment.Host);
         return new ValidatedContainer(config, host, warnings);
-    }
-
-    /// <summary>Fields only a request can carry that Berth refuses (an image's volumes are warned about instead).</summary>
-    static void CheckRequestOnly(ContainerConfig request)
-    {
-        if (request.Volumes is { Count: > 0 })
-            throw ContainerConfigException.NotSupported("Config.Volumes", "Berth has no anonymous volumes yet: name the volume (-v NAME:/path)");
     }
 
     /// <summary>dockerd's checks of a request's HEALTHCHECK: durations of at least 1 ms (0: the default), no negative retries.</summary>

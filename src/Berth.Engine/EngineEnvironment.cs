@@ -122,6 +122,8 @@ public sealed record ContainerRecord(string Id, string Name, ContainerConfig Con
 {
     /// <summary>On a user-defined network: the namespace the daemon made and joined to it, and the container's address there.</summary>
     public NetworkAttachment? Network { get; init; }
+    /// <summary>The anonymous volumes the create made: destination → volume name (<see cref="UserMounts.AnonymousDestinations"/>).</summary>
+    public IReadOnlyDictionary<string, string>? AnonymousVolumes { get; init; }
 }
 
 /// <summary>

@@ -69,7 +69,7 @@ public static class Populate
         var (config, host, warnings) = ContainerValidator.Validate(container.Config, imageConfig, container.HostConfig, null, environment);
         var daemon = environment.Daemon;
         var modes = ContainerValidator.ParseModes(host, daemon);
-        var userMounts = Engine.UserMounts.Parse(host, _ => true, daemon.VolumesRoot);
+        var userMounts = Engine.UserMounts.Parse(host, _ => true, daemon.VolumesRoot, container.AnonymousVolumes);
         var ipcTarget = Joined(modes.Ipc, environment.Containers, "IPC");
         var pidTarget = Joined(modes.Pid, environment.Containers, "PID");
         var netTarget = Joined(modes.Network, environment.Containers, "network");

@@ -11,10 +11,12 @@ namespace Berth.Engine;
 /// second colon (inspect echoes it; empty for --mount); <paramref name="TmpfsData"/> the tmpfs's size and mode as mount
 /// data; <paramref name="CreateSource"/> makes a missing bind source a directory at start, as -v does (--mount refuses).
 /// A named volume is a bind of its data directory (<paramref name="VolumeName"/>; <paramref name="NoCopy"/>: the image's
-/// files at the destination are not to be copied into it when it is empty).
+/// files at the destination are not to be copied into it when it is empty). An <paramref name="Anonymous"/> volume is one
+/// the container got a random name for at create (`-v /path`, --mount without source, Config.Volumes, the image's VOLUMEs);
+/// its <paramref name="VolumeName"/> is null until then.
 /// </summary>
 public sealed record UserMount(string Type, string Source, string Destination, bool ReadOnly, string Propagation, bool Recursive,
-    string Mode, string? TmpfsData, bool CreateSource, string? VolumeName = null, bool NoCopy = false)
+    string Mode, string? TmpfsData, bool CreateSource, string? VolumeName = null, bool NoCopy = false, bool Anonymous = false)
 {
     /// <summary>The OCI spec's mount, with dockerd's options: rbind (bind without recursion), ro, the propagation (none for a volume).</summary>
     public Mount ToSpec() => Type switch
@@ -41,29 +43,69 @@ public static class UserMounts
 
     /// <summary>
     /// Every user mount of <paramref name="host"/>, sorted by destination. Throws <see cref="ContainerConfigException"/>
-    /// for what dockerd refuses and for what Berth does not do yet (anonymous volumes, shared or slave propagation), never
-    /// ignoring a field. <paramref name="pathExists"/> answers --mount's check that a bind source exists;
-    /// <paramref name="volumesRoot"/> is where named volumes keep their data (&lt;root&gt;/&lt;name&gt;/_data).
+    /// for what dockerd refuses and for what Berth does not do yet (shared or slave propagation), never ignoring a field.
+    /// <paramref name="pathExists"/> answers --mount's check that a bind source exists; <paramref name="volumesRoot"/> is
+    /// where volumes keep their data (&lt;root&gt;/&lt;name&gt;/_data). <paramref name="anonymous"/> (destination → name,
+    /// made at create by <see cref="AnonymousDestinations"/>) names the anonymous volumes: those of Binds and Mounts, and
+    /// a mount of its own (dockerd's Mode "") for each other destination, one of Config.Volumes.
     /// </summary>
-    public static List<UserMount> Parse(HostConfig host, Func<string, bool> pathExists, string volumesRoot)
+    public static List<UserMount> Parse(HostConfig host, Func<string, bool> pathExists, string volumesRoot,
+        IReadOnlyDictionary<string, string>? anonymous = null)
     {
         var mounts = new List<UserMount>();
-        foreach (string raw in host.Binds ?? []) mounts.Add(ParseBind(raw, volumesRoot));
-        foreach (var spec in host.Mounts ?? []) mounts.Add(ParseMount(spec, pathExists, volumesRoot));
+        foreach (string raw in host.Binds ?? []) mounts.Add(Named(ParseBind(raw, volumesRoot), anonymous, volumesRoot));
+        foreach (var spec in host.Mounts ?? []) mounts.Add(Named(ParseMount(spec, pathExists, volumesRoot), anonymous, volumesRoot));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var m in mounts)
             if (!seen.Add(m.Destination)) throw new ContainerConfigException($"Duplicate mount point: {m.Destination}");
         foreach (string t in host.Tmpfs?.Keys ?? Enumerable.Empty<string>())
             if (seen.Contains(Populate.CleanPath(t))) throw new ContainerConfigException($"Duplicate mount point: {Populate.CleanPath(t)}");
+        foreach (var (destination, name) in anonymous ?? new Dictionary<string, string>())
+            if (!seen.Contains(destination))
+                mounts.Add(new UserMount("volume", Path.Combine(volumesRoot, name, "_data"), destination, ReadOnly: false, "", Recursive: true,
+                    Mode: "", TmpfsData: null, CreateSource: false, VolumeName: name, Anonymous: true));
         return [.. mounts.OrderBy(m => m.Destination, StringComparer.Ordinal)];
     }
 
+    /// <summary>An anonymous volume of Binds or Mounts with the name the create gave it.</summary>
+    static UserMount Named(UserMount mount, IReadOnlyDictionary<string, string>? anonymous, string volumesRoot) =>
+        mount.Anonymous && anonymous?.GetValueOrDefault(mount.Destination) is { } name
+            ? mount with { VolumeName = name, Source = Path.Combine(volumesRoot, name, "_data") }
+            : mount;
+
+    /// <summary>
+    /// The destinations that get a new anonymous volume at create, as dockerd's registerMountPoints and
+    /// createContainerOSSpecificSettings choose them: each Binds entry and volume mount without a source, and each of
+    /// <paramref name="configVolumes"/> (the request's Config.Volumes merged with the image's) that no bind, volume or
+    /// tmpfs of the container covers.
+    /// </summary>
+    public static List<string> AnonymousDestinations(HostConfig host, IEnumerable<string>? configVolumes)
+    {
+        var mounts = Parse(host, _ => true, "/");
+        var covered = new HashSet<string>(mounts.Select(m => m.Destination), StringComparer.Ordinal);
+        foreach (string t in host.Tmpfs?.Keys ?? Enumerable.Empty<string>()) covered.Add(Populate.CleanPath(t));
+        var destinations = mounts.Where(m => m.Anonymous).Select(m => m.Destination).ToList();
+        foreach (string volume in configVolumes ?? [])
+        {
+            string destination = CheckConfigVolume(volume);
+            if (covered.Add(destination)) destinations.Add(destination);
+        }
+        return destinations;
+    }
+
+    /// <summary>A Config.Volumes key: an absolute path other than "/", cleaned.</summary>
+    public static string CheckConfigVolume(string volume)
+    {
+        CheckDestination(volume, $"invalid volume specification: '{volume}'");
+        return Populate.CleanPath(volume);
+    }
+
     /// <summary>The mounts of a record that was validated at create (inspect, ps): none when it no longer parses.</summary>
-    public static List<MountPoint> MountPoints(HostConfig host, string volumesRoot)
+    public static List<MountPoint> MountPoints(HostConfig host, string volumesRoot, IReadOnlyDictionary<string, string>? anonymous)
     {
         try
         {
-            return [.. Parse(host, _ => true, volumesRoot).Select(m => m.ToMountPoint())];
+            return [.. Parse(host, _ => true, volumesRoot, anonymous).Select(m => m.ToMountPoint())];
         }
         catch (ContainerConfigException)
         {
@@ -71,12 +113,12 @@ public static class UserMounts
         }
     }
 
-    /// <summary>The names of the volumes a record's mounts use (none when it no longer parses).</summary>
-    public static List<string> VolumeNames(HostConfig host)
+    /// <summary>The names of the volumes a record's mounts use, named and anonymous (none when it no longer parses).</summary>
+    public static List<string> VolumeNames(HostConfig host, IReadOnlyDictionary<string, string>? anonymous = null)
     {
         try
         {
-            return [.. Parse(host, _ => true, "/").Select(m => m.VolumeName).OfType<string>()];
+            return [.. Parse(host, _ => true, "/", anonymous).Select(m => m.VolumeName).OfType<string>()];
         }
         catch (ContainerConfigException)
         {
@@ -94,7 +136,10 @@ public static class UserMounts
         switch (parts.Length)
         {
             case 1:
-                throw ContainerConfigException.NotSupported("HostConfig.Binds", $"'{raw}' is an anonymous volume, and Berth has no volumes yet");
+                // Only a destination: an anonymous volume, with dockerd's "z" as for a named one.
+                CheckDestination(parts[0], $"{invalid}: invalid mount config for type \"volume\"");
+                return new UserMount("volume", "", Populate.CleanPath(parts[0]), ReadOnly: false, "", Recursive: true, Mode: "z",
+                    TmpfsData: null, CreateSource: false, Anonymous: true);
             case 2:
                 if (ValidMode(parts[1])) throw new ContainerConfigException(invalid);
                 (source, destination) = (parts[0], parts[1]);
@@ -183,9 +228,13 @@ public static class UserMounts
                 if (spec.BindOptions is not null) throw new ContainerConfigException($"{invalid}: field BindOptions must not be specified");
                 if (spec.TmpfsOptions is not null) throw new ContainerConfigException($"{invalid}: field TmpfsOptions must not be specified");
                 CheckDestination(spec.Target, invalid);
-                if (spec.Source.Length == 0)
-                    throw ContainerConfigException.NotSupported("HostConfig.Mounts", $"the volume mount at {spec.Target} has no name: anonymous volumes are not supported yet");
                 bool noCopy = VolumeOptions(spec.VolumeOptions);
+                if (spec.Source.Length == 0)
+                {
+                    if (spec.ReadOnly) throw new ContainerConfigException($"{invalid}: must not set ReadOnly mode when using anonymous volumes");
+                    return new UserMount("volume", "", Populate.CleanPath(spec.Target), ReadOnly: false, "", Recursive: true, Mode: "z",
+                        TmpfsData: null, CreateSource: false, NoCopy: noCopy, Anonymous: true);
+                }
                 CheckVolumeName(spec.Source);
                 return new UserMount("volume", Path.Combine(volumesRoot, spec.Source, "_data"), Populate.CleanPath(spec.Target), spec.ReadOnly, "",
                     Recursive: true, Mode: "z", TmpfsData: null, CreateSource: false, VolumeName: spec.Source, NoCopy: noCopy);

@@ -35,6 +35,16 @@ public class ConfigMergeTests
     }
 
     [Fact]
+    public void Volumes_are_the_union_and_an_empty_request_takes_the_images_null_included()
+    {
+        var volumes = new Dictionary<string, EmptyObject> { ["/vol"] = new() };
+        Assert.Null(ConfigMerge.Merge(new ContainerConfig { Volumes = [] }, Image).Volumes);
+        Assert.Equal(["/vol"], ConfigMerge.Merge(new ContainerConfig { Volumes = [] }, new ContainerConfig { Cmd = ["sh"], Volumes = volumes }).Volumes!.Keys);
+        Assert.Equal(["/data", "/vol"], ConfigMerge.Merge(new ContainerConfig { Volumes = new() { ["/data"] = new() } },
+            new ContainerConfig { Cmd = ["sh"], Volumes = volumes }).Volumes!.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void A_command_keeps_the_images_entrypoint_and_an_entrypoint_drops_the_images_command()
     {
         Assert.Equal(["/entry.sh", "other"], All(ConfigMerge.Merge(new ContainerConfig { Cmd = ["other"] }, Image)));

@@ -81,7 +81,6 @@ public class UserMountsTests
     }
 
     [Theory]
-    [InlineData("/data", "anonymous volume")]
     [InlineData("/h:/data:rshared", "private propagation only")]
     [InlineData("/h:/data:slave", "private propagation only")]
     public void What_Berth_does_not_do_yet_is_refused_naming_the_field(string bind, string says)
@@ -114,10 +113,38 @@ public class UserMountsTests
         Assert.Equal(message, Assert.Throws<ContainerConfigException>(() => Parse(new HostConfig { Binds = [bind] })).Message);
 
     [Fact]
+    public void An_anonymous_volume_of_v_mount_and_config_volumes_binds_the_data_of_the_name_the_create_gave_it()
+    {
+        var host = new HostConfig
+        {
+            Binds = ["/a/", "/h:/bound"],
+            Mounts = [new MountSpec { Type = "volume", Target = "/m", VolumeOptions = Json("{\"NoCopy\":true}") }],
+            Tmpfs = new() { ["/t"] = "" },
+        };
+        // Config.Volumes paths already mounted (a bind, the -v volume, a tmpfs) get no volume of their own.
+        Assert.Equal(["/a", "/m", "/c"], UserMounts.AnonymousDestinations(host, ["/bound", "/a", "/t/", "/c/"]));
+        string a = new('a', 64), m = new('b', 64), c = new('c', 64);
+        var mounts = UserMounts.Parse(host, _ => true, VolumesRoot, new Dictionary<string, string> { ["/a"] = a, ["/m"] = m, ["/c"] = c });
+        Assert.Equal(["/a", "/bound", "/c", "/m"], mounts.Select(x => x.Destination));
+        var points = mounts.Where(x => x.Anonymous).Select(x => x.ToMountPoint()).ToList();
+        Assert.Equal([(a, "z"), (c, ""), (m, "z")], points.Select(p => (p.Name!, p.Mode)));
+        Assert.All(points, p => Assert.Equal(("volume", VolumesRoot + "/" + p.Name + "/_data", "local", true, ""), (p.Type, p.Source, p.Driver, p.RW, p.Propagation)));
+        Assert.Equal(VolumesRoot + "/" + c + "/_data", mounts.Single(x => x.Destination == "/c").ToSpec().Source);
+        Assert.Equal("rbind", string.Join(',', mounts.Single(x => x.Destination == "/c").ToSpec().Options!));
+        Assert.True(mounts.Single(x => x.Destination == "/m").NoCopy);
+        Assert.Equal([a, m, c], UserMounts.VolumeNames(host, new Dictionary<string, string> { ["/a"] = a, ["/m"] = m, ["/c"] = c }).Order());
+    }
+
+    [Fact]
+    public void A_read_only_anonymous_mount_volume_is_refused_with_dockerds_sentence() =>
+        Assert.Equal("invalid mount config for type \"volume\": must not set ReadOnly mode when using anonymous volumes",
+            Assert.Throws<ContainerConfigException>(() => Parse(new HostConfig { Mounts = [new MountSpec { Type = "volume", Target = "/m", ReadOnly = true }] })).Message);
+
+    [Fact]
     public void Mount_points_are_sorted_by_destination_and_a_record_that_no_longer_parses_has_none()
     {
-        var points = UserMounts.MountPoints(new HostConfig { Binds = ["/b:/z", "/a:/a"] }, VolumesRoot);
+        var points = UserMounts.MountPoints(new HostConfig { Binds = ["/b:/z", "/a:/a"] }, VolumesRoot, null);
         Assert.Equal(["/a", "/z"], points.Select(p => p.Destination));
-        Assert.Empty(UserMounts.MountPoints(new HostConfig { Binds = ["/a:/a:bogus"] }, VolumesRoot));
+        Assert.Empty(UserMounts.MountPoints(new HostConfig { Binds = ["/a:/a:bogus"] }, VolumesRoot, null));
     }
 }

@@ -61,10 +61,7 @@ public class ValidatorTests
 
     public static TheoryData<string, Action<ContainerCreateRequest, HostConfig>> NotYetHonoured => new()
     {
-        { "HostConfig.Binds", (_, h) => h.Binds = ["/data"] },
-        { "HostConfig.Mounts", (_, h) => h.Mounts = [new MountSpec { Type = "volume", Target = "/data" }] },
         { "HostConfig.VolumesFrom", (_, h) => h.VolumesFrom = ["other"] },
-        { "Config.Volumes", (c, _) => c.Volumes = new() { ["/data"] = new EmptyObject() } },
         { "HostConfig.PortBindings", (_, h) => h.PortBindings = new() { ["80/tcp"] = [new PortBinding { HostPort = "8080" }] } },
         { "HostConfig.PublishAllPorts", (_, h) => h.PublishAllPorts = true },
         { "HostConfig.Links", (_, h) => h.Links = ["a:b"] },
@@ -194,16 +191,27 @@ public class ValidatorTests
     }
 
     [Fact]
-    public void The_images_volumes_are_a_warning_and_its_healthcheck_is_run_without_one()
+    public void Anonymous_volumes_and_the_images_volumes_pass_without_a_warning_and_its_healthcheck_is_run_without_one()
     {
         var image = BusyboxImage;
         image.Volumes = new() { ["/var/lib/data"] = new EmptyObject() };
         image.Healthcheck = new HealthConfig { Test = ["CMD-SHELL", "true"] };
-        var request = CliRequest();
+        var request = CliRequest((c, h) =>
+        {
+            c.Volumes = new() { ["/data"] = new EmptyObject() };
+            h.Binds = ["/b"];
+            h.Mounts = [new MountSpec { Type = "volume", Target = "/m" }];
+        });
         var validated = ContainerValidator.Validate(request, image, request.HostConfig, null, Create());
-        Assert.Single(validated.Warnings);
-        Assert.Contains("/var/lib/data", validated.Warnings[0]);
+        Assert.Empty(validated.Warnings);
+        Assert.Equal(["/data", "/var/lib/data"], validated.Config.Volumes!.Keys.Order(StringComparer.Ordinal));
     }
+
+    [Theory]
+    [InlineData("data", "invalid volume specification: 'data': invalid mount path: 'data' mount path must be absolute")]
+    [InlineData("/", "invalid volume specification: '/': invalid specification: destination can't be '/'")]
+    public void A_config_volume_that_is_no_destination_is_refused(string volume, string message) =>
+        AssertRefused(message, (c, _) => c.Volumes = new() { [volume] = new EmptyObject() });
 
     [Theory]
     [InlineData(999_999L, 0L, 0, 0L, "Interval in Healthcheck cannot be less than 1ms")]

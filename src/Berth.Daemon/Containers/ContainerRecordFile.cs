@@ -37,6 +37,8 @@ public sealed class ContainerRecordFile
     public EndpointSettings? Endpoint { get; set; }
     /// <summary>Disconnected from its network while it was not running (docker network disconnect), until connected again.</summary>
     public bool NetworkDisconnected { get; set; }
+    /// <summary>The anonymous volumes made at create, destination → volume name (rm -v and AutoRemove remove them).</summary>
+    public Dictionary<string, string>? AnonymousVolumes { get; set; }
 
     public string ShortId => Id[..12];
     public bool Running => State.Status is "running" or "paused" or "restarting";

@@ -56,7 +56,7 @@ public sealed class ContainerService
         _execRoot = options.ExecRoot;
         _store = new ContainerStore(options.DataRoot, (dir, error) => log.Warn("container directory without a record", ("dir", dir), ("error", error)));
         _environment = new EngineEnvironment(new DaemonSettings { DataRoot = options.DataRoot }, EngineHost(), new HostDevices(), new StoreResolver(_store));
-        Volumes = new Volumes.VolumeService(options.DataRoot, () => _store.List().Select(r => (r.Id, (IReadOnlyList<string>)UserMounts.VolumeNames(r.HostConfig))));
+        Volumes = new Volumes.VolumeService(options.DataRoot, () => _store.List().Select(r => (r.Id, (IReadOnlyList<string>)UserMounts.VolumeNames(r.HostConfig, r.AnonymousVolumes))));
         images.ContainerUsing = imageId => _store.UserOfImage(imageId) is { } r ? (r.ShortId, r.Running) : null;
         _health = new HealthMonitor(runner, Publish, log);
         _oom = new OomWatcher(log);
@@ -223,16 +223,24 @@ public sealed class ContainerService
         {
             throw new ApiException(e.StatusCode, e.Message);
         }
-        // Named volumes the mounts use exist from the create on, as dockerd makes them (an existing one is kept).
-        foreach (string volume in UserMounts.VolumeNames(request.HostConfig ?? new HostConfig()))
-            Volumes.Ensure(volume);
-
         string id = ContainerNames.NewId();
         if (wanted is not null) _store.ReserveName(wanted, id);
         else wanted = _store.ReserveGeneratedName(id);
         string dir = _store.DirOf(id);
+        var anonymous = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
+            // Named volumes the mounts use exist from the create on, as dockerd makes them (an existing one is kept); each
+            // -v /path, --mount without source and Config.Volumes path (the image's VOLUMEs too) not otherwise mounted gets a
+            // new volume with a random name (20.10 gives it no label). Both are held for the container until its record is saved.
+            foreach (string volume in UserMounts.VolumeNames(request.HostConfig ?? new HostConfig()))
+                Volumes.Ensure(volume, holder: id);
+            foreach (string destination in UserMounts.AnonymousDestinations(request.HostConfig ?? new HostConfig(), validated.Config.Volumes?.Keys))
+            {
+                string volume = Berth.Daemon.Volumes.VolumeService.NewName();
+                Volumes.Ensure(volume, holder: id);
+                anonymous[destination] = volume;
+            }
             Directory.CreateDirectory(dir, (UnixFileMode)0x1c0);
             RootfsMounter.PrepareLayer(dir);
             var config = Copy(request);
@@ -253,6 +261,7 @@ public sealed class ContainerService
                 HostsPath = Path.Combine(dir, "hosts"),
                 ResolvConfPath = Path.Combine(dir, "resolv.conf"),
                 Endpoint = NetworkService.IsUserNetworkMode(networkMode) ? request.NetworkingConfig?.EndpointsConfig?.GetValueOrDefault(networkMode) : null,
+                AnonymousVolumes = anonymous.Count > 0 ? anonymous : null,
             };
             // Created now, so an attach made before the start (docker run) has a file to follow.
             File.WriteAllBytes(record.LogPath, []);
@@ -266,7 +275,13 @@ public sealed class ContainerService
         {
             _store.ReleaseName(wanted, id);
             ContainerStore.DeleteDirectory(dir);
+            Volumes.Release(id);
+            foreach (string volume in anonymous.Values) Volumes.Remove(volume, force: true);
             throw;
+        }
+        finally
+        {
+            Volumes.Release(id);
         }
     }
 
@@ -332,6 +347,7 @@ public sealed class ContainerService
             {
                 command = Populate.Command(new ContainerRecord(record.Id, record.Name, record.Config, record.HostConfig, rootfs)
                     {
+                        AnonymousVolumes = record.AnonymousVolumes,
                         Network = endpoint is null ? null : new NetworkAttachment(endpoint.NetnsPath, endpoint.Address),
                     },
                     image.Config, new RootfsUsers(rootfs), _environment);
@@ -494,7 +510,8 @@ public sealed class ContainerService
     {
         try
         {
-            await RemoveAsync(record.Id, force: false, volumes: false);
+            // With its anonymous volumes, as dockerd removes an AutoRemove container.
+            await RemoveAsync(record.Id, force: false, volumes: true);
         }
         catch (ApiException e) when (e.StatusCode == 404)
         {
@@ -680,7 +697,7 @@ public sealed class ContainerService
             }
             var root = new Archive.ContainerRoot(rootfs);
             string user = SafeMerge(record.Config, ImageConfigOf(record)).User ?? "";
-            var mounts = UserMounts.MountPoints(record.HostConfig, Volumes.Root).Select(m => m.Destination).ToList();
+            var mounts = UserMounts.MountPoints(record.HostConfig, Volumes.Root, record.AnonymousVolumes).Select(m => m.Destination).ToList();
             return new Archive.RootfsLease(record.Id, user, record.HostConfig.ReadonlyRootfs, root, () =>
             {
                 if (mounted) TryUnmount(record);
@@ -819,8 +836,33 @@ public sealed class ContainerService
         for (int attempt = 1; !await TryRemoveAsync(record, reference, force, lastAttempt: attempt == 3); attempt++)
         {
         }
+        if (volumes) RemoveAnonymousVolumes(record);
         if (_events.TryRemove(record.Id, out var events)) events.SignalRemoved(record.State.ExitCode);
         _locks.TryRemove(record.Id, out _);
+    }
+
+    /// <summary>
+    /// rm -v: the volumes the container's create made, not the named ones it used. One another container still uses is
+    /// kept without an error, as dockerd keeps it; any other failure is the answer's error after the container is gone.
+    /// </summary>
+    void RemoveAnonymousVolumes(ContainerRecordFile record)
+    {
+        var failures = new List<string>();
+        foreach (string volume in record.AnonymousVolumes?.Values ?? Enumerable.Empty<string>())
+        {
+            try
+            {
+                Volumes.Remove(volume, force: true);
+            }
+            catch (ApiException e) when (e.StatusCode == 409)
+            {
+            }
+            catch (Exception e) when (e is ApiException or IOException or UnauthorizedAccessException)
+            {
+                failures.Add(e.Message);
+            }
+        }
+        if (failures.Count > 0) throw new ApiException(500, $"cannot remove the volumes of container {record.Id}: {string.Join("; ", failures)}");
     }
 
     /// <summary>One attempt of <see cref="RemoveAsync"/>: false when, with force, it found the container running again.</summary>
@@ -1042,7 +1084,7 @@ public sealed class ContainerService
         record.Id, [record.Name], record.ImageName, record.Image, SafeMerge(record.Config, ImageConfigOf(record)).Labels ?? [],
         record.State.Status, record.State.ExitCode, ContainerJson.ParseTime(record.Created), record.State.Health?.Status ?? "none",
         record.State.StartedAt == ContainerState.NeverTime ? null : ContainerJson.ParseTime(record.State.StartedAt),
-        ContainerNetworks.Ids(record), UserMounts.MountPoints(record.HostConfig, Volumes.Root));
+        ContainerNetworks.Ids(record), UserMounts.MountPoints(record.HostConfig, Volumes.Root, record.AnonymousVolumes));
 
     /// <summary>
     /// Attach: the monitor's stream of a running container now; of a created or stopped one, once its next start has

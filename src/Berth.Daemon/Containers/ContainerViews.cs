@@ -55,7 +55,7 @@ public static class ContainerViews
                     ["WorkDir"] = Path.Combine(dir, "rw", "work"),
                 },
             },
-            Mounts = UserMounts.MountPoints(record.HostConfig, volumesRoot),
+            Mounts = UserMounts.MountPoints(record.HostConfig, volumesRoot, record.AnonymousVolumes),
             Config = merged,
             NetworkSettings = ContainerNetworks.Settings(record, merged.ExposedPorts?.Keys),
         };
@@ -100,7 +100,7 @@ public static class ContainerViews
             HostConfig = new SummaryHostConfig { NetworkMode = record.HostConfig.NetworkMode.Length > 0 ? record.HostConfig.NetworkMode : "default" },
             Ports = ContainerNetworks.SummaryPorts(record, merged.ExposedPorts?.Keys),
             NetworkSettings = new SummaryNetworkSettings { Networks = ContainerNetworks.Summary(record) },
-            Mounts = UserMounts.MountPoints(record.HostConfig, volumesRoot),
+            Mounts = UserMounts.MountPoints(record.HostConfig, volumesRoot, record.AnonymousVolumes),
         };
     }
 

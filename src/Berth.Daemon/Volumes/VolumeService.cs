@@ -27,6 +27,7 @@ public sealed partial class VolumeJsonContext : JsonSerializerContext;
 public sealed class VolumeService(string dataRoot, Func<IEnumerable<(string Id, IReadOnlyList<string> Volumes)>> users)
 {
     readonly object _gate = new();
+    readonly Dictionary<string, string> _held = new(StringComparer.Ordinal); // volume → the container being created with it
     readonly SemaphoreSlim _copy = new(1, 1); // one copy into a new volume at a time
 
     /// <summary>Where the volumes live: the root Populate binds volume data from.</summary>
@@ -41,7 +42,7 @@ public sealed class VolumeService(string dataRoot, Func<IEnumerable<(string Id, 
     /// <summary>POST /volumes/create: a new volume, or the existing one of that name (as dockerd answers a second create).</summary>
     public Volume Create(VolumeCreateRequest request)
     {
-        string name = string.IsNullOrEmpty(request.Name) ? Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) : request.Name;
+        string name = string.IsNullOrEmpty(request.Name) ? NewName() : request.Name;
         string driver = string.IsNullOrEmpty(request.Driver) ? "local" : request.Driver;
         if (driver != "local")
             throw ApiException.NotFound($"create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found");
@@ -51,12 +52,18 @@ public sealed class VolumeService(string dataRoot, Func<IEnumerable<(string Id, 
         return Describe(name, Ensure(name, request.Labels));
     }
 
-    /// <summary>The volume's record, made (with its _data directory) when there is none yet.</summary>
-    public VolumeRecord Ensure(string name, Dictionary<string, string>? labels = null)
+    /// <summary>A name for a volume without one: 64 random hex digits, as dockerd's.</summary>
+    public static string NewName() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>The volume's record, made (with its _data directory) when there is none yet. With <paramref name="holder"/>
+    /// (a container being created, not saved yet) the volume counts as used by it until <see cref="Release"/>, so that a
+    /// prune or rm between the two cannot remove it.</summary>
+    public VolumeRecord Ensure(string name, Dictionary<string, string>? labels = null, string? holder = null)
     {
         CheckName(name);
         lock (_gate)
         {
+            if (holder is not null) _held[name] = holder;
             if (TryLoad(name) is { } existing) return existing;
             string dir = Path.Combine(Root, name);
             const UnixFileMode traverseOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherExecute;
@@ -72,6 +79,13 @@ public sealed class VolumeService(string dataRoot, Func<IEnumerable<(string Id, 
             AtomicFile.Write(Path.Combine(dir, "volume.json"), JsonSerializer.SerializeToUtf8Bytes(record, VolumeJsonContext.Default.VolumeRecord));
             return record;
         }
+    }
+
+    /// <summary>The end of <paramref name="holder"/>'s create: its record (or its failure) now says which volumes it uses.</summary>
+    public void Release(string holder)
+    {
+        lock (_gate)
+            foreach (string name in _held.Where(h => h.Value == holder).Select(h => h.Key).ToList()) _held.Remove(name);
     }
 
     /// <summary>The image's files at <paramref name="destination"/> of <paramref name="rootfs"/> into the volume while it is empty
@@ -177,11 +191,12 @@ public sealed class VolumeService(string dataRoot, Func<IEnumerable<(string Id, 
     Dictionary<string, List<string>> UsedNames()
     {
         var used = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var (name, id) in _held) used[name] = [id];
         foreach (var (id, volumes) in users())
             foreach (string name in volumes)
             {
                 if (!used.TryGetValue(name, out var ids)) used[name] = ids = [];
-                ids.Add(id);
+                if (!ids.Contains(id)) ids.Add(id);
             }
         return used;
     }
