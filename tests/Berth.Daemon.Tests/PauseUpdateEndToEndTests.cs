@@ -27,7 +27,8 @@ public class PauseUpdateEndToEndTests(ContainerDaemon fixture) : IClassFixture<C
     string Counter(string id)
     {
         string file = Path.Combine(Daemon.DataRoot, "containers", id, "rw", "upper", "tmp", "n");
-        for (int attempt = 0; attempt < 50; attempt++)
+        // Up to 30 s: with the whole project's classes running at once on two CPUs, 5 s was once not enough.
+        for (int attempt = 0; attempt < 300; attempt++)
         {
             try
             {
