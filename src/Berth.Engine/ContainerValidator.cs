@@ -106,9 +106,10 @@ public static class ContainerValidator
     /// An endpoint only for the network NetworkMode names. On a user-defined network it may ask for aliases and an IPv4
     /// address; nothing else that needs more (links, a MAC, IPv6, driver options), and on the others nothing at all.
     /// </summary>
-    static void CheckNetworking(NetworkingConfig? networking, string networkMode)
+    /// <exception cref="ContainerConfigException">An endpoint asks for what the network cannot give.</exception>
+    public static void CheckNetworking(NetworkingConfig? networking, string networkMode)
     {
-        var userNetwork = NamespaceMode.Network(networkMode, bridgeNone: true).IsUserNetwork;
+        var userNetwork = NamespaceMode.NamesUserNetwork(networkMode);
         foreach (var (name, endpoint) in networking?.EndpointsConfig ?? [])
         {
             var sameNetwork = name == networkMode || (name is "bridge" or "default" && networkMode is "" or "default" or "bridge");
@@ -142,7 +143,7 @@ public static class ContainerValidator
         Refuse(host.VolumeDriver.Length > 0, "HostConfig.VolumeDriver", "Berth has no volume plugins");
         // dockerd discards them on the host's network (with a warning); elsewhere only a user-defined network gives the
         // container an address to publish.
-        var publishable = NamespaceMode.Network(host.NetworkMode, bridgeNone: true) is { IsUserNetwork: true } or { IsHost: true };
+        var publishable = NamespaceMode.NamesUserNetwork(host.NetworkMode) || host.NetworkMode == "host";
         const string publishedWhere = "ports are published from user-defined networks only (berthd has no default bridge)";
         Refuse(!publishable && host.PortBindings?.Values.Any(b => b is { Count: > 0 }) == true, "HostConfig.PortBindings", publishedWhere);
         Refuse(!publishable && host.PublishAllPorts, "HostConfig.PublishAllPorts", publishedWhere);

@@ -63,6 +63,11 @@ public readonly record struct NamespaceMode(NamespaceSharing Sharing, string Val
         _ => new(NamespaceSharing.Private, mode) { IsUserNetwork = true },
     };
 
+    /// <summary>Whether a NetworkMode names a user-defined network rather than a mode (none, host, default, bridge,
+    /// container:x), as <see cref="Network"/> reads it, without its checks (callers outside validation use this).</summary>
+    public static bool NamesUserNetwork(string mode) =>
+        mode is not ("" or "default" or "bridge" or "none" or "host") && !mode.StartsWith(ContainerPrefix, StringComparison.Ordinal);
+
     static NamespaceMode ContainerOr(string mode, string field, string invalid)
     {
         if (!mode.StartsWith(ContainerPrefix, StringComparison.Ordinal)) throw new ContainerConfigException(invalid);

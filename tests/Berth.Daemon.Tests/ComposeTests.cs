@@ -1,5 +1,4 @@
 using Berth.Daemon.Tests.Infrastructure;
-using Berth.Images.Tests;
 
 namespace Berth.Daemon.Tests;
 
@@ -22,10 +21,7 @@ public sealed class ComposeTests : IDisposable
         _netns = new TestNetns(_root);
         _daemon = DaemonInstance.StartIn(_netns.Path, Path.Combine(_root, "berthd"),
             [.. ContainerDaemon.ExtraArgs, "--default-address-pool", "base=198.18.128.0/17,size=24"]);
-        var archive = new SaveArchiveBuilder();
-        archive.Image([Image], [BusyboxLayer.Tar()]);
-        File.WriteAllBytes(Path.Combine(_root, "image.tar"), archive.Build());
-        DockerCli.Ok(DockerCli.Docker(_daemon, "load", "-i", Path.Combine(_root, "image.tar")));
+        BusyboxLayer.LoadImage(_daemon, Image, _root);
     }
 
     ProcessResult Compose(params string[] args) => Tools.Run("docker-compose", ["-f", Path.Combine(_root, "docker-compose.yml"), "-p", "bcp", .. args],

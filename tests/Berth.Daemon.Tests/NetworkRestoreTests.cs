@@ -1,5 +1,4 @@
 using Berth.Daemon.Tests.Infrastructure;
-using Berth.Images.Tests;
 
 namespace Berth.Daemon.Tests;
 
@@ -21,11 +20,7 @@ public sealed class NetworkRestoreTests : IDisposable
         _root = Directory.CreateTempSubdirectory("berthd-netrestore-").FullName;
         _netns = new TestNetns(_root);
         _daemon = Start();
-        var archive = new SaveArchiveBuilder();
-        archive.Image([Image], [BusyboxLayer.Tar()]);
-        string file = Path.Combine(_root, "image.tar");
-        File.WriteAllBytes(file, archive.Build());
-        Ok("load", "-i", file);
+        BusyboxLayer.LoadImage(_daemon, Image, _root);
     }
 
     DaemonInstance Start() => DaemonInstance.StartIn(_netns.Path, Path.Combine(_root, "berthd"), [.. ContainerDaemon.ExtraArgs]);

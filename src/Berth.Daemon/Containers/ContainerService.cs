@@ -136,7 +136,7 @@ public sealed class ContainerService
                 _health.Start(record, SafeMerge(record.Config, ImageConfigOf(record)), BundleOf(record.Id));
                 return;
             }
-            if (NetworkService.IsUserNetworkMode(record.HostConfig.NetworkMode) && record.Network is { } left)
+            if (NamespaceMode.NamesUserNetwork(record.HostConfig.NetworkMode) && record.Network is { } left)
                 Networks.Sandboxes.Forget(left.SandboxKey, left.HostVeth);
             MarkExited(record, exit ?? new ContainerExit(255, DateTimeOffset.UtcNow, Error: "the container's monitor and its exit record were gone when berthd started"));
             TryUnmount(record);
@@ -148,7 +148,7 @@ public sealed class ContainerService
     /// <summary>A container on a user-defined network that ran through berthd's restart keeps its address, and its names answer again.</summary>
     void RestoreEndpoint(ContainerRecordFile record)
     {
-        if (!NetworkService.IsUserNetworkMode(record.HostConfig.NetworkMode)) return;
+        if (!NamespaceMode.NamesUserNetwork(record.HostConfig.NetworkMode)) return;
         string networkName;
         try
         {
@@ -211,9 +211,6 @@ public sealed class ContainerService
         if (request.Image.Length == 0) throw ApiException.BadRequest("Config.Image is required: the image to create the container from");
         var image = _images.ResolveForContainer(request.Image);
         var networkMode = request.HostConfig?.NetworkMode ?? "";
-        // As dockerd, the network itself is looked up at the start ("network X not found" then), the ports checked now.
-        if (NetworkService.IsUserNetworkMode(networkMode))
-            NetworkSandboxes.PortsOf(request.HostConfig!, ConfigMerge.Merge(request, image.Config).ExposedPorts?.Keys);
         ValidatedContainer validated;
         try
         {
@@ -223,6 +220,8 @@ public sealed class ContainerService
         {
             throw new ApiException(e.StatusCode, e.Message);
         }
+        // As dockerd, the network itself is looked up at the start ("network X not found" then), the ports checked now.
+        if (NamespaceMode.NamesUserNetwork(networkMode)) NetworkSandboxes.PortsOf(validated.HostConfig, validated.Config.ExposedPorts?.Keys);
         string id = ContainerNames.NewId();
         if (wanted is not null) _store.ReserveName(wanted, id);
         else wanted = _store.ReserveGeneratedName(id);
@@ -260,7 +259,7 @@ public sealed class ContainerService
                 HostnamePath = Path.Combine(dir, "hostname"),
                 HostsPath = Path.Combine(dir, "hosts"),
                 ResolvConfPath = Path.Combine(dir, "resolv.conf"),
-                Endpoint = NetworkService.IsUserNetworkMode(networkMode) ? request.NetworkingConfig?.EndpointsConfig?.GetValueOrDefault(networkMode) : null,
+                Endpoint = NamespaceMode.NamesUserNetwork(networkMode) ? request.NetworkingConfig?.EndpointsConfig?.GetValueOrDefault(networkMode) : null,
                 AnonymousVolumes = anonymous.Count > 0 ? anonymous : null,
             };
             // Created now, so an attach made before the start (docker run) has a file to follow.
@@ -333,12 +332,13 @@ public sealed class ContainerService
         {
             var image = _images.ResolveForContainer(record.Image);
             string rootfs = RootfsMounter.Mount(dir, _images.LowerDirs(image.ChainIds));
+            var merged = SafeMerge(record.Config, image.Config);
             // On a user-defined network the namespace is made and joined to the network first: the spec names its file.
-            if (NetworkService.IsUserNetworkMode(record.HostConfig.NetworkMode))
+            if (NamespaceMode.NamesUserNetwork(record.HostConfig.NetworkMode))
             {
                 if (record.NetworkDisconnected)
                     throw ApiException.Conflict($"container {record.Name.TrimStart('/')} was disconnected from network {record.HostConfig.NetworkMode}: connect it again (docker network connect) before starting it");
-                var ports = NetworkSandboxes.PortsOf(record.HostConfig, SafeMerge(record.Config, image.Config).ExposedPorts?.Keys);
+                var ports = NetworkSandboxes.PortsOf(record.HostConfig, merged.ExposedPorts?.Keys);
                 endpoint = Networks.Sandboxes.Join(record.Id, record.Name.TrimStart('/'), record.Config.Hostname, record.HostConfig.NetworkMode, record.Endpoint);
                 Networks.Sandboxes.Publish(endpoint, ports);
             }
@@ -394,7 +394,7 @@ public sealed class ContainerService
                 Health = record.State.Health,
             };
             ContainerNetworks.Started(record, pid, Predefined(), endpoint);
-            _health.Start(record, SafeMerge(record.Config, image.Config), bundle);
+            _health.Start(record, merged, bundle);
             _store.Save(record);
             var events = EventsOf(record.Id);
             events.Exited = FollowExitAsync(record, shm);
@@ -913,23 +913,17 @@ public sealed class ContainerService
     /// endpoint settings (aliases, an address) it will join with. docker-compose 1.29 disconnects and connects each
     /// new container this way to set its aliases. Another network, or a running container, is refused by name.
     /// </summary>
-    public async Task ConnectAsync(string networkReference, NetworkConnectRequest request)
-    {
-        var network = Networks.Resolve(networkReference);
-        var record = _store.Get(request.Container);
-        var gate = LockOf(record.Id);
-        await gate.WaitAsync();
-        try
+    public Task ConnectAsync(string networkReference, NetworkConnectRequest request) =>
+        ChangeEndpointAsync(networkReference, request.Container, "connect", (record, network) =>
         {
-            var mine = OwnNetwork(record, network, "connect");
-            if (mine is null)
+            if (!IsOwnNetwork(record, network))
                 throw ApiException.NotImplemented($"connecting container {record.Name.TrimStart('/')} to network {network.Name} is not implemented yet: a container is on the one network its --network names");
             if (!record.NetworkDisconnected)
                 throw new ApiException(403, $"endpoint with name {record.Name.TrimStart('/')} already exists in network {network.Name}");
             try
             {
-                ContainerValidator.Validate(record.Config, null, record.HostConfig,
-                    new NetworkingConfig { EndpointsConfig = new() { [record.HostConfig.NetworkMode] = request.EndpointConfig } }, _environment);
+                ContainerValidator.CheckNetworking(new NetworkingConfig { EndpointsConfig = new() { [record.HostConfig.NetworkMode] = request.EndpointConfig } },
+                    record.HostConfig.NetworkMode);
             }
             catch (ContainerConfigException e)
             {
@@ -937,27 +931,31 @@ public sealed class ContainerService
             }
             record.Endpoint = request.EndpointConfig;
             record.NetworkDisconnected = false;
-            _store.Save(record);
-        }
-        finally
-        {
-            gate.Release();
-        }
-    }
+        });
 
     /// <summary>POST /networks/{id}/disconnect for a container that is not running, from its own network (see <see cref="ConnectAsync"/>).</summary>
-    public async Task DisconnectAsync(string networkReference, NetworkDisconnectRequest request)
+    public Task DisconnectAsync(string networkReference, NetworkDisconnectRequest request) =>
+        ChangeEndpointAsync(networkReference, request.Container, "disconnect", (record, network) =>
+        {
+            if (!IsOwnNetwork(record, network) || record.NetworkDisconnected)
+                throw new ApiException(403, $"container {record.Id} is not connected to network {network.Name}");
+            record.Endpoint = null;
+            record.NetworkDisconnected = true;
+        });
+
+    /// <summary>Connect's and disconnect's frame: the network and the container looked up, the change made under the
+    /// container's lock and saved; a running container is refused.</summary>
+    async Task ChangeEndpointAsync(string networkReference, string container, string verb, Action<ContainerRecordFile, NetworkRecord> change)
     {
         var network = Networks.Resolve(networkReference);
-        var record = _store.Get(request.Container);
+        var record = _store.Get(container);
         var gate = LockOf(record.Id);
         await gate.WaitAsync();
         try
         {
-            if (OwnNetwork(record, network, "disconnect") is null || record.NetworkDisconnected)
-                throw new ApiException(403, $"container {record.Id} is not connected to network {network.Name}");
-            record.Endpoint = null;
-            record.NetworkDisconnected = true;
+            if (record.Running)
+                throw ApiException.NotImplemented($"docker network {verb} of a running container is not implemented yet: stop container {record.Name.TrimStart('/')} first");
+            change(record, network);
             _store.Save(record);
         }
         finally
@@ -966,19 +964,17 @@ public sealed class ContainerService
         }
     }
 
-    /// <summary>The network record when it is the one the container's NetworkMode names; a running container is refused.</summary>
-    NetworkRecord? OwnNetwork(ContainerRecordFile record, NetworkRecord network, string verb)
+    /// <summary>Whether the network is the one the container's NetworkMode names.</summary>
+    bool IsOwnNetwork(ContainerRecordFile record, NetworkRecord network)
     {
-        if (record.Running)
-            throw ApiException.NotImplemented($"docker network {verb} of a running container is not implemented yet: stop container {record.Name.TrimStart('/')} first");
-        if (!NetworkService.IsUserNetworkMode(record.HostConfig.NetworkMode)) return null;
+        if (!NamespaceMode.NamesUserNetwork(record.HostConfig.NetworkMode)) return false;
         try
         {
-            return Networks.Resolve(record.HostConfig.NetworkMode).Id == network.Id ? network : null;
+            return Networks.Resolve(record.HostConfig.NetworkMode).Id == network.Id;
         }
         catch (ApiException)
         {
-            return null;
+            return false;
         }
     }
 

@@ -56,10 +56,6 @@ public sealed class NetworkService
     /// <summary>Containers' network namespaces, veth pairs and DNS servers.</summary>
     public NetworkSandboxes Sandboxes { get; }
 
-    /// <summary>Whether NetworkMode names a user-defined network rather than a mode (none, host, default, bridge, container:x).</summary>
-    public static bool IsUserNetworkMode(string mode) =>
-        mode is not ("" or "default" or "bridge" or "none" or "host") && !mode.StartsWith("container:", StringComparison.Ordinal);
-
     // ------------------------------------------------------------------ lookup
 
     /// <summary>A user-defined network by exact name, full id, or unique id prefix, as dockerd looks one up.</summary>
@@ -222,8 +218,8 @@ public sealed class NetworkService
         var predefined = _predefined();
         foreach (var name in new[] { "none", "host" })
             if (reference == name || reference == predefined.IdOf(name) || (reference.Length > 0 && predefined.IdOf(name)!.StartsWith(reference, StringComparison.Ordinal)))
-                return Describe(name, predefined);
-        return Describe(Resolve(reference));
+                return Describe(name, predefined, withContainers: true);
+        return Describe(Resolve(reference), withContainers: true);
     }
 
     /// <summary>GET /networks with dockerd's filters: driver, id, label, name, scope, type (custom, builtin), dangling.</summary>
@@ -244,19 +240,17 @@ public sealed class NetworkService
                 _ => throw ApiException.BadRequest($"invalid filter 'dangling={value}'"),
             };
         var predefined = _predefined();
-        List<NetworkResource> all = [Describe("none", predefined), Describe("host", predefined)];
-        lock (_gate) all.AddRange(_networks.Values.OrderBy(n => n.Name, StringComparer.Ordinal).Select(Describe));
+        // As dockerd's list: the containers are for inspect.
+        List<NetworkResource> all = [Describe("none", predefined, withContainers: false), Describe("host", predefined, withContainers: false)];
+        lock (_gate) all.AddRange(_networks.Values.OrderBy(n => n.Name, StringComparer.Ordinal).Select(n => Describe(n, withContainers: false)));
         var used = _endpoints.Values.Select(e => e.NetworkId).ToHashSet();
         // A dangling network is a user-defined one no running container is on. (dockerd 20.10 counts the containers of
         // its list, which it leaves empty, and so calls every user-defined network dangling.)
-        var listed = all.Where(n =>
+        return [.. all.Where(n =>
             filters.ExactMatch("driver", n.Driver) && filters.FuzzyMatch("id", n.Id) && filters.Match("name", n.Name)
             && filters.ExactMatch("scope", n.Scope) && filters.MatchKeyValues("label", n.Labels)
             && filters.ExactMatch("type", n.Driver is "null" or "host" ? "builtin" : "custom")
-            && (dangling is not { } d || (n.Driver == "bridge" && d != used.Contains(n.Id)))).ToList();
-        // As dockerd's list: the containers are for inspect.
-        foreach (var network in listed) network.Containers = [];
-        return listed;
+            && (dangling is not { } d || (n.Driver == "bridge" && d != used.Contains(n.Id))))];
     }
 
     /// <summary>DELETE /networks/{id}: refused for the predefined ones and while a container is on it.</summary>
@@ -307,19 +301,19 @@ public sealed class NetworkService
         return new NetworksPruneReport { NetworksDeleted = deleted.Count > 0 ? deleted : null };
     }
 
-    NetworkResource Describe(string name, PredefinedNetworks predefined) => new()
+    NetworkResource Describe(string name, PredefinedNetworks predefined, bool withContainers) => new()
     {
         Name = name,
         Id = predefined.IdOf(name)!,
         Created = predefined.CreatedOf(name),
         Driver = name == "none" ? "null" : "host",
         IPAM = new NetworkIpam { Options = null },
-        Containers = _containers()
+        Containers = !withContainers ? [] : _containers()
             .Where(r => r.Running && r.HostConfig.NetworkMode == name && r.Network is { EndpointID.Length: > 0 })
             .ToDictionary(r => r.Id, r => new NetworkEndpoint { Name = r.Name.TrimStart('/'), EndpointID = r.Network!.EndpointID }),
     };
 
-    NetworkResource Describe(NetworkRecord record) => new()
+    NetworkResource Describe(NetworkRecord record, bool withContainers) => new()
     {
         Name = record.Name,
         Id = record.Id,
@@ -337,7 +331,7 @@ public sealed class NetworkService
             }],
         },
         Attachable = record.Attachable,
-        Containers = _endpoints.Values.Where(e => e.NetworkId == record.Id).ToDictionary(e => e.ContainerId, e => new NetworkEndpoint
+        Containers = !withContainers ? [] : _endpoints.Values.Where(e => e.NetworkId == record.Id).ToDictionary(e => e.ContainerId, e => new NetworkEndpoint
         {
             Name = e.ContainerName,
             EndpointID = e.EndpointId,

@@ -6,6 +6,16 @@ namespace Berth.Daemon.Tests.Infrastructure;
 public static class BusyboxLayer
 {
     /// <summary>A layer of /bin/busybox with the applets the tests use, /etc/passwd and group, and /etc/gone (for a layer above to remove).</summary>
+    /// <summary>A one-layer image <paramref name="tag"/> of <see cref="Tar"/>, loaded into the daemon (its archive written to <paramref name="dir"/>).</summary>
+    public static void LoadImage(DaemonInstance daemon, string tag, string dir)
+    {
+        var archive = new Berth.Images.Tests.SaveArchiveBuilder();
+        archive.Image([tag], [Tar()]);
+        string file = Path.Combine(dir, "image.tar");
+        File.WriteAllBytes(file, archive.Build());
+        DockerCli.Ok(DockerCli.Docker(daemon, "load", "-i", file));
+    }
+
     public static byte[] Tar()
     {
         using var tar = new MemoryStream();
